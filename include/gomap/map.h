@@ -1,0 +1,262 @@
+/*
+ * gomap/map.h — the core map: Go's built-in hash map, in C11.
+ *
+ * Purpose. A hash map with the design and observable behaviour of Go's runtime
+ * map (8-slot buckets with tophash bytes, load factor 6.5, incremental growth,
+ * randomised iteration that survives growth, Go's float-key rules), plus what
+ * Go users asked for and never got: shrinking, cloning and a structural
+ * validator.
+ *
+ * Thread-safety. A map is not thread-safe, exactly like Go's. Any number of
+ * threads may read one map at the same time (gomap_get*, gomap_len, iterators,
+ * gomap_clone, gomap_validate) as long as no thread writes it. A write (set,
+ * assign, delete, clear, shrink) must not overlap any other access to the same
+ * map; the caller provides that exclusion (a lock, or one owning thread).
+ * Iterator initialisation counts as a read.
+ *
+ * Ownership. Keys and values are copied into memory the map owns. String keys
+ * (GOMAP_KEY_STR) are copied too; the caller's bytes may be reused as soon as
+ * the call returns. Pointers the map hands out (value slots, stored keys) stay
+ * valid until the next write to the map, and no longer.
+ *
+ * Errors. Functions that can fail return 0 or a negative errno value:
+ * -EINVAL for bad arguments (nothing is allocated or changed), -ENOMEM when
+ * memory runs out (the map is left exactly as it was: every entry still
+ * there, nothing half inserted, nothing leaked), -EBUSY where documented.
+ * gomap_strerror() names them. Lookups return a pointer or a bool.
+ *
+ * Memory. Every allocation goes through the map's allocator (default
+ * malloc/free). A custom allocator must return memory aligned for max_align_t
+ * (16 bytes on x86-64), or NULL on failure.
+ */
+#ifndef GOMAP_MAP_H
+#define GOMAP_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GOMAP_API __attribute__((visibility("default")))
+#else
+#define GOMAP_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Types                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Opaque map handle. */
+typedef struct gomap gomap_t;
+
+/* What a key is. The `key` argument of every call points to:
+ *   GOMAP_KEY_U32     a uint32_t
+ *   GOMAP_KEY_U64     a uint64_t (also the kind to use for pointers)
+ *   GOMAP_KEY_F64     a double, with Go's rules: +0 and -0 are one key, and
+ *                     NaN never equals anything (each NaN insert adds an entry
+ *                     that no lookup or delete can find; iteration and clear
+ *                     still see them)
+ *   GOMAP_KEY_STR     a gomap_str; the bytes are copied into the map
+ *   GOMAP_KEY_BYTES   key_size bytes, compared bytewise (0 is allowed: a map
+ *                     with at most one key, like Go's map[struct{}]T)
+ *   GOMAP_KEY_CUSTOM  key_size bytes, hashed and compared by the caller's
+ *                     hash and equal functions */
+typedef enum {
+    GOMAP_KEY_U32,
+    GOMAP_KEY_U64,
+    GOMAP_KEY_F64,
+    GOMAP_KEY_STR,
+    GOMAP_KEY_BYTES,
+    GOMAP_KEY_CUSTOM
+} gomap_key_kind;
+
+/* A string key: `len` bytes at `ptr` (not NUL-terminated; may contain NUL
+ * bytes). {NULL, 0} is the empty string. The map stores its own copy; a
+ * stored key handed back by an iterator is also a gomap_str whose bytes the
+ * map owns. */
+typedef struct {
+    const char *ptr;
+    size_t len;
+} gomap_str;
+
+/* Pluggable allocator. `free` receives the size that was passed to `alloc`
+ * for that block. Memory must be aligned for max_align_t. */
+typedef struct gomap_allocator {
+    void *(*alloc)(size_t size, void *ctx);
+    void (*free)(void *ptr, size_t size, void *ctx);
+    void *ctx;
+} gomap_allocator;
+
+/* Largest key_size and val_size accepted; larger is -EINVAL. Keys and values
+ * over GOMAP_INLINE_MAX bytes are stored out of line (behind a pointer in the
+ * bucket), as Go does. */
+#define GOMAP_MAX_KEY_SIZE ((size_t)1 << 24)
+#define GOMAP_MAX_VAL_SIZE ((size_t)1 << 24)
+#define GOMAP_INLINE_MAX 128
+
+typedef struct gomap_options {
+    gomap_key_kind key_kind;
+    size_t key_size;  /* GOMAP_KEY_BYTES / GOMAP_KEY_CUSTOM only; else ignored */
+    size_t val_size;  /* bytes copied per value; 0 makes a set */
+    size_t hint;      /* expected entries; any value is accepted (a hint too
+                         large to honour is ignored, as Go does) */
+    uint64_t (*hash)(const void *key, uint64_t seed);    /* GOMAP_KEY_CUSTOM */
+    bool (*equal)(const void *a, const void *b);         /* GOMAP_KEY_CUSTOM */
+    const gomap_allocator *alloc;  /* NULL: malloc/free. Must outlive the map;
+                                      clones share it. */
+} gomap_options;
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Creates a map and stores it in *out. Returns 0, -EINVAL (NULL out or opt,
+ * unknown key kind, key_size/val_size over the maximum, custom kind without
+ * hash or equal; *out is set to NULL and nothing is allocated) or -ENOMEM.
+ * The per-map hash seed comes from the operating system's random source. */
+GOMAP_API int gomap_new(gomap_t **out, const gomap_options *opt);
+
+/* Frees the map and everything it owns. NULL is a no-op. Iterators over the
+ * map must not be used afterwards. */
+GOMAP_API void gomap_free(gomap_t *m);
+
+/* Number of entries (Go's len). 0 for NULL. */
+GOMAP_API size_t gomap_len(const gomap_t *m);
+
+/* ------------------------------------------------------------------------ */
+/* Lookups (reads)                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Returns a pointer to the value slot of `key`, or NULL if absent (or if m or
+ * key is NULL). For a set (val_size 0) the pointer is non-NULL for a present
+ * key and must not be dereferenced. The slot may be written through; the
+ * pointer is valid until the next write to the map. */
+GOMAP_API void *gomap_get(const gomap_t *m, const void *key);
+
+/* Copies the value of `key` to val_out (if val_out is not NULL) and returns
+ * true; if the key is absent, fills val_out with zero bytes (Go's zero value)
+ * and returns false. */
+GOMAP_API bool gomap_get_copy(const gomap_t *m, const void *key, void *val_out);
+
+/* ------------------------------------------------------------------------ */
+/* Writes                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Inserts or overwrites `key` with val_size bytes from `val` (`val` may be
+ * NULL only when val_size is 0). Overwriting a float key stores the new key
+ * bits, so -0 replaces +0 as Go does. Returns 0, -EINVAL or -ENOMEM. */
+GOMAP_API int gomap_set(gomap_t *m, const void *key, const void *val);
+
+/* Go's `m[k] op= v`: finds `key`, inserting it with an all-zero value if
+ * absent, and stores a pointer to its value slot in *slot (valid until the
+ * next write). Returns 1 if the key was inserted, 0 if it was present,
+ * -EINVAL or -ENOMEM (then *slot is NULL and the map is unchanged). */
+GOMAP_API int gomap_assign(gomap_t *m, const void *key, void **slot);
+
+/* Removes `key`; returns true if it was present. Never allocates, never
+ * fails. When the map becomes empty its hash seed is re-randomised. */
+GOMAP_API bool gomap_delete(gomap_t *m, const void *key);
+
+/* Removes every entry, keeps the bucket array (capacity), re-randomises the
+ * seed, and makes every iterator in flight over this map stop. */
+GOMAP_API void gomap_clear(gomap_t *m);
+
+/* Beyond Go: rebuilds the map into the smallest bucket array that holds its
+ * entries without exceeding the load factor, giving back memory left by
+ * deletes (an empty map frees its array). Completes any growth in progress.
+ * Returns 0, -EINVAL, -ENOMEM (map unchanged) or -EBUSY if an iterator over
+ * the map is live (initialised and neither exhausted nor done). */
+GOMAP_API int gomap_shrink(gomap_t *m);
+
+/* Beyond Go: a deep copy of m (same options and allocator, its own seed,
+ * presized for m's length) stored in *out. A read of m. Returns 0, -EINVAL or
+ * -ENOMEM (nothing allocated, *out NULL). */
+GOMAP_API int gomap_clone(gomap_t **out, const gomap_t *m);
+
+/* ------------------------------------------------------------------------ */
+/* Iteration                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* An iterator lives wherever the caller puts it (usually the stack). Its
+ * fields are private: do not read or write them. */
+typedef struct gomap_iter {
+    void *map_;
+    void *buckets_;       /* bucket array the iteration started on */
+    void *bucket_ptr_;    /* bucket being walked, NULL between buckets */
+    size_t bucket_;       /* index of the next bucket to start */
+    size_t start_bucket_;
+    size_t check_bucket_;
+    uint64_t clear_seq_;
+    uint8_t b_;           /* log2 bucket count when started */
+    uint8_t offset_;      /* random slot offset */
+    uint8_t slot_;
+    uint8_t wrapped_;
+    uint8_t live_;
+} gomap_iter;
+
+/* Starts an iteration over m at a random bucket and slot offset, so two
+ * iterations over the same map usually give different orders. A read of m.
+ * An iterator that has not run to exhaustion must be ended with
+ * gomap_iter_done (ending it twice is harmless).
+ *
+ * Contract (Go's): every entry present for the whole iteration is produced
+ * exactly once; an entry deleted before the iterator reaches it is not
+ * produced; an entry inserted during the iteration may or may not be
+ * produced; no entry is produced twice. The thread that iterates may set,
+ * assign and delete while iterating, and the map may grow meanwhile; a clear
+ * makes the iteration stop. */
+GOMAP_API void gomap_iter_init(gomap_iter *it, gomap_t *m);
+
+/* Produces the next entry: *key points to the stored key (a gomap_str for
+ * string maps), *val to its value slot (writable). Either out pointer may be
+ * NULL. Both pointers are valid until the next write. Returns false when the
+ * iteration is over; the iterator is then ended automatically. */
+GOMAP_API bool gomap_iter_next(gomap_iter *it, const void **key, void **val);
+
+/* Ends an iteration early. Memory retired while iterators were live is given
+ * back at the next write after the last one ends. */
+GOMAP_API void gomap_iter_done(gomap_iter *it);
+
+/* ------------------------------------------------------------------------ */
+/* Checks and errors                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Checks every structural invariant (see docs/map.md): tophash markers,
+ * emptyRest runs, hash placement, zeroed empty slots, counts, overflow
+ * accounting, evacuation marks and progress. Returns 0, -EINVAL for NULL m,
+ * or -EFAULT with a one-line reason written to why (if why_len > 0).
+ * A read; cost O(entries x chain length). */
+GOMAP_API int gomap_validate(const gomap_t *m, char *why, size_t why_len);
+
+/* A static string naming a gomap error code (negative errno); never NULL. */
+GOMAP_API const char *gomap_strerror(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Typed shortcuts (fast paths)                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Same meaning as the generic calls, for a map of the matching key kind
+ * (u64 for GOMAP_KEY_U64, u32 for GOMAP_KEY_U32, str for GOMAP_KEY_STR).
+ * On a map of another kind they return -EINVAL, NULL or false. They skip the
+ * generic dispatch, and on a one-bucket map lookups skip hashing. */
+GOMAP_API int gomap_set_u64(gomap_t *m, uint64_t key, const void *val);
+GOMAP_API void *gomap_get_u64(const gomap_t *m, uint64_t key);
+GOMAP_API bool gomap_delete_u64(gomap_t *m, uint64_t key);
+
+GOMAP_API int gomap_set_u32(gomap_t *m, uint32_t key, const void *val);
+GOMAP_API void *gomap_get_u32(const gomap_t *m, uint32_t key);
+GOMAP_API bool gomap_delete_u32(gomap_t *m, uint32_t key);
+
+GOMAP_API int gomap_set_str(gomap_t *m, const char *ptr, size_t len, const void *val);
+GOMAP_API void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len);
+GOMAP_API bool gomap_delete_str(gomap_t *m, const char *ptr, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GOMAP_MAP_H */

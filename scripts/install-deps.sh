@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs the Debian packages the build and the test suite need, if any are
+# missing. As root it runs apt-get; otherwise it prints the exact command and
+# fails. Why each package is needed: docs/dependencies.md.
+#
+# usage: scripts/install-deps.sh [build|test]
+set -eu
+
+build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev"
+test_pkgs="clang libclang-rt-14-dev"
+
+case "${1:-test}" in
+  build) want="$build_pkgs" ;;
+  test)  want="$build_pkgs $test_pkgs" ;;
+  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+cmd="apt-get update && apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "gomap: missing Debian packages:$missing" >&2
+  echo "gomap: run as root:  $cmd" >&2
+  exit 1
+fi
+echo "gomap: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends $missing >&2

@@ -1,0 +1,63 @@
+/*
+ * alloc.c — allocation through the map's allocator, with byte accounting.
+ */
+#include "alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct key_blob) % 16 == 0, "key blob data must stay 16-aligned");
+
+void *gomap__mem_alloc(gomap_mem *mem, size_t size)
+{
+    void *p = mem->a ? mem->a->alloc(size, mem->a->ctx) : malloc(size ? size : 1);
+    if (p)
+        mem->bytes_held += size;
+    return p;
+}
+
+void *gomap__mem_alloc_zeroed(gomap_mem *mem, size_t size)
+{
+    if (!mem->a) {
+        /* calloc gets fresh pages already zeroed for large arrays. */
+        void *p = calloc(1, size ? size : 1);
+        if (p)
+            mem->bytes_held += size;
+        return p;
+    }
+    void *p = gomap__mem_alloc(mem, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+void gomap__mem_free(gomap_mem *mem, void *ptr, size_t size)
+{
+    if (!ptr)
+        return;
+    mem->bytes_held -= size;
+    if (mem->a)
+        mem->a->free(ptr, size, mem->a->ctx);
+    else
+        free(ptr);
+}
+
+char *gomap__key_blob_new(gomap_mem *mem, const void *data, size_t len)
+{
+    if (len > SIZE_MAX - sizeof(struct key_blob))
+        return NULL;
+    struct key_blob *kb = gomap__mem_alloc(mem, sizeof *kb + len);
+    if (!kb)
+        return NULL;
+    kb->next = NULL;
+    kb->size = len;
+    char *d = (char *)(kb + 1);
+    if (len)
+        memcpy(d, data, len);
+    return d;
+}
+
+void gomap__key_blob_free(gomap_mem *mem, struct key_blob *kb)
+{
+    gomap__mem_free(mem, kb, sizeof *kb + kb->size);
+}

@@ -1,0 +1,48 @@
+/*
+ * alloc.h — the map's allocator wrapper and byte accounting.
+ *
+ * Every allocation of a map goes through gomap__mem_alloc / gomap__mem_free so
+ * a custom gomap_allocator sees it and bytes_held is exact. Not thread-safe:
+ * only writers allocate or free, and writers are exclusive.
+ */
+#ifndef GOMAP_ALLOC_H
+#define GOMAP_ALLOC_H
+
+#include <gomap/map.h>
+
+typedef struct gomap_mem {
+    const gomap_allocator *a;   /* NULL: malloc/free */
+    size_t bytes_held;
+} gomap_mem;
+
+/* size bytes, or NULL. size 0 is allowed and returns a unique pointer. */
+void *gomap__mem_alloc(gomap_mem *mem, size_t size);
+
+/* size zeroed bytes, or NULL (calloc for the default allocator). */
+void *gomap__mem_alloc_zeroed(gomap_mem *mem, size_t size);
+
+/* Frees a block from gomap__mem_alloc*; size must be the size allocated. */
+void gomap__mem_free(gomap_mem *mem, void *ptr, size_t size);
+
+/* An out-of-line key (string bytes or a key over GOMAP_INLINE_MAX bytes).
+ * The header lets a deleted key wait on the map's graveyard, while an
+ * iterator may still read it through an old bucket array, without any
+ * allocation on the delete path. Callers only see `data`. */
+struct key_blob {
+    struct key_blob *next;   /* graveyard link; NULL while live */
+    size_t size;             /* bytes of data */
+    /* data follows, aligned to 16 */
+};
+
+/* A key blob holding a copy of len bytes; returns the data pointer or NULL. */
+char *gomap__key_blob_new(gomap_mem *mem, const void *data, size_t len);
+
+static inline struct key_blob *key_blob_of(const void *data)
+{
+    return (struct key_blob *)(void *)((char *)(uintptr_t)data - sizeof(struct key_blob));
+}
+
+/* Frees a key blob now. */
+void gomap__key_blob_free(gomap_mem *mem, struct key_blob *kb);
+
+#endif /* GOMAP_ALLOC_H */

@@ -1,0 +1,487 @@
+/*
+ * map.c — the core map's life cycle and memory: create, free, clear, shrink,
+ * clone, bucket arrays, and the graveyard.
+ *
+ * The graveyard. Go's garbage collector keeps an old bucket array alive while
+ * an iterator still walks it, and keeps a deleted string's bytes alive while
+ * an old array still points at them. Here the map does it: while any
+ * iterator is live, an array that stops being reachable (growth finished) and
+ * a deleted out-of-line key that an old array may still point to are put on
+ * the graveyard instead of being freed. The next write that finds no live
+ * iterator frees them. Both carry their own link (struct array_hdr, struct
+ * key_blob), so deferring needs no allocation and deletes never fail.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "map_internal.h"
+#include "rand.h"
+
+/* ---- arrays --------------------------------------------------------------- */
+
+static size_t array_bytes(const gomap_t *m, size_t nbuckets)
+{
+    return sizeof(struct array_hdr) + nbuckets * m->bucket_size;
+}
+
+static struct array_hdr *array_hdr_of(char *arr)
+{
+    return (struct array_hdr *)(void *)arr - 1;
+}
+
+char *gomap__array_alloc(gomap_t *m, unsigned b)
+{
+    if (b > MAX_B)
+        return NULL;
+    size_t n = (size_t)1 << b;
+    struct array_hdr *h = gomap__mem_alloc_zeroed(&m->mem, array_bytes(m, n));
+    if (!h)
+        return NULL;
+    h->nbuckets = n;
+    return (char *)(h + 1);
+}
+
+/* Frees the overflow buckets chained to every bucket of arr. */
+static void free_overflow_chains(gomap_t *m, char *arr)
+{
+    size_t n = array_hdr_of(arr)->nbuckets;
+    for (size_t i = 0; i < n; i++) {
+        char **link = overflow_of(m, bucket_at(m, arr, i));
+        for (char *b = *link; b;) {
+            char *next = *overflow_of(m, b);
+            gomap__mem_free(&m->mem, b, m->bucket_size);
+            b = next;
+        }
+        *link = NULL;
+    }
+}
+
+void gomap__array_free(gomap_t *m, char *arr)
+{
+    if (!arr)
+        return;
+    free_overflow_chains(m, arr);
+    struct array_hdr *h = array_hdr_of(arr);
+    gomap__mem_free(&m->mem, h, array_bytes(m, h->nbuckets));
+}
+
+static bool iterators_live(const gomap_t *m)
+{
+    return atomic_load_explicit(&((gomap_t *)(uintptr_t)m)->iterators, memory_order_relaxed) != 0;
+}
+
+void gomap__array_retire(gomap_t *m, char *arr)
+{
+    if (!iterators_live(m)) {
+        gomap__array_free(m, arr);
+        return;
+    }
+    struct array_hdr *h = array_hdr_of(arr);
+    h->next_retired = m->graveyard_arrays;
+    m->graveyard_arrays = h;
+}
+
+/* ---- slots and key blobs ----------------------------------------------------- */
+
+/* A deleted key blob may still be read through an evacuated slot of an old
+ * array, but only by an iterator that is live now: keep it until then. */
+static void release_key_blob(gomap_t *m, struct key_blob *kb)
+{
+    if (iterators_live(m) && (m->oldbuckets || m->graveyard_arrays)) {
+        kb->next = m->graveyard_keys;
+        m->graveyard_keys = kb;
+    } else {
+        gomap__key_blob_free(&m->mem, kb);
+    }
+}
+
+/* The key blob a live slot owns, or NULL. */
+static struct key_blob *slot_key_blob(const gomap_t *m, char *ks)
+{
+    if (m->key_kind == GOMAP_KEY_STR) {
+        gomap_str s;
+        memcpy(&s, ks, sizeof s);
+        return s.len ? key_blob_of(s.ptr) : NULL;
+    }
+    return m->key_indirect ? key_blob_of(*(void **)(void *)ks) : NULL;
+}
+
+void gomap__slot_clear(gomap_t *m, char *b, unsigned i)
+{
+    char *ks = key_slot_at(m, b, i), *vs = val_slot_at(m, b, i);
+    struct key_blob *kb = slot_key_blob(m, ks);
+    if (kb)
+        release_key_blob(m, kb);
+    if (m->val_indirect)
+        gomap__mem_free(&m->mem, *(void **)(void *)vs, m->val_size);
+    memset(ks, 0, m->key_slot);
+    memset(vs, 0, m->val_slot);
+}
+
+/* Frees what a live slot owns, immediately (the map is going away or being
+ * emptied, and no iterator will read it again). */
+static int free_slot_memory(const gomap_t *cm, char *b, unsigned i, void *ctx)
+{
+    (void)ctx;
+    gomap_t *m = (gomap_t *)(uintptr_t)cm;
+    struct key_blob *kb = slot_key_blob(m, key_slot_at(m, b, i));
+    if (kb)
+        gomap__key_blob_free(&m->mem, kb);
+    if (m->val_indirect)
+        gomap__mem_free(&m->mem, *(void **)(void *)val_slot_at(m, b, i), m->val_size);
+    return 0;
+}
+
+/* ---- graveyard ---------------------------------------------------------------- */
+
+static void graveyard_free_all(gomap_t *m)
+{
+    while (m->graveyard_arrays) {
+        struct array_hdr *h = m->graveyard_arrays;
+        m->graveyard_arrays = h->next_retired;
+        gomap__array_free(m, (char *)(h + 1));
+    }
+    while (m->graveyard_keys) {
+        struct key_blob *kb = m->graveyard_keys;
+        m->graveyard_keys = kb->next;
+        gomap__key_blob_free(&m->mem, kb);
+    }
+}
+
+void gomap__graveyard_flush(gomap_t *m)
+{
+    if (!iterators_live(m))
+        graveyard_free_all(m);
+}
+
+/* ---- whole-map walks ---------------------------------------------------------- */
+
+static int for_each_in_array(const gomap_t *m, char *arr, size_t n, bool skip_evacuated,
+                             int (*fn)(const gomap_t *, char *, unsigned, void *), void *ctx)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *head = bucket_at(m, arr, i);
+        if (skip_evacuated && is_evacuated_bucket(head))
+            continue;
+        for (char *b = head; b; b = *overflow_of(m, b)) {
+            for (unsigned s = 0; s < BUCKET_SLOTS; s++) {
+                if (tophash_of(b)[s] < MIN_TOPHASH)
+                    continue;
+                int rc = fn(m, b, s, ctx);
+                if (rc)
+                    return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+int gomap__for_each(const gomap_t *m,
+                    int (*fn)(const gomap_t *m, char *b, unsigned i, void *ctx), void *ctx)
+{
+    int rc = 0;
+    if (m->oldbuckets)
+        rc = for_each_in_array(m, m->oldbuckets, old_bucket_count(m), true, fn, ctx);
+    if (!rc && m->buckets)
+        rc = for_each_in_array(m, m->buckets, (size_t)1 << m->B, false, fn, ctx);
+    return rc;
+}
+
+/* ---- seeds, write bracket, fatal errors ----------------------------------------- */
+
+void gomap__reseed(gomap_t *m)
+{
+    m->seed = gomap__rand64();
+    m->reseeds++;
+}
+
+void gomap__write_begin(gomap_t *m)
+{
+    if (m->graveyard_arrays || m->graveyard_keys)
+        gomap__graveyard_flush(m);
+}
+
+void gomap__write_end(gomap_t *m)
+{
+#if GOMAP_DEBUG_LEVEL >= 2
+    char why[256];
+    if (gomap_validate(m, why, sizeof why) != 0)
+        gomap__fatal(m, why);
+#else
+    (void)m;
+#endif
+}
+
+_Noreturn void gomap__fatal(const gomap_t *m, const char *what)
+{
+    fprintf(stderr, "fatal error: gomap: %s (map %p)\n", what, (const void *)m);
+    fflush(stderr);
+    abort();
+}
+
+/* ---- creation ------------------------------------------------------------------- */
+
+/* Natural alignment of an item of this size (its lowest set bit), capped. */
+static uint32_t slot_align(size_t size)
+{
+    if (size == 0)
+        return 1;
+    size_t a = size & (~size + 1);
+    return (uint32_t)(a > 16 ? 16 : a);
+}
+
+static uint32_t align_up(uint32_t x, uint32_t a) { return (x + a - 1) & ~(a - 1); }
+
+static void compute_layout(gomap_t *m)
+{
+    uint32_t ka, va;
+    switch (m->key_kind) {
+    case GOMAP_KEY_U32: m->key_slot = 4; break;
+    case GOMAP_KEY_U64:
+    case GOMAP_KEY_F64: m->key_slot = 8; break;
+    case GOMAP_KEY_STR: m->key_slot = sizeof(gomap_str); break;
+    default:
+        m->key_indirect = m->key_size > GOMAP_INLINE_MAX;
+        m->key_slot = m->key_indirect ? sizeof(void *) : (uint32_t)m->key_size;
+    }
+    m->val_indirect = m->val_size > GOMAP_INLINE_MAX;
+    m->val_slot = m->val_indirect ? sizeof(void *) : (uint32_t)m->val_size;
+    ka = (m->key_indirect || m->key_kind == GOMAP_KEY_STR) ? 8 : slot_align(m->key_slot);
+    va = m->val_indirect ? 8 : slot_align(m->val_slot);
+    m->key_off = align_up(BUCKET_SLOTS, ka);
+    m->val_off = align_up(m->key_off + BUCKET_SLOTS * m->key_slot, va);
+    m->ovf_off = align_up(m->val_off + BUCKET_SLOTS * m->val_slot, sizeof(void *));
+    uint32_t a = ka > va ? ka : va;
+    m->bucket_size = align_up(m->ovf_off + sizeof(void *), a > 8 ? a : 8);
+}
+
+static bool options_valid(const gomap_options *o)
+{
+    switch (o->key_kind) {
+    case GOMAP_KEY_U32:
+    case GOMAP_KEY_U64:
+    case GOMAP_KEY_F64:
+    case GOMAP_KEY_STR:
+        break;
+    case GOMAP_KEY_CUSTOM:
+        if (!o->hash || !o->equal)
+            return false;
+        /* fall through */
+    case GOMAP_KEY_BYTES:
+        if (o->key_size > GOMAP_MAX_KEY_SIZE)
+            return false;
+        break;
+    default:
+        return false;
+    }
+    if (o->val_size > GOMAP_MAX_VAL_SIZE)
+        return false;
+    return !o->alloc || (o->alloc->alloc && o->alloc->free);
+}
+
+/* The B a hint asks for (Go's makemap), or 0 if the hint would need more
+ * memory than the machine has: such a hint is ignored, as Go ignores bogus
+ * hints. */
+static unsigned b_for_hint(const gomap_t *m, size_t hint)
+{
+    unsigned b = 0;
+    while (b < MAX_B && over_load_factor(hint, b))
+        b++;
+    if (b == 0 || b >= MAX_B)
+        return 0;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double phys = (pages > 0 && page > 0) ? (double)pages * (double)page : 1e12;
+    return (double)array_bytes(m, (size_t)1 << b) > phys ? 0 : b;
+}
+
+int gomap_new(gomap_t **out, const gomap_options *opt)
+{
+    if (out)
+        *out = NULL;
+    if (!out || !opt || !options_valid(opt))
+        return -EINVAL;
+    gomap_mem mem = {opt->alloc, 0};
+    gomap_t *m = gomap__mem_alloc(&mem, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    memset(m, 0, sizeof *m);
+    m->mem = mem;
+    m->key_kind = (uint8_t)opt->key_kind;
+    m->key_size = opt->key_kind == GOMAP_KEY_BYTES || opt->key_kind == GOMAP_KEY_CUSTOM
+                      ? opt->key_size : 0;
+    m->val_size = opt->val_size;
+    m->hash = opt->hash;
+    m->equal = opt->equal;
+    atomic_init(&m->iterators, 0);
+    m->seed = gomap__rand64();
+    compute_layout(m);
+
+    /* As in Go, a small map allocates its one bucket on first insert. A
+     * hinted array that cannot be allocated is a hint not honoured. */
+    unsigned b = b_for_hint(m, opt->hint);
+    if (b > 0 && (m->buckets = gomap__array_alloc(m, b)) != NULL)
+        m->B = (uint8_t)b;
+    *out = m;
+    return 0;
+}
+
+void gomap_free(gomap_t *m)
+{
+    if (!m)
+        return;
+    gomap__for_each(m, free_slot_memory, NULL);
+    gomap__array_free(m, m->oldbuckets);
+    gomap__array_free(m, m->buckets);
+    graveyard_free_all(m);
+    gomap_mem mem = m->mem;
+    gomap__mem_free(&mem, m, sizeof *m);
+}
+
+size_t gomap_len(const gomap_t *m)
+{
+    return m ? m->count : 0;
+}
+
+/* ---- clear ------------------------------------------------------------------------ */
+
+void gomap_clear(gomap_t *m)
+{
+    if (!m)
+        return;
+    gomap__write_begin(m);
+    /* Iterators stop at their next step without touching memory (clear_seq),
+     * so everything can be freed now. */
+    m->clear_seq++;
+    gomap__for_each(m, free_slot_memory, NULL);
+    gomap__array_free(m, m->oldbuckets);
+    m->oldbuckets = NULL;
+    graveyard_free_all(m);
+    if (m->buckets) {
+        /* Keep the array (Go keeps capacity); drop overflow buckets. */
+        free_overflow_chains(m, m->buckets);
+        memset(m->buckets, 0, ((size_t)1 << m->B) * m->bucket_size);
+    }
+    m->count = 0;
+    m->noverflow = 0;
+    m->nevacuate = 0;
+    m->flags = 0;
+    gomap__reseed(m);
+    gomap__write_end(m);
+}
+
+/* ---- shrink ------------------------------------------------------------------------ */
+
+typedef struct {
+    char *arr;
+    unsigned b;
+    size_t noverflow;
+} rebuild_ctx;
+
+/* Appends one live entry to the array being rebuilt. The new array only ever
+ * receives appends, so each chain is full slots followed by EMPTY_REST. */
+static int rebuild_one(const gomap_t *cm, char *b, unsigned i, void *vctx)
+{
+    gomap_t *m = (gomap_t *)(uintptr_t)cm;
+    rebuild_ctx *ctx = vctx;
+    const void *key = key_of_slot(m, key_slot_at(m, b, i));
+    uint64_t hash = gomap__hash_key(m, key);
+    char *d = bucket_at(m, ctx->arr, hash & bucket_mask(ctx->b));
+    unsigned s = 0;
+    for (;;) {
+        while (s < BUCKET_SLOTS && tophash_of(d)[s] != EMPTY_REST)
+            s++;
+        if (s < BUCKET_SLOTS)
+            break;
+        char *next = *overflow_of(m, d);
+        if (!next) {
+            if (!(next = gomap__mem_alloc_zeroed(&m->mem, m->bucket_size)))
+                return -ENOMEM;
+            *overflow_of(m, d) = next;
+            ctx->noverflow++;
+        }
+        d = next;
+        s = 0;
+    }
+    memcpy(key_slot_at(m, d, s), key_slot_at(m, b, i), m->key_slot);
+    memcpy(val_slot_at(m, d, s), val_slot_at(m, b, i), m->val_slot);
+    tophash_of(d)[s] = tophash_from(hash);
+    return 0;
+}
+
+int gomap_shrink(gomap_t *m)
+{
+    if (!m)
+        return -EINVAL;
+    if (iterators_live(m))
+        return -EBUSY;
+    gomap__write_begin(m);
+    int rc = 0;
+    rebuild_ctx ctx = {NULL, 0, 0};
+    if (m->count > 0) {
+        while (over_load_factor(m->count, ctx.b))
+            ctx.b++;
+        if (!is_growing(m) && ctx.b == m->B && m->noverflow == 0)
+            goto out; /* already the smallest array, nothing to give back */
+        if (!(ctx.arr = gomap__array_alloc(m, ctx.b))) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        /* Entries are copied, not moved: until the commit below the old
+         * arrays still own everything, so a failure just drops the copy. */
+        if ((rc = gomap__for_each(m, rebuild_one, &ctx)) != 0) {
+            gomap__array_free(m, ctx.arr);
+            goto out;
+        }
+    }
+    gomap__array_free(m, m->oldbuckets);
+    gomap__array_free(m, m->buckets);
+    m->oldbuckets = NULL;
+    m->buckets = ctx.arr;
+    m->B = (uint8_t)ctx.b;
+    m->noverflow = ctx.noverflow;
+    m->nevacuate = 0;
+    m->flags = 0;
+out:
+    gomap__write_end(m);
+    return rc;
+}
+
+/* ---- clone ------------------------------------------------------------------------- */
+
+static int clone_one(const gomap_t *m, char *b, unsigned i, void *ctx)
+{
+    gomap_t *c = ctx;
+    const void *key = key_of_slot(m, key_slot_at(m, b, i));
+    const void *val = val_of_slot(m, val_slot_at(m, b, i));
+    int rc = gomap__upsert_hashed(c, key, gomap__hash_key(c, key), val, true, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+int gomap_clone(gomap_t **out, const gomap_t *m)
+{
+    if (out)
+        *out = NULL;
+    if (!out || !m)
+        return -EINVAL;
+    gomap_options o = {
+        .key_kind = (gomap_key_kind)m->key_kind,
+        .key_size = m->key_size,
+        .val_size = m->val_size,
+        .hint = m->count,
+        .hash = m->hash,
+        .equal = m->equal,
+        .alloc = m->mem.a,
+    };
+    gomap_t *c;
+    int rc = gomap_new(&c, &o);
+    if (rc)
+        return rc;
+    if ((rc = gomap__for_each(m, clone_one, c)) != 0) {
+        gomap_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}

@@ -1,0 +1,579 @@
+/*
+ * map_access.c — lookup, insert and delete.
+ *
+ * Every routine here is written once, as a static inline function taking the
+ * key kind as a parameter. The public entry points call it with a constant
+ * kind (directly for the typed shortcuts, through KIND_SWITCH for the generic
+ * calls), so the compiler emits one specialised copy per kind: the integer
+ * and string fast paths compare keys in place with no indirect call, and only
+ * GOMAP_KEY_CUSTOM calls the user's functions.
+ *
+ * Lookups never move anything. Inserts and deletes first do their share of
+ * an incremental grow (gomap__grow_work), as Go does.
+ */
+#include <errno.h>
+#include <math.h>
+
+#include "hash.h"
+#include "map_internal.h"
+#include "rand.h"
+
+/* The empty string's bytes: a stored "" needs no allocation. */
+static const char empty_string[1] = "";
+
+/* ---- loads that are safe for any alignment ------------------------------- */
+
+static inline uint32_t load_u32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t load_u64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline double load_f64(const void *p) { double v; memcpy(&v, p, 8); return v; }
+
+/* ---- per-kind key operations ---------------------------------------------- */
+
+static inline bool kind_may_be_indirect(int kind)
+{
+    return kind == GOMAP_KEY_BYTES || kind == GOMAP_KEY_CUSTOM;
+}
+
+/* The key stored in a slot, as callers give keys. */
+static inline const void *slot_key(const gomap_t *m, int kind, const char *slot)
+{
+    return kind_may_be_indirect(kind) ? key_of_slot(m, slot) : (const void *)slot;
+}
+
+static inline uint64_t hash_of(const gomap_t *m, int kind, const void *key)
+{
+    switch (kind) {
+    case GOMAP_KEY_U32:
+        return hash_u64(load_u32(key), m->seed);
+    case GOMAP_KEY_U64:
+        return hash_u64(load_u64(key), m->seed);
+    case GOMAP_KEY_F64: {
+        double d = load_f64(key);
+        /* NaN != NaN: each NaN gets a random hash so they spread out. */
+        return isnan(d) ? gomap__rand64() : hash_f64(d, m->seed);
+    }
+    case GOMAP_KEY_STR: {
+        const gomap_str *s = key;
+        return hash_bytes(s->ptr, s->len, m->seed);
+    }
+    case GOMAP_KEY_BYTES:
+        return hash_bytes(key, m->key_size, m->seed);
+    default:
+        return m->hash(key, m->seed);
+    }
+}
+
+static inline bool key_eq(const gomap_t *m, int kind, const void *stored, const void *key)
+{
+    switch (kind) {
+    case GOMAP_KEY_U32:
+        return load_u32(stored) == load_u32(key);
+    case GOMAP_KEY_U64:
+        return load_u64(stored) == load_u64(key);
+    case GOMAP_KEY_F64:
+        return load_f64(stored) == load_f64(key); /* +0 == -0, NaN != NaN */
+    case GOMAP_KEY_STR: {
+        const gomap_str *a = stored, *b = key;
+        return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
+    }
+    case GOMAP_KEY_BYTES:
+        return m->key_size == 0 || memcmp(stored, key, m->key_size) == 0;
+    default:
+        return m->equal(stored, key);
+    }
+}
+
+static inline bool key_is_nan(int kind, const void *key)
+{
+    return kind == GOMAP_KEY_F64 && isnan(load_f64(key));
+}
+
+#define KIND_SWITCH(kind, result, CALL)                                     \
+    switch (kind) {                                                         \
+    case GOMAP_KEY_U32: result = CALL(GOMAP_KEY_U32); break;               \
+    case GOMAP_KEY_U64: result = CALL(GOMAP_KEY_U64); break;               \
+    case GOMAP_KEY_F64: result = CALL(GOMAP_KEY_F64); break;               \
+    case GOMAP_KEY_STR: result = CALL(GOMAP_KEY_STR); break;               \
+    case GOMAP_KEY_BYTES: result = CALL(GOMAP_KEY_BYTES); break;           \
+    default: result = CALL(GOMAP_KEY_CUSTOM); break;                       \
+    }
+
+/* ---- bucket matching -------------------------------------------------------- */
+
+/* The 8 tophash bytes of a bucket as one word, byte i = slot i. */
+static inline uint64_t tophash_word(const char *b)
+{
+    uint64_t w;
+    memcpy(&w, b, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* 0x80 in every byte of x that is zero, nothing elsewhere (exact: no false
+ * positives, unlike the shorter borrow-based trick). */
+static inline uint64_t zero_bytes(uint64_t x)
+{
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+    return ~(((x & low7) + low7) | x | low7);
+}
+
+/* Searches one chain for key. Candidates come a bucket at a time: the
+ * tophash word XOR the wanted byte has a zero byte exactly where the slot's
+ * tophash matches. An EMPTY_REST byte ends the chain. */
+static inline slot_ref find_in_chain(const gomap_t *m, int kind, char *b,
+                                     const void *key, uint8_t top)
+{
+    const uint64_t want = 0x0101010101010101ull * top;
+    do {
+        uint64_t w = tophash_word(b);
+        for (uint64_t hits = zero_bytes(w ^ want); hits; hits &= hits - 1) {
+            unsigned i = (unsigned)__builtin_ctzll(hits) >> 3;
+            if (key_eq(m, kind, slot_key(m, kind, key_slot_at(m, b, i)), key))
+                return (slot_ref){b, i};
+        }
+        if (zero_bytes(w))
+            break;
+        b = *overflow_of(m, b);
+    } while (b);
+    return (slot_ref){NULL, 0};
+}
+
+/* The head of the chain where a key with this hash lives now: its old bucket
+ * while that has not been evacuated, else its bucket in the current array. */
+static inline char *home_bucket(const gomap_t *m, uint64_t hash)
+{
+    if (m->oldbuckets) {
+        char *ob = bucket_at(m, m->oldbuckets, hash & (old_bucket_count(m) - 1));
+        if (!is_evacuated_bucket(ob))
+            return ob;
+    }
+    return bucket_at(m, m->buckets, hash & bucket_mask(m->B));
+}
+
+static inline slot_ref find(const gomap_t *m, int kind, const void *key, uint64_t hash)
+{
+    return find_in_chain(m, kind, home_bucket(m, hash), key, tophash_from(hash));
+}
+
+/* ---- one-bucket lookups without hashing (Go's B == 0 fast paths) ----------- */
+
+static inline void *one_bucket_int(const gomap_t *m, int kind, const void *key)
+{
+    for (char *b = m->buckets; b; b = *overflow_of(m, b)) {
+        const uint8_t *th = tophash_of(b);
+        for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
+            if (th[i] == EMPTY_REST)
+                return NULL;
+            if (th[i] >= MIN_TOPHASH && key_eq(m, kind, key_slot_at(m, b, i), key))
+                return val_of_slot(m, val_slot_at(m, b, i));
+        }
+    }
+    return NULL;
+}
+
+/* Short strings compare directly. A long string is compared by length and its
+ * first and last 4 bytes; if more than one slot survives that, hashing is
+ * cheaper than several long compares. Returns NULL and sets *need_hash when
+ * the caller should take the hashed path. */
+static inline void *one_bucket_str(const gomap_t *m, const gomap_str *key, bool *need_hash)
+{
+    char *b = m->buckets;
+    const uint8_t *th = tophash_of(b);
+    if (*overflow_of(m, b)) {
+        *need_hash = true;
+        return NULL;
+    }
+    if (key->len < 32) {
+        for (unsigned i = 0; i < BUCKET_SLOTS && th[i] != EMPTY_REST; i++) {
+            const char *ks = key_slot_at(m, b, i);
+            if (th[i] >= MIN_TOPHASH && key_eq(m, GOMAP_KEY_STR, ks, key))
+                return val_of_slot(m, val_slot_at(m, b, i));
+        }
+        return NULL;
+    }
+    int maybe = -1;
+    for (unsigned i = 0; i < BUCKET_SLOTS && th[i] != EMPTY_REST; i++) {
+        gomap_str s;
+        memcpy(&s, key_slot_at(m, b, i), sizeof s);
+        if (th[i] < MIN_TOPHASH || s.len != key->len)
+            continue;
+        if (memcmp(s.ptr, key->ptr, 4) != 0 ||
+            memcmp(s.ptr + s.len - 4, key->ptr + key->len - 4, 4) != 0)
+            continue;
+        if (maybe >= 0) {
+            *need_hash = true;
+            return NULL;
+        }
+        maybe = (int)i;
+    }
+    if (maybe >= 0 && key_eq(m, GOMAP_KEY_STR, key_slot_at(m, b, (unsigned)maybe), key))
+        return val_of_slot(m, val_slot_at(m, b, (unsigned)maybe));
+    return NULL;
+}
+
+/* ---- lookup ------------------------------------------------------------------ */
+
+static inline void *lookup(const gomap_t *m, int kind, const void *key)
+{
+    if (m->count == 0 || key_is_nan(kind, key))
+        return NULL;
+    if (m->B == 0 && !m->oldbuckets) {
+        if (kind == GOMAP_KEY_U32 || kind == GOMAP_KEY_U64)
+            return one_bucket_int(m, kind, key);
+        if (kind == GOMAP_KEY_STR) {
+            bool need_hash = false;
+            void *v = one_bucket_str(m, key, &need_hash);
+            if (!need_hash)
+                return v;
+        }
+    }
+    slot_ref r = find(m, kind, key, hash_of(m, kind, key));
+    return r.b ? val_of_slot(m, val_slot_at(m, r.b, r.i)) : NULL;
+}
+
+/* ---- insert ------------------------------------------------------------------ */
+
+/* Stores a new entry in the empty slot (ins_b, ins_i), or in a new overflow
+ * bucket chained after `last` when ins_b is NULL. Every allocation happens
+ * before the map is touched, so -ENOMEM leaves it unchanged. */
+static int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
+                      const void *val, char *ins_b, unsigned ins_i, char *last,
+                      void **vslot)
+{
+    char *kblob = NULL, *nb = NULL;
+    void *vblob = NULL;
+
+    if (kind == GOMAP_KEY_STR) {
+        const gomap_str *s = key;
+        if (s->len && !(kblob = gomap__key_blob_new(&m->mem, s->ptr, s->len)))
+            goto nomem;
+    } else if (kind_may_be_indirect(kind) && m->key_indirect) {
+        if (!(kblob = gomap__key_blob_new(&m->mem, key, m->key_size)))
+            goto nomem;
+    }
+    if (m->val_indirect) {
+        vblob = val ? gomap__mem_alloc(&m->mem, m->val_size)
+                    : gomap__mem_alloc_zeroed(&m->mem, m->val_size);
+        if (!vblob)
+            goto nomem;
+        if (val)
+            memcpy(vblob, val, m->val_size);
+    }
+    if (!ins_b && !(nb = gomap__mem_alloc_zeroed(&m->mem, m->bucket_size)))
+        goto nomem;
+
+    /* Commit: nothing below can fail. */
+    if (nb) {
+        *overflow_of(m, last) = nb;
+        m->noverflow++;
+        ins_b = nb;
+        ins_i = 0;
+    }
+    char *ks = key_slot_at(m, ins_b, ins_i);
+    char *vs = val_slot_at(m, ins_b, ins_i);
+    if (kind == GOMAP_KEY_STR) {
+        gomap_str st = {kblob ? kblob : empty_string, ((const gomap_str *)key)->len};
+        memcpy(ks, &st, sizeof st);
+    } else if (kblob) {
+        memcpy(ks, &kblob, sizeof kblob);
+    } else {
+        memcpy(ks, key, m->key_slot);
+    }
+    if (vblob)
+        memcpy(vs, &vblob, sizeof vblob);
+    else if (val && m->val_size)
+        memcpy(vs, val, m->val_size);
+    /* else: an empty slot is all zero bytes already (Go's zero value). */
+    tophash_of(ins_b)[ins_i] = top;
+    m->count++;
+    if (vslot)
+        *vslot = vblob ? vblob : (void *)vs;
+    return 1;
+
+nomem:
+    if (kblob)
+        gomap__key_blob_free(&m->mem, key_blob_of(kblob));
+    gomap__mem_free(&m->mem, vblob, m->val_size);
+    return -ENOMEM;
+}
+
+/* Go's mapassign: find the key in its (evacuated) bucket, or the first empty
+ * slot of the chain for it; grow when a new key would overload the array. */
+static inline int upsert(gomap_t *m, int kind, const void *key, uint64_t hash,
+                         const void *val, bool overwrite, void **vslot)
+{
+    if (!m->buckets && !(m->buckets = gomap__array_alloc(m, m->B)))
+        return -ENOMEM;
+again:;
+    size_t bucket = hash & bucket_mask(m->B);
+    if (is_growing(m) && gomap__grow_work(m, bucket) != 0)
+        return -ENOMEM;
+    const uint8_t top = tophash_from(hash);
+    char *b = bucket_at(m, m->buckets, bucket), *last = b;
+    char *ins_b = NULL;
+    unsigned ins_i = 0;
+    for (; b; last = b, b = *overflow_of(m, b)) {
+        uint8_t *th = tophash_of(b);
+        for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
+            if (th[i] != top) {
+                if (is_empty_top(th[i]) && !ins_b) {
+                    ins_b = b;
+                    ins_i = i;
+                }
+                if (th[i] == EMPTY_REST)
+                    goto absent;
+                continue;
+            }
+            char *ks = key_slot_at(m, b, i);
+            if (!key_eq(m, kind, slot_key(m, kind, ks), key))
+                continue;
+            void *v = val_of_slot(m, val_slot_at(m, b, i));
+            if (kind == GOMAP_KEY_F64)
+                memcpy(ks, key, sizeof(double)); /* -0 replaces +0, as in Go */
+            if (overwrite && m->val_size)
+                memcpy(v, val, m->val_size);
+            if (vslot)
+                *vslot = v;
+            return 0;
+        }
+    }
+absent:
+    if (!is_growing(m) && (over_load_factor(m->count + 1, m->B) ||
+                           too_many_overflow(m->noverflow, m->B))) {
+        int rc = gomap__hash_grow(m);
+        if (rc)
+            return rc;
+        goto again;
+    }
+    return insert_new(m, kind, key, top, val, ins_b, ins_i, last, vslot);
+}
+
+/* ---- delete ------------------------------------------------------------------ */
+
+/* Empties slot i of bucket b, whose chain starts at head, and keeps the
+ * EMPTY_REST invariant: a run of empty slots reaching the end of the chain is
+ * marked EMPTY_REST, so lookups stop early. */
+static void delete_slot(gomap_t *m, char *head, char *b, unsigned i)
+{
+    gomap__slot_clear(m, b, i);
+    uint8_t *th = tophash_of(b);
+    th[i] = EMPTY_ONE;
+    bool tail_empty;
+    if (i == BUCKET_SLOTS - 1) {
+        char *next = *overflow_of(m, b);
+        tail_empty = !next || tophash_of(next)[0] == EMPTY_REST;
+    } else {
+        tail_empty = th[i + 1] == EMPTY_REST;
+    }
+    while (tail_empty) {
+        tophash_of(b)[i] = EMPTY_REST;
+        if (i == 0) {
+            if (b == head)
+                break;
+            char *prev = head;
+            while (*overflow_of(m, prev) != b)
+                prev = *overflow_of(m, prev);
+            b = prev;
+            i = BUCKET_SLOTS - 1;
+        } else {
+            i--;
+        }
+        tail_empty = tophash_of(b)[i] == EMPTY_ONE;
+    }
+    if (--m->count == 0)
+        gomap__reseed(m); /* hash-flooding defence, golang/go#25237 */
+}
+
+static inline bool remove_key(gomap_t *m, int kind, const void *key, uint64_t hash)
+{
+    if (m->count == 0 || key_is_nan(kind, key))
+        return false;
+    /* Best effort: if evacuation runs out of memory the key is simply
+     * deleted from its old bucket, which home_bucket() still finds. */
+    if (is_growing(m))
+        (void)gomap__grow_work(m, hash & bucket_mask(m->B));
+    char *head = home_bucket(m, hash);
+    slot_ref r = find_in_chain(m, kind, head, key, tophash_from(hash));
+    if (!r.b)
+        return false;
+    delete_slot(m, head, r.b, r.i);
+    return true;
+}
+
+/* ---- internal entry points (already hashed) ------------------------------------ */
+
+uint64_t gomap__hash_key(const gomap_t *m, const void *key)
+{
+    uint64_t h;
+#define HASH(K) hash_of(m, K, key)
+    KIND_SWITCH(m->key_kind, h, HASH)
+#undef HASH
+    return h;
+}
+
+bool gomap__key_is_reflexive(const gomap_t *m, const void *key)
+{
+    return !key_is_nan(m->key_kind, key);
+}
+
+slot_ref gomap__find_hashed(const gomap_t *m, const void *key, uint64_t hash)
+{
+    slot_ref r;
+#define FIND(K) find(m, K, key, hash)
+    KIND_SWITCH(m->key_kind, r, FIND)
+#undef FIND
+    return r;
+}
+
+int gomap__upsert_hashed(gomap_t *m, const void *key, uint64_t hash,
+                         const void *val, bool overwrite, void **vslot)
+{
+    int rc;
+#define UPSERT(K) upsert(m, K, key, hash, val, overwrite, vslot)
+    KIND_SWITCH(m->key_kind, rc, UPSERT)
+#undef UPSERT
+    return rc;
+}
+
+bool gomap__remove_hashed(gomap_t *m, const void *key, uint64_t hash)
+{
+    bool found;
+#define REMOVE(K) remove_key(m, K, key, hash)
+    KIND_SWITCH(m->key_kind, found, REMOVE)
+#undef REMOVE
+    return found;
+}
+
+/* ---- public API ---------------------------------------------------------------- */
+
+static bool bad_str_key(const gomap_t *m, const void *key)
+{
+    const gomap_str *s = key;
+    return m->key_kind == GOMAP_KEY_STR && !s->ptr && s->len;
+}
+
+/* One write bracket around an upsert of a given kind. */
+static inline int write_upsert(gomap_t *m, int kind, const void *key,
+                               const void *val, bool overwrite, void **vslot)
+{
+    gomap__write_begin(m);
+    int rc = upsert(m, kind, key, hash_of(m, kind, key), val, overwrite, vslot);
+    gomap__write_end(m);
+    return rc;
+}
+
+static inline bool write_remove(gomap_t *m, int kind, const void *key)
+{
+    gomap__write_begin(m);
+    bool found = remove_key(m, kind, key, hash_of(m, kind, key));
+    gomap__write_end(m);
+    return found;
+}
+
+void *gomap_get(const gomap_t *m, const void *key)
+{
+    if (!m || !key || bad_str_key(m, key))
+        return NULL;
+    void *v;
+#define GET(K) lookup(m, K, key)
+    KIND_SWITCH(m->key_kind, v, GET)
+#undef GET
+    return v;
+}
+
+bool gomap_get_copy(const gomap_t *m, const void *key, void *val_out)
+{
+    void *v = gomap_get(m, key);
+    if (val_out && m && m->val_size) {
+        if (v)
+            memcpy(val_out, v, m->val_size);
+        else
+            memset(val_out, 0, m->val_size);
+    }
+    return v != NULL;
+}
+
+int gomap_set(gomap_t *m, const void *key, const void *val)
+{
+    if (!m || !key || (!val && m->val_size) || bad_str_key(m, key))
+        return -EINVAL;
+    int rc;
+#define SET(K) write_upsert(m, K, key, val, true, NULL)
+    KIND_SWITCH(m->key_kind, rc, SET)
+#undef SET
+    return rc < 0 ? rc : 0;
+}
+
+int gomap_assign(gomap_t *m, const void *key, void **slot)
+{
+    if (slot)
+        *slot = NULL;
+    if (!m || !key || !slot || bad_str_key(m, key))
+        return -EINVAL;
+    int rc;
+#define ASSIGN(K) write_upsert(m, K, key, NULL, false, slot)
+    KIND_SWITCH(m->key_kind, rc, ASSIGN)
+#undef ASSIGN
+    return rc;
+}
+
+bool gomap_delete(gomap_t *m, const void *key)
+{
+    if (!m || !key || bad_str_key(m, key))
+        return false;
+    bool found;
+#define DELETE(K) write_remove(m, K, key)
+    KIND_SWITCH(m->key_kind, found, DELETE)
+#undef DELETE
+    return found;
+}
+
+/* ---- typed shortcuts ------------------------------------------------------------ */
+
+/* u64 and u32 differ only in the key type and kind. */
+#define TYPED_INT_API(suffix, type, KIND)                                      \
+    int gomap_set_##suffix(gomap_t *m, type key, const void *val)             \
+    {                                                                          \
+        if (!m || m->key_kind != KIND || (!val && m->val_size))                \
+            return -EINVAL;                                                    \
+        int rc = write_upsert(m, KIND, &key, val, true, NULL);                 \
+        return rc < 0 ? rc : 0;                                                \
+    }                                                                          \
+    void *gomap_get_##suffix(const gomap_t *m, type key)                       \
+    {                                                                          \
+        return m && m->key_kind == KIND ? lookup(m, KIND, &key) : NULL;        \
+    }                                                                          \
+    bool gomap_delete_##suffix(gomap_t *m, type key)                           \
+    {                                                                          \
+        return m && m->key_kind == KIND && write_remove(m, KIND, &key);        \
+    }
+
+TYPED_INT_API(u64, uint64_t, GOMAP_KEY_U64)
+TYPED_INT_API(u32, uint32_t, GOMAP_KEY_U32)
+
+int gomap_set_str(gomap_t *m, const char *ptr, size_t len, const void *val)
+{
+    gomap_str key = {ptr, len};
+    if (!m || m->key_kind != GOMAP_KEY_STR || (!ptr && len) || (!val && m->val_size))
+        return -EINVAL;
+    int rc = write_upsert(m, GOMAP_KEY_STR, &key, val, true, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len)
+{
+    gomap_str key = {ptr, len};
+    if (!m || m->key_kind != GOMAP_KEY_STR || (!ptr && len))
+        return NULL;
+    return lookup(m, GOMAP_KEY_STR, &key);
+}
+
+bool gomap_delete_str(gomap_t *m, const char *ptr, size_t len)
+{
+    gomap_str key = {ptr, len};
+    if (!m || m->key_kind != GOMAP_KEY_STR || (!ptr && len))
+        return false;
+    return write_remove(m, GOMAP_KEY_STR, &key);
+}

@@ -1,0 +1,181 @@
+/*
+ * map_grow.c — incremental growth, as in Go.
+ *
+ * Starting a grow only allocates the new array (twice the size, or the same
+ * size to squeeze out overflow buckets left by deletes). After that, every
+ * insert or delete evacuates the old bucket its key maps to plus one more in
+ * order, so no write moves more than two old chains. Old bucket i splits into
+ * new buckets i (X) and i + 2^oldB (Y) by one more bit of the hash.
+ *
+ * Evacuated old slots keep their key bytes and get marker tophashes
+ * (EVACUATED_X/Y/EMPTY): an iterator that started on the old array reads the
+ * key there and looks up its current value. Their out-of-line memory now
+ * belongs to the new slot.
+ *
+ * Out of memory: the overflow buckets a chain's evacuation needs are counted
+ * and allocated before anything moves, so a failed evacuation changes
+ * nothing.
+ */
+#include <errno.h>
+
+#include "map_internal.h"
+#include "rand.h"
+
+int gomap__hash_grow(gomap_t *m)
+{
+    unsigned bigger = over_load_factor(m->count + 1, m->B) ? 1 : 0;
+    if (m->B + bigger > MAX_B)
+        return -ENOMEM;
+    char *arr = gomap__array_alloc(m, m->B + bigger);
+    if (!arr)
+        return -ENOMEM;
+    m->oldbuckets = m->buckets;
+    m->buckets = arr;
+    m->B = (uint8_t)(m->B + bigger);
+    m->flags = bigger ? (uint8_t)(m->flags & ~FLAG_SAME_SIZE_GROW)
+                      : (uint8_t)(m->flags | FLAG_SAME_SIZE_GROW);
+    m->nevacuate = 0;
+    m->noverflow = 0; /* counts the new array's overflow buckets from now on */
+    return 0;
+}
+
+/* Which half a live entry goes to when doubling. Keys equal to themselves go
+ * by their hash; a NaN (whose hash cannot be recomputed) goes by the low bit
+ * of its tophash, and gets a fresh random tophash so NaNs spread out again
+ * over later grows — Go's rule, which iterators rely on too. */
+static bool goes_to_y(gomap_t *m, char *b, unsigned i, size_t newbit, uint8_t *top)
+{
+    const void *key = key_of_slot(m, key_slot_at(m, b, i));
+    if (gomap__key_is_reflexive(m, key))
+        return (gomap__hash_key(m, key) & newbit) != 0;
+    bool y = tophash_of(b)[i] & 1;
+    *top = tophash_from(gomap__rand64());
+    return y;
+}
+
+/* Destination of an evacuation: a bucket and the next free slot in it. */
+typedef struct {
+    char *b;
+    unsigned i;
+} evac_dst;
+
+static size_t overflow_needed(size_t entries)
+{
+    return entries > BUCKET_SLOTS ? (entries - 1) / BUCKET_SLOTS : 0;
+}
+
+/* Allocates the overflow buckets that evacuating the chain at `ob` needs
+ * (its destinations start empty), linked through their overflow pointers.
+ * Returns 0 with *spare set, or -ENOMEM having allocated nothing. */
+static int reserve_overflow(gomap_t *m, char *ob, size_t newbit, bool same_size, char **spare)
+{
+    *spare = NULL;
+    if (!*overflow_of(m, ob))
+        return 0; /* one old bucket fits in one new bucket per half */
+    size_t nx = 0, ny = 0;
+    for (char *b = ob; b; b = *overflow_of(m, b)) {
+        for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
+            if (is_empty_top(tophash_of(b)[i]))
+                continue;
+            uint8_t unused;
+            if (!same_size && goes_to_y(m, b, i, newbit, &unused))
+                ny++;
+            else
+                nx++;
+        }
+    }
+    for (size_t n = overflow_needed(nx) + overflow_needed(ny); n; n--) {
+        char *nb = gomap__mem_alloc_zeroed(&m->mem, m->bucket_size);
+        if (!nb) {
+            while (*spare) {
+                char *next = *overflow_of(m, *spare);
+                gomap__mem_free(&m->mem, *spare, m->bucket_size);
+                *spare = next;
+            }
+            return -ENOMEM;
+        }
+        *overflow_of(m, nb) = *spare;
+        *spare = nb;
+    }
+    return 0;
+}
+
+static void advance_evacuation_mark(gomap_t *m, size_t newbit)
+{
+    m->nevacuate++;
+    /* Skip buckets already evacuated out of order, boundedly (Go: 1024). */
+    size_t stop = m->nevacuate + 1024;
+    if (stop > newbit)
+        stop = newbit;
+    while (m->nevacuate != stop && is_evacuated_bucket(bucket_at(m, m->oldbuckets, m->nevacuate)))
+        m->nevacuate++;
+    if (m->nevacuate == newbit) {
+        /* Growth is done: the old array is unreachable from now on. */
+        char *old = m->oldbuckets;
+        m->oldbuckets = NULL;
+        m->flags = (uint8_t)(m->flags & ~FLAG_SAME_SIZE_GROW);
+        gomap__array_retire(m, old);
+    }
+}
+
+static int evacuate(gomap_t *m, size_t oldbucket)
+{
+    const size_t newbit = old_bucket_count(m);
+    const bool same_size = (m->flags & FLAG_SAME_SIZE_GROW) != 0;
+    char *ob = bucket_at(m, m->oldbuckets, oldbucket);
+
+    if (!is_evacuated_bucket(ob)) {
+        char *spare;
+        if (reserve_overflow(m, ob, newbit, same_size, &spare) != 0)
+            return -ENOMEM;
+        evac_dst dst[2] = {
+            {bucket_at(m, m->buckets, oldbucket), 0},
+            {same_size ? NULL : bucket_at(m, m->buckets, oldbucket + newbit), 0},
+        };
+        for (char *b = ob; b; b = *overflow_of(m, b)) {
+            uint8_t *th = tophash_of(b);
+            for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
+                uint8_t top = th[i];
+                if (is_empty_top(top)) {
+                    th[i] = EVACUATED_EMPTY;
+                    continue;
+                }
+                if (top < MIN_TOPHASH)
+                    gomap__fatal(m, "bad tophash in an old bucket being evacuated");
+                bool y = !same_size && goes_to_y(m, b, i, newbit, &top);
+                th[i] = (uint8_t)(EVACUATED_X + y);
+                evac_dst *d = &dst[y];
+                if (d->i == BUCKET_SLOTS) {
+                    char *nb = spare;
+                    spare = *overflow_of(m, nb);
+                    *overflow_of(m, nb) = NULL;
+                    *overflow_of(m, d->b) = nb;
+                    m->noverflow++;
+                    d->b = nb;
+                    d->i = 0;
+                }
+                /* The old slot keeps its bytes for iterators; ownership of
+                 * out-of-line memory passes to the new slot. */
+                memcpy(key_slot_at(m, d->b, d->i), key_slot_at(m, b, i), m->key_slot);
+                memcpy(val_slot_at(m, d->b, d->i), val_slot_at(m, b, i), m->val_slot);
+                tophash_of(d->b)[d->i] = top;
+                d->i++;
+            }
+        }
+        if (spare)
+            gomap__fatal(m, "evacuation reserved more overflow buckets than it used");
+    }
+    if (oldbucket == m->nevacuate)
+        advance_evacuation_mark(m, newbit);
+    return 0;
+}
+
+int gomap__grow_work(gomap_t *m, size_t bucket)
+{
+    /* First the old bucket the caller's key maps to, so its write sees the
+     * key where it now lives; then one more, to make progress. */
+    int rc = evacuate(m, bucket & (old_bucket_count(m) - 1));
+    if (is_growing(m))
+        (void)evacuate(m, m->nevacuate); /* progress only; may fail harmlessly */
+    return rc;
+}

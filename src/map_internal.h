@@ -1,0 +1,251 @@
+/*
+ * map_internal.h — the core map's layout and internal entry points.
+ *
+ * Layout (docs/map.md has the full design and the invariants):
+ *
+ *   struct gomap            header: count, B, seed, bucket arrays, growth state
+ *   bucket array            2^B buckets, preceded by a struct array_hdr
+ *   bucket                  tophash[8] | 8 keys | 8 values | overflow pointer
+ *
+ * A key or value slot holds the item itself, or (over GOMAP_INLINE_MAX bytes)
+ * a pointer to it. String keys are a gomap_str whose bytes live in a key blob
+ * the map owns. A slot owns its out-of-line memory only while its tophash is
+ * a live hash (>= MIN_TOPHASH); an evacuated slot in an old array is a stale
+ * copy whose blobs belong to the new array.
+ *
+ * Internal names: gomap__x is shared between the library's files (never
+ * exported); plain static names stay in one file.
+ */
+#ifndef GOMAP_MAP_INTERNAL_H
+#define GOMAP_MAP_INTERNAL_H
+
+#include <gomap/diag.h>
+#include <gomap/map.h>
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "alloc.h"
+
+#define BUCKET_SLOTS 8
+
+/* tophash markers (Go's values). A live slot's tophash is >= MIN_TOPHASH. */
+enum {
+    EMPTY_REST = 0,      /* this slot and every later slot of the chain are empty */
+    EMPTY_ONE = 1,       /* this slot is empty */
+    EVACUATED_X = 2,     /* entry moved to the first half of the new array */
+    EVACUATED_Y = 3,     /* entry moved to the second half */
+    EVACUATED_EMPTY = 4, /* slot was empty when its bucket was evacuated */
+    MIN_TOPHASH = 5
+};
+
+/* Load factor 6.5 = 13/2, as in Go. */
+#define LOAD_FACTOR_NUM 13
+#define LOAD_FACTOR_DEN 2
+
+/* Largest B the map will use: keeps 2^B * bucket_size far from overflow. */
+#define MAX_B 56
+
+/* m->flags */
+#define FLAG_SAME_SIZE_GROW 0x1
+
+/* Every bucket array is allocated with this header in front, so a retired
+ * array can wait on the map's graveyard without any further allocation. */
+struct array_hdr {
+    struct array_hdr *next_retired;
+    size_t nbuckets;
+};
+
+struct gomap {
+    /* Read by every lookup. */
+    size_t count;
+    char *buckets;            /* 2^B buckets; NULL until the first insert */
+    char *oldbuckets;         /* the array being evacuated, or NULL */
+    uint64_t seed;
+    uint8_t B;
+    uint8_t flags;
+    uint8_t key_kind;         /* gomap_key_kind */
+    uint8_t key_indirect;     /* key slot holds a pointer to a key blob */
+    uint8_t val_indirect;     /* value slot holds a pointer to a value blob */
+    uint32_t bucket_size;
+    uint32_t key_off, val_off, ovf_off;   /* offsets within a bucket */
+    uint32_t key_slot, val_slot;          /* bytes per slot */
+    size_t key_size;          /* the item sizes the user declared */
+    size_t val_size;
+    uint64_t (*hash)(const void *key, uint64_t seed);
+    bool (*equal)(const void *a, const void *b);
+
+    /* Growth. */
+    size_t nevacuate;         /* old buckets below this are all evacuated */
+    size_t noverflow;         /* overflow buckets chained to `buckets` */
+
+    /* Iterators and memory they may still read (see gomap__retire_*). */
+    atomic_size_t iterators;  /* live iterators (relaxed: readers and
+                                 writers are ordered by the caller) */
+    uint64_t clear_seq;       /* bumped by clear; iterators stop on change */
+    struct array_hdr *graveyard_arrays;
+    struct key_blob *graveyard_keys;
+
+    gomap_mem mem;            /* allocator and byte accounting */
+    uint64_t reseeds;
+};
+
+/* ---- bucket geometry ---------------------------------------------------- */
+
+static inline size_t bucket_mask(unsigned b) { return ((size_t)1 << b) - 1; }
+
+static inline uint8_t *tophash_of(char *b) { return (uint8_t *)b; }
+
+static inline char *key_slot_at(const gomap_t *m, char *b, unsigned i)
+{
+    return b + m->key_off + (size_t)i * m->key_slot;
+}
+
+static inline char *val_slot_at(const gomap_t *m, char *b, unsigned i)
+{
+    return b + m->val_off + (size_t)i * m->val_slot;
+}
+
+static inline char **overflow_of(const gomap_t *m, char *b)
+{
+    return (char **)(void *)(b + m->ovf_off);
+}
+
+static inline char *bucket_at(const gomap_t *m, char *arr, size_t i)
+{
+    return arr + i * m->bucket_size;
+}
+
+/* The key as callers see it (uint64_t, gomap_str, bytes...): for out-of-line
+ * keys the slot holds a pointer to it. */
+static inline const void *key_of_slot(const gomap_t *m, const char *slot)
+{
+    return m->key_indirect ? *(void *const *)(const void *)slot : (const void *)slot;
+}
+
+static inline void *val_of_slot(const gomap_t *m, char *slot)
+{
+    return m->val_indirect ? *(void **)(void *)slot : (void *)slot;
+}
+
+static inline bool is_empty_top(uint8_t top) { return top <= EMPTY_ONE; }
+
+static inline bool is_evacuated_bucket(char *b)
+{
+    uint8_t t = tophash_of(b)[0];
+    return t > EMPTY_ONE && t < MIN_TOPHASH;
+}
+
+static inline uint8_t tophash_from(uint64_t hash)
+{
+    uint8_t top = (uint8_t)(hash >> 56);
+    return top < MIN_TOPHASH ? (uint8_t)(top + MIN_TOPHASH) : top;
+}
+
+/* Go's overLoadFactor: would `count` entries overload 2^B buckets? */
+static inline bool over_load_factor(size_t count, unsigned b)
+{
+    return count > BUCKET_SLOTS &&
+           count > LOAD_FACTOR_NUM * (((size_t)1 << b) / LOAD_FACTOR_DEN);
+}
+
+/* Go's tooManyOverflowBuckets: enough overflow buckets, relative to the
+ * array, that a same-size grow should squeeze them out. */
+static inline bool too_many_overflow(size_t noverflow, unsigned b)
+{
+    if (b > 15)
+        b = 15;
+    return noverflow >= ((size_t)1 << b);
+}
+
+static inline bool is_growing(const gomap_t *m) { return m->oldbuckets != NULL; }
+
+static inline size_t old_bucket_count(const gomap_t *m)
+{
+    return (m->flags & FLAG_SAME_SIZE_GROW) ? (size_t)1 << m->B
+                                            : (size_t)1 << (m->B - 1);
+}
+
+/* ---- keys --------------------------------------------------------------- */
+
+/* True for keys equal to themselves (everything but a NaN double). */
+bool gomap__key_is_reflexive(const gomap_t *m, const void *key);
+
+/* The map's hash of a key given as callers give it (NaN: random). */
+uint64_t gomap__hash_key(const gomap_t *m, const void *key);
+
+/* ---- lookup / write entry points (map_access.c) -------------------------- */
+
+/* A slot: bucket b, index i. b == NULL means "none". */
+typedef struct {
+    char *b;
+    unsigned i;
+} slot_ref;
+
+/* Finds `key` (already hashed with the map's seed) wherever it currently
+ * lives, including an old bucket not yet evacuated. Never moves anything. */
+slot_ref gomap__find_hashed(const gomap_t *m, const void *key, uint64_t hash);
+
+/* Inserts or finds `key` (already hashed). For a new key the value is copied
+ * from `val`, or zeroed when `val` is NULL; for an existing key it is
+ * overwritten from `val` when `overwrite` is set. Stores the value slot in
+ * *vslot (may be NULL). Returns 1 inserted, 0 existed, or -ENOMEM with the
+ * map's contents unchanged. */
+int gomap__upsert_hashed(gomap_t *m, const void *key, uint64_t hash,
+                         const void *val, bool overwrite, void **vslot);
+
+/* Removes `key` (already hashed); true if it was present. Never fails. */
+bool gomap__remove_hashed(gomap_t *m, const void *key, uint64_t hash);
+
+/* ---- growth (map_grow.c) -------------------------------------------------- */
+
+/* Starts a grow: doubling when count+1 overloads the array, else same-size.
+ * Only allocates the new array. 0 or -ENOMEM (nothing changed). */
+int gomap__hash_grow(gomap_t *m);
+
+/* Evacuates the old bucket that `bucket` (an index in the new array) comes
+ * from, then one more in order. Returns 0, or -ENOMEM if the key's own old
+ * bucket could not be evacuated (the map's contents are unchanged). */
+int gomap__grow_work(gomap_t *m, size_t bucket);
+
+/* ---- memory of arrays and blobs (map.c) ----------------------------------- */
+
+/* A zeroed array of 2^b buckets, or NULL. */
+char *gomap__array_alloc(gomap_t *m, unsigned b);
+
+/* Frees an array and the overflow buckets chained to it. Does not free blobs:
+ * callers release the entries the array owns first. */
+void gomap__array_free(gomap_t *m, char *arr);
+
+/* An array that has just stopped being reachable from the map: freed now, or
+ * kept until no iterator can be walking it. */
+void gomap__array_retire(gomap_t *m, char *arr);
+
+/* Releases the out-of-line memory owned by a live slot and zeroes the slot's
+ * key and value (Go's delete leaves a zeroed slot). */
+void gomap__slot_clear(gomap_t *m, char *b, unsigned i);
+
+/* Frees retired memory if no iterator is live. Called at the start of writes. */
+void gomap__graveyard_flush(gomap_t *m);
+
+/* Re-randomises the hash seed (map emptied or cleared). */
+void gomap__reseed(gomap_t *m);
+
+/* Calls fn for every live entry, wherever it lives (un-evacuated old buckets
+ * first, then the current array). Stops early when fn returns nonzero and
+ * returns that value. */
+int gomap__for_each(const gomap_t *m,
+                    int (*fn)(const gomap_t *m, char *b, unsigned i, void *ctx),
+                    void *ctx);
+
+/* ---- write bracket ---------------------------------------------------------- */
+
+/* Every public write goes between these two. They are where misuse detection
+ * and the expensive assertion level hook in. */
+void gomap__write_begin(gomap_t *m);
+void gomap__write_end(gomap_t *m);
+
+/* Aborts with a report: detected corruption or misuse. */
+_Noreturn void gomap__fatal(const gomap_t *m, const char *what);
+
+#endif /* GOMAP_MAP_INTERNAL_H */

@@ -1,0 +1,28 @@
+/*
+ * map_stats.c — gomap_stats: the shape of a map, for people and tests.
+ */
+#include <errno.h>
+
+#include "map_internal.h"
+
+int gomap_stats(const gomap_t *m, gomap_stats_t *out)
+{
+    if (!m || !out)
+        return -EINVAL;
+    memset(out, 0, sizeof *out);
+    out->entries = m->count;
+    out->b = m->B;
+    out->buckets = m->buckets ? (size_t)1 << m->B : 0;
+    out->overflow_buckets = m->noverflow;
+    out->growing = is_growing(m);
+    out->same_size_grow = (m->flags & FLAG_SAME_SIZE_GROW) != 0;
+    out->old_buckets = is_growing(m) ? old_bucket_count(m) : 0;
+    if (is_growing(m)) {
+        for (size_t i = 0; i < out->old_buckets; i++)
+            out->evacuated += is_evacuated_bucket(bucket_at(m, m->oldbuckets, i));
+    }
+    out->bytes_held = m->mem.bytes_held;
+    out->reseeds = m->reseeds;
+    out->load_factor = out->buckets ? (double)m->count / (double)out->buckets : 0.0;
+    return 0;
+}

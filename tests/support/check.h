@@ -1,0 +1,58 @@
+/*
+ * check.h — the test suite's assertions, seeds and helpers.
+ *
+ * A failed CHECK prints file:line, the condition and (for the _EQ forms) both
+ * values, then aborts, so ctest reports the test as failed. Randomised tests
+ * take their seed from test_seed(), which prints it; setting GOMAP_TEST_SEED
+ * reproduces a run.
+ */
+#ifndef GOMAP_TEST_CHECK_H
+#define GOMAP_TEST_CHECK_H
+
+#include <gomap.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void check_fail(const char *file, int line, const char *what, const char *detail);
+
+#define CHECK(cond) \
+    do { if (!(cond)) check_fail(__FILE__, __LINE__, #cond, NULL); } while (0)
+
+#define CHECK_MSG(cond, ...) \
+    do { if (!(cond)) { char d_[512]; snprintf(d_, sizeof d_, __VA_ARGS__); \
+         check_fail(__FILE__, __LINE__, #cond, d_); } } while (0)
+
+#define CHECK_EQ(a, b) \
+    do { long long a_ = (long long)(a), b_ = (long long)(b); \
+         if (a_ != b_) { char d_[128]; snprintf(d_, sizeof d_, "%lld != %lld", a_, b_); \
+         check_fail(__FILE__, __LINE__, #a " == " #b, d_); } } while (0)
+
+/* Fails with the validator's reason unless gomap_validate(m) passes. */
+#define CHECK_VALID(m) \
+    do { char why_[256]; int rc_ = gomap_validate((m), why_, sizeof why_); \
+         if (rc_ != 0) check_fail(__FILE__, __LINE__, "gomap_validate(" #m ")", why_); } while (0)
+
+/* Runs one test function, printing its name first. */
+#define RUN(fn) do { printf("== %s\n", #fn); fflush(stdout); fn(); } while (0)
+
+/* The run's seed: GOMAP_TEST_SEED if set, else from the clock. Printed once
+ * with the line that reproduces it. */
+uint64_t test_seed(void);
+
+/* splitmix64: a small, fast, seedable generator for tests. */
+static inline uint64_t test_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n > 0. */
+static inline uint64_t test_rand_below(uint64_t *state, uint64_t n)
+{
+    return test_rand(state) % n;
+}
+
+#endif /* GOMAP_TEST_CHECK_H */
