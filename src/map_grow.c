@@ -145,6 +145,7 @@ static int evacuate(gomap_t *m, size_t oldbucket)
                 bool y = !same_size && goes_to_y(m, b, i, newbit, &top);
                 th[i] = (uint8_t)(EVACUATED_X + y);
                 evac_dst *d = &dst[y];
+                GOMAP_ASSERT(m, d->b != NULL);
                 if (d->i == BUCKET_SLOTS) {
                     char *nb = spare;
                     spare = *overflow_of(m, nb);

@@ -248,4 +248,15 @@ void gomap__write_end(gomap_t *m);
 /* Aborts with a report: detected corruption or misuse. */
 _Noreturn void gomap__fatal(const gomap_t *m, const char *what);
 
+/* Assertion levels (GOMAP_DEBUG_LEVEL, set by the build presets):
+ *   0  only the always-on cheap checks (gomap__fatal on impossible states);
+ *   1  also GOMAP_ASSERT: local consistency checks on hot paths;
+ *   2  also a whole-map gomap_validate after writes (gomap__write_end). */
+#if GOMAP_DEBUG_LEVEL >= 1
+#define GOMAP_ASSERT(m, cond) \
+    do { if (!(cond)) gomap__fatal((m), "assertion failed: " #cond); } while (0)
+#else
+#define GOMAP_ASSERT(m, cond) ((void)0)
+#endif
+
 #endif /* GOMAP_MAP_INTERNAL_H */
