@@ -355,8 +355,8 @@ size_t gomap_len(const gomap_t *m)
 
 void gomap_clear(gomap_t *m)
 {
-    if (!m)
-        return;
+    if (!m || m->count == 0)
+        return; /* as Go's mapclear: nothing to do, no reseed */
     gomap__write_begin(m);
     /* Iterators stop at their next step without touching memory (clear_seq),
      * so everything can be freed now. */

@@ -157,12 +157,16 @@ GOMAP_API int gomap_set(gomap_t *m, const void *key, const void *val);
  * -EINVAL or -ENOMEM (then *slot is NULL and the map is unchanged). */
 GOMAP_API int gomap_assign(gomap_t *m, const void *key, void **slot);
 
-/* Removes `key`; returns true if it was present. Never allocates, never
- * fails. When the map becomes empty its hash seed is re-randomised. */
+/* Removes `key`; returns true if it was present. Never fails: like every
+ * write it moves a growing map's entries along, which may allocate an
+ * overflow bucket; if that allocation fails the move is skipped and the
+ * delete still happens. When the map becomes empty its hash seed is
+ * re-randomised. */
 GOMAP_API bool gomap_delete(gomap_t *m, const void *key);
 
 /* Removes every entry, keeps the bucket array (capacity), re-randomises the
- * seed, and makes every iterator in flight over this map stop. */
+ * seed, and makes every iterator in flight over this map stop. On an empty
+ * map it does nothing (as Go's clear). */
 GOMAP_API void gomap_clear(gomap_t *m);
 
 /* Beyond Go: rebuilds the map into the smallest bucket array that holds its
