@@ -1,6 +1,7 @@
 #include "rand.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -10,6 +11,15 @@ static _Thread_local bool seeded;
 static void seed_state(void)
 {
     uint64_t s = 0;
+    /* A debugging aid, like Python's PYTHONHASHSEED: a fixed seed makes hash
+     * seeds and iteration orders repeat from run to run (every thread starts
+     * from the same state). It disables the hash-flooding defence. */
+    const char *fixed = getenv("GOMAP_HASH_SEED");
+    if (fixed && *fixed) {
+        state = strtoull(fixed, NULL, 0);
+        seeded = true;
+        return;
+    }
     if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
         /* No entropy available yet: fall back to the clock and an address
          * that differs per thread. Good enough for hash-flooding defence. */

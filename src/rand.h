@@ -3,7 +3,9 @@
  *
  * Used for hash seeds, iteration start points and NaN hashes. Each thread has
  * its own generator state (no sharing, no locks), seeded once from
- * getrandom(2); the generator is wyrand. Not for cryptography.
+ * getrandom(2), or from the GOMAP_HASH_SEED environment variable when set
+ * (for reproducing a run; it makes hashing predictable). The generator is
+ * wyrand. Not for cryptography.
  */
 #ifndef GOMAP_RAND_H
 #define GOMAP_RAND_H

@@ -117,7 +117,10 @@ typedef struct gomap_options {
 /* Creates a map and stores it in *out. Returns 0, -EINVAL (NULL out or opt,
  * unknown key kind, key_size/val_size over the maximum, custom kind without
  * hash or equal; *out is set to NULL and nothing is allocated) or -ENOMEM.
- * The per-map hash seed comes from the operating system's random source. */
+ * The per-map hash seed comes from the operating system's random source
+ * (through a per-thread generator). Setting the environment variable
+ * GOMAP_HASH_SEED to a number makes seeds and iteration orders repeat from
+ * run to run — for debugging only: it disables the hash-flooding defence. */
 GOMAP_API int gomap_new(gomap_t **out, const gomap_options *opt);
 
 /* Frees the map and everything it owns. NULL is a no-op. Iterators over the
@@ -153,7 +156,8 @@ GOMAP_API int gomap_set(gomap_t *m, const void *key, const void *val);
 
 /* Go's `m[k] op= v`: finds `key`, inserting it with an all-zero value if
  * absent, and stores a pointer to its value slot in *slot (valid until the
- * next write). Returns 1 if the key was inserted, 0 if it was present,
+ * next write). Like gomap_set, a present float key is rewritten (-0
+ * replaces +0). Returns 1 if the key was inserted, 0 if it was present,
  * -EINVAL or -ENOMEM (then *slot is NULL and the map is unchanged). */
 GOMAP_API int gomap_assign(gomap_t *m, const void *key, void **slot);
 
@@ -205,7 +209,8 @@ typedef struct gomap_iter {
 /* Starts an iteration over m at a random bucket and slot offset, so two
  * iterations over the same map usually give different orders. A read of m.
  * An iterator that has not run to exhaustion must be ended with
- * gomap_iter_done (ending it twice is harmless).
+ * gomap_iter_done (ending it twice is harmless). An iterator started on an
+ * empty map is exhausted at once and never counts as live.
  *
  * Contract (Go's): every entry present for the whole iteration is produced
  * exactly once; an entry deleted before the iterator reaches it is not
