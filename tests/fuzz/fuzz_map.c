@@ -26,6 +26,7 @@
  */
 #include "check.h"
 #include "fail_alloc.h"
+#include "ckey.h"
 #include "refmap.h"
 
 #include <errno.h>
@@ -40,41 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* ------------------------------------------------------------------------ */
 /* Configurations                                                            */
 /* ------------------------------------------------------------------------ */
-
-typedef struct {
-    uint32_t a, b;
-    uint64_t junk; /* ignored by equal: random per call */
-} ckey;
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t ckey_hash(const void *k, uint64_t seed)
-{
-    ckey c;
-    memcpy(&c, k, sizeof c);
-    return mix64((((uint64_t)c.a << 32) | c.b) ^ mix64(seed));
-}
-
-/* Sixteen hash values per seed: long chains with equal tophash bytes. */
-static uint64_t ckey_hash_weak(const void *k, uint64_t seed)
-{
-    ckey c;
-    memcpy(&c, k, sizeof c);
-    return mix64((c.a & 15) + seed);
-}
-
-static bool ckey_equal(const void *x, const void *y)
-{
-    ckey a, b;
-    memcpy(&a, x, sizeof a);
-    memcpy(&b, y, sizeof b);
-    return a.a == b.a && a.b == b.b;
-}
 
 typedef struct {
     gomap_key_kind kind;
@@ -401,16 +367,6 @@ static void op_clear(fz *z)
     CHECK(after.entries == 0 && after.buckets == before.buckets && !after.growing);
 }
 
-static size_t min_buckets(size_t n)
-{
-    if (n == 0)
-        return 0;
-    unsigned b = 0;
-    while (n > 8 && (double)n > 6.5 * (double)((size_t)1 << b))
-        b++;
-    return (size_t)1 << b;
-}
-
 static void shrink_expect_busy(fz *z)
 {
     gomap_stats_t before, after;
@@ -451,7 +407,7 @@ static void op_shrink(fz *z, uint8_t arg)
         return;
     }
     CHECK_MSG(rc == 0, "shrink returned %d", rc);
-    CHECK_MSG(!after.growing && after.buckets == min_buckets(refmap_len(z->r)),
+    CHECK_MSG(!after.growing && after.buckets == test_buckets_for(refmap_len(z->r)),
               "shrink of %zu entries left %zu buckets", refmap_len(z->r), after.buckets);
     absorbed(z, f);
 }

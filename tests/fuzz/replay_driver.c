@@ -22,20 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ThreadSanitizer slows these single-threaded tests down about twentyfold
- * and has nothing to find in them that the other builds miss, so under it
- * the amount of work is divided by WORK_DIV. */
-#if defined(__SANITIZE_THREAD__)
-#define WORK_DIV 4
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WORK_DIV 4
-#endif
-#endif
-#ifndef WORK_DIV
-#define WORK_DIV 1
-#endif
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define INPUTS (2000 / WORK_DIV)

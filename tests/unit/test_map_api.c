@@ -1130,14 +1130,6 @@ static void test_clone_str_keys(void)
 
 /* The smallest power-of-two bucket count that holds n entries under Go's
  * growth rule: grow when count > 8 and count > 6.5 * buckets. */
-static size_t buckets_needed(size_t n)
-{
-    size_t b = 1;
-    while (n > 8 && (double)n > 6.5 * (double)b)
-        b *= 2;
-    return b;
-}
-
 static void test_shrink_after_deletes(void)
 {
     fail_alloc fa;
@@ -1165,7 +1157,7 @@ static void test_shrink_after_deletes(void)
     CHECK_EQ(gomap_shrink(m), 0);
     gomap_stats_t after = stats_of(m);
     CHECK_EQ(after.entries, 10);
-    CHECK_EQ(after.buckets, buckets_needed(10));
+    CHECK_EQ(after.buckets, test_buckets_for_nonempty(10));
     CHECK_EQ(after.buckets, 2);
     CHECK(!after.growing);
     CHECK_EQ(after.old_buckets, 0);
@@ -1209,7 +1201,7 @@ static void test_shrink_sizes(void)
             CHECK(gomap_delete_u64(m, i));
         CHECK_EQ(gomap_shrink(m), 0);
         gomap_stats_t s = stats_of(m);
-        CHECK_EQ(buckets_needed(cases[ci].keep), cases[ci].buckets);
+        CHECK_EQ(test_buckets_for_nonempty(cases[ci].keep), cases[ci].buckets);
         CHECK_MSG(s.buckets == cases[ci].buckets, "keep %zu: %zu buckets, expected %zu",
                   cases[ci].keep, s.buckets, cases[ci].buckets);
         CHECK_EQ(gomap_len(m), cases[ci].keep);

@@ -43,6 +43,7 @@
  * key kind, the step number and the operation with its key.
  */
 #include "check.h"
+#include "ckey.h"
 #include "refmap.h"
 
 #include <errno.h>
@@ -52,61 +53,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ThreadSanitizer slows these single-threaded tests down about twentyfold
- * and has nothing to find in them that the other builds miss, so under it
- * the amount of work is divided by WORK_DIV. */
-#if defined(__SANITIZE_THREAD__)
-#define WORK_DIV 4
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WORK_DIV 4
-#endif
-#endif
-#ifndef WORK_DIV
-#define WORK_DIV 1
-#endif
-
 /* ------------------------------------------------------------------------ */
 /* Key kinds under test                                                      */
 /* ------------------------------------------------------------------------ */
-
-/* Custom keys: equal compares a and b only, and junk is random on every
- * call, so a map that compared keys with memcmp would go wrong. */
-typedef struct {
-    uint32_t a, b;
-    uint64_t junk;
-} ckey;
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t ckey_hash(const void *k, uint64_t seed)
-{
-    ckey c;
-    memcpy(&c, k, sizeof c);
-    return mix64((((uint64_t)c.a << 32) | c.b) ^ mix64(seed));
-}
-
-/* A degenerate hash: four values per seed, so keys pile up in a few long
- * overflow chains whose tophash bytes are all equal. */
-static uint64_t ckey_hash_weak(const void *k, uint64_t seed)
-{
-    ckey c;
-    memcpy(&c, k, sizeof c);
-    return mix64((c.a & 3) + seed);
-}
-
-static bool ckey_equal(const void *x, const void *y)
-{
-    ckey a, b;
-    memcpy(&a, x, sizeof a);
-    memcpy(&b, y, sizeof b);
-    return a.a == b.a && a.b == b.b;
-}
 
 enum { HASH_NONE, HASH_GOOD, HASH_WEAK };
 
@@ -250,16 +199,6 @@ static size_t key_bytes(const kind_cfg *c)
 /* The bucket count gomap_shrink must produce and a clone must be presized
  * to: Go's smallest B with count <= 8 or count <= 6.5 * 2^B; no array for
  * an empty map. */
-static size_t min_buckets(size_t n)
-{
-    if (n == 0)
-        return 0;
-    unsigned b = 0;
-    while (n > 8 && (double)n > 6.5 * (double)((size_t)1 << b))
-        b++;
-    return (size_t)1 << b;
-}
-
 static gomap_t *new_map(const kind_cfg *c, size_t hint)
 {
     gomap_options o;
@@ -759,7 +698,7 @@ static void shrink_busy(model *md)
 static void check_shrunk(model *md)
 {
     gomap_stats_t s = stats_of(md, md->m);
-    size_t want = min_buckets(refmap_len(md->r));
+    size_t want = test_buckets_for(refmap_len(md->r));
     MCHECK_MSG(md, !s.growing, "map still growing after shrink");
     MCHECK_MSG(md, s.buckets == want, "shrink of %zu entries left %zu buckets, want %zu",
                refmap_len(md->r), s.buckets, want);
@@ -816,9 +755,9 @@ static void op_clone(model *md)
     gomap_stats_t s = stats_of(md, c);
     MCHECK(md, !s.growing);
     if (refmap_len(md->r) > 0)
-        MCHECK_MSG(md, s.buckets == min_buckets(refmap_len(md->r)),
+        MCHECK_MSG(md, s.buckets == test_buckets_for(refmap_len(md->r)),
                    "clone of %zu entries has %zu buckets, want %zu (presized)",
-                   refmap_len(md->r), s.buckets, min_buckets(refmap_len(md->r)));
+                   refmap_len(md->r), s.buckets, test_buckets_for(refmap_len(md->r)));
     switch (test_rand_below(&md->rng, 3)) {
     case 0:
         gomap_free(c);

@@ -35,20 +35,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ThreadSanitizer slows these single-threaded tests down about twentyfold
- * and has nothing to find in them that the other builds miss, so under it
- * the amount of work is divided by WORK_DIV. */
-#if defined(__SANITIZE_THREAD__)
-#define WORK_DIV 4
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WORK_DIV 4
-#endif
-#endif
-#ifndef WORK_DIV
-#define WORK_DIV 1
-#endif
-
 typedef struct {
     const char *name;
     gomap_key_kind kind;
@@ -106,16 +92,6 @@ static void verify(oom_run *w, gomap_t *m)
     WCHECK_VALID(w, m);
     bool ok = refmap_compare(w->r, m, true, why, sizeof why);
     WCHECK_MSG(w, ok, "map differs from the acknowledged entries: %s", why);
-}
-
-static size_t min_buckets(size_t n)
-{
-    if (n == 0)
-        return 0;
-    unsigned b = 0;
-    while (n > 8 && (double)n > 6.5 * (double)((size_t)1 << b))
-        b++;
-    return (size_t)1 << b;
 }
 
 static gomap_stats_t stats_of(oom_run *w, const gomap_t *m)
@@ -305,7 +281,7 @@ static void do_shrink(oom_run *w)
     }
     WCHECK_MSG(w, rc == 0, "shrink returned %d", rc);
     gomap_stats_t s = stats_of(w, w->m);
-    WCHECK(w, !s.growing && s.buckets == min_buckets(refmap_len(w->r)));
+    WCHECK(w, !s.growing && s.buckets == test_buckets_for(refmap_len(w->r)));
     after_success(w, f);
 }
 
