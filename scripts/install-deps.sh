@@ -7,7 +7,7 @@
 set -eu
 
 build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev"
-test_pkgs="clang libclang-rt-14-dev"
+test_pkgs="clang libclang-rt-14-dev libxml2-utils librsvg2-bin"
 
 case "${1:-test}" in
   build) want="$build_pkgs" ;;

@@ -3,13 +3,21 @@
  */
 #include "alloc.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 _Static_assert(sizeof(struct key_blob) % 16 == 0, "key blob data must stay 16-aligned");
 
+static bool within_limit(const gomap_mem *mem, size_t size)
+{
+    return !mem->limit || (size <= mem->limit && mem->bytes_held <= mem->limit - size);
+}
+
 void *gomap__mem_alloc(gomap_mem *mem, size_t size)
 {
+    if (!within_limit(mem, size))
+        return NULL;
     void *p = mem->a ? mem->a->alloc(size, mem->a->ctx) : malloc(size ? size : 1);
     if (p)
         mem->bytes_held += size;
@@ -18,6 +26,8 @@ void *gomap__mem_alloc(gomap_mem *mem, size_t size)
 
 void *gomap__mem_alloc_zeroed(gomap_mem *mem, size_t size)
 {
+    if (!within_limit(mem, size))
+        return NULL;
     if (!mem->a) {
         /* calloc gets fresh pages already zeroed for large arrays. */
         void *p = calloc(1, size ? size : 1);

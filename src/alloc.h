@@ -13,9 +13,11 @@
 typedef struct gomap_mem {
     const gomap_allocator *a;   /* NULL: malloc/free */
     size_t bytes_held;
+    size_t limit;               /* bytes_held never exceeds this; 0 = none */
 } gomap_mem;
 
-/* size bytes, or NULL. size 0 is allowed and returns a unique pointer. */
+/* size bytes, or NULL (out of memory, or the allocation would take
+ * bytes_held over the limit). size 0 is allowed. */
 void *gomap__mem_alloc(gomap_mem *mem, size_t size);
 
 /* size zeroed bytes, or NULL (calloc for the default allocator). */

@@ -71,7 +71,7 @@ void gomap__array_free(gomap_t *m, char *arr)
 
 static bool iterators_live(const gomap_t *m)
 {
-    return atomic_load_explicit(&((gomap_t *)(uintptr_t)m)->iterators, memory_order_relaxed) != 0;
+    return load_relaxed(&((gomap_t *)(uintptr_t)m)->iterators) != 0;
 }
 
 void gomap__array_retire(gomap_t *m, char *arr)
@@ -199,16 +199,10 @@ void gomap__reseed(gomap_t *m)
     m->reseeds++;
 }
 
-void gomap__write_begin(gomap_t *m)
-{
-    if (m->graveyard_arrays || m->graveyard_keys)
-        gomap__graveyard_flush(m);
-}
-
 /* At assertion level 2 every write ends with a whole-map validation; for
  * maps of 1024 entries or more, every 1024th write does (one per thread), so
  * the suite stays linear enough to run in CI. */
-void gomap__write_end(gomap_t *m)
+void gomap__write_end_slow(gomap_t *m)
 {
 #if GOMAP_DEBUG_LEVEL >= 2
     static _Thread_local unsigned writes;
@@ -282,7 +276,7 @@ static bool options_valid(const gomap_options *o)
     default:
         return false;
     }
-    if (o->val_size > GOMAP_MAX_VAL_SIZE)
+    if (o->val_size > GOMAP_MAX_VAL_SIZE || (unsigned)o->check > GOMAP_CHECK_STRICT)
         return false;
     return !o->alloc || (o->alloc->alloc && o->alloc->free);
 }
@@ -309,12 +303,16 @@ int gomap_new(gomap_t **out, const gomap_options *opt)
         *out = NULL;
     if (!out || !opt || !options_valid(opt))
         return -EINVAL;
-    gomap_mem mem = {opt->alloc, 0};
+    static _Atomic uint64_t next_id = 1;
+    gomap_mem mem = {opt->alloc, 0, opt->mem_limit};
     gomap_t *m = gomap__mem_alloc(&mem, sizeof *m);
     if (!m)
         return -ENOMEM;
     memset(m, 0, sizeof *m);
     m->mem = mem;
+    atomic_init(&m->writer, 0);
+    m->check = (uint8_t)(opt->check == GOMAP_CHECK_AUTO ? gomap__check_mode_default() : (int)opt->check);
+    m->id = fetch_add_relaxed(&next_id, 1);
     m->key_kind = (uint8_t)opt->key_kind;
     m->key_size = opt->key_kind == GOMAP_KEY_BYTES || opt->key_kind == GOMAP_KEY_CUSTOM
                       ? opt->key_size : 0;
@@ -338,6 +336,10 @@ void gomap_free(gomap_t *m)
 {
     if (!m)
         return;
+#if GOMAP_DEBUG_LEVEL >= 1
+    if (iterators_live(m))
+        gomap__fault(m, MSG_FREE_WITH_ITER, 0, __builtin_return_address(0));
+#endif
     gomap__for_each(m, free_slot_memory, NULL);
     gomap__array_free(m, m->oldbuckets);
     gomap__array_free(m, m->buckets);
@@ -357,7 +359,7 @@ void gomap_clear(gomap_t *m)
 {
     if (!m || m->count == 0)
         return; /* as Go's mapclear: nothing to do, no reseed */
-    gomap__write_begin(m);
+    gomap__write_begin(m, __builtin_return_address(0));
     /* Iterators stop at their next step without touching memory (clear_seq),
      * so everything can be freed now. */
     m->clear_seq++;
@@ -423,7 +425,7 @@ int gomap_shrink(gomap_t *m)
         return -EINVAL;
     if (iterators_live(m))
         return -EBUSY;
-    gomap__write_begin(m);
+    gomap__write_begin(m, __builtin_return_address(0));
     int rc = 0;
     rebuild_ctx ctx = {NULL, 0, 0};
     if (m->count > 0) {
@@ -472,6 +474,7 @@ int gomap_clone(gomap_t **out, const gomap_t *m)
         *out = NULL;
     if (!out || !m)
         return -EINVAL;
+    gomap__read_check(m, MSG_READ_WRITE, __builtin_return_address(0));
     gomap_options o = {
         .key_kind = (gomap_key_kind)m->key_kind,
         .key_size = m->key_size,
@@ -480,6 +483,8 @@ int gomap_clone(gomap_t **out, const gomap_t *m)
         .hash = m->hash,
         .equal = m->equal,
         .alloc = m->mem.a,
+        .check = (gomap_check_mode)m->check,
+        .mem_limit = m->mem.limit,
     };
     gomap_t *c;
     int rc = gomap_new(&c, &o);

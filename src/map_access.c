@@ -456,28 +456,34 @@ static bool bad_str_key(const gomap_t *m, const void *key)
     return m->key_kind == GOMAP_KEY_STR && !s->ptr && s->len;
 }
 
-/* One write bracket around an upsert of a given kind. */
-static inline int write_upsert(gomap_t *m, int kind, const void *key,
-                               const void *val, bool overwrite, void **vslot)
+/* The caller of a public function: named in misuse reports. */
+#define CALLER __builtin_return_address(0)
+
+/* One write bracket around an upsert of a given kind; `site` is the public
+ * call's return address. */
+static inline int write_upsert(gomap_t *m, int kind, const void *key, const void *val,
+                               bool overwrite, void **vslot, const void *site)
 {
-    gomap__write_begin(m);
+    gomap__write_begin(m, site);
     int rc = upsert(m, kind, key, hash_of(m, kind, key), val, overwrite, vslot);
     gomap__write_end(m);
     return rc;
 }
 
-static inline bool write_remove(gomap_t *m, int kind, const void *key)
+static inline bool write_remove(gomap_t *m, int kind, const void *key, const void *site)
 {
-    gomap__write_begin(m);
+    gomap__write_begin(m, site);
     bool found = remove_key(m, kind, key, hash_of(m, kind, key));
     gomap__write_end(m);
     return found;
 }
 
-void *gomap_get(const gomap_t *m, const void *key)
+/* A lookup of any kind, after the misuse check. */
+static void *get_checked(const gomap_t *m, const void *key, const void *site)
 {
     if (!m || !key || bad_str_key(m, key))
         return NULL;
+    gomap__read_check(m, MSG_READ_WRITE, site);
     void *v;
 #define GET(K) lookup(m, K, key)
     KIND_SWITCH(m->key_kind, v, GET)
@@ -485,9 +491,14 @@ void *gomap_get(const gomap_t *m, const void *key)
     return v;
 }
 
+void *gomap_get(const gomap_t *m, const void *key)
+{
+    return get_checked(m, key, CALLER);
+}
+
 bool gomap_get_copy(const gomap_t *m, const void *key, void *val_out)
 {
-    void *v = gomap_get(m, key);
+    void *v = get_checked(m, key, CALLER);
     if (val_out && m && m->val_size) {
         if (v)
             memcpy(val_out, v, m->val_size);
@@ -502,7 +513,7 @@ int gomap_set(gomap_t *m, const void *key, const void *val)
     if (!m || !key || (!val && m->val_size) || bad_str_key(m, key))
         return -EINVAL;
     int rc;
-#define SET(K) write_upsert(m, K, key, val, true, NULL)
+#define SET(K) write_upsert(m, K, key, val, true, NULL, CALLER)
     KIND_SWITCH(m->key_kind, rc, SET)
 #undef SET
     return rc < 0 ? rc : 0;
@@ -515,7 +526,7 @@ int gomap_assign(gomap_t *m, const void *key, void **slot)
     if (!m || !key || !slot || bad_str_key(m, key))
         return -EINVAL;
     int rc;
-#define ASSIGN(K) write_upsert(m, K, key, NULL, false, slot)
+#define ASSIGN(K) write_upsert(m, K, key, NULL, false, slot, CALLER)
     KIND_SWITCH(m->key_kind, rc, ASSIGN)
 #undef ASSIGN
     return rc;
@@ -526,7 +537,7 @@ bool gomap_delete(gomap_t *m, const void *key)
     if (!m || !key || bad_str_key(m, key))
         return false;
     bool found;
-#define DELETE(K) write_remove(m, K, key)
+#define DELETE(K) write_remove(m, K, key, CALLER)
     KIND_SWITCH(m->key_kind, found, DELETE)
 #undef DELETE
     return found;
@@ -540,16 +551,19 @@ bool gomap_delete(gomap_t *m, const void *key)
     {                                                                          \
         if (!m || m->key_kind != KIND || (!val && m->val_size))                \
             return -EINVAL;                                                    \
-        int rc = write_upsert(m, KIND, &key, val, true, NULL);                 \
+        int rc = write_upsert(m, KIND, &key, val, true, NULL, CALLER);         \
         return rc < 0 ? rc : 0;                                                \
     }                                                                          \
     void *gomap_get_##suffix(const gomap_t *m, type key)                       \
     {                                                                          \
-        return m && m->key_kind == KIND ? lookup(m, KIND, &key) : NULL;        \
+        if (!m || m->key_kind != KIND)                                         \
+            return NULL;                                                       \
+        gomap__read_check(m, MSG_READ_WRITE, CALLER);                          \
+        return lookup(m, KIND, &key);                                          \
     }                                                                          \
     bool gomap_delete_##suffix(gomap_t *m, type key)                           \
     {                                                                          \
-        return m && m->key_kind == KIND && write_remove(m, KIND, &key);        \
+        return m && m->key_kind == KIND && write_remove(m, KIND, &key, CALLER); \
     }
 
 TYPED_INT_API(u64, uint64_t, GOMAP_KEY_U64)
@@ -560,7 +574,7 @@ int gomap_set_str(gomap_t *m, const char *ptr, size_t len, const void *val)
     gomap_str key = {ptr, len};
     if (!m || m->key_kind != GOMAP_KEY_STR || (!ptr && len) || (!val && m->val_size))
         return -EINVAL;
-    int rc = write_upsert(m, GOMAP_KEY_STR, &key, val, true, NULL);
+    int rc = write_upsert(m, GOMAP_KEY_STR, &key, val, true, NULL, CALLER);
     return rc < 0 ? rc : 0;
 }
 
@@ -569,6 +583,7 @@ void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len)
     gomap_str key = {ptr, len};
     if (!m || m->key_kind != GOMAP_KEY_STR || (!ptr && len))
         return NULL;
+    gomap__read_check(m, MSG_READ_WRITE, CALLER);
     return lookup(m, GOMAP_KEY_STR, &key);
 }
 
@@ -577,5 +592,5 @@ bool gomap_delete_str(gomap_t *m, const char *ptr, size_t len)
     gomap_str key = {ptr, len};
     if (!m || m->key_kind != GOMAP_KEY_STR || (!ptr && len))
         return false;
-    return write_remove(m, GOMAP_KEY_STR, &key);
+    return write_remove(m, GOMAP_KEY_STR, &key, CALLER);
 }

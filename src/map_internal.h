@@ -23,9 +23,12 @@
 #include <gomap/map.h>
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "atomics.h"
+#include "misuse.h"
 
 #define BUCKET_SLOTS 8
 
@@ -56,8 +59,19 @@ struct array_hdr {
     size_t nbuckets;
 };
 
+/* Memory-budget thresholds (map_budget.c). */
+struct budget {
+    double thresholds[GOMAP_BUDGET_MAX_THRESHOLDS]; /* increasing */
+    unsigned n;
+    unsigned next;            /* thresholds below this have fired */
+    gomap_budget_fn fn;
+    void *ctx;
+};
+
 struct gomap {
     /* Read by every lookup. */
+    _Atomic uintptr_t writer; /* misuse mark: the writing thread's record
+                                 (misuse.h), FAULT_MARK, or 0 */
     size_t count;
     char *buckets;            /* 2^B buckets; NULL until the first insert */
     char *oldbuckets;         /* the array being evacuated, or NULL */
@@ -65,6 +79,7 @@ struct gomap {
     uint8_t B;
     uint8_t flags;
     uint8_t key_kind;         /* gomap_key_kind */
+    uint8_t check;            /* gomap_check_mode, resolved (never AUTO) */
     uint8_t key_indirect;     /* key slot holds a pointer to a key blob */
     uint8_t val_indirect;     /* value slot holds a pointer to a value blob */
     uint32_t bucket_size;
@@ -86,8 +101,10 @@ struct gomap {
     struct array_hdr *graveyard_arrays;
     struct key_blob *graveyard_keys;
 
-    gomap_mem mem;            /* allocator and byte accounting */
+    gomap_mem mem;            /* allocator, byte accounting and limit */
     uint64_t reseeds;
+    uint64_t id;              /* unique per map in the process (misuse checks) */
+    struct budget budget;
 };
 
 /* ---- bucket geometry ---------------------------------------------------- */
@@ -238,15 +255,70 @@ int gomap__for_each(const gomap_t *m,
                     int (*fn)(const gomap_t *m, char *b, unsigned i, void *ctx),
                     void *ctx);
 
-/* ---- write bracket ---------------------------------------------------------- */
+/* ---- diagnostics (map_diag.c) ---------------------------------------------- */
 
-/* Every public write goes between these two. They are where misuse detection
- * and the expensive assertion level hook in. */
-void gomap__write_begin(gomap_t *m);
-void gomap__write_end(gomap_t *m);
+/* The text heatmap of gomap_heatmap, limited to max_rows rows of cells (0:
+ * no limit; the folding adapts so the whole map still fits). Used by the
+ * misuse report. Best effort on a map being written concurrently: it reads
+ * tophash bytes and overflow pointers only, and bounds every chain walk. */
+void gomap__heatmap_text(const gomap_t *m, FILE *out, unsigned max_rows);
 
-/* Aborts with a report: detected corruption or misuse. */
+/* ---- misuse checks and the write bracket --------------------------------------- */
+
+/* Aborts with a report: detected corruption. */
 _Noreturn void gomap__fatal(const gomap_t *m, const char *what);
+
+/* A read (lookup, clone, iterator step) meeting a write in progress. */
+static inline void gomap__read_check(const gomap_t *m, const char *message, const void *site)
+{
+    uintptr_t w = load_relaxed(&((gomap_t *)(uintptr_t)m)->writer);
+    if (__builtin_expect(w != 0, 0))
+        gomap__fault(m, message, w, site);
+}
+
+/* The slow part of gomap__write_end: retired memory, budget thresholds and
+ * the level-2 validation, when there is anything to do. */
+void gomap__write_end_slow(gomap_t *m);
+void gomap__budget_check(gomap_t *m);
+
+/* Every public write goes between these two; `site` is the return address of
+ * the public call, named in misuse reports. Fast mode costs a relaxed load
+ * and store of the mark (plus a thread-local store of the site); strict mode
+ * an atomic exchange on entry and on exit. */
+static inline void gomap__write_begin(gomap_t *m, const void *site)
+{
+    if (m->check != GOMAP_CHECK_OFF) {
+        struct gomap__thread *self = gomap__self();
+        store_relaxed(&self->site, site);
+        uintptr_t prev = m->check == GOMAP_CHECK_STRICT
+                             ? exchange_relaxed(&m->writer, (uintptr_t)self)
+                             : load_relaxed(&m->writer);
+        if (__builtin_expect(prev != 0, 0))
+            gomap__fault(m, MSG_WRITES, prev, site);
+        if (m->check != GOMAP_CHECK_STRICT)
+            store_relaxed(&m->writer, (uintptr_t)self);
+    }
+    if (m->graveyard_arrays || m->graveyard_keys)
+        gomap__graveyard_flush(m);
+}
+
+static inline void gomap__write_end(gomap_t *m)
+{
+#if GOMAP_DEBUG_LEVEL >= 2
+    gomap__write_end_slow(m);
+#endif
+    if (m->check != GOMAP_CHECK_OFF) {
+        struct gomap__thread *self = &gomap__self_rec;
+        uintptr_t prev = m->check == GOMAP_CHECK_STRICT ? exchange_relaxed(&m->writer, 0)
+                                                        : load_relaxed(&m->writer);
+        if (__builtin_expect(prev != (uintptr_t)self, 0))
+            gomap__fault(m, MSG_WRITES, prev, load_relaxed(&self->site));
+        if (m->check != GOMAP_CHECK_STRICT)
+            store_relaxed(&m->writer, 0);
+    }
+    if (m->budget.next < m->budget.n)
+        gomap__budget_check(m);
+}
 
 /* Assertion levels (GOMAP_DEBUG_LEVEL, set by the build presets):
  *   0  only the always-on cheap checks (gomap__fatal on impossible states);

@@ -23,13 +23,17 @@
 
 #define NO_CHECK SIZE_MAX
 
-static void iter_end(gomap_iter *it)
+/* it->state_ */
+enum { ITER_UNSTARTED = 0, ITER_LIVE, ITER_EXHAUSTED, ITER_DONE };
+
+static void iter_end(gomap_iter *it, uint8_t state)
 {
     if (it->live_) {
         gomap_t *m = it->map_;
-        atomic_fetch_sub_explicit(&m->iterators, 1, memory_order_relaxed);
+        fetch_sub_relaxed(&m->iterators, 1);
         it->live_ = 0;
     }
+    it->state_ = state;
 }
 
 void gomap_iter_init(gomap_iter *it, gomap_t *m)
@@ -38,8 +42,11 @@ void gomap_iter_init(gomap_iter *it, gomap_t *m)
         return;
     memset(it, 0, sizeof *it);
     it->map_ = m;
-    if (!m || m->count == 0)
-        return; /* nothing to produce; not live */
+    if (!m || m->count == 0) {
+        it->state_ = ITER_EXHAUSTED; /* nothing to produce; never live */
+        return;
+    }
+    it->map_id_ = m->id;
     uint64_t r = gomap__rand64();
     it->buckets_ = m->buckets;
     it->b_ = m->B;
@@ -48,14 +55,15 @@ void gomap_iter_init(gomap_iter *it, gomap_t *m)
     it->bucket_ = it->start_bucket_;
     it->check_bucket_ = NO_CHECK;
     it->clear_seq_ = m->clear_seq;
-    atomic_fetch_add_explicit(&m->iterators, 1, memory_order_relaxed);
+    fetch_add_relaxed(&m->iterators, 1);
     it->live_ = 1;
+    it->state_ = ITER_LIVE;
 }
 
 void gomap_iter_done(gomap_iter *it)
 {
     if (it)
-        iter_end(it);
+        iter_end(it, ITER_DONE);
 }
 
 /* Starts the next bucket; false when every bucket has been visited. */
@@ -101,9 +109,18 @@ static bool belongs_to_checked_bucket(const gomap_iter *it, const gomap_t *m,
 
 bool gomap_iter_next(gomap_iter *it, const void **key, void **val)
 {
-    if (!it || !it->live_)
+    if (!it)
+        return false;
+#if GOMAP_DEBUG_LEVEL >= 1
+    if (it->state_ == ITER_DONE)
+        gomap__fault(it->map_, MSG_ITER_AFTER_DONE, 0, __builtin_return_address(0));
+    if (it->live_ && ((gomap_t *)it->map_)->id != it->map_id_)
+        gomap__fault(NULL, MSG_ITER_OTHER_MAP, 0, __builtin_return_address(0));
+#endif
+    if (!it->live_)
         return false;
     gomap_t *m = it->map_;
+    gomap__read_check(m, MSG_ITER_WRITE, __builtin_return_address(0));
     if (m->clear_seq != it->clear_seq_)
         goto done; /* cleared: stop (golang/go#59411) */
     for (;;) {
@@ -140,6 +157,6 @@ bool gomap_iter_next(gomap_iter *it, const void **key, void **val)
         it->slot_ = 0;
     }
 done:
-    iter_end(it);
+    iter_end(it, ITER_EXHAUSTED);
     return false;
 }

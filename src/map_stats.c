@@ -5,6 +5,30 @@
 
 #include "map_internal.h"
 
+/* Live slots (tophash >= MIN_TOPHASH) of one bucket, overflow not followed. */
+static unsigned live_slots(char *b)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < BUCKET_SLOTS; i++)
+        n += tophash_of(b)[i] >= MIN_TOPHASH;
+    return n;
+}
+
+/* Fills chain_hist and slots_hist from the current array (diag.h says what
+ * each bin counts). Old buckets are not included, even while growing. */
+static void fill_histograms(const gomap_t *m, gomap_stats_t *out)
+{
+    for (size_t i = 0; i < out->buckets; i++) {
+        size_t overflow = 0;
+        char *head = bucket_at(m, m->buckets, i);
+        for (char *b = head; b; b = *overflow_of(m, b)) {
+            overflow += b != head;
+            out->slots_hist[live_slots(b)]++;
+        }
+        out->chain_hist[overflow < GOMAP_HIST_CHAIN - 1 ? overflow : GOMAP_HIST_CHAIN - 1]++;
+    }
+}
+
 int gomap_stats(const gomap_t *m, gomap_stats_t *out)
 {
     if (!m || !out)
@@ -24,5 +48,6 @@ int gomap_stats(const gomap_t *m, gomap_stats_t *out)
     out->bytes_held = m->mem.bytes_held;
     out->reseeds = m->reseeds;
     out->load_factor = out->buckets ? (double)m->count / (double)out->buckets : 0.0;
+    fill_histograms(m, out);
     return 0;
 }

@@ -98,6 +98,21 @@ typedef struct gomap_allocator {
 #define GOMAP_MAX_VAL_SIZE ((size_t)1 << 24)
 #define GOMAP_INLINE_MAX 128
 
+/* Misuse detection (see gomap/diag.h for the report and the fault hook).
+ * A write that overlaps another access to the same map ends the process with
+ * Go's message ("fatal error: concurrent map writes", "... read and map
+ * write", "... iteration and map write") after a report naming both threads. */
+typedef enum {
+    GOMAP_CHECK_AUTO = 0, /* the GOMAP_CHECK environment variable ("off",
+                             "fast" or "strict") at creation, else the build's
+                             default (fast; strict with -DGOMAP_CHECK_STRICT=ON) */
+    GOMAP_CHECK_OFF,      /* no detection (to measure its cost) */
+    GOMAP_CHECK_FAST,     /* Go's: a relaxed load and store of a mark per
+                             write, a relaxed load per read; best effort */
+    GOMAP_CHECK_STRICT    /* atomic exchange of the mark on write entry and
+                             exit: overlapping writers are always caught */
+} gomap_check_mode;
+
 typedef struct gomap_options {
     gomap_key_kind key_kind;
     size_t key_size;  /* GOMAP_KEY_BYTES / GOMAP_KEY_CUSTOM only; else ignored */
@@ -108,6 +123,11 @@ typedef struct gomap_options {
     bool (*equal)(const void *a, const void *b);         /* GOMAP_KEY_CUSTOM */
     const gomap_allocator *alloc;  /* NULL: malloc/free. Must outlive the map;
                                       clones share it. */
+    gomap_check_mode check;        /* misuse detection; 0 = GOMAP_CHECK_AUTO */
+    size_t mem_limit;              /* bytes the map may hold (everything it
+                                      allocates, see gomap_stats bytes_held);
+                                      0 = no limit. A write that would exceed
+                                      it fails with -ENOMEM, map unchanged. */
 } gomap_options;
 
 /* ------------------------------------------------------------------------ */
@@ -202,8 +222,10 @@ typedef struct gomap_iter {
     uint8_t b_;           /* log2 bucket count when started */
     uint8_t offset_;      /* random slot offset */
     uint8_t slot_;
+    uint64_t map_id_;     /* identity of the map, for misuse checks */
     uint8_t wrapped_;
     uint8_t live_;
+    uint8_t state_;       /* never started, live, exhausted or done */
 } gomap_iter;
 
 /* Starts an iteration over m at a random bucket and slot offset, so two
@@ -217,7 +239,10 @@ typedef struct gomap_iter {
  * produced; an entry inserted during the iteration may or may not be
  * produced; no entry is produced twice. The thread that iterates may set,
  * assign and delete while iterating, and the map may grow meanwhile; a clear
- * makes the iteration stop. */
+ * makes the iteration stop. A step that meets another thread's write in
+ * progress ends the process ("concurrent map iteration and map write").
+ * Debug builds (GOMAP_DEBUG_LEVEL >= 1) also report an iterator stepped after
+ * gomap_iter_done, after its map was freed, or whose map was replaced. */
 GOMAP_API void gomap_iter_init(gomap_iter *it, gomap_t *m);
 
 /* Produces the next entry: *key points to the stored key (a gomap_str for

@@ -1,0 +1,336 @@
+/*
+ * misuse.c — the fatal report for detected misuse, and the fault handler.
+ *
+ * The report goes to stderr in one write, first line Go's exact message:
+ *
+ *   fatal error: concurrent map writes
+ *
+ *   map 0x...: u64 keys, 8-byte values, check mode strict
+ *   this thread: 4242 "writer-b", detected in <call site>
+ *     #0 ...symbolized backtrace...
+ *   other thread: 4241 "writer-a" holds the write mark; it entered the
+ *     write at <call site>
+ *   header: count=... B=... buckets=... overflow=... growing=...
+ *   <compact heatmap>
+ *
+ * Symbols come from libbacktrace (DWARF, so static functions and file:line
+ * too) when the build found it, else from glibc's backtrace_symbols.
+ *
+ * The map may be being written by the other thread while this runs; the
+ * report reads only the header fields, tophash bytes and overflow pointers,
+ * after marking the map so that writer stops at the end of its write.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if GOMAP_HAVE_LIBBACKTRACE
+#include <backtrace.h>
+#else
+#include <execinfo.h>
+#endif
+
+#include "atomics.h"
+#include "map_internal.h"
+#include "misuse.h"
+
+_Thread_local struct gomap__thread gomap__self_rec __attribute__((tls_model("initial-exec")));
+
+void gomap__thread_init(struct gomap__thread *t)
+{
+    store_relaxed(&t->tid, (uint64_t)gettid());
+}
+
+int gomap__check_mode_default(void)
+{
+    const char *env = getenv("GOMAP_CHECK");
+    if (env) {
+        if (!strcmp(env, "off"))
+            return GOMAP_CHECK_OFF;
+        if (!strcmp(env, "fast"))
+            return GOMAP_CHECK_FAST;
+        if (!strcmp(env, "strict"))
+            return GOMAP_CHECK_STRICT;
+    }
+#if GOMAP_CHECK_DEFAULT_STRICT
+    return GOMAP_CHECK_STRICT;
+#else
+    return GOMAP_CHECK_FAST;
+#endif
+}
+
+/* ---- fault handler -------------------------------------------------------- */
+
+static pthread_mutex_t handler_lock = PTHREAD_MUTEX_INITIALIZER;
+static gomap_fault_fn handler_fn;
+static void *handler_ctx;
+
+void gomap_set_fault_handler(gomap_fault_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&handler_lock);
+    handler_fn = fn;
+    handler_ctx = ctx;
+    pthread_mutex_unlock(&handler_lock);
+}
+
+typedef struct {
+    gomap_fault_fn fn;
+    void *ctx;
+    const gomap_fault *fault;
+} handler_call;
+
+static void *run_handler(void *arg)
+{
+    handler_call *c = arg;
+    c->fn(c->fault, c->ctx);
+    return NULL;
+}
+
+/* Runs the handler on a thread of its own and waits for it (30 s at most):
+ * whatever it does, control never returns to the faulting thread. */
+static void call_handler(const gomap_fault *f)
+{
+    pthread_mutex_lock(&handler_lock);
+    handler_call c = {handler_fn, handler_ctx, f};
+    pthread_mutex_unlock(&handler_lock);
+    if (!c.fn)
+        return;
+    pthread_t t;
+    if (pthread_create(&t, NULL, run_handler, &c) != 0) {
+        run_handler(&c); /* no thread to be had: run it here, abort after */
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_timedjoin_np(t, NULL, &until);
+}
+
+/* ---- symbols ------------------------------------------------------------------ */
+
+typedef struct {
+    FILE *out;
+    int frames;
+    bool found;
+} sym_ctx;
+
+#if GOMAP_HAVE_LIBBACKTRACE
+static struct backtrace_state *bt_state;
+
+static void bt_error(void *data, const char *msg, int errnum)
+{
+    (void)data;
+    (void)msg;
+    (void)errnum; /* a missing symbol is not worth a line in the report */
+}
+
+static struct backtrace_state *symbolizer(void)
+{
+    if (!bt_state)
+        bt_state = backtrace_create_state(NULL, 1, bt_error, NULL);
+    return bt_state;
+}
+
+static int print_pc(void *data, uintptr_t pc, const char *file, int line, const char *fn)
+{
+    sym_ctx *c = data;
+    if (!fn)
+        return 0;
+    c->found = true;
+    if (file)
+        fprintf(c->out, "%s (%s:%d)", fn, file, line);
+    else
+        fprintf(c->out, "%s", fn);
+    (void)pc;
+    return 1; /* innermost inline frame is enough for one address */
+}
+
+static void print_sym(void *data, uintptr_t pc, const char *symname, uintptr_t symval,
+                      uintptr_t symsize)
+{
+    sym_ctx *c = data;
+    (void)symsize;
+    if (symname) {
+        c->found = true;
+        fprintf(c->out, "%s+%#lx", symname, (unsigned long)(pc - symval));
+    }
+}
+#endif
+
+/* Prints the function (and file:line when known) of a code address. */
+static void print_site(FILE *out, const void *site)
+{
+    if (!site) {
+        fputs("an unknown place", out);
+        return;
+    }
+    sym_ctx c = {out, 0, false};
+#if GOMAP_HAVE_LIBBACKTRACE
+    uintptr_t pc = (uintptr_t)site - 1; /* a return address is after the call */
+    if (symbolizer()) {
+        backtrace_pcinfo(bt_state, pc, print_pc, bt_error, &c);
+        if (!c.found)
+            backtrace_syminfo(bt_state, pc, print_sym, bt_error, &c);
+    }
+#else
+    void *addr = (void *)(uintptr_t)site;
+    char **names = backtrace_symbols(&addr, 1);
+    if (names) {
+        fputs(names[0], out);
+        c.found = true;
+        free(names);
+    }
+#endif
+    if (!c.found)
+        fprintf(out, "%p", site);
+}
+
+#if GOMAP_HAVE_LIBBACKTRACE
+static int print_frame(void *data, uintptr_t pc, const char *file, int line, const char *fn)
+{
+    sym_ctx *c = data;
+    if (c->frames >= 24)
+        return 1;
+    fprintf(c->out, "    #%-2d %s", c->frames++, fn ? fn : "??");
+    if (file)
+        fprintf(c->out, " (%s:%d)", file, line);
+    else
+        fprintf(c->out, " [%#lx]", (unsigned long)pc);
+    fputc('\n', c->out);
+    return 0;
+}
+#endif
+
+static void print_backtrace(FILE *out)
+{
+#if GOMAP_HAVE_LIBBACKTRACE
+    sym_ctx c = {out, 0, false};
+    if (symbolizer())
+        backtrace_full(bt_state, 1, print_frame, bt_error, &c);
+#else
+    void *pcs[24];
+    int n = backtrace(pcs, 24);
+    char **names = backtrace_symbols(pcs, n);
+    for (int i = 1; names && i < n; i++)
+        fprintf(out, "    #%-2d %s\n", i - 1, names[i]);
+    free(names);
+#endif
+}
+
+/* ---- the report ---------------------------------------------------------------- */
+
+static void thread_name(uint64_t tid, char *buf, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%llu/comm", (unsigned long long)tid);
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    char *nl = strchr(buf, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+static const char *kind_name(int kind)
+{
+    static const char *names[] = {"u32", "u64", "f64", "string", "byte", "custom"};
+    return kind >= 0 && kind <= GOMAP_KEY_CUSTOM ? names[kind] : "?";
+}
+
+static const char *mode_name(int mode)
+{
+    return mode == GOMAP_CHECK_STRICT ? "strict" : mode == GOMAP_CHECK_FAST ? "fast" : "off";
+}
+
+static void describe_map(FILE *out, const gomap_t *m, gomap_fault *f)
+{
+    fprintf(out, "map %p: %s keys", (const void *)m, kind_name(m->key_kind));
+    if (m->key_kind == GOMAP_KEY_BYTES || m->key_kind == GOMAP_KEY_CUSTOM)
+        fprintf(out, " of %zu bytes", m->key_size);
+    fprintf(out, ", %zu-byte values, check mode %s\n", m->val_size, mode_name(m->check));
+    f->count = m->count;
+    f->b = m->B;
+    f->growing = m->oldbuckets != NULL;
+    f->overflow_buckets = m->noverflow;
+    fprintf(out, "header: count=%zu B=%u buckets=%zu overflow=%zu", m->count, m->B,
+            m->buckets ? (size_t)1 << m->B : 0, m->noverflow);
+    if (m->oldbuckets)
+        fprintf(out, " growing=%s (old buckets %zu, evacuated below %zu)",
+                (m->flags & FLAG_SAME_SIZE_GROW) ? "same-size" : "doubling",
+                old_bucket_count(m), m->nevacuate);
+    else
+        fputs(" growing=no", out);
+    fprintf(out, " live-iterators=%zu bytes-held=%zu\n",
+            load_relaxed(&((gomap_t *)(uintptr_t)m)->iterators), m->mem.bytes_held);
+    if (m->buckets)
+        gomap__heatmap_text(m, out, 4);
+}
+
+static _Atomic int faulting;
+
+_Noreturn void gomap__fault(const gomap_t *m, const char *message, uintptr_t other,
+                            const void *site)
+{
+    if (exchange_relaxed(&faulting, 1)) {
+        for (;;)
+            pause(); /* another thread is reporting; the abort is coming */
+    }
+    gomap_t *mm = (gomap_t *)(uintptr_t)m;
+    if (mm)
+        store_relaxed(&mm->writer, FAULT_MARK); /* the other writer stops at its end */
+
+    static char self_name[32], other_name[32];
+    gomap_fault f = {.message = message, .map = m, .call_site = site,
+                     .thread_name = self_name, .other_thread_name = other_name};
+    f.thread_id = load_relaxed(&gomap__self()->tid);
+    thread_name(f.thread_id, self_name, sizeof self_name);
+    const struct gomap__thread *ot = NULL;
+    if (other > FAULT_MARK && other != (uintptr_t)gomap__self()) {
+        ot = (const struct gomap__thread *)other;
+        f.other_thread_id = load_relaxed(&ot->tid);
+        f.other_call_site = load_relaxed(&ot->site);
+        thread_name(f.other_thread_id, other_name, sizeof other_name);
+    }
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out)
+        out = stderr; /* no memory for the text: print as we go */
+    fprintf(out, "fatal error: %s\n\n", message);
+    if (m)
+        describe_map(out, m, &f);
+    fprintf(out, "this thread: %llu \"%s\", detected in ", (unsigned long long)f.thread_id,
+            self_name);
+    print_site(out, site);
+    fputc('\n', out);
+    print_backtrace(out);
+    if (ot) {
+        fprintf(out, "other thread: %llu \"%s\" holds the write mark; it entered the write at ",
+                (unsigned long long)f.other_thread_id, other_name);
+        print_site(out, f.other_call_site);
+        fputc('\n', out);
+    } else if (strstr(message, "concurrent")) {
+        fputs("other thread: unknown (the write mark was cleared or replaced by another "
+              "writer before this thread looked)\n", out);
+    }
+    if (out != stderr) {
+        fclose(out);
+        f.report = text;
+        fwrite(text, 1, len, stderr);
+    } else {
+        f.report = "";
+    }
+    fflush(stderr);
+    call_handler(&f);
+    abort();
+}

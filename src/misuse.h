@@ -1,0 +1,66 @@
+/*
+ * misuse.h — detection of concurrent misuse of a core map (Go's hashWriting
+ * check, extended), and the fatal report.
+ *
+ * A writer sets the map's `writer` mark to its thread record for the
+ * duration of the write. A write that meets a mark, a write whose mark was
+ * replaced by the time it ends, a lookup or an iterator step that meets a
+ * mark, all end the process through gomap__fault: report on stderr, fault
+ * handler, abort(). In GOMAP_CHECK_FAST mode the mark is a relaxed load and
+ * store (best effort, as in Go); in GOMAP_CHECK_STRICT mode it is an atomic
+ * exchange on entry and on exit, so two overlapping writers always see each
+ * other; GOMAP_CHECK_OFF skips it.
+ *
+ * The thread record lives in thread-local storage; the mark is a pointer to
+ * it, so one store publishes both "writing" and "who".
+ */
+#ifndef GOMAP_MISUSE_H
+#define GOMAP_MISUSE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* The mark a fault leaves on the map, so the writer that holds it notices at
+ * the end of its write and stops instead of writing on. */
+#define FAULT_MARK ((uintptr_t)1)
+
+/* Who is writing: one per thread. */
+struct gomap__thread {
+    _Atomic uint64_t tid;             /* Linux thread id; 0 until first use */
+    _Atomic(const void *) site;       /* return address of the write entered last */
+};
+
+extern _Thread_local struct gomap__thread gomap__self_rec
+    __attribute__((tls_model("initial-exec")));
+
+void gomap__thread_init(struct gomap__thread *t);
+
+static inline struct gomap__thread *gomap__self(void)
+{
+    struct gomap__thread *t = &gomap__self_rec;
+    if (__builtin_expect(atomic_load_explicit(&t->tid, memory_order_relaxed) == 0, 0))
+        gomap__thread_init(t);
+    return t;
+}
+
+/* The messages (Go's, after "fatal error: "). */
+#define MSG_WRITES "concurrent map writes"
+#define MSG_READ_WRITE "concurrent map read and map write"
+#define MSG_ITER_WRITE "concurrent map iteration and map write"
+#define MSG_ITER_AFTER_DONE "gomap iterator used after gomap_iter_done"
+#define MSG_ITER_OTHER_MAP "gomap iterator used with a map that was freed or replaced"
+#define MSG_FREE_WITH_ITER "gomap map freed while an iterator is live"
+
+struct gomap;
+
+/* Reports misuse of m and ends the process. `other` is the mark found (a
+ * struct gomap__thread *, FAULT_MARK or 0); `site` the detecting call's
+ * return address. Only one report is printed per process: a second thread
+ * that detects misuse meanwhile waits for the abort. */
+_Noreturn void gomap__fault(const struct gomap *m, const char *message,
+                            uintptr_t other, const void *site);
+
+/* The check mode for GOMAP_CHECK_AUTO: environment, else build default. */
+int gomap__check_mode_default(void);
+
+#endif /* GOMAP_MISUSE_H */

@@ -1,0 +1,275 @@
+/*
+ * test_iter_misuse.c — iterator misuse that debug builds report.
+ *
+ * With GOMAP_DEBUG_LEVEL >= 1 the library checks two mistakes a single
+ * thread can make with an iterator, and ends the process with a report:
+ *   - stepping an iterator after gomap_iter_done:
+ *       "fatal error: gomap iterator used after gomap_iter_done"
+ *   - gomap_free of a map that still has a live iterator:
+ *       "fatal error: gomap map freed while an iterator is live"
+ * Each mistake is made in a forked child; the parent checks that the child
+ * was killed by SIGABRT and that its stderr (read through a pipe) starts
+ * with the exact line. The child runs under alarm(CHILD_ALARM) as a hang
+ * guard.
+ *
+ * In every build, the uses the library allows are checked too, in-process
+ * (a false report would end the test): gomap_iter_done twice; freeing the
+ * map after the iterator was ended, or after it ran to exhaustion; an
+ * iterator over an empty map, which is never live. Release builds
+ * (level 0) do not check iterators: there the test shows that
+ * gomap_iter_next after gomap_iter_done, or after exhaustion, simply
+ * returns false and leaves its out-arguments alone.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "check.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef GOMAP_DEBUG_LEVEL
+#define GOMAP_DEBUG_LEVEL 0
+#endif
+
+enum { CHILD_ALARM = 20, FILL = 100 };
+
+static gomap_t *filled_map(size_t n)
+{
+    gomap_options o;
+    memset(&o, 0, sizeof o);
+    o.key_kind = GOMAP_KEY_U64;
+    o.val_size = sizeof(uint64_t);
+    gomap_t *m = NULL;
+    CHECK_EQ(gomap_new(&m, &o), 0);
+    for (uint64_t k = 0; k < n; k++)
+        CHECK_EQ(gomap_set(m, &k, &k), 0);
+    return m;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Allowed uses (every build)                                                */
+/* ------------------------------------------------------------------------ */
+
+static void test_done_twice_is_harmless(void)
+{
+    gomap_t *m = filled_map(FILL);
+    gomap_iter it;
+    gomap_iter_init(&it, m);
+    CHECK(gomap_iter_next(&it, NULL, NULL));
+    gomap_iter_done(&it);
+    gomap_iter_done(&it);
+    CHECK_EQ(gomap_shrink(m), 0); /* not live any more */
+    gomap_free(m);
+}
+
+static void test_free_after_done_or_exhaustion(void)
+{
+    gomap_t *m = filled_map(FILL);
+    gomap_iter it;
+    gomap_iter_init(&it, m);
+    CHECK(gomap_iter_next(&it, NULL, NULL));
+    gomap_iter_done(&it);
+    gomap_free(m);
+
+    m = filled_map(FILL);
+    gomap_iter_init(&it, m);
+    size_t n = 0;
+    while (gomap_iter_next(&it, NULL, NULL))
+        n++;
+    CHECK_EQ(n, FILL);
+    gomap_free(m); /* exhausted: ended automatically */
+
+    m = filled_map(0);
+    gomap_iter_init(&it, m); /* empty: exhausted at once, never live */
+    CHECK(!gomap_iter_next(&it, NULL, NULL));
+    gomap_free(m);
+
+    m = filled_map(0);
+    gomap_iter_init(&it, m);
+    gomap_free(m); /* not even stepped: an empty map's iterator is not live */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Debug builds: the mistakes are reported                                   */
+/* ------------------------------------------------------------------------ */
+
+#if GOMAP_DEBUG_LEVEL >= 1
+
+typedef struct {
+    int status;
+    char *err;
+    size_t err_len;
+} child_result;
+
+static char *read_all(int fd, size_t *len_out)
+{
+    size_t cap = 8192, len = 0;
+    char *buf = malloc(cap);
+    CHECK(buf != NULL);
+    for (;;) {
+        if (cap - len < 4096) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            CHECK(buf != NULL);
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    close(fd);
+    *len_out = len;
+    return buf;
+}
+
+/* Forks a child running body() with stderr into a pipe and an alarm as hang
+ * guard (a body that returns exits 0); returns its wait status and stderr. */
+static child_result run_child(void (*body)(void))
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        if (dup2(p[1], STDERR_FILENO) < 0)
+            _exit(127);
+        close(p[1]);
+        alarm(CHILD_ALARM);
+        body();
+        _exit(0);
+    }
+    close(p[1]);
+    child_result r;
+    r.err = read_all(p[0], &r.err_len);
+    pid_t w;
+    while ((w = waitpid(pid, &r.status, 0)) < 0 && errno == EINTR)
+        ;
+    CHECK(w == pid);
+    return r;
+}
+
+static void expect_death(child_result *r, const char *msg, const char *label)
+{
+    char want[160];
+    snprintf(want, sizeof want, "fatal error: %s\n", msg);
+    bool aborted = WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGABRT;
+    bool ok = aborted && strncmp(r->err, want, strlen(want)) == 0;
+    if (!ok) {
+        fprintf(stderr, "---- child '%s': wait status %#x (%s %d); its stderr:\n%s----\n", label,
+                (unsigned)r->status, WIFSIGNALED(r->status) ? "signal" : "exit code",
+                WIFSIGNALED(r->status) ? WTERMSIG(r->status) : WEXITSTATUS(r->status), r->err);
+        CHECK_MSG(ok, "child '%s': expected SIGABRT and \"fatal error: %s\"", label, msg);
+    }
+    free(r->err);
+    r->err = NULL;
+}
+
+static void step_after_done(void)
+{
+    gomap_t *m = filled_map(FILL);
+    gomap_iter it;
+    gomap_iter_init(&it, m);
+    CHECK(gomap_iter_next(&it, NULL, NULL));
+    gomap_iter_done(&it);
+    (void)gomap_iter_next(&it, NULL, NULL); /* the mistake */
+}
+
+static void step_after_done_twice(void)
+{
+    gomap_t *m = filled_map(FILL);
+    gomap_iter it;
+    gomap_iter_init(&it, m);
+    gomap_iter_done(&it); /* ended before the first step */
+    gomap_iter_done(&it);
+    (void)gomap_iter_next(&it, NULL, NULL); /* the mistake */
+}
+
+static void free_with_live_iterator(void)
+{
+    gomap_t *m = filled_map(FILL);
+    gomap_iter it;
+    gomap_iter_init(&it, m);
+    CHECK(gomap_iter_next(&it, NULL, NULL));
+    gomap_free(m); /* the mistake */
+}
+
+static void free_with_unstepped_iterator(void)
+{
+    gomap_t *m = filled_map(FILL);
+    gomap_iter it;
+    gomap_iter_init(&it, m); /* live from initialisation on */
+    gomap_free(m); /* the mistake */
+}
+
+static void test_step_after_done_reported(void)
+{
+    child_result r = run_child(step_after_done);
+    expect_death(&r, "gomap iterator used after gomap_iter_done", "step after done");
+    r = run_child(step_after_done_twice);
+    expect_death(&r, "gomap iterator used after gomap_iter_done", "step after done twice");
+}
+
+static void test_free_with_live_iterator_reported(void)
+{
+    child_result r = run_child(free_with_live_iterator);
+    expect_death(&r, "gomap map freed while an iterator is live", "free with live iterator");
+    r = run_child(free_with_unstepped_iterator);
+    expect_death(&r, "gomap map freed while an iterator is live",
+                 "free with an unstepped iterator");
+}
+
+#else /* GOMAP_DEBUG_LEVEL == 0 */
+
+/* Without the debug checks a step after done is just the end. */
+static void test_step_after_done_returns_false(void)
+{
+    gomap_t *m = filled_map(FILL);
+    gomap_iter it;
+    gomap_iter_init(&it, m);
+    CHECK(gomap_iter_next(&it, NULL, NULL));
+    gomap_iter_done(&it);
+    const void *key = &it;
+    void *val = &it;
+    for (int i = 0; i < 3; i++) {
+        CHECK(!gomap_iter_next(&it, &key, &val));
+        CHECK(key == (const void *)&it && val == (void *)&it); /* untouched */
+    }
+    gomap_iter_init(&it, m);
+    while (gomap_iter_next(&it, NULL, NULL))
+        ;
+    CHECK(!gomap_iter_next(&it, &key, &val)); /* after exhaustion too */
+    CHECK(key == (const void *)&it && val == (void *)&it);
+    gomap_free(m);
+}
+
+#endif
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    RUN(test_done_twice_is_harmless);
+    RUN(test_free_after_done_or_exhaustion);
+#if GOMAP_DEBUG_LEVEL >= 1
+    RUN(test_step_after_done_reported);
+    RUN(test_free_with_live_iterator_reported);
+#else
+    printf("GOMAP_DEBUG_LEVEL=0: iterator misuse checks are debug-only (GOMAP_DEBUG_LEVEL >= 1); "
+           "checking that a step after gomap_iter_done returns false\n");
+    RUN(test_step_after_done_returns_false);
+#endif
+    printf("ok\n");
+    return 0;
+}
