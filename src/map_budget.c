@@ -28,8 +28,10 @@ int gomap_set_budget_handler(gomap_t *m, const double *thresholds, size_t n,
             return -EINVAL;
     gomap__write_begin(m, __builtin_return_address(0));
     struct budget *b = &m->budget;
-    memcpy(b->thresholds, thresholds, n * sizeof *thresholds);
-    qsort(b->thresholds, n, sizeof *thresholds, cmp_double);
+    if (n) {
+        memcpy(b->thresholds, thresholds, n * sizeof *thresholds);
+        qsort(b->thresholds, n, sizeof *thresholds, cmp_double);
+    }
     b->n = (unsigned)n;
     b->next = 0;
     b->fn = fn;

@@ -258,8 +258,9 @@ int gomap__for_each(const gomap_t *m,
 /* ---- diagnostics (map_diag.c) ---------------------------------------------- */
 
 /* The text heatmap of gomap_heatmap, limited to max_rows rows of cells (0:
- * no limit; the folding adapts so the whole map still fits). Used by the
- * misuse report. Best effort on a map being written concurrently: it reads
+ * the default of 16; any request is capped at 32); the folding grows until
+ * every bucket has a cell, so the whole map always fits. Used by the misuse
+ * report with 4 rows. Best effort on a map being written concurrently: it reads
  * tophash bytes and overflow pointers only, and bounds every chain walk. */
 void gomap__heatmap_text(const gomap_t *m, FILE *out, unsigned max_rows);
 

@@ -117,7 +117,8 @@ typedef void (*gomap_budget_fn)(const gomap_t *m, double threshold,
  * e.g. 0.80, 0.92, 0.97) the first time the map's memory reaches it, in
  * increasing order, at the end of the write that crossed it (the map is
  * consistent; fn must not write to this map). Replaces any earlier handler
- * and re-arms every threshold. Returns 0, or -EINVAL (map without a limit,
+ * and re-arms every threshold (any the map already reaches fire at the end
+ * of this call). Returns 0, or -EINVAL (map without a limit,
  * n over GOMAP_BUDGET_MAX_THRESHOLDS, a threshold outside (0, 1], or fn NULL
  * with n > 0). */
 GOMAP_API int gomap_set_budget_handler(gomap_t *m, const double *thresholds, size_t n,
