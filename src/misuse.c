@@ -191,27 +191,59 @@ static void print_site(FILE *out, const void *site)
 }
 
 #if GOMAP_HAVE_LIBBACKTRACE
-static int print_frame(void *data, uintptr_t pc, const char *file, int line, const char *fn)
+#define MAX_FRAMES 32
+
+typedef struct {
+    int n;
+    struct {
+        uintptr_t pc;
+        const char *file, *fn;
+        int line;
+    } f[MAX_FRAMES];
+} frames;
+
+static int collect_frame(void *data, uintptr_t pc, const char *file, int line, const char *fn)
 {
-    sym_ctx *c = data;
-    if (c->frames >= 24)
-        return 1;
-    fprintf(c->out, "    #%-2d %s", c->frames++, fn ? fn : "??");
-    if (file)
-        fprintf(c->out, " (%s:%d)", file, line);
-    else
-        fprintf(c->out, " [%#lx]", (unsigned long)pc);
-    fputc('\n', c->out);
+    frames *fr = data;
+    if (pc == (uintptr_t)-1 || fr->n == MAX_FRAMES)
+        return fr->n == MAX_FRAMES; /* the end-of-stack marker, or full */
+    fr->f[fr->n].pc = pc;
+    fr->f[fr->n].file = file;
+    fr->f[fr->n].fn = fn;
+    fr->f[fr->n].line = line;
+    fr->n++;
     return 0;
+}
+
+/* A public entry point: where the user's call entered the library. */
+static bool is_public_fn(const char *fn)
+{
+    return fn && !strncmp(fn, "gomap_", 6) && strncmp(fn, "gomap__", 7);
 }
 #endif
 
+/* Prints the stack from the public gomap call down to the thread's start
+ * (the library's own internal frames above it are left out). */
 static void print_backtrace(FILE *out)
 {
 #if GOMAP_HAVE_LIBBACKTRACE
-    sym_ctx c = {out, 0, false};
-    if (symbolizer())
-        backtrace_full(bt_state, 1, print_frame, bt_error, &c);
+    static frames fr;
+    fr.n = 0;
+    if (!symbolizer())
+        return;
+    backtrace_full(bt_state, 1, collect_frame, bt_error, &fr);
+    int first = 0;
+    while (first < fr.n && !is_public_fn(fr.f[first].fn))
+        first++;
+    if (first == fr.n)
+        first = 0; /* no public frame found (no symbols): show everything */
+    for (int i = first; i < fr.n; i++) {
+        fprintf(out, "    #%-2d %s", i - first, fr.f[i].fn ? fr.f[i].fn : "??");
+        if (fr.f[i].file)
+            fprintf(out, " (%s:%d)\n", fr.f[i].file, fr.f[i].line);
+        else
+            fprintf(out, " [%#lx]\n", (unsigned long)fr.f[i].pc);
+    }
 #else
     void *pcs[24];
     int n = backtrace(pcs, 24);

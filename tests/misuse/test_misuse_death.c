@@ -14,7 +14,9 @@
  * Deterministic cases (no data race, so they run under every sanitizer):
  *   - parked writer: a map with a custom hash function that, called on the
  *     writer thread, stops that thread inside its write (the write mark is
- *     set) until the process ends. Another thread then does one operation:
+ *     set) until the process ends (or, in the cases that must not detect
+ *     anything, until the test lets it finish). Another thread then does
+ *     one operation:
  *     every write (set, assign, delete, clear, shrink) must die with
  *     "concurrent map writes", every lookup (get, get_copy, clone) with
  *     "concurrent map read and map write", an iterator step with

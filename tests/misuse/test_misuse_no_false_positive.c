@@ -46,6 +46,9 @@ enum {
     ROUNDS = 8 / WORK_DIV,   /* writer passes over its keys */
     KEY_SPACE = STABLE + WRITERS * OWN,
     ABSENT = 64,             /* readers also look up keys KEY_SPACE .. +ABSENT */
+    READ_BUDGET = 200000 / WORK_DIV, /* a reader stops after this many reads, */
+    ITER_BUDGET = 500 / WORK_DIV,    /* an iterator after this many iterations,
+                                        or when the writers are done */
     STABLE_TAG = 0xFF,
     FINAL_TAG = 0xFE,
 };
@@ -134,7 +137,7 @@ typedef struct {
     gomap_t *m;
     map_lock lock;
     pthread_barrier_t start;
-    atomic_int writers_left;  /* readers and iterators run until it is 0 */
+    atomic_int writers_left;  /* readers and iterators stop when it is 0 */
     uint64_t seed;
 } shared_state;
 
@@ -230,7 +233,7 @@ static void *reader_main(void *p)
     map_lock *l = &sh->lock;
     uint64_t s = sh->seed ^ (0x2000 + w->id);
     pthread_barrier_wait(&sh->start);
-    while (writers_running(sh)) {
+    while (writers_running(sh) && w->ops < READ_BUDGET) {
         uint64_t k = test_rand_below(&s, KEY_SPACE + ABSENT), v = 0;
         unsigned how = (unsigned)test_rand_below(&s, 512);
         lock_read(l);
@@ -347,7 +350,7 @@ static void *iterator_main(void *p)
     uint8_t *seen = malloc(KEY_SPACE);
     CHECK(seen != NULL);
     pthread_barrier_wait(&sh->start);
-    while (writers_running(sh)) {
+    while (writers_running(sh) && w->ops < ITER_BUDGET) {
         unsigned how = (unsigned)test_rand_below(&s, 4);
         if (how == 0)
             iterate_locked(sh, seen);
