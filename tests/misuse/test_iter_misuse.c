@@ -25,6 +25,7 @@
 #endif
 
 #include "check.h"
+#include "child.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -102,63 +103,19 @@ static void test_free_after_done_or_exhaustion(void)
 
 #if GOMAP_DEBUG_LEVEL >= 1
 
-typedef struct {
-    int status;
-    char *err;
-    size_t err_len;
-} child_result;
-
-static char *read_all(int fd, size_t *len_out)
+/* The children below take no argument. */
+static void call_body(void *fn)
 {
-    size_t cap = 8192, len = 0;
-    char *buf = malloc(cap);
-    CHECK(buf != NULL);
-    for (;;) {
-        if (cap - len < 4096) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            CHECK(buf != NULL);
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    close(fd);
-    *len_out = len;
-    return buf;
+    void (*body)(void);
+    memcpy(&body, &fn, sizeof body);
+    body();
 }
 
-/* Forks a child running body() with stderr into a pipe and an alarm as hang
- * guard (a body that returns exits 0); returns its wait status and stderr. */
-static child_result run_child(void (*body)(void))
+static child_result run_body(void (*body)(void))
 {
-    int p[2];
-    CHECK(pipe(p) == 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        if (dup2(p[1], STDERR_FILENO) < 0)
-            _exit(127);
-        close(p[1]);
-        alarm(CHILD_ALARM);
-        body();
-        _exit(0);
-    }
-    close(p[1]);
-    child_result r;
-    r.err = read_all(p[0], &r.err_len);
-    pid_t w;
-    while ((w = waitpid(pid, &r.status, 0)) < 0 && errno == EINTR)
-        ;
-    CHECK(w == pid);
-    return r;
+    void *fn;
+    memcpy(&fn, &body, sizeof fn);
+    return run_child(call_body, fn, CHILD_ALARM);
 }
 
 static void expect_death(child_result *r, const char *msg, const char *label)
@@ -173,8 +130,7 @@ static void expect_death(child_result *r, const char *msg, const char *label)
                 WIFSIGNALED(r->status) ? WTERMSIG(r->status) : WEXITSTATUS(r->status), r->err);
         CHECK_MSG(ok, "child '%s': expected SIGABRT and \"fatal error: %s\"", label, msg);
     }
-    free(r->err);
-    r->err = NULL;
+    child_result_free(r);
 }
 
 static void step_after_done(void)
@@ -216,17 +172,17 @@ static void free_with_unstepped_iterator(void)
 
 static void test_step_after_done_reported(void)
 {
-    child_result r = run_child(step_after_done);
+    child_result r = run_body(step_after_done);
     expect_death(&r, "gomap iterator used after gomap_iter_done", "step after done");
-    r = run_child(step_after_done_twice);
+    r = run_body(step_after_done_twice);
     expect_death(&r, "gomap iterator used after gomap_iter_done", "step after done twice");
 }
 
 static void test_free_with_live_iterator_reported(void)
 {
-    child_result r = run_child(free_with_live_iterator);
+    child_result r = run_body(free_with_live_iterator);
     expect_death(&r, "gomap map freed while an iterator is live", "free with live iterator");
-    r = run_child(free_with_unstepped_iterator);
+    r = run_body(free_with_unstepped_iterator);
     expect_death(&r, "gomap map freed while an iterator is live",
                  "free with an unstepped iterator");
 }

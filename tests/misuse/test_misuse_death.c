@@ -52,6 +52,7 @@
 #endif
 
 #include "check.h"
+#include "child.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -95,102 +96,6 @@ enum {
 /* ------------------------------------------------------------------------ */
 /* Running a child                                                           */
 /* ------------------------------------------------------------------------ */
-
-typedef struct {
-    int status;    /* from waitpid */
-    char *err;     /* the child's stderr, NUL-terminated */
-    size_t err_len;
-    char *info;    /* lines the child sent with child_info, NUL-terminated */
-} child_result;
-
-/* In a child: the write end of the info pipe. */
-static int info_fd = -1;
-
-/* In a child: sends one line of facts to the parent ("key value\n"). */
-static void child_info(const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n <= 0 || info_fd < 0)
-        return;
-    size_t len = (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1;
-    ssize_t w = write(info_fd, buf, len); /* a short line: one atomic write */
-    (void)w;
-}
-
-static char *read_all(int fd, size_t *len_out)
-{
-    size_t cap = 8192, len = 0;
-    char *buf = malloc(cap);
-    CHECK(buf != NULL);
-    for (;;) {
-        if (cap - len < 4096) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            CHECK(buf != NULL);
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    close(fd);
-    if (len_out)
-        *len_out = len;
-    return buf;
-}
-
-/* Forks a child that runs body(arg) with its stderr going to a pipe, and an
- * alarm as hang guard; a body that returns makes the child exit 0. Returns
- * when the child has ended, with everything it wrote. The parent must have
- * no other thread running (the tests are sequential). */
-static child_result run_child(void (*body)(void *), void *arg)
-{
-    int errp[2], infop[2];
-    CHECK(pipe(errp) == 0);
-    CHECK(pipe(infop) == 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(errp[0]);
-        close(infop[0]);
-        if (dup2(errp[1], STDERR_FILENO) < 0)
-            _exit(127);
-        close(errp[1]);
-        info_fd = infop[1];
-        alarm(CHILD_ALARM);
-        body(arg);
-        _exit(0);
-    }
-    close(errp[1]);
-    close(infop[1]);
-    child_result r;
-    memset(&r, 0, sizeof r);
-    /* The info lines are far below a pipe's capacity, so the child never
-     * blocks on them while the parent drains stderr. */
-    r.err = read_all(errp[0], &r.err_len);
-    r.info = read_all(infop[0], NULL);
-    pid_t w;
-    while ((w = waitpid(pid, &r.status, 0)) < 0 && errno == EINTR)
-        ;
-    CHECK(w == pid);
-    return r;
-}
-
-static void free_result(child_result *r)
-{
-    free(r->err);
-    free(r->info);
-    r->err = r->info = NULL;
-}
 
 static void describe_status(int status, char *buf, size_t len)
 {
@@ -772,7 +677,7 @@ static child_result run_parked(const parked_cfg *c, char *label, size_t label_le
     snprintf(label, label_len, "%s: %s while %s is parked (env GOMAP_CHECK=%s)",
              c->mode == GOMAP_CHECK_AUTO ? "auto" : mode_word(c->mode), op_names[c->observe_op],
              op_names[c->parked_op], c->env ? c->env : "unset");
-    return run_child(parked_body, (void *)c);
+    return run_child(parked_body, (void *)c, CHILD_ALARM);
 }
 
 static const char *const parked_threads[] = {"writer-a", "observer-b", NULL};
@@ -802,7 +707,7 @@ static void test_parked_writer_every_operation(void)
                 expect_death(&r, op_message((map_op)op), label);
                 expect_report(&r, label, parked_threads, parked_functions);
                 expect_mode_named(&r, label, mode_word(modes[mi]));
-                free_result(&r);
+                child_result_free(&r);
                 runs++;
             }
         }
@@ -820,7 +725,7 @@ static void test_check_off_reports_nothing(void)
         char label[160];
         child_result r = run_parked(&c, label, sizeof label);
         expect_clean_exit(&r, label);
-        free_result(&r);
+        child_result_free(&r);
     }
 }
 
@@ -836,18 +741,18 @@ static void test_env_selects_mode(void)
         expect_report(&r, label, parked_threads, parked_functions);
         if (envs[i])
             expect_mode_named(&r, label, envs[i]);
-        free_result(&r);
+        child_result_free(&r);
 
         c.observe_op = OP_SET;
         r = run_parked(&c, label, sizeof label);
         expect_death(&r, MSG_WRITES, label);
-        free_result(&r);
+        child_result_free(&r);
     }
     parked_cfg off = {GOMAP_CHECK_AUTO, OP_SET, OP_GET, "off", HANDLER_NONE};
     char label[160];
     child_result r = run_parked(&off, label, sizeof label);
     expect_clean_exit(&r, label);
-    free_result(&r);
+    child_result_free(&r);
 }
 
 /* The fault handler runs after the report, with its facts, and the process
@@ -864,7 +769,7 @@ static void test_fault_handler(void)
             expect_death(&r, op_message(ops[i]), label);
             expect_handler_record(&r, label, op_message(ops[i]), "observer-b", "writer-a",
                                   false);
-            free_result(&r);
+            child_result_free(&r);
         }
     }
 
@@ -872,19 +777,19 @@ static void test_fault_handler(void)
     child_result r = run_parked(&c, label, sizeof label);
     expect_death(&r, MSG_READ, label);
     CHECK_MSG(strstr(r.err, "RETURNING-HANDLER ran\n") != NULL, "returning handler not run");
-    free_result(&r);
+    child_result_free(&r);
 
     c.handler = HANDLER_THREAD_EXIT;
     r = run_parked(&c, label, sizeof label);
     expect_death(&r, MSG_READ, label);
     CHECK_MSG(strstr(r.err, "EXITING-HANDLER ran\n") != NULL, "pthread_exit handler not run");
-    free_result(&r);
+    child_result_free(&r);
 
     c.handler = HANDLER_REMOVED;
     r = run_parked(&c, label, sizeof label);
     expect_death(&r, MSG_READ, label);
     CHECK_MSG(strstr(r.err, "FAULT-HANDLER") == NULL, "a removed handler was called");
-    free_result(&r);
+    child_result_free(&r);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -966,11 +871,11 @@ static void test_strict_writers_always_detected(void)
         race_cfg c = {GOMAP_CHECK_STRICT, 0, HANDLER_NONE, seed + (uint64_t)i};
         char label[64];
         snprintf(label, sizeof label, "strict racing writers #%d", i);
-        child_result r = run_child(race_body, &c);
+        child_result r = run_child(race_body, &c, CHILD_ALARM);
         expect_death(&r, MSG_WRITES, label);
         expect_report(&r, label, racer_threads, racer_functions);
         expect_mode_named(&r, label, "strict");
-        free_result(&r);
+        child_result_free(&r);
     }
     printf("strict mode: detected %d of %d racing children\n", STRICT_RUNS, STRICT_RUNS);
 }
@@ -983,7 +888,7 @@ static void test_fast_writers_mostly_detected(void)
     int found = 0, other_abort = 0, exited = 0, exited_other = 0, signalled = 0;
     for (int i = 0; i < FAST_RUNS; i++) {
         race_cfg c = {GOMAP_CHECK_FAST, FAST_SECONDS, HANDLER_NONE, seed * 31 + (uint64_t)i};
-        child_result r = run_child(race_body, &c);
+        child_result r = run_child(race_body, &c, CHILD_ALARM);
         if (detected(&r, MSG_WRITES))
             found++;
         else if (died_of_abort(&r))
@@ -994,7 +899,7 @@ static void test_fast_writers_mostly_detected(void)
             exited_other++; /* e.g. a sanitizer's report on a map the race broke */
         else
             signalled++;
-        free_result(&r);
+        child_result_free(&r);
     }
     printf("fast mode: detected %d of %d racing children (%.0f%%); not detected: %d other "
            "abort, %d gave up after %.1f s, %d exited non-zero, %d other signal\n",
@@ -1014,10 +919,10 @@ static void test_fault_handler_racing(void)
         race_cfg c = {GOMAP_CHECK_STRICT, 0, HANDLER_RECORD, seed * 7 + (uint64_t)i};
         char label[64];
         snprintf(label, sizeof label, "strict racing writers with handler #%d", i);
-        child_result r = run_child(race_body, &c);
+        child_result r = run_child(race_body, &c, CHILD_ALARM);
         expect_death(&r, MSG_WRITES, label);
         expect_handler_record(&r, label, MSG_WRITES, "writer-a", "writer-b", true);
-        free_result(&r);
+        child_result_free(&r);
     }
 }
 
@@ -1116,11 +1021,11 @@ static void test_reader_and_iterator_meet_writer(void)
             char label[96];
             snprintf(label, sizeof label, "%s writer racing %s", mode_word(c.mode),
                      kind == 0 ? "gomap_get" : kind == 1 ? "gomap_get_copy" : "an iterator");
-            child_result r = run_child(observe_body, &c);
+            child_result r = run_child(observe_body, &c, CHILD_ALARM);
             expect_death(&r, c.iterate ? MSG_ITER : MSG_READ, label);
             expect_report(&r, label, c.iterate ? iter_threads : reader_threads,
                           c.iterate ? iter_functions : reader_functions);
-            free_result(&r);
+            child_result_free(&r);
         }
     }
     printf("reader and iterator racing a writer: both messages seen, fast and strict\n");
