@@ -115,7 +115,6 @@ static void call_handler(const gomap_fault *f)
 
 typedef struct {
     FILE *out;
-    int frames;
     bool found;
 } sym_ctx;
 
@@ -169,7 +168,7 @@ static void print_site(FILE *out, const void *site)
         fputs("an unknown place", out);
         return;
     }
-    sym_ctx c = {out, 0, false};
+    sym_ctx c = {out, false};
 #if GOMAP_HAVE_LIBBACKTRACE
     uintptr_t pc = (uintptr_t)site - 1; /* a return address is after the call */
     if (symbolizer()) {
