@@ -110,29 +110,32 @@ static struct key_blob *slot_key_blob(const gomap_t *m, char *ks)
     return m->key_indirect ? key_blob_of(*(void **)(void *)ks) : NULL;
 }
 
-void gomap__slot_clear(gomap_t *m, char *b, unsigned i)
+/* Releases the out-of-line memory a live slot owns. A deleted key may have to
+ * wait on the graveyard for iterators (may_defer); when the map is being
+ * freed or emptied no iterator will read it again, and everything goes now. */
+static void release_slot_memory(gomap_t *m, char *b, unsigned i, bool may_defer)
 {
-    char *ks = key_slot_at(m, b, i), *vs = val_slot_at(m, b, i);
-    struct key_blob *kb = slot_key_blob(m, ks);
-    if (kb)
-        release_key_blob(m, kb);
-    if (m->val_indirect)
-        gomap__mem_free(&m->mem, *(void **)(void *)vs, m->val_size);
-    memset(ks, 0, m->key_slot);
-    memset(vs, 0, m->val_slot);
-}
-
-/* Frees what a live slot owns, immediately (the map is going away or being
- * emptied, and no iterator will read it again). */
-static int free_slot_memory(const gomap_t *cm, char *b, unsigned i, void *ctx)
-{
-    (void)ctx;
-    gomap_t *m = (gomap_t *)(uintptr_t)cm;
     struct key_blob *kb = slot_key_blob(m, key_slot_at(m, b, i));
-    if (kb)
+    if (kb && may_defer)
+        release_key_blob(m, kb);
+    else if (kb)
         gomap__key_blob_free(&m->mem, kb);
     if (m->val_indirect)
         gomap__mem_free(&m->mem, *(void **)(void *)val_slot_at(m, b, i), m->val_size);
+}
+
+void gomap__slot_clear(gomap_t *m, char *b, unsigned i)
+{
+    release_slot_memory(m, b, i, true);
+    memset(key_slot_at(m, b, i), 0, m->key_slot);
+    memset(val_slot_at(m, b, i), 0, m->val_slot);
+}
+
+/* gomap__for_each callback: frees what a live slot owns, immediately. */
+static int free_slot_memory(const gomap_t *cm, char *b, unsigned i, void *ctx)
+{
+    (void)ctx;
+    release_slot_memory((gomap_t *)(uintptr_t)cm, b, i, false);
     return 0;
 }
 
