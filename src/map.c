@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "map_internal.h"
@@ -31,6 +32,32 @@ static struct array_hdr *array_hdr_of(char *arr)
     return (struct array_hdr *)(void *)arr - 1;
 }
 
+/* Arrays at least this big ask for transparent huge pages. */
+#define HUGE_ARRAY_BYTES ((size_t)4 << 20)
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+/* A large array is read and written at random places, one or two cache
+ * lines at a time: with 4 KiB pages nearly every access also misses the TLB,
+ * and on a virtual machine the page walk costs about as much as the access.
+ * Huge pages remove that. Only for the default allocator (calloc; a custom
+ * allocator's memory is its own business), and only on the whole 2 MiB
+ * pages inside the block, which no other allocation shares. It is advice:
+ * the kernel may decline, errors are ignored, and nothing else about the
+ * block changes. */
+static void advise_huge_pages(const gomap_t *m, void *p, size_t bytes)
+{
+#ifdef MADV_HUGEPAGE
+    if (m->mem.a || bytes < HUGE_ARRAY_BYTES)
+        return;
+    uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    uintptr_t hi = ((uintptr_t)p + bytes) & ~(HUGE_PAGE - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)m, (void)p, (void)bytes;
+#endif
+}
+
 char *gomap__array_alloc(gomap_t *m, unsigned b)
 {
     if (b > MAX_B)
@@ -41,6 +68,7 @@ char *gomap__array_alloc(gomap_t *m, unsigned b)
     struct array_hdr *h = gomap__mem_alloc_zeroed(&m->mem, array_bytes(m, n));
     if (!h)
         return NULL;
+    advise_huge_pages(m, h, array_bytes(m, n));
     h->nbuckets = n;
     return (char *)(h + 1);
 }

@@ -6,156 +6,19 @@
  * kind (directly for the typed shortcuts, through KIND_SWITCH for the generic
  * calls), so the compiler emits one specialised copy per kind: the integer
  * and string fast paths compare keys in place with no indirect call, and only
- * GOMAP_KEY_CUSTOM calls the user's functions.
+ * GOMAP_KEY_CUSTOM calls the user's functions. The per-kind key operations
+ * and the chain search live in map_probe.h, shared with map_batch.c and
+ * map_grow.c.
  *
  * Lookups never move anything. Inserts and deletes first do their share of
  * an incremental grow (gomap__grow_work), as Go does.
  */
 #include <errno.h>
-#include <math.h>
 
-#include "hash.h"
-#include "map_internal.h"
-#include "rand.h"
+#include "map_probe.h"
 
 /* The empty string's bytes: a stored "" needs no allocation. */
 static const char empty_string[1] = "";
-
-/* ---- loads that are safe for any alignment ------------------------------- */
-
-static inline uint32_t load_u32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline uint64_t load_u64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static inline double load_f64(const void *p) { double v; memcpy(&v, p, 8); return v; }
-
-/* ---- per-kind key operations ---------------------------------------------- */
-
-static inline bool kind_may_be_indirect(int kind)
-{
-    return kind == GOMAP_KEY_BYTES || kind == GOMAP_KEY_CUSTOM;
-}
-
-/* The key stored in a slot, as callers give keys. */
-static inline const void *slot_key(const gomap_t *m, int kind, const char *slot)
-{
-    return kind_may_be_indirect(kind) ? key_of_slot(m, slot) : (const void *)slot;
-}
-
-static inline uint64_t hash_of(const gomap_t *m, int kind, const void *key)
-{
-    switch (kind) {
-    case GOMAP_KEY_U32:
-        return hash_u64(load_u32(key), m->seed);
-    case GOMAP_KEY_U64:
-        return hash_u64(load_u64(key), m->seed);
-    case GOMAP_KEY_F64: {
-        double d = load_f64(key);
-        /* NaN != NaN: each NaN gets a random hash so they spread out. */
-        return isnan(d) ? gomap__rand64() : hash_f64(d, m->seed);
-    }
-    case GOMAP_KEY_STR: {
-        const gomap_str *s = key;
-        return hash_bytes(s->ptr, s->len, m->seed);
-    }
-    case GOMAP_KEY_BYTES:
-        return hash_bytes(key, m->key_size, m->seed);
-    default:
-        return m->hash(key, m->seed);
-    }
-}
-
-static inline bool key_eq(const gomap_t *m, int kind, const void *stored, const void *key)
-{
-    switch (kind) {
-    case GOMAP_KEY_U32:
-        return load_u32(stored) == load_u32(key);
-    case GOMAP_KEY_U64:
-        return load_u64(stored) == load_u64(key);
-    case GOMAP_KEY_F64:
-        return load_f64(stored) == load_f64(key); /* +0 == -0, NaN != NaN */
-    case GOMAP_KEY_STR: {
-        const gomap_str *a = stored, *b = key;
-        return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
-    }
-    case GOMAP_KEY_BYTES:
-        return m->key_size == 0 || memcmp(stored, key, m->key_size) == 0;
-    default:
-        return m->equal(stored, key);
-    }
-}
-
-static inline bool key_is_nan(int kind, const void *key)
-{
-    return kind == GOMAP_KEY_F64 && isnan(load_f64(key));
-}
-
-#define KIND_SWITCH(kind, result, CALL)                                     \
-    switch (kind) {                                                         \
-    case GOMAP_KEY_U32: result = CALL(GOMAP_KEY_U32); break;               \
-    case GOMAP_KEY_U64: result = CALL(GOMAP_KEY_U64); break;               \
-    case GOMAP_KEY_F64: result = CALL(GOMAP_KEY_F64); break;               \
-    case GOMAP_KEY_STR: result = CALL(GOMAP_KEY_STR); break;               \
-    case GOMAP_KEY_BYTES: result = CALL(GOMAP_KEY_BYTES); break;           \
-    default: result = CALL(GOMAP_KEY_CUSTOM); break;                       \
-    }
-
-/* ---- bucket matching -------------------------------------------------------- */
-
-/* The 8 tophash bytes of a bucket as one word, byte i = slot i. */
-static inline uint64_t tophash_word(const char *b)
-{
-    uint64_t w;
-    memcpy(&w, b, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    return w;
-}
-
-/* 0x80 in every byte of x that is zero, nothing elsewhere (exact: no false
- * positives, unlike the shorter borrow-based trick). */
-static inline uint64_t zero_bytes(uint64_t x)
-{
-    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
-    return ~(((x & low7) + low7) | x | low7);
-}
-
-/* Searches one chain for key. Candidates come a bucket at a time: the
- * tophash word XOR the wanted byte has a zero byte exactly where the slot's
- * tophash matches. An EMPTY_REST byte ends the chain. */
-static inline slot_ref find_in_chain(const gomap_t *m, int kind, char *b,
-                                     const void *key, uint8_t top)
-{
-    const uint64_t want = 0x0101010101010101ull * top;
-    do {
-        uint64_t w = tophash_word(b);
-        for (uint64_t hits = zero_bytes(w ^ want); hits; hits &= hits - 1) {
-            unsigned i = (unsigned)__builtin_ctzll(hits) >> 3;
-            if (key_eq(m, kind, slot_key(m, kind, key_slot_at(m, b, i)), key))
-                return (slot_ref){b, i};
-        }
-        if (zero_bytes(w))
-            break;
-        b = *overflow_of(m, b);
-    } while (b);
-    return (slot_ref){NULL, 0};
-}
-
-/* The head of the chain where a key with this hash lives now: its old bucket
- * while that has not been evacuated, else its bucket in the current array. */
-static inline char *home_bucket(const gomap_t *m, uint64_t hash)
-{
-    if (m->oldbuckets) {
-        char *ob = bucket_at(m, m->oldbuckets, hash & (old_bucket_count(m) - 1));
-        if (!is_evacuated_bucket(ob))
-            return ob;
-    }
-    return bucket_at(m, m->buckets, hash & bucket_mask(m->B));
-}
-
-static inline slot_ref find(const gomap_t *m, int kind, const void *key, uint64_t hash)
-{
-    return find_in_chain(m, kind, home_bucket(m, hash), key, tophash_from(hash));
-}
 
 /* ---- one-bucket lookups without hashing (Go's B == 0 fast paths) ----------- */
 
@@ -238,9 +101,9 @@ static inline void *lookup(const gomap_t *m, int kind, const void *key)
 /* Stores a new entry in the empty slot (ins_b, ins_i), or in a new overflow
  * bucket chained after `last` when ins_b is NULL. Every allocation happens
  * before the map is touched, so -ENOMEM leaves it unchanged. */
-static int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
-                      const void *val, char *ins_b, unsigned ins_i, char *last,
-                      void **vslot)
+static inline int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
+                             const void *val, char *ins_b, unsigned ins_i, char *last,
+                             void **vslot)
 {
     char *kblob = NULL, *nb = NULL;
     void *vblob = NULL;
@@ -280,12 +143,12 @@ static int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
     } else if (kblob) {
         memcpy(ks, &kblob, sizeof kblob);
     } else {
-        memcpy(ks, key, m->key_slot);
+        copy_slot_bytes(ks, key, key_slot_bytes(m, kind));
     }
     if (vblob)
         memcpy(vs, &vblob, sizeof vblob);
-    else if (val && m->val_size)
-        memcpy(vs, val, m->val_size);
+    else if (val)
+        copy_slot_bytes(vs, val, m->val_size);
     /* else: an empty slot is all zero bytes already (Go's zero value). */
     tophash_of(ins_b)[ins_i] = top;
     m->count++;
@@ -300,8 +163,27 @@ nomem:
     return -ENOMEM;
 }
 
+/* While the map grows, a write first evacuates the old bucket its key comes
+ * from into two new buckets (X and Y), then reads its own new bucket (one of
+ * the two). All three are independent cache misses on a large map: request
+ * them together so their latencies overlap. */
+ALWAYS_INLINE void prefetch_grow_targets(const gomap_t *m, uint64_t hash)
+{
+    size_t oldn = old_bucket_count(m), ob = hash & (oldn - 1);
+    __builtin_prefetch(bucket_at(m, m->oldbuckets, ob), 1, 3);
+    __builtin_prefetch(bucket_at(m, m->buckets, ob), 1, 3);
+    if (!(m->flags & FLAG_SAME_SIZE_GROW))
+        __builtin_prefetch(bucket_at(m, m->buckets, ob + oldn), 1, 3);
+}
+
 /* Go's mapassign: find the key in its (evacuated) bucket, or the first empty
- * slot of the chain for it; grow when a new key would overload the array. */
+ * slot of the chain for it; grow when a new key would overload the array.
+ *
+ * The chain is scanned a bucket at a time on the tophash word: candidates
+ * are the bytes equal to the key's tophash, the first empty byte (EMPTY_ONE
+ * or EMPTY_REST) of the chain is where a new key goes, and a bucket holding
+ * an EMPTY_REST byte is the last one to look at (every later slot of the
+ * chain is empty, so no candidate follows it). */
 static inline int upsert(gomap_t *m, int kind, const void *key, uint64_t hash,
                          const void *val, bool overwrite, void **vslot)
 {
@@ -309,38 +191,40 @@ static inline int upsert(gomap_t *m, int kind, const void *key, uint64_t hash,
         return -ENOMEM;
 again:;
     size_t bucket = hash & bucket_mask(m->B);
-    if (is_growing(m) && gomap__grow_work(m, bucket) != 0)
-        return -ENOMEM;
+    if (is_growing(m)) {
+        prefetch_grow_targets(m, hash);
+        if (gomap__grow_work(m, bucket) != 0)
+            return -ENOMEM;
+    }
     const uint8_t top = tophash_from(hash);
+    const uint64_t want = 0x0101010101010101ull * top;
     char *b = bucket_at(m, m->buckets, bucket), *last = b;
     char *ins_b = NULL;
     unsigned ins_i = 0;
     for (; b; last = b, b = *overflow_of(m, b)) {
-        uint8_t *th = tophash_of(b);
-        for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
-            if (th[i] != top) {
-                if (is_empty_top(th[i]) && !ins_b) {
-                    ins_b = b;
-                    ins_i = i;
-                }
-                if (th[i] == EMPTY_REST)
-                    goto absent;
-                continue;
-            }
+        const uint64_t w = tophash_word(b);
+        for (uint64_t hits = zero_bytes(w ^ want); hits; hits &= hits - 1) {
+            unsigned i = (unsigned)__builtin_ctzll(hits) >> 3;
             char *ks = key_slot_at(m, b, i);
             if (!key_eq(m, kind, slot_key(m, kind, ks), key))
                 continue;
             void *v = val_of_slot(m, val_slot_at(m, b, i));
             if (kind == GOMAP_KEY_F64)
                 memcpy(ks, key, sizeof(double)); /* -0 replaces +0, as in Go */
-            if (overwrite && m->val_size)
-                memcpy(v, val, m->val_size);
+            if (overwrite)
+                copy_slot_bytes(v, val, m->val_size);
             if (vslot)
                 *vslot = v;
             return 0;
         }
+        uint64_t empty = empty_bytes(w);
+        if (empty && !ins_b) {
+            ins_b = b;
+            ins_i = (unsigned)__builtin_ctzll(empty) >> 3;
+        }
+        if (zero_bytes(w))
+            break; /* an EMPTY_REST: the rest of the chain is empty */
     }
-absent:
     if (!is_growing(m) && (over_load_factor(m->count + 1, m->B) ||
                            too_many_overflow(m->noverflow, m->B))) {
         int rc = gomap__hash_grow(m);

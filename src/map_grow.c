@@ -18,8 +18,7 @@
  */
 #include <errno.h>
 
-#include "map_internal.h"
-#include "rand.h"
+#include "map_probe.h"
 
 int gomap__hash_grow(gomap_t *m)
 {
@@ -41,16 +40,14 @@ int gomap__hash_grow(gomap_t *m)
 
 /* Which half a live entry goes to when doubling. Keys equal to themselves go
  * by their hash; a NaN (whose hash cannot be recomputed) goes by the low bit
- * of its tophash, and gets a fresh random tophash so NaNs spread out again
- * over later grows — Go's rule, which iterators rely on too. */
-static bool goes_to_y(gomap_t *m, char *b, unsigned i, size_t newbit, uint8_t *top)
+ * of its tophash — Go's rule, which iterators rely on too. (The NaN also
+ * gets a fresh random tophash when it moves, see move_chain.) */
+static inline bool goes_to_y(const gomap_t *m, int kind, char *b, unsigned i, size_t newbit)
 {
-    const void *key = key_of_slot(m, key_slot_at(m, b, i));
-    if (gomap__key_is_reflexive(m, key))
-        return (gomap__hash_key(m, key) & newbit) != 0;
-    bool y = tophash_of(b)[i] & 1;
-    *top = tophash_from(gomap__rand64());
-    return y;
+    const void *key = slot_key(m, kind, key_slot_at(m, b, i));
+    if (key_is_nan(kind, key))
+        return tophash_of(b)[i] & 1;
+    return (hash_of(m, kind, key) & newbit) != 0;
 }
 
 /* Destination of an evacuation: a bucket and the next free slot in it. */
@@ -64,24 +61,33 @@ static size_t overflow_needed(size_t entries)
     return entries > BUCKET_SLOTS ? (entries - 1) / BUCKET_SLOTS : 0;
 }
 
+/* The halves of the first 64 slots of a chain (bit s: slot s of the chain
+ * goes to Y), computed once by the counting pass so that a chain with
+ * overflow buckets hashes each key once. Later slots are hashed again. */
+#define YBITS_SLOTS 64
+
 /* Allocates the overflow buckets that evacuating the chain at `ob` needs
- * (its destinations start empty), linked through their overflow pointers.
+ * (its destinations start empty), linked through their overflow pointers,
+ * and records the halves of the first YBITS_SLOTS slots in *ybits.
  * Returns 0 with *spare set, or -ENOMEM having allocated nothing. */
-static int reserve_overflow(gomap_t *m, char *ob, size_t newbit, bool same_size, char **spare)
+ALWAYS_INLINE int reserve_overflow(gomap_t *m, int kind, char *ob, size_t newbit,
+                                   bool same_size, char **spare, uint64_t *ybits)
 {
     *spare = NULL;
-    if (!*overflow_of(m, ob))
-        return 0; /* one old bucket fits in one new bucket per half */
+    *ybits = 0;
     size_t nx = 0, ny = 0;
+    unsigned s = 0;
     for (char *b = ob; b; b = *overflow_of(m, b)) {
-        for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
+        for (unsigned i = 0; i < BUCKET_SLOTS; i++, s++) {
             if (is_empty_top(tophash_of(b)[i]))
                 continue;
-            uint8_t unused;
-            if (!same_size && goes_to_y(m, b, i, newbit, &unused))
+            if (!same_size && goes_to_y(m, kind, b, i, newbit)) {
                 ny++;
-            else
+                if (s < YBITS_SLOTS)
+                    *ybits |= (uint64_t)1 << s;
+            } else {
                 nx++;
+            }
         }
     }
     for (size_t n = overflow_needed(nx) + overflow_needed(ny); n; n--) {
@@ -118,57 +124,92 @@ static void advance_evacuation_mark(gomap_t *m, size_t newbit)
     }
 }
 
-static int evacuate(gomap_t *m, size_t oldbucket)
+/* Moves every live entry of the old chain at `ob` to its new bucket, marking
+ * the old slots EVACUATED_X/Y/EMPTY. `spare` holds exactly the overflow
+ * buckets the move needs; when `have_ybits`, ybits gives the half of the
+ * chain's first YBITS_SLOTS slots. Cannot fail. */
+ALWAYS_INLINE void move_chain(gomap_t *m, int kind, char *ob, size_t oldbucket, size_t newbit,
+                              bool same_size, char *spare, bool have_ybits, uint64_t ybits)
+{
+    const size_t kbytes = key_slot_bytes(m, kind), vbytes = m->val_slot;
+    evac_dst dst[2] = {
+        {bucket_at(m, m->buckets, oldbucket), 0},
+        {same_size ? NULL : bucket_at(m, m->buckets, oldbucket + newbit), 0},
+    };
+    unsigned s = 0;
+    for (char *b = ob; b; b = *overflow_of(m, b)) {
+        uint8_t *th = tophash_of(b);
+        for (unsigned i = 0; i < BUCKET_SLOTS; i++, s++) {
+            uint8_t top = th[i];
+            if (is_empty_top(top)) {
+                th[i] = EVACUATED_EMPTY;
+                continue;
+            }
+            if (top < MIN_TOPHASH)
+                gomap__fatal(m, "bad tophash in an old bucket being evacuated");
+            bool y = false;
+            if (!same_size) {
+                y = have_ybits && s < YBITS_SLOTS ? (ybits >> s) & 1
+                                                  : goes_to_y(m, kind, b, i, newbit);
+                /* A NaN gets a fresh random tophash so NaNs spread out again
+                 * over later grows (Go's rule). */
+                if (key_is_nan(kind, slot_key(m, kind, key_slot_at(m, b, i))))
+                    top = tophash_from(gomap__rand64());
+            }
+            th[i] = (uint8_t)(EVACUATED_X + y);
+            evac_dst *d = &dst[y];
+            GOMAP_ASSERT(m, d->b != NULL);
+            if (d->i == BUCKET_SLOTS) {
+                char *nb = spare;
+                spare = *overflow_of(m, nb);
+                *overflow_of(m, nb) = NULL;
+                *overflow_of(m, d->b) = nb;
+                m->noverflow++;
+                d->b = nb;
+                d->i = 0;
+            }
+            /* The old slot keeps its bytes for iterators; ownership of
+             * out-of-line memory passes to the new slot. */
+            copy_slot_bytes(key_slot_at(m, d->b, d->i), key_slot_at(m, b, i), kbytes);
+            copy_slot_bytes(val_slot_at(m, d->b, d->i), val_slot_at(m, b, i), vbytes);
+            tophash_of(d->b)[d->i] = top;
+            d->i++;
+        }
+    }
+    if (spare)
+        gomap__fatal(m, "evacuation reserved more overflow buckets than it used");
+}
+
+/* Evacuates old bucket `oldbucket` unless it already is, then advances the
+ * evacuation mark. A chain without overflow buckets fits its destinations
+ * (one bucket per half) and is moved in one pass; a longer one is counted
+ * first so the overflow buckets it needs exist before anything moves. */
+ALWAYS_INLINE int evacuate_kind(gomap_t *m, int kind, size_t oldbucket)
 {
     const size_t newbit = old_bucket_count(m);
     const bool same_size = (m->flags & FLAG_SAME_SIZE_GROW) != 0;
     char *ob = bucket_at(m, m->oldbuckets, oldbucket);
 
     if (!is_evacuated_bucket(ob)) {
-        char *spare;
-        if (reserve_overflow(m, ob, newbit, same_size, &spare) != 0)
+        char *spare = NULL;
+        uint64_t ybits = 0;
+        bool chained = *overflow_of(m, ob) != NULL;
+        if (chained && reserve_overflow(m, kind, ob, newbit, same_size, &spare, &ybits) != 0)
             return -ENOMEM;
-        evac_dst dst[2] = {
-            {bucket_at(m, m->buckets, oldbucket), 0},
-            {same_size ? NULL : bucket_at(m, m->buckets, oldbucket + newbit), 0},
-        };
-        for (char *b = ob; b; b = *overflow_of(m, b)) {
-            uint8_t *th = tophash_of(b);
-            for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
-                uint8_t top = th[i];
-                if (is_empty_top(top)) {
-                    th[i] = EVACUATED_EMPTY;
-                    continue;
-                }
-                if (top < MIN_TOPHASH)
-                    gomap__fatal(m, "bad tophash in an old bucket being evacuated");
-                bool y = !same_size && goes_to_y(m, b, i, newbit, &top);
-                th[i] = (uint8_t)(EVACUATED_X + y);
-                evac_dst *d = &dst[y];
-                GOMAP_ASSERT(m, d->b != NULL);
-                if (d->i == BUCKET_SLOTS) {
-                    char *nb = spare;
-                    spare = *overflow_of(m, nb);
-                    *overflow_of(m, nb) = NULL;
-                    *overflow_of(m, d->b) = nb;
-                    m->noverflow++;
-                    d->b = nb;
-                    d->i = 0;
-                }
-                /* The old slot keeps its bytes for iterators; ownership of
-                 * out-of-line memory passes to the new slot. */
-                memcpy(key_slot_at(m, d->b, d->i), key_slot_at(m, b, i), m->key_slot);
-                memcpy(val_slot_at(m, d->b, d->i), val_slot_at(m, b, i), m->val_slot);
-                tophash_of(d->b)[d->i] = top;
-                d->i++;
-            }
-        }
-        if (spare)
-            gomap__fatal(m, "evacuation reserved more overflow buckets than it used");
+        move_chain(m, kind, ob, oldbucket, newbit, same_size, spare, chained, ybits);
     }
     if (oldbucket == m->nevacuate)
         advance_evacuation_mark(m, newbit);
     return 0;
+}
+
+static int evacuate(gomap_t *m, size_t oldbucket)
+{
+    int rc;
+#define EVACUATE(K) evacuate_kind(m, K, oldbucket)
+    KIND_SWITCH(m->key_kind, rc, EVACUATE)
+#undef EVACUATE
+    return rc;
 }
 
 int gomap__grow_work(gomap_t *m, size_t bucket)

@@ -166,12 +166,15 @@ static inline bool over_load_factor(size_t count, unsigned b)
            count > LOAD_FACTOR_NUM * (((size_t)1 << b) / LOAD_FACTOR_DEN);
 }
 
-/* Go's tooManyOverflowBuckets: enough overflow buckets, relative to the
- * array, that a same-size grow should squeeze them out. */
+/* Go's tooManyOverflowBuckets: about as many overflow buckets as buckets,
+ * so a same-size grow should squeeze them out. Go keeps a 16-bit counter:
+ * exact below B = 16, and above it incremented with probability 2^-(B-15)
+ * and compared with 2^15, i.e. in expectation the same test against 2^B.
+ * noverflow is exact here, so it is compared with 2^B at every B (capping
+ * the exact count at 2^15, as a literal reading of Go would, starts
+ * same-size grows on large maps that only ever received inserts). */
 static inline bool too_many_overflow(size_t noverflow, unsigned b)
 {
-    if (b > 15)
-        b = 15;
     return noverflow >= ((size_t)1 << b);
 }
 

@@ -1,0 +1,212 @@
+/*
+ * map_probe.h — the per-kind key operations and chain search, shared by the
+ * lookup, batch-lookup, write and growth code.
+ *
+ * Every function here is static inline and takes the key kind as a
+ * parameter. Callers pass a constant kind (directly for the typed shortcuts,
+ * through KIND_SWITCH for the generic calls), so the compiler emits one
+ * specialised copy per kind: integer and string keys are hashed and compared
+ * in place with no indirect call; only GOMAP_KEY_CUSTOM calls the user's
+ * functions. None of these functions writes to the map.
+ *
+ * A "key" argument is a key as callers give keys (a uint64_t, a gomap_str,
+ * key_size bytes...); a "slot" is the bytes in a bucket, which for an
+ * out-of-line key hold a pointer to it (slot_key converts).
+ */
+#ifndef GOMAP_MAP_PROBE_H
+#define GOMAP_MAP_PROBE_H
+
+#include <math.h>
+
+#include "hash.h"
+#include "map_internal.h"
+#include "rand.h"
+
+/* For the routines that must be specialised per key kind even when large
+ * (the compiler would otherwise emit one generic copy taking the kind as a
+ * variable, losing the fast paths), and for every helper whose only effect
+ * is prefetching: GCC classifies such a function as pure, and deletes a call
+ * to it that was not inlined early (its result being unused). */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* ---- loads that are safe for any alignment ------------------------------- */
+
+static inline uint32_t load_u32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t load_u64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline double load_f64(const void *p) { double v; memcpy(&v, p, 8); return v; }
+
+/* ---- per-kind key operations ---------------------------------------------- */
+
+static inline bool kind_may_be_indirect(int kind)
+{
+    return kind == GOMAP_KEY_BYTES || kind == GOMAP_KEY_CUSTOM;
+}
+
+/* The key stored in a slot, as callers give keys. */
+static inline const void *slot_key(const gomap_t *m, int kind, const char *slot)
+{
+    return kind_may_be_indirect(kind) ? key_of_slot(m, slot) : (const void *)slot;
+}
+
+/* The map's hash of a key. A NaN double gets a random hash (Go's rule: it can
+ * never be found, so it only has to spread out); callers that must not
+ * consume randomness test key_is_nan first. */
+static inline uint64_t hash_of(const gomap_t *m, int kind, const void *key)
+{
+    switch (kind) {
+    case GOMAP_KEY_U32:
+        return hash_u64(load_u32(key), m->seed);
+    case GOMAP_KEY_U64:
+        return hash_u64(load_u64(key), m->seed);
+    case GOMAP_KEY_F64: {
+        double d = load_f64(key);
+        return isnan(d) ? gomap__rand64() : hash_f64(d, m->seed);
+    }
+    case GOMAP_KEY_STR: {
+        const gomap_str *s = key;
+        return hash_bytes(s->ptr, s->len, m->seed);
+    }
+    case GOMAP_KEY_BYTES:
+        return hash_bytes(key, m->key_size, m->seed);
+    default:
+        return m->hash(key, m->seed);
+    }
+}
+
+static inline bool key_eq(const gomap_t *m, int kind, const void *stored, const void *key)
+{
+    switch (kind) {
+    case GOMAP_KEY_U32:
+        return load_u32(stored) == load_u32(key);
+    case GOMAP_KEY_U64:
+        return load_u64(stored) == load_u64(key);
+    case GOMAP_KEY_F64:
+        return load_f64(stored) == load_f64(key); /* +0 == -0, NaN != NaN */
+    case GOMAP_KEY_STR: {
+        const gomap_str *a = stored, *b = key;
+        return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
+    }
+    case GOMAP_KEY_BYTES:
+        return m->key_size == 0 || memcmp(stored, key, m->key_size) == 0;
+    default:
+        return m->equal(stored, key);
+    }
+}
+
+static inline bool key_is_nan(int kind, const void *key)
+{
+    return kind == GOMAP_KEY_F64 && isnan(load_f64(key));
+}
+
+/* Expands CALL(K) once per key kind with K a constant, and stores the value
+ * of the one matching `kind` in `result`. */
+#define KIND_SWITCH(kind, result, CALL)                                     \
+    switch (kind) {                                                         \
+    case GOMAP_KEY_U32: result = CALL(GOMAP_KEY_U32); break;               \
+    case GOMAP_KEY_U64: result = CALL(GOMAP_KEY_U64); break;               \
+    case GOMAP_KEY_F64: result = CALL(GOMAP_KEY_F64); break;               \
+    case GOMAP_KEY_STR: result = CALL(GOMAP_KEY_STR); break;               \
+    case GOMAP_KEY_BYTES: result = CALL(GOMAP_KEY_BYTES); break;           \
+    default: result = CALL(GOMAP_KEY_CUSTOM); break;                       \
+    }
+
+/* Copies n bytes where n is usually one of a few small sizes known only at
+ * run time (a slot size): the common sizes become one or two moves instead
+ * of a call to memcpy. */
+static inline void copy_slot_bytes(void *dst, const void *src, size_t n)
+{
+    switch (n) {
+    case 0: break;
+    case 4: memcpy(dst, src, 4); break;
+    case 8: memcpy(dst, src, 8); break;
+    case 16: memcpy(dst, src, 16); break;
+    default: memcpy(dst, src, n); break;
+    }
+}
+
+/* Bytes of a key slot: a constant for the fixed-size kinds, so copies of
+ * them compile to single moves. */
+static inline size_t key_slot_bytes(const gomap_t *m, int kind)
+{
+    switch (kind) {
+    case GOMAP_KEY_U32: return 4;
+    case GOMAP_KEY_U64:
+    case GOMAP_KEY_F64: return 8;
+    case GOMAP_KEY_STR: return sizeof(gomap_str);
+    default: return m->key_slot;
+    }
+}
+
+/* ---- bucket matching -------------------------------------------------------- */
+
+/* The 8 tophash bytes of a bucket as one word, byte i = slot i. */
+static inline uint64_t tophash_word(const char *b)
+{
+    uint64_t w;
+    memcpy(&w, b, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* 0x80 in every byte of x that is zero, nothing elsewhere (exact: no false
+ * positives, unlike the shorter borrow-based trick). */
+static inline uint64_t zero_bytes(uint64_t x)
+{
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+    return ~(((x & low7) + low7) | x | low7);
+}
+
+/* 0x80 in every byte of a tophash word that marks an empty slot (EMPTY_REST
+ * or EMPTY_ONE, i.e. a byte value below 2), nothing elsewhere. Exact. */
+static inline uint64_t empty_bytes(uint64_t w)
+{
+    return zero_bytes(w & 0xfefefefefefefefeull);
+}
+
+/* Searches one chain for key. Candidates come a bucket at a time: the
+ * tophash word XOR the wanted byte has a zero byte exactly where the slot's
+ * tophash matches. An EMPTY_REST byte ends the chain. */
+static inline slot_ref find_in_chain(const gomap_t *m, int kind, char *b,
+                                     const void *key, uint8_t top)
+{
+    const uint64_t want = 0x0101010101010101ull * top;
+    do {
+        uint64_t w = tophash_word(b);
+        for (uint64_t hits = zero_bytes(w ^ want); hits; hits &= hits - 1) {
+            unsigned i = (unsigned)__builtin_ctzll(hits) >> 3;
+            if (key_eq(m, kind, slot_key(m, kind, key_slot_at(m, b, i)), key))
+                return (slot_ref){b, i};
+        }
+        if (zero_bytes(w))
+            break;
+        b = *overflow_of(m, b);
+    } while (b);
+    return (slot_ref){NULL, 0};
+}
+
+/* The old bucket a key with this hash came from, while the map grows. */
+static inline char *old_bucket_of(const gomap_t *m, uint64_t hash)
+{
+    return bucket_at(m, m->oldbuckets, hash & (old_bucket_count(m) - 1));
+}
+
+/* The head of the chain where a key with this hash lives now: its old bucket
+ * while that has not been evacuated, else its bucket in the current array. */
+static inline char *home_bucket(const gomap_t *m, uint64_t hash)
+{
+    if (m->oldbuckets) {
+        char *ob = old_bucket_of(m, hash);
+        if (!is_evacuated_bucket(ob))
+            return ob;
+    }
+    return bucket_at(m, m->buckets, hash & bucket_mask(m->B));
+}
+
+static inline slot_ref find(const gomap_t *m, int kind, const void *key, uint64_t hash)
+{
+    return find_in_chain(m, kind, home_bucket(m, hash), key, tophash_from(hash));
+}
+
+#endif /* GOMAP_MAP_PROBE_H */
