@@ -1,18 +1,26 @@
 # Thin wrapper over the CMake presets (CMakePresets.json).
-#   make demo   build (release) and run the demo program
-#   make test   build and run the whole suite: release, asan, tsan, then a
-#               short libFuzzer run (fuzz preset, clang)
+#   make demo         build (release) and run gomap-bench --quick: gomap
+#                     against the peers that are installed (it tries to
+#                     install them first; see make bench-peers)
+#   make test         build and run the whole suite: release, asan, tsan, then
+#                     a short libFuzzer run (fuzz preset, clang)
+#   make bench-peers  install the benchmark peers (absl, GLib, uthash, Go)
 # Missing Debian packages are installed first (scripts/install-deps.sh).
 
 PRESETS_TEST := release asan tsan fuzz
 
-.PHONY: demo test deps-build deps-test clean
+.PHONY: demo test bench-peers deps-build deps-test clean
 
-demo: deps-build build-release
-	./build/release/examples/gomap-demo
+demo: deps-build
+	-@scripts/install-deps.sh peers
+	$(MAKE) build-release
+	./build/release/bench/gomap-bench --quick
 
 test: deps-test $(addprefix test-,$(PRESETS_TEST))
 	@echo "gomap: all test presets passed ($(PRESETS_TEST))"
+
+bench-peers:
+	@scripts/install-deps.sh peers
 
 deps-build:
 	@scripts/install-deps.sh build

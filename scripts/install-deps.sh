@@ -3,16 +3,23 @@
 # missing. As root it runs apt-get; otherwise it prints the exact command and
 # fails. Why each package is needed: docs/dependencies.md.
 #
-# usage: scripts/install-deps.sh [build|test]
+# usage: scripts/install-deps.sh [build|peers|test]
+#   build  the library, examples and gomap-bench
+#   peers  the benchmark peers gomap-bench compares with (absl, GLib, uthash,
+#          Go); each is compiled in only when present
+#   test   everything the suite needs, peers included (the benchmark's output
+#          test checks that every peer agrees with gomap)
 set -eu
 
 build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev"
-test_pkgs="clang libclang-rt-14-dev libxml2-utils librsvg2-bin"
+peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev golang-go"
+test_pkgs="clang libclang-rt-14-dev libxml2-utils librsvg2-bin python3"
 
 case "${1:-test}" in
   build) want="$build_pkgs" ;;
-  test)  want="$build_pkgs $test_pkgs" ;;
-  *) echo "usage: $0 [build|test]" >&2; exit 2 ;;
+  peers) want="$build_pkgs $peer_pkgs" ;;
+  test)  want="$build_pkgs $peer_pkgs $test_pkgs" ;;
+  *) echo "usage: $0 [build|peers|test]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -1,0 +1,19 @@
+/*
+ * impls.c — the in-process implementations this build has: gomap always,
+ * each peer when its Debian package was found at configure time.
+ */
+#include "bench.h"
+
+const bench_impl *const bench_impls[] = {
+    &bench_impl_gomap,
+#ifdef GOMAP_BENCH_HAVE_ABSL
+    &bench_impl_absl,
+#endif
+#ifdef GOMAP_BENCH_HAVE_GLIB
+    &bench_impl_glib,
+#endif
+#ifdef GOMAP_BENCH_HAVE_UTHASH
+    &bench_impl_uthash,
+#endif
+    NULL,
+};

@@ -1,0 +1,112 @@
+/*
+ * peer_go.c — starts the Go peer and speaks its line protocol:
+ *   <- ready <go version>
+ *   -> run <workload> <u64|str> <n> <seed> <min_ops>
+ *   <- ok ns=.. ops=.. checksum=.. bytes=.. p50=.. p99=.. p999=.. max=..
+ */
+#include "peer_go.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct go_peer {
+    pid_t pid;
+    FILE *to, *from;
+    char version[64];
+};
+
+static bool read_line(go_peer *p, char *buf, size_t len)
+{
+    if (!fgets(buf, (int)len, p->from))
+        return false;
+    buf[strcspn(buf, "\n")] = 0;
+    return true;
+}
+
+go_peer *go_peer_start(const char *path)
+{
+    int in[2], out[2];
+    if (access(path, X_OK) != 0 || pipe(in) != 0)
+        return NULL;
+    if (pipe(out) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return NULL;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+        execl(path, path, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    go_peer *p = calloc(1, sizeof *p);
+    if (pid < 0 || !p) {
+        close(in[1]);
+        close(out[0]);
+        free(p);
+        return NULL;
+    }
+    p->pid = pid;
+    p->to = fdopen(in[1], "w");
+    p->from = fdopen(out[0], "r");
+    char line[256];
+    if (!p->to || !p->from || !read_line(p, line, sizeof line) ||
+        sscanf(line, "ready %63s", p->version) != 1) {
+        fprintf(stderr, "gomap-bench: the Go peer %s did not start\n", path);
+        go_peer_stop(p);
+        return NULL;
+    }
+    return p;
+}
+
+const char *go_peer_version(const go_peer *p) { return p->version; }
+
+int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, uint64_t seed,
+                size_t min_ops, bench_result *r)
+{
+    char line[512];
+    fprintf(p->to, "run %s %s %zu %" PRIu64 " %zu\n", bench_workload_name(wl),
+            bench_keys_name(type), n, seed, min_ops);
+    fflush(p->to);
+    if (!read_line(p, line, sizeof line)) {
+        fprintf(stderr, "gomap-bench: the Go peer exited\n");
+        return -1;
+    }
+    long long ns, bytes;
+    unsigned long long ops, sum;
+    memset(r, 0, sizeof *r);
+    if (sscanf(line, "ok ns=%lld ops=%llu checksum=%llu bytes=%lld p50=%lf p99=%lf p999=%lf max=%lf",
+               &ns, &ops, &sum, &bytes, &r->p50, &r->p99, &r->p999, &r->max) != 8) {
+        fprintf(stderr, "gomap-bench: the Go peer said: %s\n", line);
+        return -1;
+    }
+    r->ns = (double)ns;
+    r->ops = ops;
+    r->checksum = sum;
+    r->bytes = bytes > 0 ? bytes : -1;
+    return 0;
+}
+
+void go_peer_stop(go_peer *p)
+{
+    if (!p)
+        return;
+    if (p->to)
+        fclose(p->to); /* EOF: the peer exits */
+    if (p->from)
+        fclose(p->from);
+    int status;
+    while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    free(p);
+}

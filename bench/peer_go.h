@@ -1,0 +1,27 @@
+/*
+ * peer_go.h — the client side of the Go peer (bench/peers/go/peer.go): a
+ * child process running Go's own map on the same key streams, driven over a
+ * pipe one run at a time so its runs interleave with the in-process ones.
+ */
+#ifndef GOMAP_BENCH_PEER_GO_H
+#define GOMAP_BENCH_PEER_GO_H
+
+#include "bench.h"
+
+typedef struct go_peer go_peer;
+
+/* Starts the peer program at `path` and waits for its greeting. Returns NULL
+ * (with a message on stderr) if it cannot be started. */
+go_peer *go_peer_start(const char *path);
+
+/* "go1.19.8": the Go runtime the peer was built with. */
+const char *go_peer_version(const go_peer *p);
+
+/* One run, as the in-process runner does it. Returns 0, or -1 if the peer
+ * failed (message on stderr). */
+int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, uint64_t seed,
+                size_t min_ops, bench_result *r);
+
+void go_peer_stop(go_peer *p);
+
+#endif /* GOMAP_BENCH_PEER_GO_H */
