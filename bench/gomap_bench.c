@@ -54,7 +54,7 @@ typedef struct {
 
 static const profile profiles[] = {
     {"tiny", {1000}, 1, 2, 20000, ALL_WORKLOADS, 1000},
-    {"quick", {10000, 1000000}, 2, 3, 1000000,
+    {"quick", {10000, 1000000}, 2, 2, 250000,
      WL_BIT(WL_INSERT) | WL_BIT(WL_LOOKUP_50) | WL_BIT(WL_LOOKUP_BATCH), 1000000},
     {"default", {1000, 10000, 100000, 1000000}, 4, 5, 1000000, ALL_WORKLOADS, 1000000},
     {"long", {1000, 10000, 100000, 1000000, 10000000}, 5, 5, 1000000, ALL_WORKLOADS, 10000000},
@@ -292,7 +292,7 @@ static void setup(options *o, bench_params *par)
             default_go_path(path, sizeof path);
         o->go = go_peer_start(path);
         if (o->go) {
-            snprintf(go_what, sizeof go_what, "Go %s built-in map (Go peer process)",
+            snprintf(go_what, sizeof go_what, "Go's built-in map, %s (Go peer process)",
                      go_peer_version(o->go));
             o->who[o->nwho++] = (contender){"go", NULL};
         } else if (!o->quiet) {
