@@ -30,3 +30,19 @@ bool ckey_equal(const void *x, const void *y)
     memcpy(&b, y, sizeof b);
     return a.a == b.a && a.b == b.b;
 }
+
+int ckey_map_new(gomap_t **out, gomap_key_kind kind, size_t key_size, size_t val_size,
+                 int custom_hash, size_t hint)
+{
+    gomap_options o;
+    memset(&o, 0, sizeof o);
+    o.key_kind = kind;
+    o.key_size = key_size;
+    o.val_size = val_size;
+    o.hint = hint;
+    if (custom_hash != HASH_NONE) {
+        o.hash = custom_hash == HASH_WEAK ? ckey_hash_weak : ckey_hash;
+        o.equal = ckey_equal;
+    }
+    return gomap_new(out, &o);
+}

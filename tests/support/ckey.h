@@ -10,8 +10,13 @@
 #ifndef GOMAP_TEST_CKEY_H
 #define GOMAP_TEST_CKEY_H
 
+#include <gomap.h>
+
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Which hash a test map's custom keys use. */
+enum { HASH_NONE, HASH_GOOD, HASH_WEAK };
 
 typedef struct {
     uint32_t a, b;
@@ -24,5 +29,11 @@ uint64_t mix64(uint64_t z);
 uint64_t ckey_hash(const void *k, uint64_t seed);
 uint64_t ckey_hash_weak(const void *k, uint64_t seed);
 bool ckey_equal(const void *x, const void *y);
+
+/* gomap_new with these options; for custom_hash HASH_GOOD or HASH_WEAK the
+ * map hashes with ckey_hash or ckey_hash_weak and compares with ckey_equal.
+ * Returns gomap_new's result. */
+int ckey_map_new(gomap_t **out, gomap_key_kind kind, size_t key_size, size_t val_size,
+                 int custom_hash, size_t hint);
 
 #endif

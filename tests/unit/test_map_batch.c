@@ -31,8 +31,6 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { HASH_NONE, HASH_GOOD, HASH_WEAK };
-
 typedef struct {
     const char *name;
     gomap_key_kind kind;
@@ -159,18 +157,8 @@ static void put_key(fixture *f, void *dst, uint64_t id)
 
 static gomap_t *new_map(const kind_cfg *c, size_t hint)
 {
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = c->kind;
-    o.key_size = c->key_size;
-    o.val_size = c->val_size;
-    o.hint = hint;
-    if (c->custom_hash != HASH_NONE) {
-        o.hash = c->custom_hash == HASH_WEAK ? ckey_hash_weak : ckey_hash;
-        o.equal = ckey_equal;
-    }
     gomap_t *m = NULL;
-    CHECK_EQ(gomap_new(&m, &o), 0);
+    CHECK_EQ(ckey_map_new(&m, c->kind, c->key_size, c->val_size, c->custom_hash, hint), 0);
     return m;
 }
 

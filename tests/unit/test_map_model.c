@@ -57,8 +57,6 @@
 /* Key kinds under test                                                      */
 /* ------------------------------------------------------------------------ */
 
-enum { HASH_NONE, HASH_GOOD, HASH_WEAK };
-
 typedef struct {
     const char *name;
     gomap_key_kind kind;
@@ -196,23 +194,10 @@ static size_t key_bytes(const kind_cfg *c)
     }
 }
 
-/* The bucket count gomap_shrink must produce and a clone must be presized
- * to: Go's smallest B with count <= 8 or count <= 6.5 * 2^B; no array for
- * an empty map. */
 static gomap_t *new_map(const kind_cfg *c, size_t hint)
 {
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = c->kind;
-    o.key_size = c->key_size;
-    o.val_size = c->val_size;
-    o.hint = hint;
-    if (c->custom_hash != HASH_NONE) {
-        o.hash = c->custom_hash == HASH_WEAK ? ckey_hash_weak : ckey_hash;
-        o.equal = ckey_equal;
-    }
     gomap_t *m = NULL;
-    int rc = gomap_new(&m, &o);
+    int rc = ckey_map_new(&m, c->kind, c->key_size, c->val_size, c->custom_hash, hint);
     CHECK_MSG(rc == 0, "gomap_new(%s, hint %zu) returned %d", c->name, hint, rc);
     CHECK(m != NULL);
     CHECK_EQ(gomap_len(m), 0);
