@@ -11,7 +11,7 @@
 #          test checks that every peer agrees with gomap)
 set -eu
 
-build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev"
+build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev"
 peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev golang-go"
 test_pkgs="clang libclang-rt-14-dev libxml2-utils librsvg2-bin python3"
 

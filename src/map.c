@@ -226,6 +226,8 @@ int gomap__for_each(const gomap_t *m,
 
 void gomap__reseed(gomap_t *m)
 {
+    if (m->fixed_seed)
+        return;
     m->seed = gomap__rand64();
     m->reseeds++;
 }
@@ -361,6 +363,16 @@ int gomap_new(gomap_t **out, const gomap_options *opt)
         m->B = (uint8_t)b;
     *out = m;
     return 0;
+}
+
+int gomap__new_seeded(gomap_t **out, const gomap_options *opt, uint64_t seed)
+{
+    int rc = gomap_new(out, opt);
+    if (rc == 0) {
+        (*out)->seed = seed;
+        (*out)->fixed_seed = 1;
+    }
+    return rc;
 }
 
 void gomap_free(gomap_t *m)

@@ -80,6 +80,7 @@ struct gomap {
     uint8_t flags;
     uint8_t key_kind;         /* gomap_key_kind */
     uint8_t check;            /* gomap_check_mode, resolved (never AUTO) */
+    uint8_t fixed_seed;       /* never reseed (maps that share a seed) */
     uint8_t key_indirect;     /* key slot holds a pointer to a key blob */
     uint8_t val_indirect;     /* value slot holds a pointer to a value blob */
     uint32_t bucket_size;
@@ -248,7 +249,13 @@ void gomap__slot_clear(gomap_t *m, char *b, unsigned i);
 /* Frees retired memory if no iterator is live. Called at the start of writes. */
 void gomap__graveyard_flush(gomap_t *m);
 
-/* Re-randomises the hash seed (map emptied or cleared). */
+/* Like gomap_new, but the map hashes with `seed` for its whole life (it is
+ * never re-randomised), so several maps built this way agree on every key's
+ * hash and one hash serves a lookup in each: the sync map's read-only and
+ * dirty maps. */
+int gomap__new_seeded(gomap_t **out, const gomap_options *opt, uint64_t seed);
+
+/* Re-randomises the hash seed (map emptied or cleared), unless it is fixed. */
 void gomap__reseed(gomap_t *m);
 
 /* Calls fn for every live entry, wherever it lives (un-evacuated old buckets

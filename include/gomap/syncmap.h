@@ -1,0 +1,154 @@
+/*
+ * gomap/syncmap.h — Go's sync.Map for C: a concurrent map with lock-free loads.
+ *
+ * Purpose. The map for keys written once and read many times, and for
+ * threads working on disjoint sets of keys (Go's two intended uses). Keys
+ * already promoted to the read-only part are loaded, overwritten and deleted
+ * without a lock; a load takes no lock and performs no atomic
+ * read-modify-write. New keys go to a dirty map behind a mutex; once enough
+ * loads have missed the read-only part (as many as the dirty map has keys),
+ * the dirty map is promoted to be the new read-only part (Go's algorithm; see
+ * docs/syncmap.md). Workloads that keep adding new keys pay for a copy of the
+ * whole map every few promotions: for those a sharded map is the better tool.
+ *
+ * Thread-safety. Every function except gomap_sync_new and gomap_sync_free may
+ * be called by any thread at any time, concurrently with any other, without
+ * registering the thread. A custom allocator (gomap_options.alloc) is
+ * called from several threads at once, including liburcu's reclamation
+ * thread, so it must be thread-safe. Memory a lock-free reader may still be reading
+ * (replaced values, replaced read-only parts, deleted entries) is freed only
+ * after every reader that could see it has finished (RCU with liburcu; see
+ * docs/syncmap.md). gomap_sync_free must not overlap any other call on the map.
+ *
+ * Ordering. Each operation is linearizable. A store, swap, delete or clear
+ * "synchronizes before" every operation that observes its effect: a thread
+ * that loads a value sees every write the storing thread made before storing
+ * it. An operation that starts after a write returned observes that write or
+ * a later one.
+ *
+ * Keys and values. Keys are given as for the core map (gomap/map.h): a
+ * pointer to a uint64_t, a gomap_str, key_size bytes... Values are val_size
+ * bytes copied in and out (val_size 0 makes a set; value pointers may then be
+ * NULL). compare-and-swap and compare-and-delete compare values bytewise.
+ * Every `*_out` pointer may be NULL when the caller does not want the value.
+ *
+ * Errors. Functions returning int return 0 (or 1 where documented), -EINVAL
+ * for bad arguments (nothing changed) or -ENOMEM when memory runs out (the
+ * map unchanged, nothing leaked). Functions returning bool or void treat a
+ * NULL map or key as "absent" / no-op.
+ */
+#ifndef GOMAP_SYNCMAP_H
+#define GOMAP_SYNCMAP_H
+
+#include "map.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gomap_sync gomap_sync_t;
+
+/* Creates a sync map with the key kind, value size, hash (custom keys),
+ * allocator and misuse-check mode of *opt (hint sizes the first dirty map).
+ * Returns 0, -EINVAL (NULL argument, options gomap_new would reject, or a
+ * mem_limit, which the sync map does not support; *out is NULL) or -ENOMEM. */
+GOMAP_API int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt);
+
+/* Frees the map and everything it owns, after waiting for memory retired
+ * earlier to be freed (so the allocator may be released afterwards). Must
+ * not overlap any other call on the map, and must not be called from inside
+ * gomap_sync_range's callback. NULL is a no-op. */
+GOMAP_API void gomap_sync_free(gomap_sync_t *m);
+
+/* Copies the value of `key` to val_out and returns true; if the key is
+ * absent, fills val_out with zero bytes and returns false. */
+GOMAP_API bool gomap_sync_load(gomap_sync_t *m, const void *key, void *val_out);
+
+/* Sets the value of `key` (insert or overwrite). 0, -EINVAL or -ENOMEM. */
+GOMAP_API int gomap_sync_store(gomap_sync_t *m, const void *key, const void *val);
+
+/* Sets the value of `key` and reports the previous one: *loaded (if not
+ * NULL) says whether the key was present, and only then is the previous
+ * value copied to prev_out. 0, -EINVAL or -ENOMEM (nothing stored; *loaded
+ * false and prev_out untouched). */
+GOMAP_API int gomap_sync_swap(gomap_sync_t *m, const void *key, const void *val,
+                              void *prev_out, bool *loaded);
+
+/* If `key` is present, copies its value to actual_out and sets *loaded;
+ * otherwise stores `val`, copies it to actual_out and clears *loaded.
+ * 0, -EINVAL or -ENOMEM (nothing stored; *loaded false). */
+GOMAP_API int gomap_sync_load_or_store(gomap_sync_t *m, const void *key, const void *val,
+                                       void *actual_out, bool *loaded);
+
+/* Deletes `key`; if it was present copies its value to val_out and returns
+ * true, else fills val_out with zero bytes and returns false. Never fails. */
+GOMAP_API bool gomap_sync_load_and_delete(gomap_sync_t *m, const void *key, void *val_out);
+
+/* Deletes `key` if present. Never fails. */
+GOMAP_API void gomap_sync_delete(gomap_sync_t *m, const void *key);
+
+/* If `key` is present with a value bytewise equal to `old`, replaces it with
+ * `new_val` and returns 1; otherwise returns 0. Never creates a key
+ * (golang/go#51972). -EINVAL or -ENOMEM (nothing changed). */
+GOMAP_API int gomap_sync_compare_and_swap(gomap_sync_t *m, const void *key,
+                                          const void *old, const void *new_val);
+
+/* If `key` is present with a value bytewise equal to `old`, deletes it and
+ * returns true; otherwise returns false. Never fails. */
+GOMAP_API bool gomap_sync_compare_and_delete(gomap_sync_t *m, const void *key, const void *old);
+
+/* Calls fn(key, val, ctx) for each key present, until fn returns false.
+ * `key` points to the stored key (a gomap_str for string maps), `val` to a
+ * copy-free view of the value; both stay valid until fn returns. As Go's
+ * Range: not a consistent snapshot, but no key is visited twice, a key
+ * present for the whole call is visited, and the value seen is one the key
+ * had during the call. fn may call any function of this API on any map,
+ * this one included (except gomap_sync_free); Range itself never blocks
+ * other operations while it calls fn. Range on a map with new keys not yet
+ * promoted first promotes them (one step under the mutex), as Go does.
+ * Memory retired while fn runs is freed only after Range returns, so a
+ * long callback delays reclamation (see gomap_sync_stats). */
+GOMAP_API void gomap_sync_range(gomap_sync_t *m,
+                                bool (*fn)(const void *key, const void *val, void *ctx),
+                                void *ctx);
+
+/* Deletes every key (Go 1.23's Clear). Cost O(entries), under the mutex. */
+GOMAP_API void gomap_sync_clear(gomap_sync_t *m);
+
+/* Beyond Go (golang/go#20680): the number of keys present. Exact when no
+ * write is in flight; while writes run, it counts every write that has
+ * returned and may or may not count those still running. O(1) amortised;
+ * takes no lock. 0 for NULL. */
+GOMAP_API size_t gomap_sync_len(gomap_sync_t *m);
+
+typedef struct gomap_sync_stats {
+    size_t len;               /* gomap_sync_len */
+    size_t read_entries;      /* keys in the read-only part, live or deleted */
+    size_t dirty_entries;     /* keys in the dirty map (0 when there is none) */
+    bool amended;             /* the dirty map has keys the read-only part lacks */
+    size_t misses;            /* loads that missed since the last promotion */
+    uint64_t promotions;      /* dirty maps promoted to read-only */
+    uint64_t dirty_copies;    /* dirty maps rebuilt from the read-only part
+                                 (each an O(entries) copy) */
+    size_t retired_bytes;     /* memory retired but not yet freed: waiting
+                                 for readers to leave (the C analogue of Go's
+                                 garbage); includes retired read-only parts */
+    size_t retired_objects;   /* blocks behind retired_bytes */
+    uint64_t reclaimed_bytes; /* total freed after a grace period so far */
+} gomap_sync_stats_t;
+
+/* Fills *out. Takes the mutex briefly. 0 or -EINVAL. */
+GOMAP_API int gomap_sync_stats(gomap_sync_t *m, gomap_sync_stats_t *out);
+
+/* Checks the sync map's invariants: both inner maps pass gomap_validate;
+ * every live entry of the read-only part is in the dirty map (when there is
+ * one) and no expunged entry is; `amended` matches; len matches the live
+ * entries. Call it while no other thread writes the map. Returns 0, -EINVAL
+ * or -EFAULT with a one-line reason in why (if why_len > 0). */
+GOMAP_API int gomap_sync_validate(gomap_sync_t *m, char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GOMAP_SYNCMAP_H */
