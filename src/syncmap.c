@@ -44,7 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "map_internal.h"
+#include "map_probe.h"
 #include "rand.h"
 #include "rcu.h"
 
@@ -91,8 +91,13 @@ struct len_stripe {
 
 struct gomap_sync {
     /* Read by every load: alone on its cache line. */
+    /* Read by every load, written only by promotion and clear: on a cache
+     * line of its own with the fields loads need, which never change. */
     _Atomic uintptr_t read;       /* struct table * (or NULL: empty) | AMENDED */
-    char pad0[CACHE_LINE - sizeof(uintptr_t)];
+    gomap_t *hasher;              /* an empty map with every table's seed:
+                                     hashes keys */
+    size_t val_size;
+    char pad0[CACHE_LINE - 3 * sizeof(void *)];
 
     struct len_stripe len[LEN_STRIPES];
 
@@ -108,9 +113,7 @@ struct gomap_sync {
 
     gomap_options inner;          /* options of every table (val: entry *) */
     size_t hint;                  /* for the first dirty map */
-    size_t val_size;
     uint64_t seed;                /* every table hashes with it */
-    gomap_t *hasher;              /* an empty map with that seed: hashes keys */
 };
 
 static inline bool has_value(const struct box *p)
@@ -128,7 +131,7 @@ static inline void *box_val(struct box *p)
 static inline void copy_val(const gomap_sync_t *m, void *out, struct box *p)
 {
     if (out && m->val_size)
-        memcpy(out, box_val(p), m->val_size);
+        copy_slot_bytes(out, box_val(p), m->val_size);
 }
 
 static inline bool same_val(const gomap_sync_t *m, struct box *p, const void *val)
@@ -292,12 +295,25 @@ static inline const void *key_at(const gomap_t *map, char *b, unsigned i)
     return key_of_slot(map, key_slot_at(map, b, i));
 }
 
+/* The entry of key in table t (NULL: none, or no table). The search is
+ * map_probe.h's, specialised per key kind: this is the lock-free load's
+ * whole cost besides hashing. */
+ALWAYS_INLINE struct entry *table_find_kind(const struct table *t, int kind, const void *key,
+                                            uint64_t h)
+{
+    if (!t || t->map->count == 0)
+        return NULL;
+    slot_ref s = find(t->map, kind, key, h);
+    return s.b ? entry_at(t->map, s.b, s.i) : NULL;
+}
+
 static inline struct entry *table_find(const struct table *t, const void *key, uint64_t h)
 {
-    if (!t || gomap_len(t->map) == 0)
-        return NULL;
-    slot_ref s = gomap__find_hashed(t->map, key, h);
-    return s.b ? entry_at(t->map, s.b, s.i) : NULL;
+    struct entry *e;
+#define FIND(K) table_find_kind(t, K, key, h)
+    KIND_SWITCH(t ? t->map->key_kind : GOMAP_KEY_U64, e, FIND)
+#undef FIND
+    return e;
 }
 
 static inline int table_put(struct table *t, const void *key, uint64_t h, struct entry *e)
@@ -329,9 +345,13 @@ static void publish(gomap_sync_t *m, struct table *t, bool amended)
                           memory_order_release);
 }
 
-static uint64_t key_hash(const gomap_sync_t *m, const void *key)
+static inline uint64_t key_hash(const gomap_sync_t *m, const void *key)
 {
-    return gomap__hash_key(m->hasher, key);
+    uint64_t h;
+#define HASH(K) hash_of(m->hasher, K, key)
+    KIND_SWITCH(m->hasher->key_kind, h, HASH)
+#undef HASH
+    return h;
 }
 
 /* ---- length --------------------------------------------------------------------- */
@@ -576,10 +596,14 @@ static bool args_ok(const gomap_sync_t *m, const void *key, const void *val)
     return m && key_ok(m, key) && (val || m->val_size == 0);
 }
 
-static void zero_out(const gomap_sync_t *m, void *out)
+static inline void zero_out(const gomap_sync_t *m, void *out)
 {
-    if (m && out && m->val_size)
-        memset(out, 0, m->val_size);
+    if (m && out && m->val_size) {
+        if (m->val_size == sizeof(uint64_t))
+            memset(out, 0, sizeof(uint64_t));
+        else
+            memset(out, 0, m->val_size);
+    }
 }
 
 /* ---- life cycle ---------------------------------------------------------------------- */
@@ -677,15 +701,13 @@ void gomap_sync_free(gomap_sync_t *m)
 
 /* ---- loads -------------------------------------------------------------------------- */
 
-/* Finds the entry for key: lock-free in the read part, else (if the read
- * part is amended) under mu in dirty, counting a miss. Call inside a
- * read-side section; the entry stays valid until its end. */
-static struct entry *find_entry(gomap_sync_t *m, const void *key, uint64_t h)
+/* find_entry's slow path: the key is not in the read part, which is
+ * amended. Looks again under mu, then in dirty, counting a miss. */
+static __attribute__((noinline)) struct entry *find_entry_locked(gomap_sync_t *m,
+                                                                 const void *key, uint64_t h)
 {
-    uintptr_t w = read_word(m);
-    struct entry *e = table_find(read_table(w), key, h);
-    if (e || !read_amended(w))
-        return e;
+    uintptr_t w;
+    struct entry *e;
     pthread_mutex_lock(&m->mu);
     w = read_word(m);
     e = table_find(read_table(w), key, h);
@@ -697,24 +719,55 @@ static struct entry *find_entry(gomap_sync_t *m, const void *key, uint64_t h)
     return e;
 }
 
+/* Finds the entry for key: lock-free in the read part, else (if the read
+ * part is amended) under mu in dirty, counting a miss. Call inside a
+ * read-side section; the entry stays valid until its end. */
+ALWAYS_INLINE struct entry *find_entry_kind(gomap_sync_t *m, int kind, const void *key,
+                                            uint64_t h)
+{
+    uintptr_t w = read_word(m);
+    struct entry *e = table_find_kind(read_table(w), kind, key, h);
+    if (e || !read_amended(w))
+        return e;
+    return find_entry_locked(m, key, h);
+}
+
+static struct entry *find_entry(gomap_sync_t *m, const void *key, uint64_t h)
+{
+    struct entry *e;
+#define FIND(K) find_entry_kind(m, K, key, h)
+    KIND_SWITCH(m->hasher->key_kind, e, FIND)
+#undef FIND
+    return e;
+}
+
+/* gomap_sync_load for one key kind: hashing and the read part's search are
+ * specialised, the rest is a few loads. */
+ALWAYS_INLINE bool load_kind(gomap_sync_t *m, int kind, const void *key, void *val_out)
+{
+    uint64_t h = hash_of(m->hasher, kind, key);
+    gomap__rcu_read_lock();
+    struct entry *e = find_entry_kind(m, kind, key, h);
+    struct box *p = e ? atomic_load_explicit(&e->p, memory_order_acquire) : NULL;
+    bool found = has_value(p);
+    if (found)
+        copy_val(m, val_out, p);
+    else
+        zero_out(m, val_out);
+    gomap__rcu_read_unlock();
+    return found;
+}
+
 bool gomap_sync_load(gomap_sync_t *m, const void *key, void *val_out)
 {
     if (!m || !key_ok(m, key)) {
         zero_out(m, val_out);
         return false;
     }
-    uint64_t h = key_hash(m, key);
-    gomap__rcu_read_lock();
-    struct entry *e = find_entry(m, key, h);
-    struct box *p = e ? atomic_load_explicit(&e->p, memory_order_acquire) : NULL;
-    bool found = has_value(p);
-    if (val_out && m->val_size) {
-        if (found)
-            memcpy(val_out, box_val(p), m->val_size);
-        else
-            memset(val_out, 0, m->val_size);
-    }
-    gomap__rcu_read_unlock();
+    bool found;
+#define LOAD(K) load_kind(m, K, key, val_out)
+    KIND_SWITCH(m->hasher->key_kind, found, LOAD)
+#undef LOAD
     return found;
 }
 
