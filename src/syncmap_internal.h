@@ -1,0 +1,241 @@
+/*
+ * syncmap_internal.h — the sync map's layout, shared by syncmap.c (the
+ * algorithm), syncmap_mem.c (memory: allocation, recycling, retirement) and
+ * syncmap_check.c (stats and validate). docs/syncmap.md has the design.
+ *
+ * Shape
+ *   read    an atomically published pointer to a table (a core map from key
+ *           to struct entry *) plus an "amended" bit: the dirty map holds
+ *           keys this table lacks. Never written once published; lock-free
+ *           readers look keys up in it.
+ *   dirty   a table under `mu` holding every entry of `read` that is not
+ *           expunged, plus the new keys; NULL right after a promotion.
+ *   entry   one per key, shared by both tables: p is the current value box,
+ *           NULL (deleted) or EXPUNGED (deleted and absent from dirty).
+ *           Lock-free operations change p by compare-and-swap; only a
+ *           thread holding mu turns EXPUNGED back into NULL.
+ *   box     a value: val_size bytes, never modified once published.
+ *
+ * Invariants (under mu; gomap_sync_validate checks them)
+ *   I1  dirty == NULL  =>  no entry of read is EXPUNGED.
+ *   I2  dirty != NULL  =>  every entry of read that is not EXPUNGED is in
+ *       dirty under the same key, and no EXPUNGED entry is in dirty.
+ *   I3  amended  =>  dirty != NULL; not amended => every key of dirty is in
+ *       read.
+ *   I4  an entry reachable from the current read table or from dirty is
+ *       never freed; an entry leaves both only while EXPUNGED, and then for
+ *       good (EXPUNGED is final for every lock-free path), so it is retired.
+ */
+#ifndef GOMAP_SYNCMAP_INTERNAL_H
+#define GOMAP_SYNCMAP_INTERNAL_H
+
+#include <gomap/syncmap.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "map_probe.h"
+#include "rcu.h"
+
+#define CACHE_LINE 64
+#define LEN_STRIPES 8
+#define AMENDED ((uintptr_t)1)
+
+extern const char gomap__sync_expunged;
+extern const char gomap__sync_present;
+
+/* entry.p == EXPUNGED: deleted, and not in the dirty map. */
+#define EXPUNGED ((struct box *)(uintptr_t)&gomap__sync_expunged)
+/* The value of every key of a set (val_size 0): no box is allocated. */
+#define PRESENT ((struct box *)(uintptr_t)&gomap__sync_present)
+
+/* A value, copied in once and never modified after it is published. The
+ * value bytes follow at BOX_HDR (16-aligned, so a value handed to a range
+ * callback is aligned like malloc'd memory). */
+struct box {
+    struct gomap_retired retired;
+    gomap_sync_t *owner;
+    /* Link in a stack (pending or free). Atomic because a popper that lost
+     * a race may read it while the box, reused meanwhile, is being pushed
+     * onto the pending stack; that value is then discarded (its CAS fails). */
+    _Atomic(struct box *) next_free;
+    /* While on the pending stack (syncmap_mem.c): the stack's bottom box
+     * and the number of boxes from this one down. */
+    struct box *bottom;
+    size_t depth;
+};
+#define BOX_HDR ((sizeof(struct box) + 15) & ~(size_t)15)
+
+struct entry {
+    struct gomap_retired retired;
+    gomap_sync_t *owner;
+    _Atomic(struct box *) p;
+};
+
+/* A core map from key to struct entry *, as a unit that can be retired. */
+struct table {
+    struct gomap_retired retired;
+    gomap_sync_t *owner;
+    size_t bytes;                 /* what retiring it will give back */
+    gomap_t *map;
+};
+
+struct len_stripe {
+    atomic_long n;
+    char pad[CACHE_LINE - sizeof(atomic_long)];
+};
+
+struct gomap_sync {
+    /* Read by every load, written only by promotion and clear: on a cache
+     * line of its own with the fields loads need, which never change. */
+    _Atomic uintptr_t read;       /* struct table * (or NULL: empty) | AMENDED */
+    gomap_t *hasher;              /* an empty map with every table's seed:
+                                     hashes keys */
+    size_t val_size;
+    char pad0[CACHE_LINE - 3 * sizeof(void *)];
+
+    /* Boxes (syncmap_mem.c): retired ones waiting to be handed to RCU as
+     * one batch, and recycled ones, each a stack changed by CAS. */
+    _Atomic(struct box *) pending;
+    _Atomic(struct box *) free_boxes;
+    atomic_size_t nfree;
+    size_t max_free;
+    char pad1[CACHE_LINE - 4 * sizeof(void *)];
+
+    struct len_stripe len[LEN_STRIPES];
+
+    pthread_mutex_t mu;
+    struct table *dirty;          /* under mu */
+    size_t misses;                /* under mu */
+    uint64_t promotions;          /* under mu */
+    uint64_t dirty_copies;        /* under mu */
+
+    atomic_size_t retired_bytes;
+    atomic_size_t retired_objects;
+    _Atomic uint64_t reclaimed_bytes;
+
+    gomap_options inner;          /* options of every table (val: entry *) */
+    size_t hint;                  /* for the first dirty map */
+    uint64_t seed;                /* every table hashes with it */
+};
+
+/* ---- values --------------------------------------------------------------- */
+
+static inline bool has_value(const struct box *p)
+{
+    return p != NULL && p != EXPUNGED;
+}
+
+/* The value bytes of a real box (never PRESENT: callers with val_size 0
+ * never look at values). */
+static inline void *box_val(struct box *p)
+{
+    return (char *)p + BOX_HDR;
+}
+
+static inline void copy_val(const gomap_sync_t *m, void *out, struct box *p)
+{
+    if (out && m->val_size)
+        copy_slot_bytes(out, box_val(p), m->val_size);
+}
+
+static inline bool same_val(const gomap_sync_t *m, struct box *p, const void *val)
+{
+    return m->val_size == 0 || memcmp(box_val(p), val, m->val_size) == 0;
+}
+
+/* ---- tables ---------------------------------------------------------------- */
+
+static inline struct entry *entry_at(const gomap_t *map, char *b, unsigned i)
+{
+    struct entry *e;
+    memcpy(&e, val_slot_at(map, b, i), sizeof e);
+    return e;
+}
+
+static inline const void *key_at(const gomap_t *map, char *b, unsigned i)
+{
+    return key_of_slot(map, key_slot_at(map, b, i));
+}
+
+/* The entry of key in table t (NULL: none, or no table). The search is
+ * map_probe.h's, specialised per key kind: this is the lock-free load's
+ * whole cost besides hashing. */
+ALWAYS_INLINE struct entry *table_find_kind(const struct table *t, int kind, const void *key,
+                                            uint64_t h)
+{
+    if (!t || t->map->count == 0)
+        return NULL;
+    slot_ref s = find(t->map, kind, key, h);
+    return s.b ? entry_at(t->map, s.b, s.i) : NULL;
+}
+
+static inline struct entry *table_find(const struct table *t, const void *key, uint64_t h)
+{
+    struct entry *e;
+#define FIND(K) table_find_kind(t, K, key, h)
+    KIND_SWITCH(t ? t->map->key_kind : GOMAP_KEY_U64, e, FIND)
+#undef FIND
+    return e;
+}
+
+/* The published read part. The acquire pairs with the release store that
+ * published it: a reader sees the table as it was when it was published. */
+static inline uintptr_t read_word(gomap_sync_t *m)
+{
+    return atomic_load_explicit(&m->read, memory_order_acquire);
+}
+
+static inline struct table *read_table(uintptr_t w)
+{
+    return (struct table *)(w & ~AMENDED);
+}
+
+static inline bool read_amended(uintptr_t w)
+{
+    return (w & AMENDED) != 0;
+}
+
+static inline uint64_t key_hash(const gomap_sync_t *m, const void *key)
+{
+    uint64_t h;
+#define HASH(K) hash_of(m->hasher, K, key)
+    KIND_SWITCH(m->hasher->key_kind, h, HASH)
+#undef HASH
+    return h;
+}
+
+/* ---- memory (syncmap_mem.c) -------------------------------------------------
+ *
+ * All memory comes from the map's allocator (options.alloc, or malloc),
+ * which is called from any thread. "Retire" means: free after an RCU grace
+ * period, counted in retired_bytes until then. */
+
+void *gomap__sync_alloc(const gomap_allocator *a, size_t size);
+void gomap__sync_free_block(gomap_sync_t *m, void *p, size_t size);
+
+/* A box holding a copy of val (PRESENT for a set), or NULL. Must be called
+ * inside a read-side section (the free list relies on it). */
+struct box *gomap__box_new(gomap_sync_t *m, const void *val);
+/* Frees a box no other thread has seen. */
+void gomap__box_discard(gomap_sync_t *m, struct box *b);
+/* A box this thread's CAS (or exchange) just took out of an entry. Boxes
+ * are retired in batches; gomap__box_flush hands over a partial batch. */
+void gomap__box_retire(gomap_sync_t *m, struct box *b);
+void gomap__box_flush(gomap_sync_t *m);
+/* Frees the free list (gomap_sync_free, once nothing is retired). */
+void gomap__box_free_list(gomap_sync_t *m);
+
+struct entry *gomap__entry_new(gomap_sync_t *m, struct box *val);
+void gomap__entry_free_now(gomap_sync_t *m, struct entry *e);
+/* An entry that has left both tables for good (p is EXPUNGED). */
+void gomap__entry_retire(gomap_sync_t *m, struct entry *e);
+
+/* A table with the map's key options and seed, or NULL. */
+struct table *gomap__table_new(gomap_sync_t *m, size_t hint);
+/* Frees a table (not its entries) that no reader can reach. */
+void gomap__table_free_now(gomap_sync_t *m, struct table *t);
+/* A table no longer reachable from the map (not its entries). */
+void gomap__table_retire(gomap_sync_t *m, struct table *t);
+
+#endif /* GOMAP_SYNCMAP_INTERNAL_H */

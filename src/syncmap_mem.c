@@ -1,0 +1,253 @@
+/*
+ * syncmap_mem.c — the sync map's memory: boxes, entries and tables, their
+ * retirement through RCU, and the recycling of boxes.
+ *
+ * Overwriting a key allocates a box and retires the old one. Done one by
+ * one, that cost 240 ns per overwrite: a call_rcu each (liburcu's queue,
+ * its thread's wake-ups, a thread-local lookup in a shared library), and a
+ * malloc that always missed malloc's per-thread cache, since every box was
+ * freed on liburcu's thread. So:
+ *
+ * Batches. A retired box is pushed onto the map's `pending` stack; the
+ * writer whose push makes BOX_BATCH of them takes the whole stack and
+ * retires it with one call_rcu. A box pushed at time t is retired at some
+ * later time, so its grace period still covers every reader that could have
+ * seen it. Clear, promotion, stats and free hand over a partial batch. Each
+ * pushed box records the stack's bottom and its depth, so the batch's
+ * length and last box are known without walking it (a walk costs a cache
+ * miss per box, on the reclamation thread, which then fell behind).
+ *
+ * Recycling. When a batch's grace period has ended its boxes go onto the
+ * map's free list, a stack writers pop by compare-and-swap (up to max_free
+ * boxes; the rest are freed). The free list has no ABA problem because a
+ * box is pushed only after a grace period and popped only inside a
+ * read-side section: a box a popper has seen at the top cannot be popped,
+ * reused, retired and pushed back before that popper's section ends. A box
+ * that was never published (a lost CAS race) is freed, not pushed, for the
+ * same reason.
+ */
+#include "syncmap_internal.h"
+
+#include <stdlib.h>
+
+const char gomap__sync_expunged;
+const char gomap__sync_present;
+
+void *gomap__sync_alloc(const gomap_allocator *a, size_t size)
+{
+    return a ? a->alloc(size, a->ctx) : malloc(size);
+}
+
+void gomap__sync_free_block(gomap_sync_t *m, void *p, size_t size)
+{
+    const gomap_allocator *a = m->inner.alloc;
+    if (a)
+        a->free(p, size, a->ctx);
+    else
+        free(p);
+}
+
+static void account_retired(gomap_sync_t *m, size_t bytes)
+{
+    atomic_fetch_add_explicit(&m->retired_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->retired_objects, 1, memory_order_relaxed);
+}
+
+/* The last thing a deferred free does with m: gomap_sync_free waits for
+ * retired_objects to reach zero (acquire, pairing with this release) and
+ * then frees m. */
+static void account_reclaimed(gomap_sync_t *m, size_t bytes)
+{
+    atomic_fetch_sub_explicit(&m->retired_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->reclaimed_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&m->retired_objects, 1, memory_order_release);
+}
+
+/* ---- boxes ------------------------------------------------------------------ */
+
+#define BOX_BATCH 64
+
+static size_t box_bytes(const gomap_sync_t *m)
+{
+    return BOX_HDR + m->val_size;
+}
+
+static inline struct box *next_of(struct box *b)
+{
+    return atomic_load_explicit(&b->next_free, memory_order_relaxed);
+}
+
+/* Pops a recycled box, or NULL. Inside a read-side section (see the top). */
+static struct box *box_pop(gomap_sync_t *m)
+{
+    struct box *b = atomic_load_explicit(&m->free_boxes, memory_order_acquire);
+    while (b && !atomic_compare_exchange_weak_explicit(&m->free_boxes, &b, next_of(b),
+                                                       memory_order_acquire,
+                                                       memory_order_acquire))
+        ;
+    if (b)
+        atomic_fetch_sub_explicit(&m->nfree, 1, memory_order_relaxed);
+    return b;
+}
+
+/* Pushes the chain first..last (linked by next_free) onto a stack. */
+static void push_chain(_Atomic(struct box *) *stack, struct box *first, struct box *last)
+{
+    struct box *top = atomic_load_explicit(stack, memory_order_relaxed);
+    do
+        atomic_store_explicit(&last->next_free, top, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(stack, &top, first, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+struct box *gomap__box_new(gomap_sync_t *m, const void *val)
+{
+    if (m->val_size == 0)
+        return PRESENT;
+    struct box *b = box_pop(m);
+    if (!b) {
+        b = gomap__sync_alloc(m->inner.alloc, box_bytes(m));
+        if (!b)
+            return NULL;
+        b->owner = m;
+    }
+    copy_slot_bytes(box_val(b), val, m->val_size);
+    return b;
+}
+
+void gomap__box_discard(gomap_sync_t *m, struct box *b)
+{
+    if (b != PRESENT)
+        gomap__sync_free_block(m, b, box_bytes(m));
+}
+
+/* A batch's grace period has ended: its boxes are recycled, or freed once
+ * the free list is full. */
+static void box_batch_free_deferred(struct gomap_retired *r)
+{
+    struct box *b = (struct box *)r;
+    gomap_sync_t *m = b->owner;
+    size_t bytes = box_bytes(m), n = b->depth;
+    size_t nfree = atomic_load_explicit(&m->nfree, memory_order_relaxed);
+    if (nfree + n <= m->max_free) {
+        atomic_fetch_add_explicit(&m->nfree, n, memory_order_relaxed);
+        push_chain(&m->free_boxes, b, b->bottom);
+    } else {
+        while (b) {
+            struct box *next = next_of(b);
+            gomap__sync_free_block(m, b, bytes);
+            b = next;
+        }
+    }
+    atomic_fetch_sub_explicit(&m->retired_bytes, n * bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->reclaimed_bytes, n * bytes, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&m->retired_objects, n, memory_order_release); /* last use of m */
+}
+
+void gomap__box_flush(gomap_sync_t *m)
+{
+    struct box *chain = atomic_exchange_explicit(&m->pending, NULL, memory_order_acquire);
+    if (chain)
+        gomap__rcu_retire(&chain->retired, box_batch_free_deferred);
+}
+
+/* Inside a read-side section: the top read here may be flushed by another
+ * writer meanwhile (then the CAS fails), but not freed or reused before the
+ * section ends, so reading its bottom and depth is safe. */
+void gomap__box_retire(gomap_sync_t *m, struct box *b)
+{
+    if (b == PRESENT)
+        return;
+    account_retired(m, box_bytes(m));
+    struct box *top = atomic_load_explicit(&m->pending, memory_order_acquire);
+    do {
+        atomic_store_explicit(&b->next_free, top, memory_order_relaxed);
+        b->bottom = top ? top->bottom : b;
+        b->depth = top ? top->depth + 1 : 1;
+    } while (!atomic_compare_exchange_weak_explicit(&m->pending, &top, b, memory_order_acq_rel,
+                                                    memory_order_acquire));
+    if (b->depth >= BOX_BATCH)
+        gomap__box_flush(m);
+}
+
+void gomap__box_free_list(gomap_sync_t *m)
+{
+    struct box *b = atomic_exchange_explicit(&m->free_boxes, NULL, memory_order_acquire);
+    while (b) {
+        struct box *next = next_of(b);
+        gomap__sync_free_block(m, b, box_bytes(m));
+        b = next;
+    }
+    atomic_store_explicit(&m->nfree, 0, memory_order_relaxed);
+}
+
+/* ---- entries ------------------------------------------------------------------ */
+
+struct entry *gomap__entry_new(gomap_sync_t *m, struct box *val)
+{
+    struct entry *e = gomap__sync_alloc(m->inner.alloc, sizeof *e);
+    if (!e)
+        return NULL;
+    e->owner = m;
+    atomic_init(&e->p, val);
+    return e;
+}
+
+void gomap__entry_free_now(gomap_sync_t *m, struct entry *e)
+{
+    gomap__sync_free_block(m, e, sizeof *e);
+}
+
+static void entry_free_deferred(struct gomap_retired *r)
+{
+    struct entry *e = (struct entry *)r;
+    gomap_sync_t *m = e->owner;
+    gomap__entry_free_now(m, e);
+    account_reclaimed(m, sizeof *e);
+}
+
+void gomap__entry_retire(gomap_sync_t *m, struct entry *e)
+{
+    account_retired(m, sizeof *e);
+    gomap__rcu_retire(&e->retired, entry_free_deferred);
+}
+
+/* ---- tables ------------------------------------------------------------------- */
+
+struct table *gomap__table_new(gomap_sync_t *m, size_t hint)
+{
+    struct table *t = gomap__sync_alloc(m->inner.alloc, sizeof *t);
+    if (!t)
+        return NULL;
+    gomap_options o = m->inner;
+    o.hint = hint;
+    if (gomap__new_seeded(&t->map, &o, m->seed) != 0) {
+        gomap__sync_free_block(m, t, sizeof *t);
+        return NULL;
+    }
+    t->owner = m;
+    t->bytes = 0;
+    return t;
+}
+
+void gomap__table_free_now(gomap_sync_t *m, struct table *t)
+{
+    gomap_free(t->map);
+    gomap__sync_free_block(m, t, sizeof *t);
+}
+
+static void table_free_deferred(struct gomap_retired *r)
+{
+    struct table *t = (struct table *)r;
+    gomap_sync_t *m = t->owner;
+    size_t bytes = t->bytes;
+    gomap__table_free_now(m, t);
+    account_reclaimed(m, bytes);
+}
+
+void gomap__table_retire(gomap_sync_t *m, struct table *t)
+{
+    t->bytes = sizeof *t + t->map->mem.bytes_held;
+    account_retired(m, t->bytes);
+    gomap__rcu_retire(&t->retired, table_free_deferred);
+}
