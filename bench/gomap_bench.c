@@ -9,7 +9,11 @@
  * repetitions with its min-max, each peer's median as a ratio to gomap's,
  * and a checksum of the values found, which must agree across everyone.
  *
- * usage: gomap-bench [--quick|--long|--tiny] [--csv|--json|--markdown] ...
+ * `--suite sync` runs the concurrent suite instead (sync_bench.c): Go's
+ * sync.Map benchmarks on gomap_sync_t, a locked gomap_t and Go's sync.Map,
+ * at several thread counts.
+ *
+ * usage: gomap-bench [--suite sync] [--quick|--long|--tiny] [--csv|--json|--markdown] ...
  * (gomap-bench --help lists every option). Exit status: 0; 1 if a checksum
  * disagreed or a run failed; 2 for bad usage.
  */
@@ -24,6 +28,7 @@
 #include "peer_go.h"
 #include "report.h"
 #include "runner.h"
+#include "sync_bench.h"
 
 /* ---- names ----------------------------------------------------------------- */
 
@@ -47,17 +52,18 @@ typedef struct {
     size_t min_ops;
     unsigned workloads;   /* bit per bench_workload */
     size_t latency_max_n; /* insert-latency only up to this size */
+    double sync_scale;    /* sync suite: multiplies each workload's operations */
 } profile;
 
 #define ALL_WORKLOADS ((1u << WL_COUNT) - 1)
 #define WL_BIT(w) (1u << (w))
 
 static const profile profiles[] = {
-    {"tiny", {1000}, 1, 2, 20000, ALL_WORKLOADS, 1000},
+    {"tiny", {1000}, 1, 2, 20000, ALL_WORKLOADS, 1000, 0.01},
     {"quick", {10000, 1000000}, 2, 2, 250000,
-     WL_BIT(WL_INSERT) | WL_BIT(WL_LOOKUP_50) | WL_BIT(WL_LOOKUP_BATCH), 1000000},
-    {"default", {1000, 10000, 100000, 1000000}, 4, 5, 1000000, ALL_WORKLOADS, 1000000},
-    {"long", {1000, 10000, 100000, 1000000, 10000000}, 5, 5, 1000000, ALL_WORKLOADS, 10000000},
+     WL_BIT(WL_INSERT) | WL_BIT(WL_LOOKUP_50) | WL_BIT(WL_LOOKUP_BATCH), 1000000, 0.25},
+    {"default", {1000, 10000, 100000, 1000000}, 4, 5, 1000000, ALL_WORKLOADS, 1000000, 1},
+    {"long", {1000, 10000, 100000, 1000000, 10000000}, 5, 5, 1000000, ALL_WORKLOADS, 10000000, 4},
 };
 
 /* ---- contenders ----------------------------------------------------------------- */
@@ -69,6 +75,13 @@ typedef struct {
 
 typedef struct {
     profile prof;
+    bool sync;              /* --suite sync */
+    const char *workloads;  /* --workloads, parsed once the suite is known */
+    unsigned threads[SYNC_MAX_THREAD_COUNTS];
+    unsigned nthreads;
+    char threads_text[SYNC_MAX_THREAD_COUNTS * 4 + 1]; /* "1,2,8" */
+    double scale;           /* --scale; 0: the profile's */
+    bool single_only;       /* an option of the single-thread suite was given */
     unsigned key_types;     /* bit per bench_key_type */
     uint64_t seed;
     bench_format fmt;
@@ -77,6 +90,7 @@ typedef struct {
     const char *go_path;
     contender who[MAX_CONTENDERS];
     unsigned nwho;
+    sync_suite ss;          /* the sync suite's contenders */
     go_peer *go;
 } options;
 
@@ -85,13 +99,23 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: gomap-bench [profile] [format] [options]\n"
+            "usage: gomap-bench [--suite single|sync] [profile] [format] [options]\n"
             "profiles: --quick (under a minute), default, --long (adds 1e7), --tiny (tests)\n"
             "formats:  aligned table (default), --csv, --json, --markdown\n"
             "options:\n"
             "  --impls LIST       implementations to run (gomap,absl,glib,uthash,go); gomap always\n"
             "  --workloads LIST   e.g. insert,lookup-50 (all: insert insert-presized insert-latency\n"
             "                     lookup-hit lookup-50 lookup-miss lookup-batch churn iterate)\n"
+            "  --suite sync       the concurrent suite: Go's sync.Map benchmarks (docs/bench.md);\n"
+            "                     --impls gomap-sync,mutex-map,rwlock-map,go-sync (default: all\n"
+            "                     but rwlock-map; gomap-sync always), --workloads from\n"
+            "                     load-mostly-hits load-mostly-misses load-or-store-balanced\n"
+            "                     load-or-store-unique load-or-store-collision\n"
+            "                     load-and-delete-balanced load-and-delete-unique\n"
+            "                     load-and-delete-collision range adversarial-alloc\n"
+            "                     adversarial-delete (or Go's names, e.g. LoadMostlyHits)\n"
+            "  --threads LIST     sync suite: thread counts (default 1,2,8)\n"
+            "  --scale X          sync suite: multiply every run's operations by X\n"
             "  --keys LIST        u64,str\n"
             "  --sizes LIST       e.g. 1e4,1e6 (at most 2e7)\n"
             "  --reps N           repetitions per case\n"
@@ -134,6 +158,14 @@ static bool add_workload(const char *item, void *ctx)
     return false;
 }
 
+static bool add_sync_workload(const char *item, void *ctx)
+{
+    int w = sync_workload_parse(item);
+    if (w >= 0)
+        *(unsigned *)ctx |= 1u << w;
+    return w >= 0;
+}
+
 static bool add_keys(const char *item, void *ctx)
 {
     unsigned bit = strcmp(item, "u64") == 0 ? 1u << KEYS_U64
@@ -156,6 +188,17 @@ static bool parse_count(const char *s, size_t *out)
     if (errno || end == s || *end)
         return false;
     *out = (size_t)v;
+    return true;
+}
+
+static bool add_threads(const char *item, void *ctx)
+{
+    options *o = ctx;
+    size_t t;
+    if (o->nthreads == SYNC_MAX_THREAD_COUNTS || !parse_count(item, &t) || t < 1 ||
+        t > SYNC_MAX_THREADS)
+        return false;
+    o->threads[o->nthreads++] = (unsigned)t;
     return true;
 }
 
@@ -189,14 +232,26 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (strcmp(a, "--impls") == 0) {
             o->only = argv[++i];
         } else if (strcmp(a, "--workloads") == 0) {
-            o->prof.workloads = 0;
-            if (!each_item(argv[++i], add_workload, &o->prof.workloads))
+            o->workloads = argv[++i];
+        } else if (strcmp(a, "--suite") == 0 &&
+                   (strcmp(v, "sync") == 0 || strcmp(v, "single") == 0)) {
+            o->sync = strcmp(argv[++i], "sync") == 0;
+        } else if (strcmp(a, "--threads") == 0) {
+            o->nthreads = 0;
+            if (!each_item(argv[++i], add_threads, o))
+                goto bad;
+        } else if (strcmp(a, "--scale") == 0) {
+            char *end;
+            o->scale = strtod(argv[++i], &end);
+            if (*end || !(o->scale > 0 && o->scale <= 1000))
                 goto bad;
         } else if (strcmp(a, "--keys") == 0) {
+            o->single_only = true;
             o->key_types = 0;
             if (!each_item(argv[++i], add_keys, &o->key_types))
                 goto bad;
         } else if (strcmp(a, "--sizes") == 0) {
+            o->single_only = true;
             o->prof.nsizes = 0;
             o->prof.latency_max_n = SIZE_MAX;
             if (!each_item(argv[++i], add_size, &o->prof))
@@ -207,6 +262,7 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (strcmp(a, "--min-ops") == 0 && parse_count(argv[++i], &num) && num >= 1 &&
                    num <= 1000000000) {
             o->prof.min_ops = num;
+            o->single_only = true;
         } else if (strcmp(a, "--seed") == 0 && parse_count(argv[++i], &num)) {
             o->seed = num;
         } else if (strcmp(a, "--go-peer") == 0) {
@@ -220,6 +276,37 @@ static int parse_args(int argc, char **argv, options *o)
         usage(stderr);
         return -1;
     }
+    if (o->sync ? o->single_only : o->nthreads > 0 || o->scale > 0) {
+        fprintf(stderr, "gomap-bench: %s\n",
+                o->sync ? "--keys, --sizes and --min-ops are not for the sync suite"
+                        : "--threads and --scale are for the sync suite (--suite sync)");
+        usage(stderr);
+        return -1;
+    }
+    if (o->workloads) {
+        o->prof.workloads = 0;
+        if (!each_item(o->workloads, o->sync ? add_sync_workload : add_workload,
+                       &o->prof.workloads)) {
+            fprintf(stderr, "gomap-bench: bad argument --workloads %s\n", o->workloads);
+            usage(stderr);
+            return -1;
+        }
+    } else if (o->sync) {
+        o->prof.workloads = (1u << SWL_COUNT) - 1;
+    }
+    if (o->sync) {
+        static const unsigned dflt[] = {1, 2, 8};
+        if (o->nthreads == 0) {
+            memcpy(o->threads, dflt, sizeof dflt);
+            o->nthreads = 3;
+        }
+        size_t len = 0;
+        for (unsigned t = 0; t < o->nthreads; t++)
+            len += (size_t)snprintf(o->threads_text + len, sizeof o->threads_text - len, "%s%u",
+                                    t ? "," : "", o->threads[t]);
+        if (o->scale == 0)
+            o->scale = o->prof.sync_scale;
+    }
     if (o->prof.nsizes == 0 || o->prof.workloads == 0 || o->key_types == 0) {
         usage(stderr);
         return -1;
@@ -229,10 +316,14 @@ static int parse_args(int argc, char **argv, options *o)
 
 /* ---- setup -------------------------------------------------------------------------- */
 
-static bool wanted(const options *o, const char *name)
+/* Whether to run `name`: the suite's base always, the others if --impls
+ * names them or, without --impls, if they run by default. */
+static bool wanted(const options *o, const char *name, bool by_default)
 {
-    if (!o->only || strcmp(name, "gomap") == 0)
+    if (strcmp(name, o->sync ? "gomap-sync" : "gomap") == 0)
         return true;
+    if (!o->only)
+        return by_default;
     size_t len = strlen(name);
     for (const char *p = o->only; (p = strstr(p, name)); p += len)
         if ((p == o->only || p[-1] == ',') && (p[len] == 0 || p[len] == ','))
@@ -281,17 +372,30 @@ static void setup(options *o, bench_params *par)
     par->reps = o->prof.reps;
     par->min_ops = o->prof.min_ops;
     machine_line(par->machine, sizeof par->machine);
-    for (const bench_impl *const *p = bench_impls; *p; p++)
-        if (wanted(o, (*p)->name) && o->nwho < MAX_CONTENDERS)
-            o->who[o->nwho++] = (contender){(*p)->name, *p};
-    if (wanted(o, "go")) {
+    if (o->sync) {
+        par->threads = o->threads_text;
+        par->scale = o->scale;
+        for (const sync_impl *const *p = sync_impls; *p; p++)
+            if (wanted(o, (*p)->name, (*p)->by_default) && o->ss.nwho < SYNC_MAX_CONTENDERS)
+                o->ss.who[o->ss.nwho++] = (sync_contender){(*p)->name, *p};
+    } else {
+        for (const bench_impl *const *p = bench_impls; *p; p++)
+            if (wanted(o, (*p)->name, true) && o->nwho < MAX_CONTENDERS)
+                o->who[o->nwho++] = (contender){(*p)->name, *p};
+    }
+    if (wanted(o, o->sync ? "go-sync" : "go", true)) {
         char path[PATH_MAX];
         if (o->go_path)
             snprintf(path, sizeof path, "%s", o->go_path);
         else
             default_go_path(path, sizeof path);
         o->go = go_peer_start(path);
-        if (o->go) {
+        if (o->go && o->sync) {
+            snprintf(go_what, sizeof go_what,
+                     "Go's sync.Map, %s, GOMAXPROCS = threads (Go peer process)",
+                     go_peer_version(o->go));
+            o->ss.who[o->ss.nwho++] = (sync_contender){"go-sync", NULL};
+        } else if (o->go) {
             snprintf(go_what, sizeof go_what, "Go's built-in map, %s (Go peer process)",
                      go_peer_version(o->go));
             o->who[o->nwho++] = (contender){"go", NULL};
@@ -300,26 +404,16 @@ static void setup(options *o, bench_params *par)
                     path);
         }
     }
-    for (unsigned i = 0; i < o->nwho; i++) {
-        const char *what = o->who[i].impl ? o->who[i].impl->what : go_what;
-        snprintf(lines[i], sizeof lines[i], "%s: %s", o->who[i].name, what);
+    for (unsigned i = 0; i < (o->sync ? o->ss.nwho : o->nwho); i++) {
+        const char *name = o->sync ? o->ss.who[i].name : o->who[i].name;
+        const char *what = o->sync ? (o->ss.who[i].impl ? o->ss.who[i].impl->what : go_what)
+                                   : (o->who[i].impl ? o->who[i].impl->what : go_what);
+        snprintf(lines[i], sizeof lines[i], "%s: %s", name, what);
         par->impls[par->nimpls++] = lines[i];
     }
 }
 
 /* ---- running ---------------------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, unsigned n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* Runs one case for every contender, interleaved, and appends their rows.
  * Returns the rows written (none if a run failed); *ok turns false if a run
@@ -378,11 +472,11 @@ static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
             if (x->checksum != res[0][0].checksum)
                 r->checksum_ok = false;
         }
-        r->ns_med = median(v, o->prof.reps);
-        r->p50 = median(l[0], o->prof.reps);
-        r->p99 = median(l[1], o->prof.reps);
-        r->p999 = median(l[2], o->prof.reps);
-        r->max = median(l[3], o->prof.reps);
+        r->ns_med = bench_median(v, o->prof.reps);
+        r->p50 = bench_median(l[0], o->prof.reps);
+        r->p99 = bench_median(l[1], o->prof.reps);
+        r->p999 = bench_median(l[2], o->prof.reps);
+        r->max = bench_median(l[3], o->prof.reps);
         r->bytes_per_entry =
             res[w][0].bytes >= 0 && c->n ? (double)res[w][0].bytes / (double)c->n : -1;
         if (w == 0)
@@ -397,6 +491,29 @@ static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
     return o->nwho;
 }
 
+/* The concurrent suite (sync_bench.c), once setup() has found its
+ * contenders. */
+static int run_sync_suite(options *o, const bench_params *par)
+{
+    sync_suite *s = &o->ss;
+    s->go = o->go;
+    s->workloads = o->prof.workloads;
+    memcpy(s->threads, o->threads, sizeof s->threads);
+    s->nthreads = o->nthreads;
+    s->reps = o->prof.reps;
+    s->scale = o->scale;
+    s->quiet = o->quiet;
+    sync_row *rows = calloc((size_t)SWL_COUNT * s->nthreads * s->nwho + 1, sizeof *rows);
+    if (!rows)
+        return 1;
+    bool ok = true;
+    size_t nrows = sync_suite_run(s, rows, &ok);
+    go_peer_stop(o->go);
+    report_write_sync(stdout, o->fmt, par, rows, nrows);
+    free(rows);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     options o = {0};
@@ -404,6 +521,8 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o))
         return 2;
     setup(&o, &par);
+    if (o.sync)
+        return run_sync_suite(&o, &par);
 
     size_t ncases = 0, done = 0, nrows = 0;
     for (unsigned w = 0; w < WL_COUNT; w++)

@@ -3,12 +3,15 @@
  *   <- ready <go version>
  *   -> run <workload> <u64|str> <n> <seed> <min_ops>
  *   <- ok ns=.. ops=.. checksum=.. bytes=.. p50=.. p99=.. p999=.. max=..
+ *   -> sync <workload> <threads> <ops>        (the concurrent suite)
+ *   <- ok ns=.. ops=.. checksum=..
  */
 #include "peer_go.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,17 +74,28 @@ go_peer *go_peer_start(const char *path)
 
 const char *go_peer_version(const go_peer *p) { return p->version; }
 
+/* Sends one command and reads the reply into line. */
+static bool request(go_peer *p, char *line, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(p->to, fmt, ap);
+    va_end(ap);
+    fflush(p->to);
+    if (!read_line(p, line, len)) {
+        fprintf(stderr, "gomap-bench: the Go peer exited\n");
+        return false;
+    }
+    return true;
+}
+
 int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, uint64_t seed,
                 size_t min_ops, bench_result *r)
 {
     char line[512];
-    fprintf(p->to, "run %s %s %zu %" PRIu64 " %zu\n", bench_workload_name(wl),
-            bench_keys_name(type), n, seed, min_ops);
-    fflush(p->to);
-    if (!read_line(p, line, sizeof line)) {
-        fprintf(stderr, "gomap-bench: the Go peer exited\n");
+    if (!request(p, line, sizeof line, "run %s %s %zu %" PRIu64 " %zu\n",
+                 bench_workload_name(wl), bench_keys_name(type), n, seed, min_ops))
         return -1;
-    }
     long long ns, bytes;
     unsigned long long ops, sum;
     memset(r, 0, sizeof *r);
@@ -94,6 +108,24 @@ int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, ui
     r->ops = ops;
     r->checksum = sum;
     r->bytes = bytes > 0 ? bytes : -1;
+    return 0;
+}
+
+int go_peer_sync(go_peer *p, const char *workload, unsigned threads, uint64_t ops,
+                 double *ns_out, uint64_t *ops_out, uint64_t *checksum_out)
+{
+    char line[512];
+    if (!request(p, line, sizeof line, "sync %s %u %" PRIu64 "\n", workload, threads, ops))
+        return -1;
+    long long ns;
+    unsigned long long done, sum;
+    if (sscanf(line, "ok ns=%lld ops=%llu checksum=%llu", &ns, &done, &sum) != 3) {
+        fprintf(stderr, "gomap-bench: the Go peer said: %s\n", line);
+        return -1;
+    }
+    *ns_out = (double)ns;
+    *ops_out = done;
+    *checksum_out = sum;
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * peer_go.h — the client side of the Go peer (bench/peers/go/peer.go): a
- * child process running Go's own map on the same key streams, driven over a
- * pipe one run at a time so its runs interleave with the in-process ones.
+ * child process running Go's own map on the same key streams (and Go's
+ * sync.Map for the concurrent suite), driven over a pipe one run at a time
+ * so its runs interleave with the in-process ones.
  */
 #ifndef GOMAP_BENCH_PEER_GO_H
 #define GOMAP_BENCH_PEER_GO_H
@@ -21,6 +22,13 @@ const char *go_peer_version(const go_peer *p);
  * failed (message on stderr). */
 int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, uint64_t seed,
                 size_t min_ops, bench_result *r);
+
+/* One run of the concurrent suite: Go's sync.Map benchmark `workload`
+ * (sync_workload_name) with GOMAXPROCS = threads, one goroutine per thread,
+ * `ops` operations in all. Returns 0 with the wall time, the operations
+ * done and the checksum, or -1 if the peer failed (message on stderr). */
+int go_peer_sync(go_peer *p, const char *workload, unsigned threads, uint64_t ops,
+                 double *ns_out, uint64_t *ops_out, uint64_t *checksum_out);
 
 void go_peer_stop(go_peer *p);
 

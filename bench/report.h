@@ -26,6 +26,25 @@ typedef struct {
     bool checksum_ok;           /* same in every run and as gomap's */
 } bench_row;
 
+/* One contender's figures for one case (workload x threads) of the
+ * concurrent suite (`--suite sync`), over all repetitions. */
+typedef struct {
+    const char *workload;
+    unsigned threads;
+    const char *impl;
+    unsigned reps;
+    uint64_t ops;               /* per run, all threads */
+    double ns_med, ns_min, ns_max; /* wall time of the parallel phase / ops */
+    double ratio;               /* ns_med / gomap-sync's ns_med; 0 for gomap-sync */
+    double scaling;             /* throughput / own throughput at base_threads; 0 if none */
+    unsigned base_threads;      /* 2 if run, else the fewest threads run */
+    int64_t retired_peak;       /* gomap-sync's retired bytes (median over runs) */
+    int64_t retired_end;        /* ... peak, and at the end; -1: not measured */
+    uint64_t checksum;
+    bool checked;               /* deterministic: every contender must agree */
+    bool checksum_ok;           /* same in every run and as gomap-sync's (if checked) */
+} sync_row;
+
 /* What a run was: printed with every format. */
 typedef struct {
     const char *profile;
@@ -35,11 +54,20 @@ typedef struct {
     char machine[160];          /* CPU model, cores, memory */
     const char *impls[8];       /* "name: what" lines */
     unsigned nimpls;
+    const char *threads;        /* sync suite: "1,2,8" */
+    double scale;               /* sync suite: operation-count multiplier */
 } bench_params;
 
 typedef enum { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_MARKDOWN } bench_format;
 
 void report_write(FILE *out, bench_format fmt, const bench_params *p, const bench_row *rows,
                   size_t nrows);
+
+/* The same four renderings for the concurrent suite. */
+void report_write_sync(FILE *out, bench_format fmt, const bench_params *p, const sync_row *rows,
+                       size_t nrows);
+
+/* The median of v[0..n-1] (n >= 1); sorts v. */
+double bench_median(double *v, unsigned n);
 
 #endif /* GOMAP_BENCH_REPORT_H */

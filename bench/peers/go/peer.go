@@ -4,7 +4,9 @@
 // (see README.md): it prints "ready <go version>", then answers each
 // "run <workload> <keys> <n> <seed> [<min_ops>]" line with one "ok ..." or "err ..."
 // line until EOF or "quit". The key streams are bit-exact with the C side,
-// so checksums can be compared across implementations.
+// so checksums can be compared across implementations. The concurrent suite's
+// "sync <workload> <threads> <ops>" lines run Go's sync.Map benchmarks
+// (syncbench.go).
 package main
 
 import (
@@ -360,6 +362,13 @@ func main() {
 			// Blank line: not a command, no reply.
 		case fields[0] == "quit" && len(fields) == 1:
 			return
+		case fields[0] == "sync":
+			r, cerr := syncCommand(fields)
+			if cerr != nil {
+				fmt.Fprintf(out, "err %v\n", cerr)
+			} else {
+				fmt.Fprintf(out, "ok ns=%d ops=%d checksum=%d\n", r.ns, r.ops, r.checksum)
+			}
 		case fields[0] == "run":
 			r, cerr := command(fields)
 			if cerr != nil {
