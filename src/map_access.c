@@ -20,82 +20,6 @@
 /* The empty string's bytes: a stored "" needs no allocation. */
 static const char empty_string[1] = "";
 
-/* ---- one-bucket lookups without hashing (Go's B == 0 fast paths) ----------- */
-
-static inline void *one_bucket_int(const gomap_t *m, int kind, const void *key)
-{
-    for (char *b = m->buckets; b; b = *overflow_of(m, b)) {
-        const uint8_t *th = tophash_of(b);
-        for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
-            if (th[i] == EMPTY_REST)
-                return NULL;
-            if (th[i] >= MIN_TOPHASH && key_eq(m, kind, key_slot_at(m, b, i), key))
-                return val_of_slot(m, val_slot_at(m, b, i));
-        }
-    }
-    return NULL;
-}
-
-/* Short strings compare directly. A long string is compared by length and its
- * first and last 4 bytes; if more than one slot survives that, hashing is
- * cheaper than several long compares. Returns NULL and sets *need_hash when
- * the caller should take the hashed path. */
-static inline void *one_bucket_str(const gomap_t *m, const gomap_str *key, bool *need_hash)
-{
-    char *b = m->buckets;
-    const uint8_t *th = tophash_of(b);
-    if (*overflow_of(m, b)) {
-        *need_hash = true;
-        return NULL;
-    }
-    if (key->len < 32) {
-        for (unsigned i = 0; i < BUCKET_SLOTS && th[i] != EMPTY_REST; i++) {
-            const char *ks = key_slot_at(m, b, i);
-            if (th[i] >= MIN_TOPHASH && key_eq(m, GOMAP_KEY_STR, ks, key))
-                return val_of_slot(m, val_slot_at(m, b, i));
-        }
-        return NULL;
-    }
-    int maybe = -1;
-    for (unsigned i = 0; i < BUCKET_SLOTS && th[i] != EMPTY_REST; i++) {
-        gomap_str s;
-        memcpy(&s, key_slot_at(m, b, i), sizeof s);
-        if (th[i] < MIN_TOPHASH || s.len != key->len)
-            continue;
-        if (memcmp(s.ptr, key->ptr, 4) != 0 ||
-            memcmp(s.ptr + s.len - 4, key->ptr + key->len - 4, 4) != 0)
-            continue;
-        if (maybe >= 0) {
-            *need_hash = true;
-            return NULL;
-        }
-        maybe = (int)i;
-    }
-    if (maybe >= 0 && key_eq(m, GOMAP_KEY_STR, key_slot_at(m, b, (unsigned)maybe), key))
-        return val_of_slot(m, val_slot_at(m, b, (unsigned)maybe));
-    return NULL;
-}
-
-/* ---- lookup ------------------------------------------------------------------ */
-
-static inline void *lookup(const gomap_t *m, int kind, const void *key)
-{
-    if (m->count == 0 || key_is_nan(kind, key))
-        return NULL;
-    if (m->B == 0 && !m->oldbuckets) {
-        if (kind == GOMAP_KEY_U32 || kind == GOMAP_KEY_U64)
-            return one_bucket_int(m, kind, key);
-        if (kind == GOMAP_KEY_STR) {
-            bool need_hash = false;
-            void *v = one_bucket_str(m, key, &need_hash);
-            if (!need_hash)
-                return v;
-        }
-    }
-    slot_ref r = find(m, kind, key, hash_of(m, kind, key));
-    return r.b ? val_of_slot(m, val_slot_at(m, r.b, r.i)) : NULL;
-}
-
 /* ---- insert ------------------------------------------------------------------ */
 
 /* Stores a new entry in the empty slot (ins_b, ins_i), or in a new overflow
@@ -369,7 +293,7 @@ static void *get_checked(const gomap_t *m, const void *key, const void *site)
         return NULL;
     gomap__read_check(m, MSG_READ_WRITE, site);
     void *v;
-#define GET(K) lookup(m, K, key)
+#define GET(K) probe_lookup(m, K, key)
     KIND_SWITCH(m->key_kind, v, GET)
 #undef GET
     return v;
@@ -443,7 +367,7 @@ bool gomap_delete(gomap_t *m, const void *key)
         if (!m || m->key_kind != KIND)                                         \
             return NULL;                                                       \
         gomap__read_check(m, MSG_READ_WRITE, CALLER);                          \
-        return lookup(m, KIND, &key);                                          \
+        return probe_lookup(m, KIND, &key);                                    \
     }                                                                          \
     bool gomap_delete_##suffix(gomap_t *m, type key)                           \
     {                                                                          \
@@ -468,7 +392,7 @@ void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len)
     if (!m || m->key_kind != GOMAP_KEY_STR || (!ptr && len))
         return NULL;
     gomap__read_check(m, MSG_READ_WRITE, CALLER);
-    return lookup(m, GOMAP_KEY_STR, &key);
+    return probe_lookup(m, GOMAP_KEY_STR, &key);
 }
 
 bool gomap_delete_str(gomap_t *m, const char *ptr, size_t len)

@@ -209,4 +209,82 @@ static inline slot_ref find(const gomap_t *m, int kind, const void *key, uint64_
     return find_in_chain(m, kind, home_bucket(m, hash), key, tophash_from(hash));
 }
 
+/* ---- one-bucket lookups without hashing (Go's B == 0 fast paths) ----------- */
+
+static inline void *one_bucket_int(const gomap_t *m, int kind, const void *key)
+{
+    for (char *b = m->buckets; b; b = *overflow_of(m, b)) {
+        const uint8_t *th = tophash_of(b);
+        for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
+            if (th[i] == EMPTY_REST)
+                return NULL;
+            if (th[i] >= MIN_TOPHASH && key_eq(m, kind, key_slot_at(m, b, i), key))
+                return val_of_slot(m, val_slot_at(m, b, i));
+        }
+    }
+    return NULL;
+}
+
+/* Short strings compare directly. A long string is compared by length and its
+ * first and last 4 bytes; if more than one slot survives that, hashing is
+ * cheaper than several long compares. Returns NULL and sets *need_hash when
+ * the caller should take the hashed path. */
+static inline void *one_bucket_str(const gomap_t *m, const gomap_str *key, bool *need_hash)
+{
+    char *b = m->buckets;
+    const uint8_t *th = tophash_of(b);
+    if (*overflow_of(m, b)) {
+        *need_hash = true;
+        return NULL;
+    }
+    if (key->len < 32) {
+        for (unsigned i = 0; i < BUCKET_SLOTS && th[i] != EMPTY_REST; i++) {
+            const char *ks = key_slot_at(m, b, i);
+            if (th[i] >= MIN_TOPHASH && key_eq(m, GOMAP_KEY_STR, ks, key))
+                return val_of_slot(m, val_slot_at(m, b, i));
+        }
+        return NULL;
+    }
+    int maybe = -1;
+    for (unsigned i = 0; i < BUCKET_SLOTS && th[i] != EMPTY_REST; i++) {
+        gomap_str s;
+        memcpy(&s, key_slot_at(m, b, i), sizeof s);
+        if (th[i] < MIN_TOPHASH || s.len != key->len)
+            continue;
+        if (memcmp(s.ptr, key->ptr, 4) != 0 ||
+            memcmp(s.ptr + s.len - 4, key->ptr + key->len - 4, 4) != 0)
+            continue;
+        if (maybe >= 0) {
+            *need_hash = true;
+            return NULL;
+        }
+        maybe = (int)i;
+    }
+    if (maybe >= 0 && key_eq(m, GOMAP_KEY_STR, key_slot_at(m, b, (unsigned)maybe), key))
+        return val_of_slot(m, val_slot_at(m, b, (unsigned)maybe));
+    return NULL;
+}
+
+/* ---- lookup ------------------------------------------------------------------ */
+
+/* The value slot of key, or NULL: Go's mapaccess. One-bucket maps of integer
+ * and string keys are searched without hashing. */
+static inline void *probe_lookup(const gomap_t *m, int kind, const void *key)
+{
+    if (m->count == 0 || key_is_nan(kind, key))
+        return NULL;
+    if (m->B == 0 && !m->oldbuckets) {
+        if (kind == GOMAP_KEY_U32 || kind == GOMAP_KEY_U64)
+            return one_bucket_int(m, kind, key);
+        if (kind == GOMAP_KEY_STR) {
+            bool need_hash = false;
+            void *v = one_bucket_str(m, key, &need_hash);
+            if (!need_hash)
+                return v;
+        }
+    }
+    slot_ref r = find(m, kind, key, hash_of(m, kind, key));
+    return r.b ? val_of_slot(m, val_slot_at(m, r.b, r.i)) : NULL;
+}
+
 #endif /* GOMAP_MAP_PROBE_H */

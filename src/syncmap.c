@@ -398,8 +398,9 @@ void gomap_sync_free(gomap_sync_t *m)
 /* find_entry's slow path: the key is not in the read part, which is
  * amended. Looks again under mu, then in dirty, counting a miss. */
 static __attribute__((noinline)) struct entry *find_entry_locked(gomap_sync_t *m,
-                                                                 const void *key, uint64_t h)
+                                                                 const void *key)
 {
+    uint64_t h = key_hash(m, key);
     uintptr_t w;
     struct entry *e;
     pthread_mutex_lock(&m->mu);
@@ -416,20 +417,19 @@ static __attribute__((noinline)) struct entry *find_entry_locked(gomap_sync_t *m
 /* Finds the entry for key: lock-free in the read part, else (if the read
  * part is amended) under mu in dirty, counting a miss. Call inside a
  * read-side section; the entry stays valid until its end. */
-ALWAYS_INLINE struct entry *find_entry_kind(gomap_sync_t *m, int kind, const void *key,
-                                            uint64_t h)
+ALWAYS_INLINE struct entry *find_entry_kind(gomap_sync_t *m, int kind, const void *key)
 {
     uintptr_t w = read_word(m);
-    struct entry *e = table_find_kind(read_table(w), kind, key, h);
+    struct entry *e = table_lookup_kind(read_table(w), kind, key);
     if (e || !read_amended(w))
         return e;
-    return find_entry_locked(m, key, h);
+    return find_entry_locked(m, key);
 }
 
-static struct entry *find_entry(gomap_sync_t *m, const void *key, uint64_t h)
+static struct entry *find_entry(gomap_sync_t *m, const void *key)
 {
     struct entry *e;
-#define FIND(K) find_entry_kind(m, K, key, h)
+#define FIND(K) find_entry_kind(m, K, key)
     KIND_SWITCH(m->hasher->key_kind, e, FIND)
 #undef FIND
     return e;
@@ -439,9 +439,8 @@ static struct entry *find_entry(gomap_sync_t *m, const void *key, uint64_t h)
  * specialised, the rest is a few loads. */
 ALWAYS_INLINE bool load_kind(gomap_sync_t *m, int kind, const void *key, void *val_out)
 {
-    uint64_t h = hash_of(m->hasher, kind, key);
     gomap__rcu_read_lock();
-    struct entry *e = find_entry_kind(m, kind, key, h);
+    struct entry *e = find_entry_kind(m, kind, key);
     struct box *p = e ? atomic_load_explicit(&e->p, memory_order_acquire) : NULL;
     bool found = has_value(p);
     if (found)
@@ -495,7 +494,6 @@ int gomap_sync_swap(gomap_sync_t *m, const void *key, const void *val, void *pre
         *loaded = false;
     if (!args_ok(m, key, val))
         return -EINVAL;
-    uint64_t h = key_hash(m, key);
     int rc = 0;
     gomap__rcu_read_lock();
     struct box *nv = gomap__box_new(m, val);
@@ -503,9 +501,10 @@ int gomap_sync_swap(gomap_sync_t *m, const void *key, const void *val, void *pre
         gomap__rcu_read_unlock();
         return -ENOMEM;
     }
-    struct entry *e = table_find(read_table(read_word(m)), key, h);
+    struct entry *e = table_lookup(read_table(read_word(m)), key);
     struct box *prev = e ? entry_try_swap(e, nv) : EXPUNGED;
     if (prev == EXPUNGED) {
+        uint64_t h = key_hash(m, key);
         pthread_mutex_lock(&m->mu);
         rc = swap_locked(m, key, h, nv, &prev);
         pthread_mutex_unlock(&m->mu);
@@ -536,11 +535,11 @@ int gomap_sync_load_or_store(gomap_sync_t *m, const void *key, const void *val,
         *loaded = false;
     if (!args_ok(m, key, val))
         return -EINVAL;
-    uint64_t h = key_hash(m, key);
     gomap__rcu_read_lock();
-    struct entry *e = table_find(read_table(read_word(m)), key, h);
+    struct entry *e = table_lookup(read_table(read_word(m)), key);
     int rc = e ? entry_try_load_or_store(m, e, val, actual_out) : 2;
     if (rc == 2) {
+        uint64_t h = key_hash(m, key);
         pthread_mutex_lock(&m->mu);
         uintptr_t w = read_word(m);
         if ((e = table_find(read_table(w), key, h)) != NULL) {
@@ -571,9 +570,8 @@ int gomap_sync_compare_and_swap(gomap_sync_t *m, const void *key, const void *ol
 {
     if (!args_ok(m, key, new_val) || (!old && m->val_size))
         return -EINVAL;
-    uint64_t h = key_hash(m, key);
     gomap__rcu_read_lock();
-    struct entry *e = find_entry(m, key, h);
+    struct entry *e = find_entry(m, key);
     int rc = e ? entry_try_cas(m, e, old, new_val) : 0;
     gomap__rcu_read_unlock();
     return rc;
@@ -585,14 +583,15 @@ int gomap_sync_compare_and_swap(gomap_sync_t *m, const void *key, const void *ol
  * right away (Go's LoadAndDelete); its entry then leaves every table, so it
  * is killed here, its value copied out first. Returns the entry (still to be
  * deleted) or NULL; *done is set when the dirty path finished the job. */
-static struct entry *find_for_delete(gomap_sync_t *m, const void *key, uint64_t h,
-                                     void *val_out, bool *done)
+static struct entry *find_for_delete(gomap_sync_t *m, const void *key, void *val_out,
+                                     bool *done)
 {
     uintptr_t w = read_word(m);
-    struct entry *e = table_find(read_table(w), key, h);
+    struct entry *e = table_lookup(read_table(w), key);
     *done = false;
     if (e || !read_amended(w))
         return e;
+    uint64_t h = key_hash(m, key);
     pthread_mutex_lock(&m->mu);
     w = read_word(m);
     e = table_find(read_table(w), key, h);
@@ -619,10 +618,9 @@ bool gomap_sync_load_and_delete(gomap_sync_t *m, const void *key, void *val_out)
         zero_out(m, val_out);
         return false;
     }
-    uint64_t h = key_hash(m, key);
     bool done;
     gomap__rcu_read_lock();
-    struct entry *e = find_for_delete(m, key, h, val_out, &done);
+    struct entry *e = find_for_delete(m, key, val_out, &done);
     struct box *p = e ? entry_delete(m, e, NULL) : NULL;
     if (p) {
         done = true;
@@ -644,12 +642,11 @@ bool gomap_sync_compare_and_delete(gomap_sync_t *m, const void *key, const void 
 {
     if (!m || !key_ok(m, key) || (!old && m->val_size))
         return false;
-    uint64_t h = key_hash(m, key);
     static const char no_value;
     gomap__rcu_read_lock();
     /* Go does not remove the key from dirty here: the compare comes first,
      * and promotion expunges the entry later if it stays deleted. */
-    struct entry *e = find_entry(m, key, h);
+    struct entry *e = find_entry(m, key);
     struct box *p = e ? entry_delete(m, e, m->val_size ? old : &no_value) : NULL;
     if (p)
         gomap__box_retire(m, p);
@@ -684,8 +681,9 @@ void gomap_sync_range(gomap_sync_t *m, bool (*fn)(const void *key, const void *v
             struct entry *e;
             memcpy(&e, slot, sizeof e);
             struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
-            const void *val = m->val_size ? box_val(p) : (const void *)PRESENT;
-            if (has_value(p) && !fn(key, val, ctx)) {
+            if (!has_value(p))
+                continue;
+            if (!fn(key, m->val_size ? box_val(p) : (const void *)PRESENT, ctx)) {
                 gomap_iter_done(&it);
                 break;
             }

@@ -179,6 +179,28 @@ static inline struct entry *table_find(const struct table *t, const void *key, u
     return e;
 }
 
+/* The entry of key in table t (NULL: none, or no table), as the core map's
+ * lookup finds it: a one-bucket table of integer or string keys is searched
+ * without hashing (Go's B == 0 fast path), so a key is hashed only when the
+ * table is bigger or a locked path needs the hash. */
+ALWAYS_INLINE struct entry *table_lookup_kind(const struct table *t, int kind, const void *key)
+{
+    void *slot = t ? probe_lookup(t->map, kind, key) : NULL;
+    struct entry *e = NULL;
+    if (slot)
+        memcpy(&e, slot, sizeof e);
+    return e;
+}
+
+static inline struct entry *table_lookup(const struct table *t, const void *key)
+{
+    struct entry *e;
+#define LOOKUP(K) table_lookup_kind(t, K, key)
+    KIND_SWITCH(t ? t->map->key_kind : GOMAP_KEY_U64, e, LOOKUP)
+#undef LOOKUP
+    return e;
+}
+
 /* The published read part. The acquire pairs with the release store that
  * published it: a reader sees the table as it was when it was published. */
 static inline uintptr_t read_word(gomap_sync_t *m)
