@@ -239,7 +239,8 @@ void gomap__sync_free_block(gomap_sync_t *m, void *p, size_t size);
 /* A box holding a copy of val (PRESENT for a set), or NULL. Must be called
  * inside a read-side section (the free list relies on it). */
 struct box *gomap__box_new(gomap_sync_t *m, const void *val);
-/* Frees a box no other thread has seen. */
+/* A box never published (a lost race, or a write that failed): retired
+ * like a replaced one, since a stale free-list popper may still read it. */
 void gomap__box_discard(gomap_sync_t *m, struct box *b);
 /* A box this thread's CAS (or exchange) just took out of an entry. Boxes
  * are retired in batches; gomap__box_flush hands over a partial batch. */

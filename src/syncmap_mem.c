@@ -22,9 +22,10 @@
  * boxes; the rest are freed). The free list has no ABA problem because a
  * box is pushed only after a grace period and popped only inside a
  * read-side section: a box a popper has seen at the top cannot be popped,
- * reused, retired and pushed back before that popper's section ends. A box
- * that was never published (a lost CAS race) is freed, not pushed, for the
- * same reason.
+ * reused, retired and pushed back before that popper's section ends. For
+ * the same reason a box that was popped but never published (a lost CAS
+ * race, a failed write) is not freed at once, since a stale popper may
+ * still read its link: it is retired like a replaced one.
  */
 #include "syncmap_internal.h"
 
@@ -117,8 +118,10 @@ struct box *gomap__box_new(gomap_sync_t *m, const void *val)
 
 void gomap__box_discard(gomap_sync_t *m, struct box *b)
 {
-    if (b != PRESENT)
-        gomap__sync_free_block(m, b, box_bytes(m));
+    /* A box fresh from the free list may still be the top some other
+     * popper read and is about to dereference: it must wait for a grace
+     * period like any retired box. */
+    gomap__box_retire(m, b);
 }
 
 /* A batch's grace period has ended: its boxes are recycled, or freed once
