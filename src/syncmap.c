@@ -40,7 +40,10 @@ static void publish(gomap_sync_t *m, struct table *t, bool amended)
 
 /* ---- length --------------------------------------------------------------------- */
 
-static _Thread_local unsigned my_stripe = LEN_STRIPES;
+/* The stripe this thread counts in, assigned round-robin on first use.
+ * initial-exec: a plain %fs-relative access instead of a call to
+ * __tls_get_addr in this position-independent library (as misuse.c). */
+static _Thread_local unsigned my_stripe __attribute__((tls_model("initial-exec"))) = LEN_STRIPES;
 
 static void len_add(gomap_sync_t *m, long delta)
 {
