@@ -9,15 +9,18 @@
  * with gomap__rcu_read_lock / gomap__rcu_read_unlock and may use what it found
  * until the unlock.
  *
- * Flavour: liburcu's "bulletproof" flavour (urcu-bp). A thread registers
- * itself on its first read-side section and is unregistered by liburcu when
- * it exits, so users never register anything. Measured against the
- * membarrier flavour with the same lazy registration done here, a read-side
- * section costs the same (2.3-2.8 ns against 2.4-3.2 ns per lock+unlock pair
- * on the development VM; `gomap-rcu-choice`, docs/syncmap.md), so the
- * simpler one is used. Sections nest; a thread may block inside one (the
- * sync map takes its mutex inside), but must never wait for a grace period
- * there (gomap__rcu_wait_a_little).
+ * Flavour: liburcu's membarrier flavour (urcu-memb), whose read-side
+ * sections are a few plain loads and stores on a thread-local counter (the
+ * writer side pays with membarrier(2)). It needs each reading thread
+ * registered: gomap registers a thread on its first read-side section or
+ * retirement (one thread-local flag tested each time) and unregisters it at
+ * thread exit through a pthread key destructor, so users never register
+ * anything. Measured against the "bulletproof" flavour (urcu-bp), which does
+ * the same registration internally, a section costs 2.9-3.3 ns against
+ * 3.7-4.6 ns on the development VM (`gomap-rcu-choice`, docs/syncmap.md).
+ * Sections nest; a thread may block inside one (the sync map takes its
+ * mutex inside), but must never wait for a grace period there
+ * (gomap__rcu_wait_a_little).
  *
  * ThreadSanitizer does not see liburcu's ordering (the library is not
  * instrumented and its grace periods rest on membarrier). Two edges are
@@ -44,18 +47,34 @@
  * inline versions, which the LGPL's ten-line rule lets any code inline.
  * Sanitizer builds (GOMAP_RCU_OUT_OF_LINE) call the library's functions
  * instead, so that TSan does not instrument liburcu's internals and UBSan
- * does not report liburcu 0.13's own misalignment (its per-thread reader
- * struct is declared 128-byte aligned but allocated at 32 bytes). */
+ * never sees liburcu's own code. */
 #if !defined(GOMAP_TSAN) && !GOMAP_RCU_OUT_OF_LINE
 #define _LGPL_SOURCE
 #endif
-#include <urcu-bp.h>
+#include <urcu/urcu-memb.h>
+#include <urcu/call-rcu.h>
 
 #if defined(GOMAP_TSAN)
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 extern char gomap__rcu_readers_done;
 #endif
+
+/* liburcu-memb's call_rcu (its headers name it through a flavour macro). */
+void urcu_memb_call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *head));
+
+/* Set once this thread is registered with liburcu (rcu.c). initial-exec: a
+ * plain %fs-relative load, not a call to __tls_get_addr. */
+extern _Thread_local int gomap__rcu_registered __attribute__((tls_model("initial-exec")));
+
+/* Registers the calling thread and arranges its unregistration at exit. */
+void gomap__rcu_register(void);
+
+static inline void gomap__rcu_ensure_registered(void)
+{
+    if (__builtin_expect(!gomap__rcu_registered, 0))
+        gomap__rcu_register();
+}
 
 /* A block that can be retired: embed it (anywhere) in the retired object. */
 struct gomap_retired {
@@ -65,7 +84,8 @@ struct gomap_retired {
 
 static inline void gomap__rcu_read_lock(void)
 {
-    urcu_bp_read_lock();
+    gomap__rcu_ensure_registered();
+    urcu_memb_read_lock();
 }
 
 static inline void gomap__rcu_read_unlock(void)
@@ -73,7 +93,7 @@ static inline void gomap__rcu_read_unlock(void)
 #if defined(GOMAP_TSAN)
     __tsan_release(&gomap__rcu_readers_done);
 #endif
-    urcu_bp_read_unlock();
+    urcu_memb_read_unlock();
 }
 
 /* Calls r->free_fn(r) on liburcu's call_rcu thread once every read-side
