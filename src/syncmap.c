@@ -272,7 +272,7 @@ static bool key_ok(const gomap_sync_t *m, const void *key)
 {
     if (!key)
         return false;
-    if (m->inner.key_kind == GOMAP_KEY_STR) {
+    if (m->key_kind == GOMAP_KEY_STR) {
         const gomap_str *s = key;
         return s->ptr || s->len == 0;
     }
@@ -319,6 +319,7 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     m->inner = inner;
     m->hint = opt->hint;
     m->val_size = opt->val_size;
+    m->key_kind = (int)opt->key_kind;
     m->seed = gomap__rand64();
     if (gomap__new_seeded(&m->hasher, &inner, m->seed) != 0) {
         gomap__sync_free_block(m, m, sizeof *m);
@@ -433,7 +434,7 @@ static struct entry *find_entry(gomap_sync_t *m, const void *key)
 {
     struct entry *e;
 #define FIND(K) find_entry_kind(m, K, key)
-    KIND_SWITCH(m->hasher->key_kind, e, FIND)
+    KIND_SWITCH(m->key_kind, e, FIND)
 #undef FIND
     return e;
 }
@@ -462,7 +463,7 @@ bool gomap_sync_load(gomap_sync_t *m, const void *key, void *val_out)
     }
     bool found;
 #define LOAD(K) load_kind(m, K, key, val_out)
-    KIND_SWITCH(m->hasher->key_kind, found, LOAD)
+    KIND_SWITCH(m->key_kind, found, LOAD)
 #undef LOAD
     return found;
 }

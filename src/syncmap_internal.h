@@ -92,7 +92,8 @@ struct gomap_sync {
     gomap_t *hasher;              /* an empty map with every table's seed:
                                      hashes keys */
     size_t val_size;
-    char pad0[CACHE_LINE - 3 * sizeof(void *)];
+    int key_kind;                 /* gomap_key_kind */
+    char pad0[CACHE_LINE - 3 * sizeof(void *) - sizeof(int)];
 
     /* Boxes (syncmap_mem.c): retired ones waiting to be handed to RCU as
      * one batch, and recycled ones, each a stack changed by CAS. */
@@ -222,7 +223,7 @@ static inline uint64_t key_hash(const gomap_sync_t *m, const void *key)
 {
     uint64_t h;
 #define HASH(K) hash_of(m->hasher, K, key)
-    KIND_SWITCH(m->hasher->key_kind, h, HASH)
+    KIND_SWITCH(m->key_kind, h, HASH)
 #undef HASH
     return h;
 }
