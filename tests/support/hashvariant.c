@@ -2,7 +2,10 @@
 
 #include "ckey.h"
 
+#include <stdio.h>
 #include <string.h>
+
+int hv_current;
 
 const char *hash_variant_name(int variant)
 {
@@ -49,4 +52,13 @@ void hash_variant_keys(gomap_options *o, int variant)
     o->key_size = sizeof(uint64_t);
     o->hash = variant == HV_DEGENERATE ? hash_degenerate : hash_truncated;
     o->equal = equal_u64;
+}
+
+void hash_variant_run_all(const char *name, void (*fn)(void))
+{
+    for (hv_current = HV_BUILTIN; hv_current < HV_COUNT; hv_current++) {
+        printf("== %s [%s hash]\n", name, hash_variant_name(hv_current));
+        fflush(stdout);
+        fn();
+    }
 }

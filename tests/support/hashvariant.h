@@ -23,6 +23,14 @@ const char *hash_variant_name(int variant);
  * and bytewise equality. Other fields of *o are left alone. */
 void hash_variant_keys(gomap_options *o, int variant);
 
+/* The variant of the test case running (set by hash_variant_run_all). */
+extern int hv_current;
+
+/* Runs fn once per variant with hv_current set, printing
+ * "== name [variant hash]" before each run. */
+void hash_variant_run_all(const char *name, void (*fn)(void));
+#define RUN_VARIANTS(fn) hash_variant_run_all(#fn, fn)
+
 uint64_t hash_degenerate(const void *key, uint64_t seed);
 uint64_t hash_truncated(const void *key, uint64_t seed);
 

@@ -54,7 +54,6 @@
 /* The stats struct by its tag (the header's typedef name is not used). */
 typedef struct gomap_sync_stats sstats;
 
-static int g_variant; /* the hash variant of the case running */
 
 static gomap_sync_t *sync_new(int variant, size_t val_size)
 {
@@ -343,7 +342,7 @@ typedef struct {
 #define MCHECK(md, cond, ...) \
     do { if (!(cond)) { char d_[400], c_[200]; snprintf(c_, sizeof c_, __VA_ARGS__); \
          snprintf(d_, sizeof d_, "variant %s, key space %" PRIu64 ", step %zu, op %s, key %" PRIu64 ": %s", \
-                  hash_variant_name(g_variant), (md)->keys, (md)->step, op_names[(md)->op], (md)->k, c_); \
+                  hash_variant_name(hv_current), (md)->keys, (md)->step, op_names[(md)->op], (md)->k, c_); \
          check_fail(__FILE__, __LINE__, #cond, d_); } } while (0)
 
 /* Values are drawn from a small set so compare-and-swap/delete often match. */
@@ -498,10 +497,10 @@ static void model_run(uint64_t keys, size_t steps, uint64_t seed)
 {
     model md;
     memset(&md, 0, sizeof md);
-    md.m = sync_new(g_variant, sizeof(uint64_t));
+    md.m = sync_new(hv_current, sizeof(uint64_t));
     ref_init(&md.refs[0], "RWMutexMap", false);
     ref_init(&md.refs[1], "DeepCopyMap", true);
-    md.rng = seed ^ keys * 0x9E3779B97F4A7C15ull ^ (uint64_t)g_variant;
+    md.rng = seed ^ keys * 0x9E3779B97F4A7C15ull ^ (uint64_t)hv_current;
     md.keys = keys;
     for (md.step = 0; md.step < steps; md.step++)
         model_step(&md);
@@ -577,7 +576,7 @@ static bool cr_range_fn(const void *key, const void *val, void *ctx)
 static void test_concurrent_range(void)
 {
     uint64_t seed = test_seed();
-    gomap_sync_t *m = sync_new(g_variant, sizeof(uint64_t));
+    gomap_sync_t *m = sync_new(hv_current, sizeof(uint64_t));
     for (uint64_t n = 1; n <= CR_KEYS; n++)
         CHECK_EQ(gomap_sync_store(m, &n, &n), 0);
 
@@ -589,7 +588,7 @@ static void test_concurrent_range(void)
         CHECK_EQ(pthread_create(&th[g], NULL, cr_work, &w[g]), 0);
     }
     int iters = 1024 / WORK_DIV;
-    if (g_variant != HV_BUILTIN)
+    if (hv_current != HV_BUILTIN)
         iters /= 2;
     for (int it = 0; it < iters; it++) {
         cr_seen *s = calloc(1, sizeof *s);
@@ -682,7 +681,7 @@ static void test_range_nested_call(void)
 {
     nest_ctx c;
     memset(&c, 0, sizeof c);
-    c.m = sync_new(g_variant, sizeof(uint64_t));
+    c.m = sync_new(hv_current, sizeof(uint64_t));
     for (uint64_t i = 0; i < 3; i++) {
         uint64_t v = 100 + i;
         CHECK_EQ(gomap_sync_store(c.m, &i, &v), 0);
@@ -708,7 +707,7 @@ static void promote(gomap_sync_t *m)
 
 static void test_cas_missing(void)
 {
-    gomap_sync_t *m = sync_new(g_variant, sizeof(uint64_t));
+    gomap_sync_t *m = sync_new(hv_current, sizeof(uint64_t));
     uint64_t k = 7, zero = 0, one = 1, got = 5;
 
     /* Never stored, with old = the zero value and with another old. */
@@ -756,7 +755,7 @@ static void test_cas_missing(void)
 
 static void test_delete(void)
 {
-    gomap_sync_t *m = sync_new(g_variant, sizeof(uint64_t));
+    gomap_sync_t *m = sync_new(hv_current, sizeof(uint64_t));
     enum { N = 200 };
     for (uint64_t k = 0; k < N; k++) {
         uint64_t v = k * 3;
@@ -787,7 +786,7 @@ static void test_delete(void)
 
 static void test_clear(void)
 {
-    gomap_sync_t *m = sync_new(g_variant, sizeof(uint64_t));
+    gomap_sync_t *m = sync_new(hv_current, sizeof(uint64_t));
     gomap_sync_clear(m); /* empty: nothing to do */
     CHECK_EQ(gomap_sync_len(m), 0);
     for (int round = 0; round < 3; round++) {
@@ -861,7 +860,7 @@ static void *cc_work(void *arg)
 static void test_concurrent_clear(void)
 {
     uint64_t seed = test_seed();
-    gomap_sync_t *m = sync_new(g_variant, sizeof(uint64_t));
+    gomap_sync_t *m = sync_new(hv_current, sizeof(uint64_t));
     enum { WORKERS = 6 };
     cc_worker w[WORKERS];
     pthread_t th[WORKERS];
@@ -886,7 +885,7 @@ static void test_concurrent_clear(void)
 
 static void test_issue40999(void)
 {
-    gomap_sync_t *m = sync_new(g_variant, sizeof(uint64_t));
+    gomap_sync_t *m = sync_new(hv_current, sizeof(uint64_t));
     /* Go: an initial entry biases len(dirty) above the miss count. */
     uint64_t first = 0, v = 1;
     CHECK_EQ(gomap_sync_store(m, &first, &v), 0);
@@ -919,7 +918,7 @@ static void test_issue40999(void)
 
 static void test_outputs(void)
 {
-    gomap_sync_t *m = sync_new(g_variant, sizeof(uint64_t));
+    gomap_sync_t *m = sync_new(hv_current, sizeof(uint64_t));
     uint64_t k = 5, a = 11, b = 22, out;
     bool loaded;
 
@@ -971,7 +970,7 @@ static void test_outputs(void)
 /* A set: val_size 0, value pointers NULL. */
 static void test_set(void)
 {
-    gomap_sync_t *m = sync_new(g_variant, 0);
+    gomap_sync_t *m = sync_new(hv_current, 0);
     bool loaded;
     for (uint64_t k = 0; k < 50; k++) {
         CHECK_EQ(gomap_sync_store(m, &k, NULL), 0);
@@ -1089,7 +1088,7 @@ static void test_bad_input(void)
 {
     gomap_options o;
     memset(&o, 0, sizeof o);
-    hash_variant_keys(&o, g_variant);
+    hash_variant_keys(&o, hv_current);
     o.val_size = sizeof(uint64_t);
     gomap_sync_t *m = (gomap_sync_t *)&o; /* must be overwritten with NULL */
 
@@ -1231,7 +1230,7 @@ static void check_promotion_by_misses(gomap_sync_t *m, uint64_t key, size_t expe
 
 static void test_stats(void)
 {
-    gomap_sync_t *m = sync_new(g_variant, sizeof(uint64_t));
+    gomap_sync_t *m = sync_new(hv_current, sizeof(uint64_t));
     sstats s = stats_of(m);
     CHECK(s.len == 0 && s.read_entries == 0 && s.dirty_entries == 0 && !s.amended);
     CHECK(s.misses == 0 && s.promotions == 0 && s.retired_bytes == 0 && s.retired_objects == 0);
@@ -1295,19 +1294,6 @@ static void test_stats(void)
     CHECK_SYNC_VALID(m);
     gomap_sync_free(m);
 }
-
-/* ------------------------------------------------------------------------ */
-
-static void run_all_variants(const char *name, void (*fn)(void))
-{
-    for (g_variant = HV_BUILTIN; g_variant < HV_COUNT; g_variant++) {
-        printf("== %s [%s hash]\n", name, hash_variant_name(g_variant));
-        fflush(stdout);
-        fn();
-    }
-}
-
-#define RUN_VARIANTS(fn) run_all_variants(#fn, fn)
 
 int main(void)
 {

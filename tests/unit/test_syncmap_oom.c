@@ -52,7 +52,6 @@
 
 typedef struct gomap_sync_stats sstats;
 
-static int g_variant;
 
 /* ------------------------------------------------------------------------ */
 /* fail_alloc behind a mutex                                                 */
@@ -117,14 +116,14 @@ static void la_check_empty(locked_alloc *la, const char *where)
     fail_alloc c = la_counts(la);
     CHECK_MSG(c.live_blocks == 0 && c.live_bytes == 0,
               "%s [%s hash]: %zu blocks, %zu bytes leaked", where,
-              hash_variant_name(g_variant), c.live_blocks, c.live_bytes);
+              hash_variant_name(hv_current), c.live_blocks, c.live_bytes);
 }
 
 static gomap_sync_t *sync_new_with(locked_alloc *la)
 {
     gomap_options o;
     memset(&o, 0, sizeof o);
-    hash_variant_keys(&o, g_variant);
+    hash_variant_keys(&o, hv_current);
     o.val_size = sizeof(uint64_t);
     o.alloc = &la->iface;
     gomap_sync_t *m = NULL;
@@ -351,7 +350,7 @@ static bool write_run(const state *st, const write_op *w, size_t n, size_t *enom
     char ctx[200];
     snprintf(ctx, sizeof ctx, "%s on key %" PRIu64 "%s, state '%s', allocation #%zu refused [%s hash]",
              w_names[w->kind], w->key, w->kind == W_CAS && w->old_mode ? " (wrong old)" : "",
-             st->name, n, hash_variant_name(g_variant));
+             st->name, n, hash_variant_name(hv_current));
     locked_alloc la;
     la_init(&la);
     gomap_sync_t *m = sync_new_with(&la);
@@ -420,7 +419,7 @@ static void test_new_fails(void)
 {
     gomap_options o;
     memset(&o, 0, sizeof o);
-    hash_variant_keys(&o, g_variant);
+    hash_variant_keys(&o, hv_current);
     o.val_size = sizeof(uint64_t);
     static const size_t hints[] = {0, 100};
     for (int h = 0; h < 2; h++) {
@@ -463,7 +462,7 @@ static void test_new_fails(void)
 static void never_fail_run(const state *st)
 {
     char ctx[160];
-    snprintf(ctx, sizeof ctx, "state '%s' [%s hash]", st->name, hash_variant_name(g_variant));
+    snprintf(ctx, sizeof ctx, "state '%s' [%s hash]", st->name, hash_variant_name(hv_current));
     locked_alloc la;
     la_init(&la);
     gomap_sync_t *m = sync_new_with(&la);
@@ -612,7 +611,7 @@ static void random_step(gomap_sync_t *m, locked_alloc *la, contents *c, uint64_t
 
 static void test_random(void)
 {
-    uint64_t rng = test_seed() ^ (uint64_t)g_variant * 0x9E3779B97F4A7C15ull;
+    uint64_t rng = test_seed() ^ (uint64_t)hv_current * 0x9E3779B97F4A7C15ull;
     locked_alloc la;
     la_init(&la);
     gomap_sync_t *m = sync_new_with(&la);
@@ -626,19 +625,6 @@ static void test_random(void)
     printf("   %zu steps, %zu allocations refused\n", steps, la_counts(&la).failures);
     la_destroy(&la);
 }
-
-/* ------------------------------------------------------------------------ */
-
-static void run_all_variants(const char *name, void (*fn)(void))
-{
-    for (g_variant = HV_BUILTIN; g_variant < HV_COUNT; g_variant++) {
-        printf("== %s [%s hash]\n", name, hash_variant_name(g_variant));
-        fflush(stdout);
-        fn();
-    }
-}
-
-#define RUN_VARIANTS(fn) run_all_variants(#fn, fn)
 
 int main(void)
 {
