@@ -111,8 +111,12 @@ static struct box *entry_delete(gomap_sync_t *m, struct entry *e, const void *ol
     return NULL;
 }
 
+/* entry_try_load_or_store's answer when the entry is EXPUNGED. */
+enum { TRY_LOCKED = 2 };
+
 /* Go's tryLoadOrStore. Returns 1 loaded (value in *actual), 0 stored, -ENOMEM,
- * or 2 when the entry is EXPUNGED (nothing done). */
+ * or TRY_LOCKED when the entry is EXPUNGED (nothing done: the caller must
+ * take the lock). */
 static int entry_try_load_or_store(gomap_sync_t *m, struct entry *e, const void *val,
                                    void *actual_out)
 {
@@ -123,7 +127,7 @@ static int entry_try_load_or_store(gomap_sync_t *m, struct entry *e, const void 
             if (nv)
                 gomap__box_discard(m, nv);
             if (p == EXPUNGED)
-                return 2;
+                return TRY_LOCKED;
             copy_val(m, actual_out, p);
             return 1;
         }
@@ -329,7 +333,7 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     atomic_init(&m->pending, NULL);
     atomic_init(&m->free_boxes, NULL);
     atomic_init(&m->nfree, 0);
-    /* Up to 256 KiB of recycled boxes, and between 16 and 4096 of them. */
+    /* Up to 1 MiB of recycled boxes, and between 16 and 16384 of them. */
     size_t per_box = BOX_HDR + m->val_size;
     m->max_free = (1024u << 10) / per_box;
     m->max_free = m->max_free < 16 ? 16 : m->max_free > 16384 ? 16384 : m->max_free;
@@ -362,6 +366,9 @@ void gomap_sync_clear(gomap_sync_t *m)
 {
     if (!m)
         return;
+    /* A read-side section like every operation: retiring boxes reads the
+     * pending stack's top, which another writer may flush meanwhile. */
+    gomap__rcu_read_lock();
     pthread_mutex_lock(&m->mu);
     struct table *r = read_table(read_word(m));
     publish(m, NULL, false);
@@ -380,6 +387,7 @@ void gomap_sync_clear(gomap_sync_t *m)
     m->misses = 0;
     gomap__box_flush(m);
     pthread_mutex_unlock(&m->mu);
+    gomap__rcu_read_unlock();
 }
 
 void gomap_sync_free(gomap_sync_t *m)
@@ -541,8 +549,8 @@ int gomap_sync_load_or_store(gomap_sync_t *m, const void *key, const void *val,
         return -EINVAL;
     gomap__rcu_read_lock();
     struct entry *e = table_lookup(read_table(read_word(m)), key);
-    int rc = e ? entry_try_load_or_store(m, e, val, actual_out) : 2;
-    if (rc == 2) {
+    int rc = e ? entry_try_load_or_store(m, e, val, actual_out) : TRY_LOCKED;
+    if (rc == TRY_LOCKED) {
         uint64_t h = key_hash(m, key);
         pthread_mutex_lock(&m->mu);
         uintptr_t w = read_word(m);

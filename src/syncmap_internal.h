@@ -244,7 +244,8 @@ struct box *gomap__box_new(gomap_sync_t *m, const void *val);
  * like a replaced one, since a stale free-list popper may still read it. */
 void gomap__box_discard(gomap_sync_t *m, struct box *b);
 /* A box this thread's CAS (or exchange) just took out of an entry. Boxes
- * are retired in batches; gomap__box_flush hands over a partial batch. */
+ * are retired in batches; gomap__box_flush hands over a partial batch.
+ * Inside a read-side section (it reads the top of the pending stack). */
 void gomap__box_retire(gomap_sync_t *m, struct box *b);
 void gomap__box_flush(gomap_sync_t *m);
 /* Frees the free list (gomap_sync_free, once nothing is retired). */
