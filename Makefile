@@ -1,7 +1,8 @@
 # Thin wrapper over the CMake presets (CMakePresets.json).
 #   make demo         build (release) and run gomap-bench --quick: gomap
 #                     against the peers that are installed (it tries to
-#                     install them first; see make bench-peers)
+#                     install them first; see make bench-peers), then the
+#                     sync map against a locked map and Go's sync.Map
 #   make test         build and run the whole suite: release, asan, tsan, then
 #                     a short libFuzzer run (fuzz preset, clang)
 #   make bench-peers  install the benchmark peers (absl, GLib, uthash, Go)
@@ -15,6 +16,7 @@ demo: deps-build
 	-@scripts/install-deps.sh peers
 	$(MAKE) build-release
 	./build/release/bench/gomap-bench --quick
+	./build/release/bench/gomap-bench --suite sync --quick
 
 test: deps-test $(addprefix test-,$(PRESETS_TEST))
 	@echo "gomap: all test presets passed ($(PRESETS_TEST))"
