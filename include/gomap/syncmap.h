@@ -105,7 +105,8 @@ GOMAP_API bool gomap_sync_compare_and_delete(gomap_sync_t *m, const void *key, c
  * had during the call. fn may call any function of this API on any map,
  * this one included (except gomap_sync_free); Range itself never blocks
  * other operations while it calls fn. Range on a map with new keys not yet
- * promoted first promotes them (one step under the mutex), as Go does.
+ * promoted first promotes them, as Go does: under the mutex the dirty map
+ * becomes the read-only part (no copy).
  * Memory retired while fn runs is freed only after Range returns, so a
  * long callback delays reclamation (see gomap_sync_stats). */
 GOMAP_API void gomap_sync_range(gomap_sync_t *m,
