@@ -1,7 +1,8 @@
 /*
  * gomap.h — umbrella header: includes every public gomap module.
- * See include/gomap/map.h for the core map, include/gomap/syncmap.h for
- * the sync map.
+ * include/gomap/map.h: the core map; gomap/diag.h: its diagnostics;
+ * gomap/syncmap.h: the sync map; gomap/shardmap.h: the sharded map;
+ * gomap/snapmap.h: the copy-on-write snapshot map.
  */
 #ifndef GOMAP_H
 #define GOMAP_H
@@ -9,5 +10,7 @@
 #include "gomap/map.h"
 #include "gomap/diag.h"
 #include "gomap/syncmap.h"
+#include "gomap/shardmap.h"
+#include "gomap/snapmap.h"
 
 #endif /* GOMAP_H */

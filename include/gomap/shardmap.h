@@ -1,0 +1,178 @@
+/*
+ * gomap/shardmap.h — a concurrent map split into shards, each a lock and a
+ * core map.
+ *
+ * Purpose. The general-purpose concurrent map: any mix of reads and writes,
+ * new keys as cheap as overwrites, atomic read-modify-write of one key
+ * (gomap_shard_compute), an exact length and a consistent snapshot. A key
+ * lives in one shard, chosen from bits of its hash that the shard's core map
+ * does not use, so two operations on keys of different shards never touch
+ * the same lock or the same memory. With one shard this is the classic "one
+ * read-write lock around a map". For keys written once and read very often
+ * the sync map (gomap/syncmap.h) reads faster; for a map that almost never
+ * changes and whose readers want consistent views, the snapshot map
+ * (gomap/snapmap.h).
+ *
+ * Thread-safety. Every function except gomap_shard_new and gomap_shard_free
+ * may be called by any thread at any time. Callbacks (compute, visit, range)
+ * run while the calling thread holds the key's shard (range: each shard in
+ * turn); a callback must not call into the same sharded map: the library
+ * detects that and ends the process with
+ *   fatal error: re-entrant call into a locked gomap shard (would deadlock)
+ * through the same report and fault handler as the core map's misuse checks
+ * (gomap/diag.h), instead of hanging. Callbacks may use any other map.
+ *
+ * Ordering. Each keyed operation is linearizable; gomap_shard_len,
+ * gomap_shard_snapshot and gomap_shard_clear hold every shard at once and are
+ * linearizable too. A write "synchronizes before" every operation that
+ * observes it. gomap_shard_range is not a snapshot: it sees each shard as
+ * it is when it reaches that shard.
+ *
+ * Keys and values are given as for the core map (gomap/map.h) and values are
+ * val_size bytes copied in and out; no pointer into the map ever escapes
+ * except to a callback, for the duration of the call. Every `*_out` pointer
+ * may be NULL.
+ *
+ * Errors. Functions returning int return 0 (or 1 where documented),
+ * -EINVAL for bad arguments (nothing changed) or -ENOMEM when memory runs out
+ * (the map unchanged, nothing leaked). bool and void functions treat a NULL
+ * map or key as absent / no-op.
+ */
+#ifndef GOMAP_SHARDMAP_H
+#define GOMAP_SHARDMAP_H
+
+#include <stdio.h>
+
+#include "map.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gomap_shard gomap_shard_t;
+
+#define GOMAP_SHARDS_MAX 65536u
+
+typedef struct gomap_shard_options {
+    gomap_options map;  /* key kind, value size, hint (for the whole map),
+                           allocator, check mode; mem_limit must be 0 */
+    unsigned shards;    /* a power of two up to GOMAP_SHARDS_MAX; 0 = auto:
+                           4 x online CPUs, at least 16 */
+} gomap_shard_options;
+
+/* Creates a sharded map. 0, -EINVAL (NULL argument, shards not a power of
+ * two or too many, options gomap_new rejects; *out NULL) or -ENOMEM. */
+GOMAP_API int gomap_shard_new(gomap_shard_t **out, const gomap_shard_options *opt);
+
+/* Frees the map and everything it owns. Must not overlap any other call on
+ * the map. NULL is a no-op. */
+GOMAP_API void gomap_shard_free(gomap_shard_t *m);
+
+/* Copies the value of `key` to val_out and returns true; if absent, fills
+ * val_out with zero bytes and returns false. Holds the shard shared. */
+GOMAP_API bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out);
+
+/* Sets the value of `key` (insert or overwrite). 0, -EINVAL or -ENOMEM. */
+GOMAP_API int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val);
+
+/* Deletes `key`; true if it was present. Never fails. */
+GOMAP_API bool gomap_shard_delete(gomap_shard_t *m, const void *key);
+
+/* If `key` is present, copies its value to actual_out and sets *loaded;
+ * otherwise stores `val`, copies it to actual_out and clears *loaded.
+ * 0, -EINVAL or -ENOMEM (nothing stored; *loaded false). */
+GOMAP_API int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const void *val,
+                                        void *actual_out, bool *loaded);
+
+/* Atomic read-modify-write of one key, under its shard's exclusive lock.
+ * fn(key, val, present, ctx) is called once: *present says whether the key
+ * is in the map and val points to a private copy of its value (val_size
+ * bytes; zeroed when absent). fn may change *val, set *present to insert the
+ * key with *val, or clear it to delete the key, and returns 0 to commit;
+ * any other return abandons the call: the map is unchanged and compute
+ * returns fn's value. Otherwise 0, -EINVAL or -ENOMEM (insert failed; map
+ * unchanged). Counters, upserts and conditional deletes are one call. */
+GOMAP_API int gomap_shard_compute(gomap_shard_t *m, const void *key,
+                                  int (*fn)(const void *key, void *val, bool *present, void *ctx),
+                                  void *ctx);
+
+/* If `key` is present, calls fn(key, val, ctx) with a pointer to the stored
+ * value, which fn may modify in place, and returns true; false (fn not
+ * called) if absent. Holds the shard exclusively while fn runs. */
+GOMAP_API bool gomap_shard_visit(gomap_shard_t *m, const void *key,
+                                 void (*fn)(const void *key, void *val, void *ctx), void *ctx);
+
+/* Calls fn(key, val, ctx) for every entry, shard by shard, until fn returns
+ * false. Each shard is held shared while its entries are visited, so the
+ * entries of one shard are seen at one instant; shards are visited one after
+ * another, so the whole is not a snapshot (use gomap_shard_snapshot). `key`
+ * and `val` are valid until fn returns. fn must not call into this map. */
+GOMAP_API void gomap_shard_range(gomap_shard_t *m,
+                                 bool (*fn)(const void *key, const void *val, void *ctx),
+                                 void *ctx);
+
+/* A consistent copy: a new core map (caller frees it with gomap_free) with
+ * every entry present at one instant; no write lands half-way through it.
+ * Holds every shard shared while copying (O(entries)). 0, -EINVAL or -ENOMEM
+ * (*out NULL). The copy uses the map's allocator and options, not its
+ * mem_limit. */
+GOMAP_API int gomap_shard_snapshot(gomap_shard_t *m, gomap_t **out);
+
+/* The number of entries at one instant (every shard held shared, briefly).
+ * 0 for NULL. */
+GOMAP_API size_t gomap_shard_len(gomap_shard_t *m);
+
+/* Deletes every entry, atomically (every shard held exclusively). */
+GOMAP_API void gomap_shard_clear(gomap_shard_t *m);
+
+/* The number of shards. 0 for NULL. */
+GOMAP_API unsigned gomap_shard_count(const gomap_shard_t *m);
+
+/* ---- diagnostics -------------------------------------------------------- */
+
+/* Counters of one shard since creation. Each operation on a key counts once,
+ * as a hit (found its key) or a miss (did not: a get of an absent key, a set
+ * or compute that inserted, a delete of an absent key); ops = hits + misses.
+ * Counted without extra synchronisation beyond the shard's lock: exact once
+ * the map is quiet. */
+typedef struct gomap_shard_counters {
+    size_t entries;      /* entries now */
+    uint64_t ops;        /* keyed operations */
+    uint64_t hits;
+    uint64_t misses;
+    uint64_t waits;      /* lock acquisitions that had to wait for another
+                            thread (range, len, snapshot, clear included) */
+    uint64_t wait_ns;    /* total time those acquisitions waited */
+} gomap_shard_counters;
+
+typedef struct gomap_shard_stats {
+    unsigned shards;
+    gomap_shard_counters total;  /* the sum over shards */
+    size_t max_entries;          /* the fullest shard's entries */
+    uint64_t max_ops;            /* the busiest shard's ops */
+    double imbalance;            /* max_ops / mean ops (1.0 = even; 0 if none) */
+} gomap_shard_stats_t;
+
+/* Fills *out and, when per_shard is not NULL, per_shard[0 .. n) with the
+ * first n shards' counters (n may be less or more than the shard count;
+ * entries past it are zeroed). Holds each shard briefly. 0 or -EINVAL. */
+GOMAP_API int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
+                                gomap_shard_counters *per_shard, size_t n);
+
+/* Draws the load of each shard: one cell per shard, shaded by its share of
+ * operations (and, on a second grid, of entries), with the hottest shards
+ * listed. format: GOMAP_HEATMAP_TEXT or GOMAP_HEATMAP_SVG (gomap/diag.h).
+ * 0, -EINVAL or -EIO. */
+GOMAP_API int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format);
+
+/* Checks every shard's core map (gomap_validate), that every key lives in
+ * the shard its hash selects, and that the shard counts add up. Call while
+ * no other thread writes. 0, -EINVAL or -EFAULT with a one-line reason in
+ * why (if why_len > 0). */
+GOMAP_API int gomap_shard_validate(gomap_shard_t *m, char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GOMAP_SHARDMAP_H */

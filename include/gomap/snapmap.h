@@ -1,0 +1,136 @@
+/*
+ * gomap/snapmap.h — a copy-on-write map: readers never lock, writers copy.
+ *
+ * Purpose. Go's atomic.Value pattern as a library type: the map's current
+ * version is an immutable core map behind one pointer. A reader loads the
+ * pointer and looks the key up: no lock and no atomic read-modify-write, so
+ * readers on any number of threads never slow each other down or wait for a
+ * writer. A writer copies the whole current version, changes the copy and
+ * publishes it; writers take a mutex, so they run one at a time.
+ *
+ * Cost. A write costs O(entries) time and, until readers of the old version
+ * leave, twice the map's memory: a single set on a map of a million entries
+ * copies a million entries. gomap_snap_update batches many changes into one
+ * copy and one publish. Choose this map when writes are rare (configuration,
+ * routing tables, feature flags, reference data reloaded now and then) and
+ * readers are many, hot, or need a consistent view of the whole map for a
+ * while (gomap_snap_acquire). For frequent writes use the sharded map
+ * (gomap/shardmap.h) or, for write-once keys, the sync map (gomap/syncmap.h).
+ *
+ * Reclamation. A replaced version is freed once no reader can still be
+ * reading it: after an RCU grace period (liburcu, as in the sync map) and
+ * after the last view of it has been released.
+ *
+ * Thread-safety. Every function except gomap_snap_new and gomap_snap_free may
+ * be called by any thread at any time, without registering the thread. A
+ * custom allocator is called from several threads, including liburcu's
+ * reclamation thread, so it must be thread-safe.
+ *
+ * Ordering. Each operation is linearizable: a write is visible to every
+ * operation that starts after it returns, and a reader that sees a write
+ * also sees everything the writer did before it. A view shows exactly one
+ * version: all of a batch or none of it.
+ *
+ * Errors. Functions returning int return 0 (or 1 where documented), -EINVAL
+ * for bad arguments or -ENOMEM (the map unchanged, nothing leaked).
+ */
+#ifndef GOMAP_SNAPMAP_H
+#define GOMAP_SNAPMAP_H
+
+#include "map.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gomap_snap gomap_snap_t;
+typedef struct gomap_snap_view gomap_snap_view_t;
+
+/* Creates an empty snapshot map with the key kind, value size, hash, allocator
+ * and check mode of *opt. 0, -EINVAL (NULL argument, options gomap_new
+ * rejects, or a mem_limit, which is not supported; *out NULL) or -ENOMEM. */
+GOMAP_API int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt);
+
+/* Frees the map, after waiting until versions retired earlier are freed.
+ * Every view must have been released. Must not overlap any other call on
+ * the map. NULL is a no-op. */
+GOMAP_API void gomap_snap_free(gomap_snap_t *m);
+
+/* Copies the value of `key` in the current version to val_out and returns
+ * true; if absent, fills val_out (if not NULL) with zeros and returns false. */
+GOMAP_API bool gomap_snap_get(gomap_snap_t *m, const void *key, void *val_out);
+
+/* Publishes a version with `key` set to `val`. O(entries). 0, -EINVAL or
+ * -ENOMEM. */
+GOMAP_API int gomap_snap_set(gomap_snap_t *m, const void *key, const void *val);
+
+/* Publishes a version without `key`: 1 if it was present, 0 if it was
+ * absent (nothing published), -EINVAL or -ENOMEM. O(entries). */
+GOMAP_API int gomap_snap_delete(gomap_snap_t *m, const void *key);
+
+/* A batch of changes, published at once. fn(copy, ctx) receives a private
+ * copy of the current version, which it may read and change with the core
+ * map's API (gomap/map.h) but must not free or keep; it returns 0 to publish
+ * the copy as the new version, or any other value to discard it, which
+ * gomap_snap_update then returns. Readers see the version before the batch
+ * or the one after, never a part. fn runs with the writers' mutex held: it
+ * must not write this map (gomap_snap_set, _delete, _update, _clear) but may
+ * read it. 0, the value of fn, -EINVAL or -ENOMEM (nothing published). */
+GOMAP_API int gomap_snap_update(gomap_snap_t *m, int (*fn)(gomap_t *copy, void *ctx), void *ctx);
+
+/* Publishes an empty version. 0, -EINVAL or -ENOMEM. */
+GOMAP_API int gomap_snap_clear(gomap_snap_t *m);
+
+/* Entries in the current version. O(1). 0 for NULL. */
+GOMAP_API size_t gomap_snap_len(gomap_snap_t *m);
+
+/* A consistent read-only view of the current version, valid until it is
+ * released, whatever writers do meanwhile. Views may be held as long as
+ * needed, passed to and released by another thread; each one keeps its
+ * version's memory alive. One atomic increment. NULL if m is NULL. */
+GOMAP_API const gomap_snap_view_t *gomap_snap_acquire(gomap_snap_t *m);
+
+/* Releases a view. NULL is a no-op. */
+GOMAP_API void gomap_snap_release(const gomap_snap_view_t *view);
+
+/* The view's version as a core map, for the core's read-only functions
+ * (gomap_len, gomap_get_copy, gomap_get, ...). It must not be written, and
+ * pointers into it are valid until the view is released. */
+GOMAP_API const gomap_t *gomap_snap_view_map(const gomap_snap_view_t *view);
+
+/* Lookup in a view: as gomap_snap_get, on the view's version. */
+GOMAP_API bool gomap_snap_view_get(const gomap_snap_view_t *view, const void *key,
+                                   void *val_out);
+
+/* Iterates a view: calls fn(key, val, ctx) for each entry of the view's
+ * version, in a random order (as the core map's iterators), until fn returns
+ * false. fn may call any function of this API, this map's writes included:
+ * the view does not change. */
+GOMAP_API void gomap_snap_view_range(const gomap_snap_view_t *view,
+                                     bool (*fn)(const void *key, const void *val, void *ctx),
+                                     void *ctx);
+
+typedef struct gomap_snap_stats {
+    size_t len;               /* entries in the current version */
+    uint64_t versions;        /* versions published since creation */
+    size_t views;             /* views held now */
+    size_t bytes_current;     /* bytes held by the current version */
+    size_t retired_versions;  /* replaced versions not yet freed (readers or
+                                 views may still use them) */
+    size_t retired_bytes;     /* their bytes */
+    uint64_t reclaimed_bytes; /* total freed so far */
+} gomap_snap_stats_t;
+
+/* Fills *out. 0 or -EINVAL. */
+GOMAP_API int gomap_snap_stats(gomap_snap_t *m, gomap_snap_stats_t *out);
+
+/* Checks the current version (gomap_validate) and the map's counters. Call
+ * while no other thread writes. 0, -EINVAL or -EFAULT with a one-line reason
+ * in why (if why_len > 0). */
+GOMAP_API int gomap_snap_validate(gomap_snap_t *m, char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GOMAP_SNAPMAP_H */
