@@ -343,7 +343,7 @@ static const char *growth_kind(const grid *g)
 
 /* Shades for mean live slots 0, under 2, under 4, under 6, 6 or more (a
  * chain with overflow buckets holds more than 8). */
-static const char *const shade[] = {"\u00b7", "\u2591", "\u2592", "\u2593", "\u2588"};
+const char *const gomap__shade[5] = {"\u00b7", "\u2591", "\u2592", "\u2593", "\u2588"};
 
 static unsigned shade_level(float mean)
 {
@@ -375,7 +375,7 @@ static void text_row(const grid *g, FILE *out, unsigned r, int label_w)
     unsigned marked = 0; /* cells up to the last marked one */
     for (unsigned c = 0; c < g->cols; c++) {
         const cell *x = grid_cell(g, r, c);
-        fputs(x ? shade[shade_level(x->mean)] : " ", out);
+        fputs(x ? gomap__shade[shade_level(x->mean)] : " ", out);
         if (overflow_mark(x) != ' ')
             marked = c + 1;
     }
@@ -402,8 +402,8 @@ static void text_render(const grid *g, FILE *out)
     int label_w = digits((size_t)(g->rows - 1) * g->cols * g->fold);
     for (unsigned r = 0; r < g->rows; r++)
         text_row(g, out, r, label_w);
-    fprintf(out, "%s 0  %s <2  %s <4  %s <6  %s 6+  mean live slots per bucket\n", shade[0],
-            shade[1], shade[2], shade[3], shade[4]);
+    fprintf(out, "%s 0  %s <2  %s <4  %s <6  %s 6+  mean live slots per bucket\n", gomap__shade[0],
+            gomap__shade[1], gomap__shade[2], gomap__shade[3], gomap__shade[4]);
     fputs(g->fold == 1 ? "^ the bucket has an overflow chain\n"
                        : "^ overflow chains in a quarter or more of a cell's buckets, . in fewer\n",
           out);
@@ -440,7 +440,7 @@ enum {
 
 /* Colour for mean live slots, interpolated over nine stops for 0..8
  * (ColorBrewer YlGnBu: pale yellow for empty, dark blue for full). */
-static void ramp_colour(double mean, char buf[8])
+void gomap__ramp_colour(double mean, char buf[8])
 {
     static const unsigned char stop[9][3] = {
         {0xff, 0xff, 0xd9}, {0xed, 0xf8, 0xb1}, {0xc7, 0xe9, 0xb4},
@@ -527,7 +527,7 @@ static void svg_cells(const grid *g, const svg_layout *l, FILE *out)
             if (!x)
                 continue;
             char colour[8];
-            ramp_colour(x->mean, colour);
+            gomap__ramp_colour(x->mean, colour);
             unsigned xx = l->x0 + c * l->cs;
             fprintf(out, "<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"%u\" fill=\"%s\"/>\n",
                     xx, y, l->cs - gap, l->cs - gap, colour);
@@ -547,7 +547,7 @@ static void svg_legend(const grid *g, const svg_layout *l, FILE *out)
     x += 160;
     for (unsigned i = 0; i <= 8; i++) {
         char colour[8];
-        ramp_colour(i, colour);
+        gomap__ramp_colour(i, colour);
         fprintf(out, "<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"14\" fill=\"%s\" "
                      "stroke=\"#999999\" stroke-width=\"0.5\"/>\n",
                 x + i * sw, y, sw - 2, colour);

@@ -308,8 +308,8 @@ static void describe_map(FILE *out, const gomap_t *m, gomap_fault *f)
 
 static _Atomic int faulting;
 
-_Noreturn void gomap__fault(const gomap_t *m, const char *message, uintptr_t other,
-                            const void *site)
+static _Noreturn void report(const gomap_t *m, const char *message, uintptr_t other,
+                             const void *site, const char *held, const void *held_site)
 {
     if (exchange_relaxed(&faulting, 1)) {
         for (;;)
@@ -345,6 +345,11 @@ _Noreturn void gomap__fault(const gomap_t *m, const char *message, uintptr_t oth
     print_site(out, site);
     fputc('\n', out);
     print_backtrace(out);
+    if (held) {
+        fprintf(out, "held: %s, taken at ", held);
+        print_site(out, held_site);
+        fputc('\n', out);
+    }
     if (ot) {
         fprintf(out, "other thread: %llu \"%s\" holds the write mark; it entered the write at ",
                 (unsigned long long)f.other_thread_id, other_name);
@@ -364,4 +369,16 @@ _Noreturn void gomap__fault(const gomap_t *m, const char *message, uintptr_t oth
     fflush(stderr);
     call_handler(&f);
     abort();
+}
+
+_Noreturn void gomap__fault(const gomap_t *m, const char *message, uintptr_t other,
+                            const void *site)
+{
+    report(m, message, other, site, NULL, NULL);
+}
+
+_Noreturn void gomap__fault_held(const gomap_t *m, const char *message, const void *site,
+                                 const char *held, const void *held_site)
+{
+    report(m, message, 0, site, held, held_site);
 }

@@ -50,6 +50,7 @@ static inline struct gomap__thread *gomap__self(void)
 #define MSG_ITER_AFTER_DONE "gomap iterator used after gomap_iter_done"
 #define MSG_ITER_OTHER_MAP "gomap iterator used with a map that was freed or replaced"
 #define MSG_FREE_WITH_ITER "gomap map freed while an iterator is live"
+#define MSG_SHARD_REENTRY "re-entrant call into a locked gomap shard (would deadlock)"
 
 struct gomap;
 
@@ -59,6 +60,12 @@ struct gomap;
  * that detects misuse meanwhile waits for the abort. */
 _Noreturn void gomap__fault(const struct gomap *m, const char *message,
                             uintptr_t other, const void *site);
+
+/* gomap__fault for a thread that holds a lock it is about to wait for
+ * again: the report adds "held: <held>, taken at <held_site>" (held_site may
+ * be NULL). */
+_Noreturn void gomap__fault_held(const struct gomap *m, const char *message, const void *site,
+                                 const char *held, const void *held_site);
 
 /* The check mode for GOMAP_CHECK_AUTO: environment, else build default. */
 int gomap__check_mode_default(void);

@@ -1,0 +1,395 @@
+/*
+ * shardmap.c — the sharded map's life cycle and keyed operations.
+ *
+ * Each keyed operation hashes its key once (shard_hash), takes that shard's
+ * lock, works on the shard's core map through the already-hashed entry
+ * points, counts a hit or a miss, and releases the lock. The layout, the
+ * hashing and the locking rules are in shardmap_internal.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "misuse.h"
+#include "rand.h"
+#include "shardmap_internal.h"
+
+/* The caller of a public function: named in re-entrancy reports. */
+#define CALLER __builtin_return_address(0)
+
+/* ---- re-entrancy --------------------------------------------------------------- */
+
+/* The shards this thread holds while a callback runs, innermost last. A
+ * callback may use other maps, whose callbacks may use others: HELD_MAX
+ * levels are recorded, deeper ones only counted (and not checked). */
+enum { HELD_MAX = 16 };
+
+struct held {
+    const gomap_shard_t *map;
+    const struct shard *shard;
+    const void *site;
+};
+
+_Thread_local unsigned gomap__shard_held_depth __attribute__((tls_model("initial-exec")));
+static _Thread_local struct held held_stack[HELD_MAX];
+
+void gomap__shard_hold(const gomap_shard_t *m, const struct shard *s, const void *site)
+{
+    unsigned d = gomap__shard_held_depth++;
+    if (d < HELD_MAX)
+        held_stack[d] = (struct held){m, s, site};
+}
+
+void gomap__shard_unhold(void)
+{
+    gomap__shard_held_depth--;
+}
+
+void gomap__shard_reentry_slow(const gomap_shard_t *m, const void *site)
+{
+    unsigned n = gomap__shard_held_depth < HELD_MAX ? gomap__shard_held_depth : HELD_MAX;
+    for (unsigned i = 0; i < n; i++) {
+        const struct held *h = &held_stack[i];
+        if (h->map != m)
+            continue;
+        char what[128];
+        snprintf(what, sizeof what, "shard %u of %u of sharded map %p, by this thread",
+                 (unsigned)(h->shard - m->shards), m->nshards, (const void *)m);
+        gomap__fault_held(h->shard->map, MSG_SHARD_REENTRY, site, what, h->site);
+    }
+}
+
+/* ---- locks ------------------------------------------------------------------------ */
+
+void gomap__shard_lock_wait(shard_lock *l, int kind, bool shared)
+{
+    uint64_t t0 = shard_lock_now_ns();
+    switch (kind) {
+    case SHARD_LOCK_RWLOCK:
+    case SHARD_LOCK_RWLOCK_WRITER:
+        if (shared)
+            pthread_rwlock_rdlock(&l->u.rw);
+        else
+            pthread_rwlock_wrlock(&l->u.rw);
+        break;
+    case SHARD_LOCK_MUTEX:
+    case SHARD_LOCK_MUTEX_ADAPTIVE:
+        pthread_mutex_lock(&l->u.mu);
+        break;
+    default:
+        spin_wait(l);
+        break;
+    }
+    fetch_add_relaxed(&l->waits, 1);
+    fetch_add_relaxed(&l->wait_ns, shard_lock_now_ns() - t0);
+}
+
+void gomap__shard_take_all(gomap_shard_t *m, bool shared)
+{
+    for (unsigned i = 0; i < m->nshards; i++)
+        shard_take(m, &m->shards[i], shared);
+}
+
+void gomap__shard_release_all(gomap_shard_t *m)
+{
+    for (unsigned i = 0; i < m->nshards; i++)
+        shard_release(m, &m->shards[i]);
+}
+
+/* ---- life cycle ------------------------------------------------------------------- */
+
+void *gomap__shard_alloc(const gomap_options *o, size_t size)
+{
+    return o->alloc ? o->alloc->alloc(size, o->alloc->ctx) : malloc(size);
+}
+
+void gomap__shard_free_block(const gomap_options *o, void *p, size_t size)
+{
+    if (o->alloc)
+        o->alloc->free(p, size, o->alloc->ctx);
+    else
+        free(p);
+}
+
+/* The automatic shard count: 4 per online CPU, at least 16, a power of two. */
+static unsigned auto_shards(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned want = cpus > 0 && cpus < (long)GOMAP_SHARDS_MAX / 4 ? 4u * (unsigned)cpus
+                                                                 : GOMAP_SHARDS_MAX;
+    unsigned n = 16;
+    while (n < want)
+        n *= 2;
+    return n;
+}
+
+static void destroy(gomap_shard_t *m, unsigned built)
+{
+    for (unsigned i = 0; i < built; i++) {
+        gomap_free(m->shards[i].map);
+        shard_lock_destroy(&m->shards[i].lock, m->lock_kind);
+    }
+    gomap_options o = m->opt;
+    gomap__shard_free_block(&o, m->block, m->block_size);
+}
+
+int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt, int lock_kind)
+{
+    if (out)
+        *out = NULL;
+    if (!out || !opt || opt->map.mem_limit != 0 || lock_kind < 0 || lock_kind >= SHARD_LOCK_KINDS)
+        return -EINVAL;
+    unsigned n = opt->shards ? opt->shards : auto_shards();
+    if (n > GOMAP_SHARDS_MAX || (n & (n - 1)) != 0)
+        return -EINVAL;
+
+    /* One block: the header, then the shards at the next SHARD_ALIGN
+     * boundary (allocators promise only malloc's alignment). */
+    size_t size = sizeof(gomap_shard_t) + SHARD_ALIGN + (size_t)n * sizeof(struct shard);
+    char *block = gomap__shard_alloc(&opt->map, size);
+    if (!block)
+        return -ENOMEM;
+    memset(block, 0, size);
+    gomap_shard_t *m = (gomap_shard_t *)(void *)block;
+    uintptr_t first = ((uintptr_t)(block + sizeof *m) + SHARD_ALIGN - 1) & ~(uintptr_t)(SHARD_ALIGN - 1);
+    m->shards = (struct shard *)first;
+    m->nshards = n;
+    m->mask = n - 1;
+    m->lock_kind = lock_kind;
+    m->key_kind = (int)opt->map.key_kind;
+    m->val_size = opt->map.val_size;
+    m->seed = gomap__rand64();
+    m->opt = opt->map;
+    m->block = block;
+    m->block_size = size;
+
+    gomap_options inner = opt->map;
+    inner.hint = opt->map.hint / n + (opt->map.hint % n != 0);
+    for (unsigned i = 0; i < n; i++) {
+        struct shard *s = &m->shards[i];
+        int rc = gomap__new_seeded(&s->map, &inner, m->seed);
+        if (rc == 0 && shard_lock_init(&s->lock, lock_kind) != 0) {
+            gomap_free(s->map);
+            rc = -ENOMEM;
+        }
+        if (rc != 0) {
+            destroy(m, i);
+            return rc; /* -EINVAL (bad options) from the first shard, or -ENOMEM */
+        }
+        atomic_init(&s->hits, 0);
+        atomic_init(&s->misses, 0);
+    }
+    *out = m;
+    return 0;
+}
+
+int gomap_shard_new(gomap_shard_t **out, const gomap_shard_options *opt)
+{
+    return gomap__shard_new_locked(out, opt, SHARD_LOCK_DEFAULT);
+}
+
+void gomap_shard_free(gomap_shard_t *m)
+{
+    if (m)
+        destroy(m, m->nshards);
+}
+
+unsigned gomap_shard_count(const gomap_shard_t *m)
+{
+    return m ? m->nshards : 0;
+}
+
+/* ---- keyed operations ------------------------------------------------------------- */
+
+static bool bad_key(const gomap_shard_t *m, const void *key)
+{
+    if (!key)
+        return true;
+    const gomap_str *s = key;
+    return m->key_kind == GOMAP_KEY_STR && !s->ptr && s->len;
+}
+
+/* Finds key (hashed h) in a shard's map, which the caller holds. */
+ALWAYS_INLINE slot_ref shard_find(const struct shard *s, int kind, const void *key, uint64_t h)
+{
+    if (s->map->count == 0)
+        return (slot_ref){NULL, 0};
+    return find(s->map, kind, key, h);
+}
+
+/* shard_find for a kind known only at run time. */
+static slot_ref shard_find_any(const struct shard *s, const void *key, uint64_t h)
+{
+    if (s->map->count == 0)
+        return (slot_ref){NULL, 0};
+    return gomap__find_hashed(s->map, key, h);
+}
+
+static inline void copy_out(const gomap_shard_t *m, void *out, const void *val)
+{
+    if (!out || !m->val_size)
+        return;
+    if (val)
+        copy_slot_bytes(out, val, m->val_size);
+    else
+        memset(out, 0, m->val_size);
+}
+
+/* Looks key up under the shared lock, copies its value out and counts a hit
+ * (and a miss only if count_miss). Stores the key's hash in *hash. */
+ALWAYS_INLINE bool get_kind(gomap_shard_t *m, int kind, const void *key, void *val_out,
+                            bool count_miss, uint64_t *hash)
+{
+    uint64_t h = *hash = shard_hash(m, kind, key);
+    struct shard *s = shard_for(m, h);
+    shard_take(m, s, true);
+    slot_ref r = shard_find(s, kind, key, h);
+    copy_out(m, val_out, r.b ? value_at(s->map, r) : NULL);
+    if (r.b || count_miss)
+        shard_count(s, r.b != NULL, !shard_lock_is_rw(m));
+    shard_release(m, s);
+    return r.b != NULL;
+}
+
+static bool shared_get(gomap_shard_t *m, const void *key, void *val_out, bool count_miss,
+                       uint64_t *hash)
+{
+    bool found;
+#define GET(K) get_kind(m, K, key, val_out, count_miss, hash)
+    KIND_SWITCH(m->key_kind, found, GET)
+#undef GET
+    return found;
+}
+
+bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out)
+{
+    if (!m || bad_key(m, key)) {
+        if (m)
+            copy_out(m, val_out, NULL);
+        return false;
+    }
+    shard_reentry_check(m, CALLER);
+    uint64_t h;
+    return shared_get(m, key, val_out, true, &h);
+}
+
+int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val)
+{
+    if (!m || bad_key(m, key) || (!val && m->val_size))
+        return -EINVAL;
+    shard_reentry_check(m, CALLER);
+    uint64_t h = gomap__hash_key(m->shards[0].map, key);
+    struct shard *s = shard_for(m, h);
+    shard_take(m, s, false);
+    int rc = gomap__upsert_hashed(s->map, key, h, val, true, NULL);
+    shard_count(s, rc == 0, true);
+    shard_release(m, s);
+    return rc < 0 ? rc : 0;
+}
+
+bool gomap_shard_delete(gomap_shard_t *m, const void *key)
+{
+    if (!m || bad_key(m, key))
+        return false;
+    shard_reentry_check(m, CALLER);
+    uint64_t h = gomap__hash_key(m->shards[0].map, key);
+    struct shard *s = shard_for(m, h);
+    shard_take(m, s, false);
+    bool found = gomap__remove_hashed(s->map, key, h);
+    shard_count(s, found, true);
+    shard_release(m, s);
+    return found;
+}
+
+int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const void *val,
+                              void *actual_out, bool *loaded)
+{
+    if (loaded)
+        *loaded = false;
+    if (!m || bad_key(m, key) || (!val && m->val_size))
+        return -EINVAL;
+    shard_reentry_check(m, CALLER);
+    /* Present keys (the common case of a load-or-store) need only the shared
+     * lock; an absent key is looked up again under the exclusive one. */
+    uint64_t h;
+    if (shared_get(m, key, actual_out, false, &h)) {
+        if (loaded)
+            *loaded = true;
+        return 0;
+    }
+    struct shard *s = shard_for(m, h);
+    shard_take(m, s, false);
+    void *slot = NULL;
+    int rc = gomap__upsert_hashed(s->map, key, h, val, false, &slot);
+    if (rc >= 0) {
+        copy_out(m, actual_out, slot);
+        if (loaded)
+            *loaded = rc == 0;
+        shard_count(s, rc == 0, true);
+    }
+    shard_release(m, s);
+    return rc < 0 ? rc : 0;
+}
+
+/* Values up to this size are copied for compute on the stack. */
+enum { COMPUTE_STACK_BYTES = 256 };
+
+int gomap_shard_compute(gomap_shard_t *m, const void *key,
+                        int (*fn)(const void *key, void *val, bool *present, void *ctx), void *ctx)
+{
+    if (!m || bad_key(m, key) || !fn)
+        return -EINVAL;
+    shard_reentry_check(m, CALLER);
+    /* fn works on a copy, so that a callback that gives up leaves the stored
+     * value as it was. */
+    _Alignas(16) unsigned char small[COMPUTE_STACK_BYTES];
+    void *copy = small;
+    if (m->val_size > sizeof small && !(copy = gomap__shard_alloc(&m->opt, m->val_size)))
+        return -ENOMEM;
+
+    uint64_t h = gomap__hash_key(m->shards[0].map, key);
+    struct shard *s = shard_for(m, h);
+    shard_take(m, s, false);
+    slot_ref r = shard_find_any(s, key, h);
+    bool was = r.b != NULL, present = was;
+    void *stored = was ? value_at(s->map, r) : NULL;
+    copy_out(m, copy, stored);
+    shard_count(s, was, true);
+
+    gomap__shard_hold(m, s, CALLER);
+    int rc = fn(key, copy, &present, ctx);
+    gomap__shard_unhold();
+    if (rc == 0) {
+        if (present && was)
+            copy_out(m, stored, copy);
+        else if (present)
+            rc = gomap__upsert_hashed(s->map, key, h, copy, true, NULL) < 0 ? -ENOMEM : 0;
+        else if (was)
+            gomap__remove_hashed(s->map, key, h);
+    }
+    shard_release(m, s);
+    if (copy != small)
+        gomap__shard_free_block(&m->opt, copy, m->val_size);
+    return rc;
+}
+
+bool gomap_shard_visit(gomap_shard_t *m, const void *key,
+                       void (*fn)(const void *key, void *val, void *ctx), void *ctx)
+{
+    if (!m || bad_key(m, key) || !fn)
+        return false;
+    shard_reentry_check(m, CALLER);
+    uint64_t h = gomap__hash_key(m->shards[0].map, key);
+    struct shard *s = shard_for(m, h);
+    shard_take(m, s, false);
+    slot_ref r = shard_find_any(s, key, h);
+    shard_count(s, r.b != NULL, true);
+    if (r.b) {
+        gomap__shard_hold(m, s, CALLER);
+        fn(slot_key(s->map, m->key_kind, key_slot_at(s->map, r.b, r.i)), value_at(s->map, r), ctx);
+        gomap__shard_unhold();
+    }
+    shard_release(m, s);
+    return r.b != NULL;
+}

@@ -1,0 +1,163 @@
+/*
+ * shardmap_whole.c — the sharded map's operations on every shard: range
+ * (one shard at a time), and len, snapshot and clear, which hold every shard
+ * at once (taken in index order, see shardmap_internal.h) and so see or
+ * change the map at one instant.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "shardmap_internal.h"
+
+#define CALLER __builtin_return_address(0)
+
+/* ---- range ------------------------------------------------------------------------ */
+
+typedef struct {
+    bool (*fn)(const void *key, const void *val, void *ctx);
+    void *ctx;
+    int kind;
+} range_call;
+
+static int range_entry(const gomap_t *map, char *b, unsigned i, void *arg)
+{
+    const range_call *c = arg;
+    const void *key = slot_key(map, c->kind, key_slot_at(map, b, i));
+    return !c->fn(key, value_at(map, (slot_ref){b, i}), c->ctx);
+}
+
+void gomap_shard_range(gomap_shard_t *m, bool (*fn)(const void *key, const void *val, void *ctx),
+                       void *ctx)
+{
+    if (!m || !fn)
+        return;
+    shard_reentry_check(m, CALLER);
+    range_call c = {fn, ctx, m->key_kind};
+    int stop = 0;
+    for (unsigned i = 0; i < m->nshards && !stop; i++) {
+        struct shard *s = &m->shards[i];
+        shard_take(m, s, true);
+        gomap__shard_hold(m, s, CALLER);
+        stop = gomap__for_each(s->map, range_entry, &c);
+        gomap__shard_unhold();
+        shard_release(m, s);
+    }
+}
+
+/* ---- len, clear ------------------------------------------------------------------- */
+
+size_t gomap_shard_len(gomap_shard_t *m)
+{
+    if (!m)
+        return 0;
+    shard_reentry_check(m, CALLER);
+    gomap__shard_take_all(m, true);
+    size_t n = 0;
+    for (unsigned i = 0; i < m->nshards; i++)
+        n += m->shards[i].map->count;
+    gomap__shard_release_all(m);
+    return n;
+}
+
+void gomap_shard_clear(gomap_shard_t *m)
+{
+    if (!m)
+        return;
+    shard_reentry_check(m, CALLER);
+    gomap__shard_take_all(m, false);
+    for (unsigned i = 0; i < m->nshards; i++)
+        gomap_clear(m->shards[i].map); /* fixed seed: never reseeded */
+    gomap__shard_release_all(m);
+}
+
+/* ---- snapshot ------------------------------------------------------------------------ */
+
+/* The shards are cloned while every one is held (a clone is a copy of the
+ * bucket arrays, the cheapest consistent copy), then merged into one map
+ * with no lock held. */
+
+static int merge_entry(const gomap_t *map, char *b, unsigned i, void *arg)
+{
+    gomap_t *into = arg;
+    const void *key = key_of_slot(map, key_slot_at(map, b, i));
+    return gomap_set(into, key, value_at(map, (slot_ref){b, i}));
+}
+
+static void free_clones(gomap_t **clones, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        gomap_free(clones[i]);
+}
+
+/* Clones every non-empty shard into clones[] (NULL for empty ones) while
+ * holding them all. Sets *total to the entries cloned. 0 or -ENOMEM (no
+ * clone left). */
+static int clone_all(gomap_shard_t *m, gomap_t **clones, size_t *total)
+{
+    int rc = 0;
+    *total = 0;
+    gomap__shard_take_all(m, true);
+    for (unsigned i = 0; i < m->nshards && rc == 0; i++) {
+        const gomap_t *map = m->shards[i].map;
+        if (map->count) {
+            rc = gomap_clone(&clones[i], map);
+            *total += map->count;
+        }
+    }
+    gomap__shard_release_all(m);
+    if (rc)
+        free_clones(clones, m->nshards);
+    return rc;
+}
+
+/* One map with the entries of every clone: the only non-empty clone itself
+ * when there is one (its seed made its own again), else a new map. */
+static int merge(gomap_shard_t *m, gomap_t **clones, size_t total, gomap_t **out)
+{
+    unsigned nonempty = 0, last = 0;
+    for (unsigned i = 0; i < m->nshards; i++)
+        if (clones[i]) {
+            nonempty++;
+            last = i;
+        }
+    if (nonempty == 1) {
+        *out = clones[last];
+        clones[last] = NULL;
+        (*out)->fixed_seed = 0;
+        return 0;
+    }
+    gomap_options o = m->opt;
+    o.hint = total;
+    o.mem_limit = 0;
+    int rc = gomap_new(out, &o);
+    for (unsigned i = 0; i < m->nshards && rc == 0; i++)
+        if (clones[i])
+            rc = gomap__for_each(clones[i], merge_entry, *out);
+    if (rc) {
+        gomap_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int gomap_shard_snapshot(gomap_shard_t *m, gomap_t **out)
+{
+    if (out)
+        *out = NULL;
+    if (!m || !out)
+        return -EINVAL;
+    shard_reentry_check(m, CALLER);
+    size_t bytes = (size_t)m->nshards * sizeof(gomap_t *);
+    gomap_t **clones = gomap__shard_alloc(&m->opt, bytes);
+    if (!clones)
+        return -ENOMEM;
+    memset(clones, 0, bytes);
+    size_t total;
+    int rc = clone_all(m, clones, &total);
+    if (rc == 0) {
+        rc = merge(m, clones, total, out);
+        free_clones(clones, m->nshards);
+    }
+    gomap__shard_free_block(&m->opt, clones, bytes);
+    return rc;
+}
