@@ -33,6 +33,14 @@
  *
  * Errors. Functions returning int return 0 (or 1 where documented), -EINVAL
  * for bad arguments or -ENOMEM (the map unchanged, nothing leaked).
+ *
+ * A write that would change nothing (a set of the value the key already
+ * holds, a delete of an absent key, a clear of an empty map) publishes
+ * nothing, costs one lookup and cannot run out of memory.
+ *
+ * Misuse that would hang is reported instead (a report on stderr, the fault
+ * hook of gomap/diag.h, abort()): a write to this map from inside its own
+ * gomap_snap_update callback, and gomap_snap_free with a view still held.
  */
 #ifndef GOMAP_SNAPMAP_H
 #define GOMAP_SNAPMAP_H
@@ -51,9 +59,10 @@ typedef struct gomap_snap_view gomap_snap_view_t;
  * rejects, or a mem_limit, which is not supported; *out NULL) or -ENOMEM. */
 GOMAP_API int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt);
 
-/* Frees the map, after waiting until versions retired earlier are freed.
- * Every view must have been released. Must not overlap any other call on
- * the map. NULL is a no-op. */
+/* Frees the map, after waiting until versions retired earlier are freed
+ * (an RCU grace period: typically milliseconds). Every view must have been
+ * released; one still held is reported as misuse. Must not overlap any
+ * other call on the map. NULL is a no-op. */
 GOMAP_API void gomap_snap_free(gomap_snap_t *m);
 
 /* Copies the value of `key` in the current version to val_out and returns
@@ -61,7 +70,8 @@ GOMAP_API void gomap_snap_free(gomap_snap_t *m);
 GOMAP_API bool gomap_snap_get(gomap_snap_t *m, const void *key, void *val_out);
 
 /* Publishes a version with `key` set to `val`. O(entries). 0, -EINVAL or
- * -ENOMEM. */
+ * -ENOMEM. If `key` already holds exactly `val` (for float keys: with the
+ * same bits, so -0 replacing +0 does publish), nothing is published. */
 GOMAP_API int gomap_snap_set(gomap_snap_t *m, const void *key, const void *val);
 
 /* Publishes a version without `key`: 1 if it was present, 0 if it was
@@ -74,11 +84,15 @@ GOMAP_API int gomap_snap_delete(gomap_snap_t *m, const void *key);
  * the copy as the new version, or any other value to discard it, which
  * gomap_snap_update then returns. Readers see the version before the batch
  * or the one after, never a part. fn runs with the writers' mutex held: it
- * must not write this map (gomap_snap_set, _delete, _update, _clear) but may
- * read it. 0, the value of fn, -EINVAL or -ENOMEM (nothing published). */
+ * must not write this map (gomap_snap_set, _delete, _update, _clear: that
+ * is reported as misuse) but may read it (which shows the version before
+ * the batch). A growth the batch started in the copy is completed before
+ * it is published. 0, the value of fn, -EINVAL or -ENOMEM (nothing
+ * published). */
 GOMAP_API int gomap_snap_update(gomap_snap_t *m, int (*fn)(gomap_t *copy, void *ctx), void *ctx);
 
-/* Publishes an empty version. 0, -EINVAL or -ENOMEM. */
+/* Publishes an empty version (nothing if the map is empty). 0, -EINVAL or
+ * -ENOMEM. */
 GOMAP_API int gomap_snap_clear(gomap_snap_t *m);
 
 /* Entries in the current version. O(1). 0 for NULL. */
@@ -104,16 +118,18 @@ GOMAP_API bool gomap_snap_view_get(const gomap_snap_view_t *view, const void *ke
 
 /* Iterates a view: calls fn(key, val, ctx) for each entry of the view's
  * version, in a random order (as the core map's iterators), until fn returns
- * false. fn may call any function of this API, this map's writes included:
- * the view does not change. */
+ * false. fn may call any function of this API, this map's writes included
+ * (the view does not change), and may even release the view: the range
+ * holds a reference of its own. */
 GOMAP_API void gomap_snap_view_range(const gomap_snap_view_t *view,
                                      bool (*fn)(const void *key, const void *val, void *ctx),
                                      void *ctx);
 
 typedef struct gomap_snap_stats {
     size_t len;               /* entries in the current version */
-    uint64_t versions;        /* versions published since creation */
-    size_t views;             /* views held now */
+    uint64_t versions;        /* versions published by writes since creation */
+    size_t views;             /* views held now (a range in progress
+                                 counts as one) */
     size_t bytes_current;     /* bytes held by the current version */
     size_t retired_versions;  /* replaced versions not yet freed (readers or
                                  views may still use them) */
@@ -121,7 +137,11 @@ typedef struct gomap_snap_stats {
     uint64_t reclaimed_bytes; /* total freed so far */
 } gomap_snap_stats_t;
 
-/* Fills *out. 0 or -EINVAL. */
+/* Fills *out. len, versions, views and bytes_current are read at one
+ * instant, under the map's reclamation lock (taken briefly; never the
+ * writers' mutex, so an update callback may call this); the retired and
+ * reclaimed counts move on as the reclaimer works. O(retired versions).
+ * 0 or -EINVAL. */
 GOMAP_API int gomap_snap_stats(gomap_snap_t *m, gomap_snap_stats_t *out);
 
 /* Checks the current version (gomap_validate) and the map's counters. Call
