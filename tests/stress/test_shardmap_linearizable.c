@@ -1,0 +1,250 @@
+/*
+ * test_shardmap_linearizable.c — every operation of the sharded map is
+ * linearizable (gomap/shardmap.h, "Ordering": keyed operations, and len,
+ * snapshot and clear, which hold every shard at once).
+ *
+ * Thousands of short random histories run on a fresh sharded map each: 2, 3
+ * or 4 threads, released together, each doing 10-30 operations on 2-6 keys
+ * with values 0-2, so that threads collide on keys and compare-and-swaps
+ * sometimes match. The operations, as tests/support/lincheck sees them:
+ *   load               gomap_shard_get
+ *   store              gomap_shard_set
+ *   load_or_store      gomap_shard_load_or_store
+ *   delete             gomap_shard_delete
+ *   swap, load_and_delete, compare_and_swap, compare_and_delete
+ *                      gomap_shard_compute callbacks (a mismatched compare
+ *                      either commits nothing or abandons, returning 1)
+ *   clear, len         gomap_shard_clear, gomap_shard_len
+ *   snapshot           gomap_shard_snapshot, then the copy's keys read
+ * Every operation is recorded with timestamps taken before the call and
+ * after the return, and the whole history is checked by lincheck (Wing-Gong
+ * search with memoisation): some order of the operations that respects real
+ * time must give each one exactly the answer it got. The whole-map
+ * operations are weighted up: with 16 shards the keys live in different
+ * shards, and a len or snapshot that saw one shard before a write and
+ * another after it would be caught. Every history starts from a few stores
+ * made by the main thread (recorded too); after the threads end every key is
+ * loaded once more and gomap_shard_validate must pass.
+ *
+ * Runs: 1 shard and 16 shards (builtin hash), and 16 shards with the
+ * degenerate hash (every key in one shard and one bucket chain).
+ * GOMAP_TEST_SEED reproduces the operations of every history (and the hash
+ * seeds), not the interleavings; a violation prints the history's seed and
+ * the minimal violating history.
+ */
+#include "check.h"
+#include "hashvariant.h"
+#include "lincheck.h"
+#include "shardcheck.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { HISTORIES = 3000 / WORK_DIV, MAX_SETUP = LC_MAX_KEYS };
+
+/* ------------------------------------------------------------------------ */
+/* The sharded map as lincheck sees it                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The real key of key number k: edge values and ordinary ones. */
+static const uint64_t real_keys[LC_MAX_KEYS] = {
+    0, UINT64_MAX, 1, 0x8000000000000000ull, 42, 0xDEADBEEFull, 1ull << 32, 7,
+};
+
+static const void *key_of(uint64_t k)
+{
+    return &real_keys[k];
+}
+
+static bool sh_load(void *m, uint64_t k, uint64_t *val)
+{
+    bool found = gomap_shard_get(m, key_of(k), val);
+    CHECK_MSG(found || *val == 0, "get of an absent key gave %" PRIu64, *val);
+    return found;
+}
+
+static void sh_store(void *m, uint64_t k, uint64_t val)
+{
+    CHECK_EQ(gomap_shard_set(m, key_of(k), &val), 0);
+}
+
+static bool sh_load_or_store(void *m, uint64_t k, uint64_t val, uint64_t *actual)
+{
+    bool loaded = true;
+    CHECK_EQ(gomap_shard_load_or_store(m, key_of(k), &val, actual, &loaded), 0);
+    return loaded;
+}
+
+static void sh_delete(void *m, uint64_t k)
+{
+    (void)gomap_shard_delete(m, key_of(k));
+}
+
+/* A compute that puts `val` (swap) or deletes (load_and_delete); the
+ * previous value is what the callback was shown. */
+static bool sh_replace(void *m, uint64_t k, cop_mode mode, uint64_t val, uint64_t *prev)
+{
+    shard_cop op = {.mode = mode, .val = &val, .val_size = 8, .seen = prev};
+    CHECK_EQ(shardcheck_compute(m, key_of(k), &op), 0);
+    CHECK_EQ(op.calls, 1);
+    CHECK_MSG(op.was_present || (op.zeroed && *prev == 0), "compute showed an absent key's "
+              "value as %" PRIu64, *prev);
+    return op.was_present;
+}
+
+static bool sh_swap(void *m, uint64_t k, uint64_t val, uint64_t *prev)
+{
+    return sh_replace(m, k, COP_PUT, val, prev);
+}
+
+static bool sh_load_and_delete(void *m, uint64_t k, uint64_t *val)
+{
+    return sh_replace(m, k, COP_DELETE, 0, val);
+}
+
+/* Compare-and-swap/delete: a mismatch abandons (compute returns 1) for odd
+ * old values and commits nothing for even ones, so both paths race. */
+static bool sh_compare(void *m, uint64_t k, cop_mode mode, uint64_t old, uint64_t new_val)
+{
+    shard_cop op = {.mode = mode, .val = &new_val, .expect = &old, .val_size = 8,
+                    .abandon_rc = (int)(old & 1)};
+    int rc = shardcheck_compute(m, key_of(k), &op);
+    CHECK_MSG(rc == (op.matched ? 0 : op.abandon_rc), "compute returned %d (matched %d)", rc,
+              op.matched);
+    return op.matched;
+}
+
+static bool sh_compare_and_swap(void *m, uint64_t k, uint64_t old, uint64_t new_val)
+{
+    return sh_compare(m, k, COP_CAS, old, new_val);
+}
+
+static bool sh_compare_and_delete(void *m, uint64_t k, uint64_t old)
+{
+    return sh_compare(m, k, COP_CAD, old, 0);
+}
+
+static void sh_clear(void *m)
+{
+    gomap_shard_clear(m);
+}
+
+static size_t sh_len(void *m)
+{
+    return gomap_shard_len(m);
+}
+
+static lc_state sh_snapshot(void *m, unsigned nkeys)
+{
+    gomap_t *snap = NULL;
+    CHECK_EQ(gomap_shard_snapshot(m, &snap), 0);
+    lc_state s = 0;
+    size_t found = 0;
+    for (unsigned k = 0; k < nkeys; k++) {
+        uint64_t v;
+        if (gomap_get_copy(snap, key_of(k), &v)) {
+            CHECK_MSG(v <= LC_MAX_VALUE, "snapshot: key %u holds %" PRIu64, k, v);
+            s = lc_state_put(s, k, v);
+            found++;
+        }
+    }
+    CHECK_MSG(gomap_len(snap) == found, "snapshot of %zu entries, %zu of them known keys",
+              gomap_len(snap), found);
+    gomap_free(snap);
+    return s;
+}
+
+static const lc_adapter shard_adapter = {
+    .name = "gomap_shard",
+    .load = sh_load,
+    .store = sh_store,
+    .swap = sh_swap,
+    .load_or_store = sh_load_or_store,
+    .load_and_delete = sh_load_and_delete,
+    .del = sh_delete,
+    .compare_and_swap = sh_compare_and_swap,
+    .compare_and_delete = sh_compare_and_delete,
+    .clear = sh_clear,
+    .len = sh_len,
+    .snapshot = sh_snapshot,
+};
+
+/* load, store, swap, load_or_store, load_and_delete, delete, cas, cad,
+ * clear, len, snapshot: the whole-map ones weighted up. */
+static const unsigned weights[LC_KIND_COUNT] = {8, 6, 4, 5, 4, 4, 6, 4, 2, 4, 4};
+
+/* ------------------------------------------------------------------------ */
+/* Running histories                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    size_t histories, ops, concurrent, overlapping, configs;
+} totals;
+
+static void run_one(unsigned shards, int variant, int index, uint64_t *rng, totals *t)
+{
+    static const unsigned pauses[] = {0, 30, 100, 300};
+    lc_op setup[MAX_SETUP];
+    lc_config cfg = {
+        .threads = 2 + (unsigned)(index % 3),
+        .nkeys = 2 + (unsigned)test_rand_below(rng, 5),
+        .ops_per_thread = 10 + (unsigned)test_rand_below(rng, 21),
+        .nvalues = 3,
+        .weights = weights,
+        .final_loads = true,
+        .pause = pauses[test_rand_below(rng, 4)],
+        .seed = test_rand(rng),
+        .report = stderr,
+    };
+    size_t n = 0;
+    for (unsigned k = 0; k < cfg.nkeys; k++)
+        if (test_rand_below(rng, 2))
+            setup[n++] = (lc_op){.kind = LC_STORE, .key = k, .arg = test_rand_below(rng, 3)};
+    cfg.setup = setup;
+    cfg.nsetup = n;
+
+    gomap_shard_t *m = shardcheck_new_u64(variant, sizeof(uint64_t), shards);
+    lc_outcome out = lincheck_run(&shard_adapter, m, &cfg);
+    CHECK_MSG(out.verdict == LC_OK,
+              "%u shards, %s hash, history %d: %u threads x %u ops on %u keys, history seed %"
+              PRIu64 ": %s", shards, hash_variant_name(variant), index, cfg.threads,
+              cfg.ops_per_thread, cfg.nkeys, cfg.seed,
+              out.verdict == LC_VIOLATION ? "not linearizable" : "invalid history");
+    CHECK_SHARD_VALID(m);
+    gomap_shard_free(m);
+    t->histories++;
+    t->ops += out.ops;
+    t->concurrent += out.concurrent;
+    t->overlapping += out.overlapping;
+    t->configs += out.stats.configs;
+}
+
+static void run_config(unsigned shards, int variant, uint64_t salt)
+{
+    uint64_t rng = test_seed() ^ salt;
+    totals t = {0, 0, 0, 0, 0};
+    for (int i = 0; i < HISTORIES; i++)
+        run_one(shards, variant, i, &rng, &t);
+    printf("   %u shard%s, %s hash: %zu histories, %zu operations, %zu of %zu racing ones "
+           "overlapped another thread's, %zu search configurations: all linearizable\n", shards,
+           shards == 1 ? "" : "s", hash_variant_name(variant), t.histories, t.ops, t.overlapping,
+           t.concurrent, t.configs);
+    /* The test tested something: racing operations met. */
+    CHECK(t.overlapping > 0);
+}
+
+static void test_one_shard(void) { run_config(1, HV_BUILTIN, 0x11); }
+static void test_sixteen_shards(void) { run_config(16, HV_BUILTIN, 0x16); }
+static void test_sixteen_shards_degenerate(void) { run_config(16, HV_DEGENERATE, 0xD6); }
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    test_seed();
+    RUN(test_one_shard);
+    RUN(test_sixteen_shards);
+    RUN(test_sixteen_shards_degenerate);
+    printf("ok\n");
+    return 0;
+}
