@@ -273,6 +273,7 @@ int gomap_shard_validate(gomap_shard_t *m, char *why, size_t why_len)
         why[0] = '\0';
     if (!m)
         return -EINVAL;
+    shard_reentry_check(m, __builtin_return_address(0));
     if (!m->nshards || (m->nshards & (m->nshards - 1)) || m->mask != m->nshards - 1)
         return fail(why, why_len, "shard count %u / mask %#x inconsistent", m->nshards, m->mask);
     for (unsigned i = 0; i < m->nshards; i++) {
