@@ -11,9 +11,13 @@
  *
  * `--suite sync` runs the concurrent suite instead (sync_bench.c): Go's
  * sync.Map benchmarks on gomap_sync_t, a locked gomap_t and Go's sync.Map,
- * at several thread counts.
+ * at several thread counts. `--suite strategies` runs the strategies matrix
+ * (strat_bench.c): read-heavy, exchange and rapid-grow mixes on uniform and
+ * Zipf keys, on gomap's sharded, snapshot and sync maps,
+ * tbb::concurrent_hash_map and Go's sync.Map and RWMutex-guarded map.
  *
- * usage: gomap-bench [--suite sync] [--quick|--long|--tiny] [--csv|--json|--markdown] ...
+ * usage: gomap-bench [--suite single|sync|strategies] [--quick|--long|--tiny]
+ *                    [--csv|--json|--markdown] ...
  * (gomap-bench --help lists every option). Exit status: 0; 1 if a checksum
  * disagreed or a run failed; 2 for bad usage.
  */
@@ -28,6 +32,7 @@
 #include "peer_go.h"
 #include "report.h"
 #include "runner.h"
+#include "strat_bench.h"
 #include "sync_bench.h"
 
 /* ---- names ----------------------------------------------------------------- */
@@ -53,17 +58,26 @@ typedef struct {
     unsigned workloads;   /* bit per bench_workload */
     size_t latency_max_n; /* insert-latency only up to this size */
     double sync_scale;    /* sync suite: multiplies each workload's operations */
+    struct {
+        size_t sizes[2];  /* key universes */
+        unsigned nsizes;
+        unsigned reps;
+        double scale;     /* multiplies a run's operations (300 000) and copy budget */
+    } strat;              /* the strategies matrix */
 } profile;
 
 #define ALL_WORKLOADS ((1u << WL_COUNT) - 1)
 #define WL_BIT(w) (1u << (w))
 
 static const profile profiles[] = {
-    {"tiny", {1000}, 1, 2, 20000, ALL_WORKLOADS, 1000, 0.01},
+    {"tiny", {1000}, 1, 2, 20000, ALL_WORKLOADS, 1000, 0.01, {{10000}, 1, 1, 0.01}},
     {"quick", {10000, 1000000}, 2, 2, 250000,
-     WL_BIT(WL_INSERT) | WL_BIT(WL_LOOKUP_50) | WL_BIT(WL_LOOKUP_BATCH), 1000000, 0.25},
-    {"default", {1000, 10000, 100000, 1000000}, 4, 5, 1000000, ALL_WORKLOADS, 1000000, 1},
-    {"long", {1000, 10000, 100000, 1000000, 10000000}, 5, 5, 1000000, ALL_WORKLOADS, 10000000, 4},
+     WL_BIT(WL_INSERT) | WL_BIT(WL_LOOKUP_50) | WL_BIT(WL_LOOKUP_BATCH), 1000000, 0.25,
+     {{10000}, 1, 2, 0.1}},
+    {"default", {1000, 10000, 100000, 1000000}, 4, 5, 1000000, ALL_WORKLOADS, 1000000, 1,
+     {{10000, 1000000}, 2, 3, 1}},
+    {"long", {1000, 10000, 100000, 1000000, 10000000}, 5, 5, 1000000, ALL_WORKLOADS, 10000000, 4,
+     {{10000, 1000000}, 2, 5, 4}},
 };
 
 /* ---- contenders ----------------------------------------------------------------- */
@@ -73,16 +87,42 @@ typedef struct {
     const bench_impl *impl; /* NULL: the Go peer */
 } contender;
 
+typedef enum { SUITE_SINGLE, SUITE_SYNC, SUITE_STRAT, SUITE_COUNT } suite_kind;
+
+static const char *const suite_names[SUITE_COUNT] = {"single", "sync", "strategies"};
+
+/* The contender every ratio is against, run whatever --impls says. */
+static const char *const suite_base[SUITE_COUNT] = {"gomap", "gomap-sync", "shard"};
+
+/* Options that only some suites take. */
+enum {
+    OPT_KEYS = 1 << 0,
+    OPT_SIZES = 1 << 1,
+    OPT_MIN_OPS = 1 << 2,
+    OPT_THREADS = 1 << 3,
+    OPT_SCALE = 1 << 4,
+    OPT_DISTS = 1 << 5,
+    OPT_REPS = 1 << 6, /* any suite; noted so the profile's count does not override it */
+};
+
+static const unsigned suite_options[SUITE_COUNT] = {
+    OPT_KEYS | OPT_SIZES | OPT_MIN_OPS | OPT_REPS,
+    OPT_THREADS | OPT_SCALE | OPT_REPS,
+    OPT_THREADS | OPT_SCALE | OPT_SIZES | OPT_DISTS | OPT_REPS,
+};
+
 typedef struct {
     profile prof;
-    bool sync;              /* --suite sync */
+    suite_kind suite;
+    unsigned given;         /* OPT_ bits of the options given */
     const char *workloads;  /* --workloads, parsed once the suite is known */
-    unsigned threads[SYNC_MAX_THREAD_COUNTS];
+    unsigned threads[PAR_MAX_THREAD_COUNTS];
     unsigned nthreads;
-    char threads_text[SYNC_MAX_THREAD_COUNTS * 4 + 1]; /* "1,2,8" */
+    char threads_text[PAR_MAX_THREAD_COUNTS * 4 + 1]; /* "1,2,8" */
+    char sizes_text[STRAT_MAX_SIZES * 12];            /* strategies: "1e4,1e6" */
     double scale;           /* --scale; 0: the profile's */
-    bool single_only;       /* an option of the single-thread suite was given */
     unsigned key_types;     /* bit per bench_key_type */
+    unsigned dists;         /* strategies: bit per op_dist */
     uint64_t seed;
     bench_format fmt;
     bool quiet;
@@ -91,6 +131,7 @@ typedef struct {
     contender who[MAX_CONTENDERS];
     unsigned nwho;
     sync_suite ss;          /* the sync suite's contenders */
+    strat_suite st;         /* the strategies matrix's contenders */
     go_peer *go;
 } options;
 
@@ -99,7 +140,7 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: gomap-bench [--suite single|sync] [profile] [format] [options]\n"
+            "usage: gomap-bench [--suite single|sync|strategies] [profile] [format] [options]\n"
             "profiles: --quick (under a minute), default, --long (adds 1e7), --tiny (tests)\n"
             "formats:  aligned table (default), --csv, --json, --markdown\n"
             "options:\n"
@@ -114,10 +155,14 @@ static void usage(FILE *f)
             "                     load-and-delete-balanced load-and-delete-unique\n"
             "                     load-and-delete-collision range adversarial-alloc\n"
             "                     adversarial-delete (or Go's names, e.g. LoadMostlyHits)\n"
-            "  --threads LIST     sync suite: thread counts (default 1,2,8)\n"
-            "  --scale X          sync suite: multiply every run's operations by X\n"
+            "  --suite strategies the strategies matrix (docs/bench.md): --impls shard,shard-1,\n"
+            "                     snap,sync,tbb,go-sync,go-rwmutex (default: all built; shard\n"
+            "                     always), --workloads from read-90 read-98 exchange rapid-grow\n"
+            "  --threads LIST     sync, strategies: thread counts (default 1,2,8)\n"
+            "  --scale X          sync, strategies: multiply every run's operations by X\n"
+            "  --dists LIST       strategies: key distributions, uniform,zipf\n"
             "  --keys LIST        u64,str\n"
-            "  --sizes LIST       e.g. 1e4,1e6 (at most 2e7)\n"
+            "  --sizes LIST       e.g. 1e4,1e6 (at most 2e7); strategies: key universes\n"
             "  --reps N           repetitions per case\n"
             "  --min-ops N        lookups/churn steps at least N; inserts/iterations repeat to N\n"
             "  --seed N           key-stream seed (default 1)\n"
@@ -166,6 +211,22 @@ static bool add_sync_workload(const char *item, void *ctx)
     return w >= 0;
 }
 
+static bool add_strat_workload(const char *item, void *ctx)
+{
+    int w = strat_workload_parse(item);
+    if (w >= 0)
+        *(unsigned *)ctx |= 1u << w;
+    return w >= 0;
+}
+
+static bool add_dist(const char *item, void *ctx)
+{
+    int d = strat_dist_parse(item);
+    if (d >= 0)
+        *(unsigned *)ctx |= 1u << d;
+    return d >= 0;
+}
+
 static bool add_keys(const char *item, void *ctx)
 {
     unsigned bit = strcmp(item, "u64") == 0 ? 1u << KEYS_U64
@@ -195,17 +256,103 @@ static bool add_threads(const char *item, void *ctx)
 {
     options *o = ctx;
     size_t t;
-    if (o->nthreads == SYNC_MAX_THREAD_COUNTS || !parse_count(item, &t) || t < 1 ||
-        t > SYNC_MAX_THREADS)
+    if (o->nthreads == PAR_MAX_THREAD_COUNTS || !parse_count(item, &t) || t < 1 ||
+        t > PAR_MAX_THREADS)
         return false;
     o->threads[o->nthreads++] = (unsigned)t;
     return true;
+}
+
+/* Writes list[0..n) as "1,2,8" (powers of ten from 1000 on as "1e4"). */
+static void list_text(char *out, size_t len, const size_t *list, unsigned n)
+{
+    size_t k = 0;
+    out[0] = 0;
+    for (unsigned i = 0; i < n && k < len; i++) {
+        size_t v = list[i];
+        int e = 0;
+        while (list[i] >= 1000 && v >= 10 && v % 10 == 0) {
+            v /= 10;
+            e++;
+        }
+        k += (size_t)(v == 1 && e ? snprintf(out + k, len - k, "%s1e%d", i ? "," : "", e)
+                                  : snprintf(out + k, len - k, "%s%zu", i ? "," : "", list[i]));
+    }
+}
+
+/* The concurrent suites' settings, from the options and the profile. */
+static void finish_concurrent(options *o)
+{
+    size_t t[PAR_MAX_THREAD_COUNTS];
+    if (o->nthreads == 0) {
+        static const unsigned dflt[] = {1, 2, 8};
+        memcpy(o->threads, dflt, sizeof dflt);
+        o->nthreads = 3;
+    }
+    for (unsigned i = 0; i < o->nthreads; i++)
+        t[i] = o->threads[i];
+    list_text(o->threads_text, sizeof o->threads_text, t, o->nthreads);
+    if (o->suite == SUITE_SYNC) {
+        o->scale = o->scale > 0 ? o->scale : o->prof.sync_scale;
+        return;
+    }
+    o->scale = o->scale > 0 ? o->scale : o->prof.strat.scale;
+    if (!(o->given & OPT_SIZES)) {
+        memcpy(o->prof.sizes, o->prof.strat.sizes, sizeof o->prof.strat.sizes);
+        o->prof.nsizes = o->prof.strat.nsizes;
+    }
+    if (!(o->given & OPT_REPS))
+        o->prof.reps = o->prof.strat.reps;
+    o->prof.nsizes = o->prof.nsizes < STRAT_MAX_SIZES ? o->prof.nsizes : STRAT_MAX_SIZES;
+    list_text(o->sizes_text, sizeof o->sizes_text, o->prof.sizes, o->prof.nsizes);
+}
+
+/* Checks that the options given belong to the suite, parses --workloads
+ * for it and fills in its defaults. 0, or -1 after a message. */
+static int finish_args(options *o)
+{
+    static bool (*const parse_wl[SUITE_COUNT])(const char *, void *) = {
+        add_workload, add_sync_workload, add_strat_workload};
+    static const unsigned all_wl[SUITE_COUNT] = {ALL_WORKLOADS, (1u << SWL_COUNT) - 1,
+                                                 (1u << STWL_COUNT) - 1};
+    if (o->given & ~suite_options[o->suite]) {
+        static const struct {
+            unsigned bit;
+            const char *name;
+        } names[] = {{OPT_KEYS, "--keys"},       {OPT_SIZES, "--sizes"}, {OPT_MIN_OPS, "--min-ops"},
+                     {OPT_THREADS, "--threads"}, {OPT_SCALE, "--scale"}, {OPT_DISTS, "--dists"}};
+        fprintf(stderr, "gomap-bench:");
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (o->given & ~suite_options[o->suite] & names[i].bit)
+                fprintf(stderr, " %s", names[i].name);
+        fprintf(stderr, ": not for --suite %s\n", suite_names[o->suite]);
+        usage(stderr);
+        return -1;
+    }
+    o->prof.workloads = o->suite == SUITE_SINGLE && !o->workloads ? o->prof.workloads
+                                                                  : all_wl[o->suite];
+    if (o->workloads) {
+        o->prof.workloads = 0;
+        if (!each_item(o->workloads, parse_wl[o->suite], &o->prof.workloads)) {
+            fprintf(stderr, "gomap-bench: bad argument --workloads %s\n", o->workloads);
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (o->suite != SUITE_SINGLE)
+        finish_concurrent(o);
+    if (o->prof.nsizes == 0 || o->prof.workloads == 0 || o->key_types == 0 || o->dists == 0) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, options *o)
 {
     o->prof = profiles[2];
     o->key_types = (1u << KEYS_U64) | (1u << KEYS_STR);
+    o->dists = (1u << DIST_COUNT) - 1;
     o->seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -233,36 +380,49 @@ static int parse_args(int argc, char **argv, options *o)
             o->only = argv[++i];
         } else if (strcmp(a, "--workloads") == 0) {
             o->workloads = argv[++i];
-        } else if (strcmp(a, "--suite") == 0 &&
-                   (strcmp(v, "sync") == 0 || strcmp(v, "single") == 0)) {
-            o->sync = strcmp(argv[++i], "sync") == 0;
+        } else if (strcmp(a, "--suite") == 0) {
+            unsigned k = 0;
+            while (k < SUITE_COUNT && strcmp(v, suite_names[k]) != 0)
+                k++;
+            if (k == SUITE_COUNT)
+                goto bad;
+            o->suite = (suite_kind)k;
+            i++;
         } else if (strcmp(a, "--threads") == 0) {
+            o->given |= OPT_THREADS;
             o->nthreads = 0;
             if (!each_item(argv[++i], add_threads, o))
                 goto bad;
         } else if (strcmp(a, "--scale") == 0) {
             char *end;
+            o->given |= OPT_SCALE;
             o->scale = strtod(argv[++i], &end);
             if (*end || !(o->scale > 0 && o->scale <= 1000))
                 goto bad;
+        } else if (strcmp(a, "--dists") == 0) {
+            o->given |= OPT_DISTS;
+            o->dists = 0;
+            if (!each_item(argv[++i], add_dist, &o->dists))
+                goto bad;
         } else if (strcmp(a, "--keys") == 0) {
-            o->single_only = true;
+            o->given |= OPT_KEYS;
             o->key_types = 0;
             if (!each_item(argv[++i], add_keys, &o->key_types))
                 goto bad;
         } else if (strcmp(a, "--sizes") == 0) {
-            o->single_only = true;
+            o->given |= OPT_SIZES;
             o->prof.nsizes = 0;
             o->prof.latency_max_n = SIZE_MAX;
             if (!each_item(argv[++i], add_size, &o->prof))
                 goto bad;
         } else if (strcmp(a, "--reps") == 0 && parse_count(argv[++i], &num) && num >= 1 &&
-                   num <= 1000) {
+                   num <= PAR_MAX_REPS) {
+            o->given |= OPT_REPS;
             o->prof.reps = (unsigned)num;
         } else if (strcmp(a, "--min-ops") == 0 && parse_count(argv[++i], &num) && num >= 1 &&
                    num <= 1000000000) {
+            o->given |= OPT_MIN_OPS;
             o->prof.min_ops = num;
-            o->single_only = true;
         } else if (strcmp(a, "--seed") == 0 && parse_count(argv[++i], &num)) {
             o->seed = num;
         } else if (strcmp(a, "--go-peer") == 0) {
@@ -276,42 +436,7 @@ static int parse_args(int argc, char **argv, options *o)
         usage(stderr);
         return -1;
     }
-    if (o->sync ? o->single_only : o->nthreads > 0 || o->scale > 0) {
-        fprintf(stderr, "gomap-bench: %s\n",
-                o->sync ? "--keys, --sizes and --min-ops are not for the sync suite"
-                        : "--threads and --scale are for the sync suite (--suite sync)");
-        usage(stderr);
-        return -1;
-    }
-    if (o->workloads) {
-        o->prof.workloads = 0;
-        if (!each_item(o->workloads, o->sync ? add_sync_workload : add_workload,
-                       &o->prof.workloads)) {
-            fprintf(stderr, "gomap-bench: bad argument --workloads %s\n", o->workloads);
-            usage(stderr);
-            return -1;
-        }
-    } else if (o->sync) {
-        o->prof.workloads = (1u << SWL_COUNT) - 1;
-    }
-    if (o->sync) {
-        static const unsigned dflt[] = {1, 2, 8};
-        if (o->nthreads == 0) {
-            memcpy(o->threads, dflt, sizeof dflt);
-            o->nthreads = 3;
-        }
-        size_t len = 0;
-        for (unsigned t = 0; t < o->nthreads; t++)
-            len += (size_t)snprintf(o->threads_text + len, sizeof o->threads_text - len, "%s%u",
-                                    t ? "," : "", o->threads[t]);
-        if (o->scale == 0)
-            o->scale = o->prof.sync_scale;
-    }
-    if (o->prof.nsizes == 0 || o->prof.workloads == 0 || o->key_types == 0) {
-        usage(stderr);
-        return -1;
-    }
-    return 0;
+    return finish_args(o);
 }
 
 /* ---- setup -------------------------------------------------------------------------- */
@@ -320,7 +445,7 @@ static int parse_args(int argc, char **argv, options *o)
  * names them or, without --impls, if they run by default. */
 static bool wanted(const options *o, const char *name, bool by_default)
 {
-    if (strcmp(name, o->sync ? "gomap-sync" : "gomap") == 0)
+    if (strcmp(name, suite_base[o->suite]) == 0)
         return true;
     if (!o->only)
         return by_default;
@@ -363,54 +488,90 @@ static void machine_line(char *out, size_t len)
              (double)pages * (double)psize / (1024.0 * 1024 * 1024));
 }
 
+/* The Go peer's contenders in each suite, and what each one is (%s: the
+ * Go version). */
+static const struct {
+    suite_kind suite;
+    const char *name, *what;
+} go_contenders[] = {
+    {SUITE_SINGLE, "go", "Go's built-in map, %s (Go peer process)"},
+    {SUITE_SYNC, "go-sync", "Go's sync.Map, %s, GOMAXPROCS = threads (Go peer process)"},
+    {SUITE_STRAT, "go-sync",
+     "Go's sync.Map, %s, values *atomic.Uint64 (update = Add), GOMAXPROCS = threads (Go peer)"},
+    {SUITE_STRAT, "go-rwmutex",
+     "Go's map + sync.RWMutex (get under RLock), %s, GOMAXPROCS = threads (Go peer)"},
+};
+
+/* Adds a contender (impl NULL: the Go peer's) to the suite's list and its
+ * "name: what" line to the report's header. */
+static void add_contender(options *o, bench_params *par, const char *name, const void *impl,
+                          const char *what)
+{
+    static char lines[PAR_MAX_CONTENDERS][192];
+    if (par->nimpls == PAR_MAX_CONTENDERS || o->nwho == MAX_CONTENDERS)
+        return;
+    if (o->suite == SUITE_SYNC)
+        o->ss.who[o->ss.nwho++] = (sync_contender){name, impl};
+    else if (o->suite == SUITE_STRAT)
+        o->st.who[o->st.nwho++] = (strat_contender){name, impl};
+    else
+        o->who[o->nwho++] = (contender){name, impl};
+    snprintf(lines[par->nimpls], sizeof lines[par->nimpls], "%s: %s", name, what);
+    par->impls[par->nimpls] = lines[par->nimpls];
+    par->nimpls++;
+}
+
+/* Starts the Go peer if the suite wants any of its contenders, and adds them. */
+static void setup_go(options *o, bench_params *par)
+{
+    static char whats[sizeof go_contenders / sizeof go_contenders[0]][160];
+    char path[PATH_MAX] = "";
+    for (size_t i = 0; i < sizeof go_contenders / sizeof go_contenders[0]; i++) {
+        if (go_contenders[i].suite != o->suite || !wanted(o, go_contenders[i].name, true))
+            continue;
+        if (!o->go && !*path) {
+            if (o->go_path)
+                snprintf(path, sizeof path, "%s", o->go_path);
+            else
+                default_go_path(path, sizeof path);
+            o->go = go_peer_start(path);
+            if (!o->go && !o->quiet)
+                fprintf(stderr, "gomap-bench: no Go peer at %s (make bench-peers); running "
+                                "without\n", path);
+        }
+        if (!o->go)
+            return;
+        snprintf(whats[i], sizeof whats[i], go_contenders[i].what, go_peer_version(o->go));
+        add_contender(o, par, go_contenders[i].name, NULL, whats[i]);
+    }
+}
+
 static void setup(options *o, bench_params *par)
 {
-    static char lines[MAX_CONTENDERS][192];
-    static char go_what[96];
     par->profile = o->prof.name;
     par->seed = o->seed;
     par->reps = o->prof.reps;
     par->min_ops = o->prof.min_ops;
+    par->suite = suite_names[o->suite];
+    par->base = suite_base[o->suite];
+    par->threads = o->threads_text;
+    par->sizes = o->sizes_text;
+    par->scale = o->scale;
     machine_line(par->machine, sizeof par->machine);
-    if (o->sync) {
-        par->threads = o->threads_text;
-        par->scale = o->scale;
+    if (o->suite == SUITE_SYNC) {
         for (const sync_impl *const *p = sync_impls; *p; p++)
-            if (wanted(o, (*p)->name, (*p)->by_default) && o->ss.nwho < SYNC_MAX_CONTENDERS)
-                o->ss.who[o->ss.nwho++] = (sync_contender){(*p)->name, *p};
+            if (wanted(o, (*p)->name, (*p)->by_default))
+                add_contender(o, par, (*p)->name, *p, (*p)->what);
+    } else if (o->suite == SUITE_STRAT) {
+        for (const strat_impl *const *p = strat_impls; *p; p++)
+            if (wanted(o, (*p)->name, true))
+                add_contender(o, par, (*p)->name, *p, (*p)->what);
     } else {
         for (const bench_impl *const *p = bench_impls; *p; p++)
-            if (wanted(o, (*p)->name, true) && o->nwho < MAX_CONTENDERS)
-                o->who[o->nwho++] = (contender){(*p)->name, *p};
+            if (wanted(o, (*p)->name, true))
+                add_contender(o, par, (*p)->name, *p, (*p)->what);
     }
-    if (wanted(o, o->sync ? "go-sync" : "go", true)) {
-        char path[PATH_MAX];
-        if (o->go_path)
-            snprintf(path, sizeof path, "%s", o->go_path);
-        else
-            default_go_path(path, sizeof path);
-        o->go = go_peer_start(path);
-        if (o->go && o->sync) {
-            snprintf(go_what, sizeof go_what,
-                     "Go's sync.Map, %s, GOMAXPROCS = threads (Go peer process)",
-                     go_peer_version(o->go));
-            o->ss.who[o->ss.nwho++] = (sync_contender){"go-sync", NULL};
-        } else if (o->go) {
-            snprintf(go_what, sizeof go_what, "Go's built-in map, %s (Go peer process)",
-                     go_peer_version(o->go));
-            o->who[o->nwho++] = (contender){"go", NULL};
-        } else if (!o->quiet) {
-            fprintf(stderr, "gomap-bench: no Go peer at %s (make bench-peers); running without\n",
-                    path);
-        }
-    }
-    for (unsigned i = 0; i < (o->sync ? o->ss.nwho : o->nwho); i++) {
-        const char *name = o->sync ? o->ss.who[i].name : o->who[i].name;
-        const char *what = o->sync ? (o->ss.who[i].impl ? o->ss.who[i].impl->what : go_what)
-                                   : (o->who[i].impl ? o->who[i].impl->what : go_what);
-        snprintf(lines[i], sizeof lines[i], "%s: %s", name, what);
-        par->impls[par->nimpls++] = lines[i];
-    }
+    setup_go(o, par);
 }
 
 /* ---- running ---------------------------------------------------------------------- */
@@ -491,25 +652,29 @@ static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
     return o->nwho;
 }
 
-/* The concurrent suite (sync_bench.c), once setup() has found its
- * contenders. */
-static int run_sync_suite(options *o, const bench_params *par)
+/* A concurrent suite (sync_bench.c or strat_bench.c), once setup() has
+ * found its contenders. */
+static int run_concurrent(options *o, const bench_params *par)
 {
-    sync_suite *s = &o->ss;
-    s->go = o->go;
-    s->workloads = o->prof.workloads;
-    memcpy(s->threads, o->threads, sizeof s->threads);
-    s->nthreads = o->nthreads;
-    s->reps = o->prof.reps;
-    s->scale = o->scale;
-    s->quiet = o->quiet;
-    sync_row *rows = calloc((size_t)SWL_COUNT * s->nthreads * s->nwho + 1, sizeof *rows);
+    par_settings run = {.go = o->go, .workloads = o->prof.workloads, .nthreads = o->nthreads,
+                        .reps = o->prof.reps, .scale = o->scale, .quiet = o->quiet};
+    strat_suite *st = &o->st;
+    bool ok = true;
+    memcpy(run.threads, o->threads, sizeof run.threads);
+    o->ss.par = st->par = run;
+    st->dists = o->dists;
+    memcpy(st->sizes, o->prof.sizes, o->prof.nsizes * sizeof st->sizes[0]);
+    st->nsizes = o->prof.nsizes;
+    st->seed = o->seed;
+    size_t room = o->suite == SUITE_SYNC ? (size_t)SWL_COUNT * run.nthreads * o->ss.nwho
+                                         : strat_suite_rows(st);
+    par_row *rows = calloc(room + 1, sizeof *rows);
     if (!rows)
         return 1;
-    bool ok = true;
-    size_t nrows = sync_suite_run(s, rows, &ok);
+    size_t nrows = o->suite == SUITE_SYNC ? sync_suite_run(&o->ss, rows, &ok)
+                                          : strat_suite_run(st, rows, &ok);
     go_peer_stop(o->go);
-    report_write_sync(stdout, o->fmt, par, rows, nrows);
+    report_write_par(stdout, o->fmt, par, rows, nrows);
     free(rows);
     return ok ? 0 : 1;
 }
@@ -521,8 +686,8 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o))
         return 2;
     setup(&o, &par);
-    if (o.sync)
-        return run_sync_suite(&o, &par);
+    if (o.suite != SUITE_SINGLE)
+        return run_concurrent(&o, &par);
 
     size_t ncases = 0, done = 0, nrows = 0;
     for (unsigned w = 0; w < WL_COUNT; w++)

@@ -3,7 +3,10 @@
  *   <- ready <go version>
  *   -> run <workload> <u64|str> <n> <seed> <min_ops>
  *   <- ok ns=.. ops=.. checksum=.. bytes=.. p50=.. p99=.. p999=.. max=..
- *   -> sync <workload> <threads> <ops>        (the concurrent suite)
+ *   -> sync <workload> <threads> <ops>        (--suite sync)
+ *   -> prep <contender> <file>                 (--suite strategies)
+ *   <- ok
+ *   -> strat <contender> <file> <threads> <per-thread ops> <rounds>
  *   <- ok ns=.. ops=.. checksum=..
  */
 #include "peer_go.h"
@@ -74,26 +77,63 @@ go_peer *go_peer_start(const char *path)
 
 const char *go_peer_version(const go_peer *p) { return p->version; }
 
+/* Sends one command: printf(fmt, ap) and a newline. */
+static void vsend(go_peer *p, const char *fmt, va_list ap)
+{
+    vfprintf(p->to, fmt, ap);
+    fputc('\n', p->to);
+    fflush(p->to);
+}
+
+/* Reads a reply into line; false (with a message) if the peer exited. */
+static bool reply(go_peer *p, char *line, size_t len)
+{
+    if (read_line(p, line, len))
+        return true;
+    fprintf(stderr, "gomap-bench: the Go peer exited\n");
+    return false;
+}
+
 /* Sends one command and reads the reply into line. */
+static bool vrequest(go_peer *p, char *line, size_t len, const char *fmt, va_list ap)
+{
+    vsend(p, fmt, ap);
+    return reply(p, line, len);
+}
+
+void go_peer_send(go_peer *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsend(p, fmt, ap);
+    va_end(ap);
+}
+
+int go_peer_await(go_peer *p)
+{
+    char line[512];
+    if (!reply(p, line, sizeof line))
+        return -1;
+    if (strncmp(line, "ok", 2) == 0)
+        return 0;
+    fprintf(stderr, "gomap-bench: the Go peer said: %s\n", line);
+    return -1;
+}
+
 static bool request(go_peer *p, char *line, size_t len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(p->to, fmt, ap);
+    bool ok = vrequest(p, line, len, fmt, ap);
     va_end(ap);
-    fflush(p->to);
-    if (!read_line(p, line, len)) {
-        fprintf(stderr, "gomap-bench: the Go peer exited\n");
-        return false;
-    }
-    return true;
+    return ok;
 }
 
 int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, uint64_t seed,
                 size_t min_ops, bench_result *r)
 {
     char line[512];
-    if (!request(p, line, sizeof line, "run %s %s %zu %" PRIu64 " %zu\n",
+    if (!request(p, line, sizeof line, "run %s %s %zu %" PRIu64 " %zu",
                  bench_workload_name(wl), bench_keys_name(type), n, seed, min_ops))
         return -1;
     long long ns, bytes;
@@ -111,11 +151,15 @@ int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, ui
     return 0;
 }
 
-int go_peer_sync(go_peer *p, const char *workload, unsigned threads, uint64_t ops,
-                 double *ns_out, uint64_t *ops_out, uint64_t *checksum_out)
+int go_peer_parallel(go_peer *p, double *ns_out, uint64_t *ops_out, uint64_t *checksum_out,
+                     const char *fmt, ...)
 {
     char line[512];
-    if (!request(p, line, sizeof line, "sync %s %u %" PRIu64 "\n", workload, threads, ops))
+    va_list ap;
+    va_start(ap, fmt);
+    bool sent = vrequest(p, line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (!sent)
         return -1;
     long long ns;
     unsigned long long done, sum;

@@ -1,8 +1,8 @@
 /*
  * peer_go.h — the client side of the Go peer (bench/peers/go/peer.go): a
  * child process running Go's own map on the same key streams (and Go's
- * sync.Map for the concurrent suite), driven over a pipe one run at a time
- * so its runs interleave with the in-process ones.
+ * sync.Map and a locked map for the concurrent suites), driven over a pipe
+ * one run at a time so its runs interleave with the in-process ones.
  */
 #ifndef GOMAP_BENCH_PEER_GO_H
 #define GOMAP_BENCH_PEER_GO_H
@@ -23,12 +23,22 @@ const char *go_peer_version(const go_peer *p);
 int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, uint64_t seed,
                 size_t min_ops, bench_result *r);
 
-/* One run of the concurrent suite: Go's sync.Map benchmark `workload`
- * (sync_workload_name) with GOMAXPROCS = threads, one goroutine per thread,
- * `ops` operations in all. Returns 0 with the wall time, the operations
- * done and the checksum, or -1 if the peer failed (message on stderr). */
-int go_peer_sync(go_peer *p, const char *workload, unsigned threads, uint64_t ops,
-                 double *ns_out, uint64_t *ops_out, uint64_t *checksum_out);
+/* One run of a concurrent suite: the command printf(fmt, ...) (without its
+ * newline), e.g. "sync load-mostly-hits 8 2000000" for Go's sync.Map
+ * benchmark with GOMAXPROCS = threads, or "strat go-sync <file> 8 62500 1"
+ * for the strategies matrix (bench/peers/go/README.md). Returns 0 with the
+ * wall time, the operations done and the checksum, or -1 if the peer failed
+ * (message on stderr). */
+int go_peer_parallel(go_peer *p, double *ns_out, uint64_t *ops_out, uint64_t *checksum_out,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Sends a command without waiting for its reply, so that the peer works
+ * while the caller does something else; go_peer_await reads the reply. */
+void go_peer_send(go_peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reads the reply to a go_peer_send: 0 if it is "ok ...", else -1 (message
+ * on stderr). */
+int go_peer_await(go_peer *p);
 
 void go_peer_stop(go_peer *p);
 

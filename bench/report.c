@@ -1,5 +1,5 @@
 /*
- * report.c — rendering bench_rows (and the concurrent suite's sync_rows) as
+ * report.c — rendering bench_rows (and the concurrent suites' par_rows) as
  * a table, CSV, JSON or Markdown.
  */
 #include "report.h"
@@ -286,7 +286,7 @@ void report_write(FILE *out, bench_format fmt, const bench_params *p, const benc
     }
 }
 
-/* ---- the concurrent suite --------------------------------------------------------- */
+/* ---- the concurrent suites (sync, strategies) ----------------------------------- */
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -310,28 +310,50 @@ static const char *kib_text(int64_t bytes, char *buf, size_t len)
     return buf;
 }
 
-static const char *check_text(const sync_row *r)
+static const char *check_text(const par_row *r)
 {
     return !r->checked ? "not-checked" : r->checksum_ok ? "ok" : "MISMATCH";
 }
 
-static void write_sync_table(FILE *out, const bench_params *p, const sync_row *rows, size_t n)
+/* Whether the suite's cases have a key distribution and a size (strategies)
+ * besides the workload and thread count (sync). */
+static bool keyed_cases(const bench_params *p) { return strcmp(p->suite, "sync") != 0; }
+
+/* The ratio column's short name: "gomap-sync" -> "sync". */
+static const char *base_label(const bench_params *p)
 {
-    fprintf(out, "# gomap-bench  suite=sync profile=%s reps=%u threads=%s scale=%g\n", p->profile,
-            p->reps, p->threads, p->scale);
-    fprintf(out, "# machine: %s\n", p->machine);
+    const char *dash = strrchr(p->base, '-');
+    return dash && dash[1] ? dash + 1 : p->base;
+}
+
+static void write_par_table(FILE *out, const bench_params *p, const par_row *rows, size_t n)
+{
+    bool keyed = keyed_cases(p);
+    char col[32];
+    fprintf(out, "# gomap-bench  suite=%s profile=%s reps=%u threads=%s", p->suite, p->profile,
+            p->reps, p->threads);
+    if (keyed)
+        fprintf(out, " sizes=%s seed=%" PRIu64, p->sizes, p->seed);
+    fprintf(out, " scale=%g\n# machine: %s\n", p->scale, p->machine);
     for (unsigned i = 0; i < p->nimpls; i++)
         fprintf(out, "# %s\n", p->impls[i]);
     fprintf(out, "# ns/op: wall time of the parallel phase / all threads' ops, median of reps "
-                 "(min-max); x sync: median / gomap-sync's;\n"
-                 "# vs Nthr: throughput / own throughput at N threads; retired KiB: gomap-sync's "
-                 "retired_bytes, peak during the run / at its end\n");
-    fprintf(out, "%-26s %3s %-11s %8s %9s %19s %8s %7s %8s %17s %s\n", "workload", "thr", "impl",
-            "ops", "ns/op", "(min-max)", "Mops/s", "x sync", "vs Nthr", "retired KiB", "check");
+                 "(min-max); x %s: median / %s's;\n"
+                 "# vs Nthr: throughput / own throughput at N threads; retired KiB: %s "
+                 "retired bytes, peak during the run / at its end\n",
+            base_label(p), p->base, keyed ? "the RCU maps'" : "gomap-sync's");
+    if (keyed)
+        fprintf(out, "# capped: a contender whose writes copy the map ran fewer ops "
+                     "(docs/bench.md)\n%-10s %-7s %-4s", "workload", "dist", "n");
+    else
+        fprintf(out, "%-26s", "workload");
+    snprintf(col, sizeof col, "x %s", base_label(p));
+    fprintf(out, " %3s %-11s %8s %9s %19s %8s %7s %8s %17s %s\n", "thr", "impl", "ops", "ns/op",
+            "(min-max)", "Mops/s", col, "vs Nthr", "retired KiB", "check");
     for (size_t i = 0; i < n; i++) {
-        const sync_row *r = &rows[i];
+        const par_row *r = &rows[i];
         char med[32], lo[32], hi[32], range[80], ratio[32] = "-", scal[32] = "-", pk[32], end[32],
-            ret[80] = "-";
+            ret[80] = "-", sz[32];
         snprintf(range, sizeof range, "(%s-%s)", ns_text(r->ns_min, lo, sizeof lo),
                  ns_text(r->ns_max, hi, sizeof hi));
         if (r->ratio > 0)
@@ -341,35 +363,68 @@ static void write_sync_table(FILE *out, const bench_params *p, const sync_row *r
         if (r->retired_peak >= 0)
             snprintf(ret, sizeof ret, "%s/%s", kib_text(r->retired_peak, pk, sizeof pk),
                      kib_text(r->retired_end, end, sizeof end));
-        fprintf(out, "%-26s %3u %-11s %8" PRIu64 " %9s %19s %8.2f %7s %8s %17s %s\n", r->workload,
-                r->threads, r->impl, r->ops, ns_text(r->ns_med, med, sizeof med), range,
-                r->ns_med > 0 ? 1e3 / r->ns_med : 0.0, ratio, scal, ret, check_text(r));
+        if (keyed)
+            fprintf(out, "%-10s %-7s %-4s", r->workload, r->dist, size_name(r->n, sz, sizeof sz));
+        else
+            fprintf(out, "%-26s", r->workload);
+        fprintf(out, " %3u %-11s %8" PRIu64 " %9s %19s %8.2f %7s %8s %17s %s%s\n", r->threads,
+                r->impl, r->ops, ns_text(r->ns_med, med, sizeof med), range,
+                r->ns_med > 0 ? 1e3 / r->ns_med : 0.0, ratio, scal, ret, check_text(r),
+                r->capped ? " capped" : "");
     }
 }
 
-static void write_sync_csv(FILE *out, const bench_params *p, const sync_row *rows, size_t n)
+/* The ratio's CSV column and JSON field: "ratio_to_gomap_sync". */
+static const char *ratio_name(const bench_params *p, char *buf, size_t len)
 {
-    fprintf(out, "suite,workload,threads,impl,reps,ops,ns_per_op_median,ns_per_op_min,"
-                 "ns_per_op_max,mops_per_s,ratio_to_gomap_sync,throughput_vs_base,base_threads,"
+    snprintf(buf, len, "ratio_to_%s", p->base);
+    for (char *c = buf; *c; c++)
+        *c = *c == '-' ? '_' : *c;
+    return buf;
+}
+
+static void write_par_csv(FILE *out, const bench_params *p, const par_row *rows, size_t n)
+{
+    bool keyed = keyed_cases(p);
+    char ratio_col[64];
+    ratio_name(p, ratio_col, sizeof ratio_col);
+    fprintf(out, "suite,workload,%sthreads,impl,reps,ops,ns_per_op_median,ns_per_op_min,"
+                 "ns_per_op_max,mops_per_s,%s,throughput_vs_base,base_threads,"
                  "retired_peak_bytes,retired_end_bytes,checksum,checksum_checked,checksum_ok,"
-                 "profile\n");
+                 "%sprofile\n",
+            keyed ? "dist,n," : "", ratio_col, keyed ? "capped," : "");
     for (size_t i = 0; i < n; i++) {
-        const sync_row *r = &rows[i];
-        fprintf(out, "sync,%s,%u,%s,%u,%" PRIu64 ",%.3f,%.3f,%.3f,%.3f,%.4f,%.4f,%u,%" PRId64
-                     ",%" PRId64 ",%" PRIu64 ",%d,%d,%s\n",
-                r->workload, r->threads, r->impl, r->reps, r->ops, r->ns_med, r->ns_min,
-                r->ns_max, r->ns_med > 0 ? 1e3 / r->ns_med : 0.0, r->ratio, r->scaling,
-                r->base_threads, r->retired_peak, r->retired_end, r->checksum, r->checked,
-                r->checksum_ok, p->profile);
+        const par_row *r = &rows[i];
+        fprintf(out, "%s,%s,", p->suite, r->workload);
+        if (keyed)
+            fprintf(out, "%s,%zu,", r->dist, r->n);
+        fprintf(out, "%u,%s,%u,%" PRIu64 ",%.3f,%.3f,%.3f,%.6g,%.4f,%.4f,%u,%" PRId64
+                     ",%" PRId64 ",%" PRIu64 ",%d,%d,",
+                r->threads, r->impl, r->reps, r->ops, r->ns_med, r->ns_min, r->ns_max,
+                r->ns_med > 0 ? 1e3 / r->ns_med : 0.0, r->ratio, r->scaling, r->base_threads,
+                r->retired_peak, r->retired_end, r->checksum, r->checked, r->checksum_ok);
+        if (keyed)
+            fprintf(out, "%d,", r->capped);
+        fprintf(out, "%s\n", p->profile);
     }
 }
 
-static void write_sync_json(FILE *out, const bench_params *p, const sync_row *rows, size_t n)
+static void write_par_json(FILE *out, const bench_params *p, const par_row *rows, size_t n)
 {
-    fprintf(out, "{\n  \"params\": {\"suite\": \"sync\", \"profile\": ");
+    bool keyed = keyed_cases(p);
+    char ratio_field[64];
+    ratio_name(p, ratio_field, sizeof ratio_field);
+    fprintf(out, "{\n  \"params\": {\"suite\": ");
+    json_string(out, p->suite);
+    fprintf(out, ", \"profile\": ");
     json_string(out, p->profile);
-    fprintf(out, ", \"reps\": %u, \"threads\": [%s], \"scale\": %g, \"machine\": ", p->reps,
-            p->threads, p->scale);
+    fprintf(out, ", \"reps\": %u, \"threads\": [%s], \"scale\": %g, ", p->reps, p->threads,
+            p->scale);
+    if (keyed)
+        fprintf(out, "\"sizes\": [%s], \"seed\": %" PRIu64 ", ", p->sizes, p->seed);
+    fprintf(out, "\"base\": ");
+    json_string(out, p->base);
+    fprintf(out, ", \"machine\": ");
     json_string(out, p->machine);
     fprintf(out, ",\n    \"impls\": [");
     for (unsigned i = 0; i < p->nimpls; i++) {
@@ -378,50 +433,84 @@ static void write_sync_json(FILE *out, const bench_params *p, const sync_row *ro
     }
     fprintf(out, "]},\n  \"rows\": [");
     for (size_t i = 0; i < n; i++) {
-        const sync_row *r = &rows[i];
-        fprintf(out, "%s\n    {\"workload\": \"%s\", \"threads\": %u, \"impl\": ", i ? "," : "",
-                r->workload, r->threads);
+        const par_row *r = &rows[i];
+        fprintf(out, "%s\n    {\"workload\": \"%s\", ", i ? "," : "", r->workload);
+        if (keyed)
+            fprintf(out, "\"dist\": \"%s\", \"n\": %zu, ", r->dist, r->n);
+        fprintf(out, "\"threads\": %u, \"impl\": ", r->threads);
         json_string(out, r->impl);
         fprintf(out, ", \"reps\": %u, \"ops\": %" PRIu64 ", \"ns_per_op\": {\"median\": %.3f, "
-                     "\"min\": %.3f, \"max\": %.3f}, \"mops_per_s\": %.3f",
+                     "\"min\": %.3f, \"max\": %.3f}, \"mops_per_s\": %.6g",
                 r->reps, r->ops, r->ns_med, r->ns_min, r->ns_max,
                 r->ns_med > 0 ? 1e3 / r->ns_med : 0.0);
         if (r->ratio > 0)
-            fprintf(out, ", \"ratio_to_gomap_sync\": %.4f", r->ratio);
+            fprintf(out, ", \"%s\": %.4f", ratio_field, r->ratio);
         if (r->scaling > 0)
             fprintf(out, ", \"throughput_vs_base\": %.4f, \"base_threads\": %u", r->scaling,
                     r->base_threads);
         if (r->retired_peak >= 0)
             fprintf(out, ", \"retired_bytes\": {\"peak\": %" PRId64 ", \"end\": %" PRId64 "}",
                     r->retired_peak, r->retired_end);
+        if (keyed)
+            fprintf(out, ", \"capped\": %s", r->capped ? "true" : "false");
         fprintf(out, ", \"checksum\": %" PRIu64 ", \"checksum_checked\": %s, \"checksum_ok\": %s}",
                 r->checksum, r->checked ? "true" : "false", r->checksum_ok ? "true" : "false");
     }
     fprintf(out, "\n  ]\n}\n");
 }
 
-static const sync_row *find_sync_row(const sync_row *rows, size_t n, const char *workload,
-                                     unsigned threads, const char *impl)
+/* Whether a and b are the same case; threads 0: at any thread count. */
+static bool same_case(const par_row *a, const par_row *b, unsigned threads)
+{
+    return strcmp(a->workload, b->workload) == 0 && a->n == b->n &&
+           (a->dist == b->dist || (a->dist && b->dist && strcmp(a->dist, b->dist) == 0)) &&
+           (threads == 0 || a->threads == b->threads);
+}
+
+static const par_row *find_par_row(const par_row *rows, size_t n, const par_row *like,
+                                   unsigned threads, const char *impl)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcmp(rows[i].workload, workload) == 0 && rows[i].threads == threads &&
+        if (same_case(&rows[i], like, 0) && rows[i].threads == threads &&
             strcmp(rows[i].impl, impl) == 0)
             return &rows[i];
     return NULL;
 }
 
-/* True for the first row of each workload (any thread count: threads 0). */
-static bool first_sync_row(const sync_row *rows, size_t i, unsigned threads)
+/* True for the first row of each case (any thread count: threads 0). */
+static bool first_par_row(const par_row *rows, size_t i, unsigned threads)
 {
     for (size_t j = 0; j < i; j++)
-        if (strcmp(rows[j].workload, rows[i].workload) == 0 &&
-            (threads == 0 || rows[j].threads == rows[i].threads))
+        if (same_case(&rows[j], &rows[i], threads))
             return false;
     return true;
 }
 
-static void write_sync_markdown(FILE *out, const bench_params *p, const sync_row *rows, size_t n)
+/* "| workload |" or "| workload | dist | n |", then extra; and its rule. */
+static void md_case_header(FILE *out, bool keyed, const char *extra, const char **cols,
+                           unsigned k, const char *tail, const char *tail_rule)
 {
+    fprintf(out, keyed ? "| workload | dist | n |%s" : "| workload |%s", extra);
+    for (unsigned c = 0; c < k; c++)
+        fprintf(out, " %s |", cols[c]);
+    fprintf(out, "%s\n|---|%s%s", tail, keyed ? "---|---:|" : "", *extra ? "---:|" : "");
+    for (unsigned c = 0; c < k; c++)
+        fprintf(out, "---:|");
+    fprintf(out, "%s\n", tail_rule);
+}
+
+static void md_case_cells(FILE *out, bool keyed, const par_row *r)
+{
+    char sz[32];
+    if (keyed)
+        fprintf(out, "| %s | %s | %s |", r->workload, r->dist, size_name(r->n, sz, sizeof sz));
+    else
+        fprintf(out, "| %s |", r->workload);
+}
+
+static void write_par_markdown(FILE *out, const bench_params *p, const par_row *rows, size_t n)
+{
+    bool keyed = keyed_cases(p), any_capped = false;
     const char *cols[MAX_COLS];
     unsigned k = 0, max_threads = 0, base = 0;
     char t[32], a[32], b[32];
@@ -430,65 +519,68 @@ static void write_sync_markdown(FILE *out, const bench_params *p, const sync_row
         max_threads = rows[i].threads > max_threads ? rows[i].threads : max_threads;
         base = rows[i].base_threads;
     }
-    fprintf(out, "Machine: %s. Suite `sync`, profile `%s`, threads %s, %u interleaved "
+    const char *b0 = k ? cols[0] : "-";
+    fprintf(out, "Machine: %s. Suite `%s`, profile `%s`, threads %s, %u interleaved "
                  "repetitions, medians.\n\n",
-            p->machine, p->profile, p->threads, p->reps);
-    fprintf(out, "**Concurrent suite** (Go's sync.Map benchmarks): %s in ns/op (wall time / all "
-                 "threads' operations, median and min–max); the others as their time / %s's "
-                 "(above 1: %s is faster); %s's retired bytes (KiB, peak / end of run)\n\n",
-            k ? cols[0] : "-", k ? cols[0] : "-", k ? cols[0] : "-", k ? cols[0] : "-");
-    fprintf(out, "| workload | threads |");
-    for (unsigned c = 0; c < k; c++)
-        fprintf(out, " %s |", cols[c]);
-    fprintf(out, " retired KiB | checksum |\n|---|---:|");
-    for (unsigned c = 0; c <= k; c++)
-        fprintf(out, "---:|");
-    fprintf(out, "---|\n");
+            p->machine, p->suite, p->profile, p->threads, p->reps);
+    if (keyed)
+        fprintf(out, "**Strategies matrix**: %s in ns/op (wall time / all threads' operations, "
+                     "median and min–max); the others as their time / %s's (above 1: %s is "
+                     "faster); retired KiB of the RCU maps (peak / end of run)\n\n",
+                b0, b0, b0);
+    else
+        fprintf(out, "**Concurrent suite** (Go's sync.Map benchmarks): %s in ns/op (wall time "
+                     "/ all threads' operations, median and min–max); the others as their time "
+                     "/ %s's (above 1: %s is faster); %s's retired bytes (KiB, peak / end of "
+                     "run)\n\n",
+                b0, b0, b0, b0);
+    md_case_header(out, keyed, " threads |", cols, k, " retired KiB | checksum |", "---:|---|");
     for (size_t i = 0; i < n; i++) {
-        const sync_row *r = &rows[i];
-        if (!first_sync_row(rows, i, r->threads))
+        const par_row *r = &rows[i];
+        if (!first_par_row(rows, i, r->threads))
             continue;
-        const sync_row *x0 = find_sync_row(rows, n, r->workload, r->threads, cols[0]);
         bool ok = true;
-        fprintf(out, "| %s | %u |", r->workload, r->threads);
+        char ret[160] = "";
+        md_case_cells(out, keyed, r);
+        fprintf(out, " %u |", r->threads);
         for (unsigned c = 0; c < k; c++) {
-            const sync_row *x = find_sync_row(rows, n, r->workload, r->threads, cols[c]);
-            if (x)
+            const par_row *x = find_par_row(rows, n, r, r->threads, cols[c]);
+            if (x) {
                 ok = ok && x->checksum_ok;
+                any_capped = any_capped || x->capped;
+            }
+            if (x && x->retired_peak >= 0)
+                snprintf(ret + strlen(ret), sizeof ret - strlen(ret), "%s%s%s%s / %s",
+                         *ret ? ", " : "", keyed ? x->impl : "", keyed ? " " : "",
+                         kib_text(x->retired_peak, a, sizeof a),
+                         kib_text(x->retired_end, b, sizeof b));
             if (!x)
                 fprintf(out, " |");
             else if (c == 0)
                 fprintf(out, " %s (%s–%s) |", ns_text(x->ns_med, t, sizeof t),
                         ns_text(x->ns_min, a, sizeof a), ns_text(x->ns_max, b, sizeof b));
             else
-                fprintf(out, " %.2f |", x->ratio);
+                fprintf(out, " %.2f%s |", x->ratio, x->capped ? "†" : "");
         }
-        if (x0 && x0->retired_peak >= 0)
-            fprintf(out, " %s / %s |", kib_text(x0->retired_peak, a, sizeof a),
-                    kib_text(x0->retired_end, b, sizeof b));
-        else
-            fprintf(out, " - |");
-        fprintf(out, " %s |\n", !r->checked ? "not checked" : ok ? "ok" : "MISMATCH");
+        fprintf(out, " %s | %s |\n", *ret ? ret : "-",
+                !r->checked ? "not checked" : ok ? "ok" : "MISMATCH");
     }
     fprintf(out, "\n");
+    if (any_capped)
+        fprintf(out, "† capped: the contender's writes copy the whole map, so it ran fewer "
+                     "operations (its figure is per operation it ran; docs/bench.md).\n\n");
 
     if (base == 0 || base == max_threads)
         return;
     fprintf(out, "**Scaling**: each contender's throughput at %u threads / its own at %u\n\n",
             max_threads, base);
-    fprintf(out, "| workload |");
-    for (unsigned c = 0; c < k; c++)
-        fprintf(out, " %s |", cols[c]);
-    fprintf(out, "\n|---|");
-    for (unsigned c = 0; c < k; c++)
-        fprintf(out, "---:|");
-    fprintf(out, "\n");
+    md_case_header(out, keyed, "", cols, k, "", "");
     for (size_t i = 0; i < n; i++) {
-        if (!first_sync_row(rows, i, 0))
+        if (!first_par_row(rows, i, 0))
             continue;
-        fprintf(out, "| %s |", rows[i].workload);
+        md_case_cells(out, keyed, &rows[i]);
         for (unsigned c = 0; c < k; c++) {
-            const sync_row *x = find_sync_row(rows, n, rows[i].workload, max_threads, cols[c]);
+            const par_row *x = find_par_row(rows, n, &rows[i], max_threads, cols[c]);
             if (x && x->scaling > 0)
                 fprintf(out, " %.2f |", x->scaling);
             else
@@ -499,13 +591,13 @@ static void write_sync_markdown(FILE *out, const bench_params *p, const sync_row
     fprintf(out, "\n");
 }
 
-void report_write_sync(FILE *out, bench_format fmt, const bench_params *p, const sync_row *rows,
-                       size_t nrows)
+void report_write_par(FILE *out, bench_format fmt, const bench_params *p, const par_row *rows,
+                      size_t nrows)
 {
     switch (fmt) {
-    case FMT_CSV: write_sync_csv(out, p, rows, nrows); break;
-    case FMT_JSON: write_sync_json(out, p, rows, nrows); break;
-    case FMT_MARKDOWN: write_sync_markdown(out, p, rows, nrows); break;
-    default: write_sync_table(out, p, rows, nrows); break;
+    case FMT_CSV: write_par_csv(out, p, rows, nrows); break;
+    case FMT_JSON: write_par_json(out, p, rows, nrows); break;
+    case FMT_MARKDOWN: write_par_markdown(out, p, rows, nrows); break;
+    default: write_par_table(out, p, rows, nrows); break;
     }
 }

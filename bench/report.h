@@ -1,7 +1,8 @@
 /*
  * report.h — gomap-bench's results and their four renderings: an aligned
  * table for a terminal, CSV and JSON for machines, and Markdown (one table
- * per key type, peers as ratios to gomap) for the README and docs.
+ * per key type, peers as ratios to gomap) for the README and docs. The
+ * concurrent suites' rows (par_row) have their own four renderings.
  */
 #ifndef GOMAP_BENCH_REPORT_H
 #define GOMAP_BENCH_REPORT_H
@@ -26,24 +27,29 @@ typedef struct {
     bool checksum_ok;           /* same in every run and as gomap's */
 } bench_row;
 
-/* One contender's figures for one case (workload x threads) of the
- * concurrent suite (`--suite sync`), over all repetitions. */
+/* One contender's figures for one case of a concurrent suite, over all
+ * repetitions: (workload x threads) for `--suite sync`, (workload x key
+ * distribution x n x threads) for `--suite strategies`. */
 typedef struct {
     const char *workload;
+    const char *dist;           /* strategies: "uniform" or "zipf"; NULL for sync */
+    size_t n;                   /* strategies: the key universe; 0 for sync */
     unsigned threads;
     const char *impl;
     unsigned reps;
     uint64_t ops;               /* per run, all threads */
     double ns_med, ns_min, ns_max; /* wall time of the parallel phase / ops */
-    double ratio;               /* ns_med / gomap-sync's ns_med; 0 for gomap-sync */
+    double ratio;               /* ns_med / the base contender's ns_med; 0 for the base */
     double scaling;             /* throughput / own throughput at base_threads; 0 if none */
     unsigned base_threads;      /* 2 if run, else the fewest threads run */
-    int64_t retired_peak;       /* gomap-sync's retired bytes (median over runs) */
-    int64_t retired_end;        /* ... peak, and at the end; -1: not measured */
+    int64_t retired_peak;       /* retired bytes of a map with deferred reclamation */
+    int64_t retired_end;        /* (median over runs), peak and at the end; -1: not measured */
     uint64_t checksum;
-    bool checked;               /* deterministic: every contender must agree */
-    bool checksum_ok;           /* same in every run and as gomap-sync's (if checked) */
-} sync_row;
+    bool checked;               /* deterministic: checked against an expected value */
+    bool checksum_ok;           /* every run's checksum as expected (if checked) */
+    bool capped;                /* strategies: ran fewer operations than the others
+                                   (a contender whose writes cost O(n); docs/bench.md) */
+} par_row;
 
 /* What a run was: printed with every format. */
 typedef struct {
@@ -54,8 +60,11 @@ typedef struct {
     char machine[160];          /* CPU model, cores, memory */
     const char *impls[8];       /* "name: what" lines */
     unsigned nimpls;
-    const char *threads;        /* sync suite: "1,2,8" */
-    double scale;               /* sync suite: operation-count multiplier */
+    const char *suite;          /* concurrent suites: "sync" or "strategies" */
+    const char *base;           /* concurrent suites: the contender ratios are against */
+    const char *threads;        /* concurrent suites: "1,2,8" */
+    double scale;               /* concurrent suites: operation-count multiplier */
+    const char *sizes;          /* strategies: "1e4,1e6" */
 } bench_params;
 
 typedef enum { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_MARKDOWN } bench_format;
@@ -63,9 +72,9 @@ typedef enum { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_MARKDOWN } bench_format;
 void report_write(FILE *out, bench_format fmt, const bench_params *p, const bench_row *rows,
                   size_t nrows);
 
-/* The same four renderings for the concurrent suite. */
-void report_write_sync(FILE *out, bench_format fmt, const bench_params *p, const sync_row *rows,
-                       size_t nrows);
+/* The same four renderings for the concurrent suites (p->suite). */
+void report_write_par(FILE *out, bench_format fmt, const bench_params *p, const par_row *rows,
+                      size_t nrows);
 
 /* The median of v[0..n-1] (n >= 1); sorts v. */
 double bench_median(double *v, unsigned n);

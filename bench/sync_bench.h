@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "report.h"
+#include "parallel.h"
 
 typedef enum {
     SWL_LOAD_MOSTLY_HITS,
@@ -48,21 +48,6 @@ uint64_t sync_workload_ops(sync_workload wl);
  * result depends on scheduling or iteration order). */
 bool sync_workload_checked(sync_workload wl);
 
-/* One timed run. */
-typedef struct {
-    double ns;             /* wall time of the parallel phase */
-    uint64_t ops;          /* operations timed, all threads */
-    uint64_t checksum;     /* sum of value+1 over values found, + final length */
-    int64_t retired_peak;  /* gomap-sync: retired_bytes, peak and at the end */
-    int64_t retired_end;   /* of the parallel phase; -1 for other contenders */
-} sync_result;
-
-/* A thread's running totals (kept on its own stack while it runs). */
-typedef struct {
-    uint64_t sum;          /* value + 1 for every value found */
-    uint64_t errors;       /* operations that failed (-ENOMEM) */
-} sync_tally;
-
 /* An in-process contender. setup and body are sync_workloads.h's loops
  * instantiated on the contender's own operations, so the timed loop makes
  * direct calls into the map. */
@@ -72,8 +57,8 @@ typedef struct sync_impl {
     bool by_default;       /* run when --impls does not name it */
     void *(*create)(void); /* NULL on failure */
     void (*destroy)(void *m);
-    void (*setup)(void *m, sync_workload wl, sync_tally *t);
-    void (*body)(void *m, sync_workload wl, uint64_t start, uint64_t count, sync_tally *t);
+    void (*setup)(void *m, sync_workload wl, par_tally *t);
+    void (*body)(void *m, sync_workload wl, uint64_t start, uint64_t count, par_tally *t);
     size_t (*len)(void *m);      /* called while no thread runs */
     int64_t (*retired)(void *m); /* retired bytes now; NULL if not a sync map */
 } sync_impl;
@@ -86,7 +71,7 @@ extern const sync_impl *const sync_impls[];
  * -ENOMEM (map not created, or an operation ran out of memory). Exits the
  * process if a thread cannot be started. */
 int sync_run_inprocess(const sync_impl *impl, sync_workload wl, unsigned threads, uint64_t ops,
-                       sync_result *r);
+                       par_result *r);
 
 /* A contender of the suite: in process, or the Go peer (impl NULL). */
 typedef struct {
@@ -94,26 +79,17 @@ typedef struct {
     const sync_impl *impl;
 } sync_contender;
 
-enum { SYNC_MAX_THREADS = 256, SYNC_MAX_THREAD_COUNTS = 8, SYNC_MAX_CONTENDERS = 8 };
-
-struct go_peer;
-
 typedef struct {
-    sync_contender who[SYNC_MAX_CONTENDERS]; /* who[0] is gomap-sync, the base */
+    sync_contender who[PAR_MAX_CONTENDERS]; /* who[0] is gomap-sync, the base */
     unsigned nwho;
-    struct go_peer *go;       /* for the contender with impl NULL */
-    unsigned workloads;       /* bit per sync_workload */
-    unsigned threads[SYNC_MAX_THREAD_COUNTS];
-    unsigned nthreads;
-    unsigned reps;
-    double scale;             /* multiplies sync_workload_ops */
-    bool quiet;
+    par_settings par;         /* workloads: bit per sync_workload; scale
+                                 multiplies sync_workload_ops */
 } sync_suite;
 
 /* Runs every case (workload x thread count), each repetition running every
  * contender in turn from a different first one, and fills rows (room for
  * SWL_COUNT * nthreads * nwho). Returns the rows written; *ok turns false
  * if a run failed or a checked checksum disagreed. */
-size_t sync_suite_run(const sync_suite *s, sync_row *rows, bool *ok);
+size_t sync_suite_run(const sync_suite *s, par_row *rows, bool *ok);
 
 #endif /* GOMAP_BENCH_SYNC_H */

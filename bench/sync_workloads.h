@@ -44,13 +44,13 @@ static inline uint64_t sync_u64_at(const void *p)
 
 /* Takes the value by address: it is read after `found` is evaluated (the
  * call that found it fills it). */
-SYNC_LOOP void sync_found(sync_tally *t, bool found, const uint64_t *val)
+SYNC_LOOP void sync_found(par_tally *t, bool found, const uint64_t *val)
 {
     if (found)
         t->sum += *val + 1;
 }
 
-SYNC_LOOP void sync_wrote(sync_tally *t, int rc)
+SYNC_LOOP void sync_wrote(par_tally *t, int rc)
 {
     if (rc < 0)
         t->errors++;
@@ -60,7 +60,7 @@ SYNC_LOOP void sync_wrote(sync_tally *t, int rc)
 static bool sync_sum_entry(const void *key, const void *val, void *ctx)
 {
     (void)key;
-    ((sync_tally *)ctx)->sum += sync_u64_at(val) + 1;
+    ((par_tally *)ctx)->sum += sync_u64_at(val) + 1;
     return true;
 }
 
@@ -79,7 +79,7 @@ static bool sync_delete_first(const void *key, const void *val, void *ctx)
 }
 
 /* The untimed setup of each workload. */
-SYNC_LOOP void sync_setup_loop(const sync_ops *o, void *m, sync_workload wl, sync_tally *t)
+SYNC_LOOP void sync_setup_loop(const sync_ops *o, void *m, sync_workload wl, par_tally *t)
 {
     uint64_t hits = 0, v = 0;
     bool loaded = false;
@@ -108,9 +108,9 @@ SYNC_LOOP void sync_setup_loop(const sync_ops *o, void *m, sync_workload wl, syn
 
 /* One thread's share: keys i .. i + n - 1. */
 SYNC_LOOP void sync_thread_loop(const sync_ops *o, void *m, sync_workload wl, uint64_t i,
-                                uint64_t n, sync_tally *out)
+                                uint64_t n, par_tally *out)
 {
-    sync_tally t = {0, 0};
+    par_tally t = {0, 0};
     uint64_t end = i + n, v = 0;
     bool loaded = false;
     switch (wl) {
@@ -153,7 +153,7 @@ SYNC_LOOP void sync_thread_loop(const sync_ops *o, void *m, sync_workload wl, ui
             sync_found(&t, o->load_and_delete(m, 0, &v), &v);
         break;
     case SWL_RANGE: {
-        sync_tally visits = {0, 0}; /* its own: t stays in registers elsewhere */
+        par_tally visits = {0, 0}; /* its own: t stays in registers elsewhere */
         for (; i < end; i++)
             sync_wrote(&t, o->range(m, sync_sum_entry, &visits));
         t.sum += visits.sum;
@@ -191,12 +191,12 @@ SYNC_LOOP void sync_thread_loop(const sync_ops *o, void *m, sync_workload wl, ui
 /* Defines prefix_setup and prefix_body (sync_impl's setup and body) on the
  * operations `ops`, a static const sync_ops. */
 #define SYNC_INSTANTIATE(prefix, ops)                                                          \
-    static void prefix##_setup(void *m, sync_workload wl, sync_tally *t)                       \
+    static void prefix##_setup(void *m, sync_workload wl, par_tally *t)                       \
     {                                                                                          \
         sync_setup_loop(&(ops), m, wl, t);                                                     \
     }                                                                                          \
     static void prefix##_body(void *m, sync_workload wl, uint64_t start, uint64_t count,       \
-                              sync_tally *t)                                                   \
+                              par_tally *t)                                                   \
     {                                                                                          \
         sync_thread_loop(&(ops), m, wl, start, count, t);                                      \
     }

@@ -6,13 +6,13 @@
 # usage: scripts/install-deps.sh [build|peers|test]
 #   build  the library, examples and gomap-bench
 #   peers  the benchmark peers gomap-bench compares with (absl, GLib, uthash,
-#          Go); each is compiled in only when present
+#          oneTBB, Go); each is compiled in only when present
 #   test   everything the suite needs, peers included (the benchmark's output
 #          test checks that every peer agrees with gomap)
 set -eu
 
 build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev"
-peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev golang-go"
+peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev libtbb-dev golang-go"
 test_pkgs="clang libclang-rt-14-dev libxml2-utils librsvg2-bin python3"
 
 case "${1:-test}" in

@@ -4,8 +4,9 @@
 usage: check_bench.py GOMAP_BENCH EXPECTED_IMPLS [no-bytes]
 
 EXPECTED_IMPLS is a comma list of the implementations this build has
-(gomap and the peers found at configure time). "no-bytes" says the build
-cannot count bytes (sanitizer builds). The checks:
+(gomap and the peers found at configure time; "tbb" belongs to the
+strategies matrix only). "no-bytes" says the build cannot count bytes
+(sanitizer builds). The checks:
   - bad usage exits 2; --help exits 0;
   - CSV: the documented header, a full row for every case x implementation,
     numbers where numbers belong, every checksum_ok 1, and within a case every
@@ -17,6 +18,13 @@ columns and rows for every workload x thread count x contender (gomap-sync,
 mutex-map, and go-sync when the Go peer is built), every checked checksum
 agreeing and equal to what the workload's loops must give (computed here),
 JSON and Markdown parsing, and bad usage exiting 2.
+The strategies matrix (--suite strategies --tiny): CSV columns and a row for
+every workload x distribution x thread count x contender (shard, shard-1,
+snap, sync, tbb when built, go-sync and go-rwmutex when the Go peer is
+built), the operation counts, the snapshot map's rows capped and nobody
+else's, every one-thread checksum checked against the reference and equal
+across all contenders that ran the whole stream, multi-thread checksums not
+checked, JSON and Markdown, and bad usage exiting 2.
 """
 import csv
 import io
@@ -49,6 +57,18 @@ SYNC_WORKLOADS = {  # name: operations per run at scale 1 (bench/sync_bench.c)
 SYNC_TINY_SCALE = 0.01
 SYNC_THREADS = [1, 2, 8]
 
+STRAT_CSV_COLUMNS = [
+    "suite", "workload", "dist", "n", "threads", "impl", "reps", "ops", "ns_per_op_median",
+    "ns_per_op_min", "ns_per_op_max", "mops_per_s", "ratio_to_shard", "throughput_vs_base",
+    "base_threads", "retired_peak_bytes", "retired_end_bytes", "checksum", "checksum_checked",
+    "checksum_ok", "capped", "profile",
+]
+STRAT_WORKLOADS = ["read-90", "read-98", "exchange", "rapid-grow"]
+STRAT_DISTS = ["uniform", "zipf"]
+STRAT_TINY_N = 10000
+STRAT_TINY_OPS = 3000            # 300 000 at scale 1, tiny's scale 0.01 (bench/strat_bench.c)
+STRAT_ONLY = {"tbb"}             # peers of the strategies matrix only
+
 failures = []
 
 
@@ -61,6 +81,35 @@ def check(cond, what):
 def run(bench, *args):
     p = subprocess.run([bench, *args], capture_output=True, text=True, timeout=600)
     return p.returncode, p.stdout, p.stderr
+
+
+def check_bad_usage(bench, *commands):
+    """Every command line must exit 2."""
+    for bad in commands:
+        rc, _, _ = run(bench, *bad)
+        check(rc == 2, "%s exits 2 (got %d)" % (" ".join(bad), rc))
+
+
+def csv_records(bench, columns, what, *args):
+    """Runs gomap-bench with args (a --csv run) and checks its exit status,
+    the header and that every row is complete; returns the rows as dicts."""
+    rc, out, err = run(bench, *args)
+    check(rc == 0, "%s CSV run exits 0 (got %d): %s" % (what, rc, err.strip()))
+    rows = list(csv.reader(io.StringIO(out)))
+    check(rows and rows[0] == columns, "%s CSV header is %s" % (what, rows[0] if rows else None))
+    check(all(len(r) == len(columns) for r in rows[1:]), "every %s CSV row is complete" % what)
+    return [dict(zip(columns, r)) for r in rows[1:]]
+
+
+def check_figures(r, integers, positive=()):
+    """A row's integer columns hold integers, its time and throughput (and
+    the columns `positive`) are positive, and min <= median <= max."""
+    for col in integers:
+        check(r[col].isdigit(), "%s is an integer in %s" % (col, r))
+    for col in ("ns_per_op_median", "ns_per_op_min", "ns_per_op_max", "mops_per_s") + positive:
+        check(float(r[col]) > 0, "%s > 0 in %s" % (col, r))
+    check(float(r["ns_per_op_min"]) <= float(r["ns_per_op_median"]) <= float(r["ns_per_op_max"]),
+          "min <= median <= max in %s" % r)
 
 
 def expected_checksum(workload):
@@ -116,29 +165,19 @@ def sync_expected(workload, threads, total):
 
 def check_sync(bench, impls):
     who = ["gomap-sync", "mutex-map"] + (["go-sync"] if "go" in impls else [])
-    for bad in (["--suite", "sync", "--threads", "0"], ["--suite", "sync", "--workloads", "nope"],
-                ["--suite", "sync", "--sizes", "1e3"], ["--threads", "2"], ["--suite", "both"],
-                ["--suite", "sync", "--scale", "0"]):
-        rc, _, _ = run(bench, *bad)
-        check(rc == 2, "%s exits 2 (got %d)" % (" ".join(bad), rc))
+    check_bad_usage(bench, ["--suite", "sync", "--threads", "0"],
+                    ["--suite", "sync", "--workloads", "nope"],
+                    ["--suite", "sync", "--sizes", "1e3"], ["--threads", "2"], ["--suite", "both"],
+                    ["--suite", "sync", "--scale", "0"])
 
-    rc, out, err = run(bench, "--suite", "sync", "--tiny", "--csv", "--quiet")
-    check(rc == 0, "sync tiny CSV run exits 0 (got %d): %s" % (rc, err.strip()))
-    rows = list(csv.reader(io.StringIO(out)))
-    check(rows and rows[0] == SYNC_CSV_COLUMNS, "sync CSV header is %s" % (rows[0] if rows else None))
-    check(all(len(r) == len(SYNC_CSV_COLUMNS) for r in rows[1:]), "every sync CSV row is complete")
-    records = [dict(zip(SYNC_CSV_COLUMNS, r)) for r in rows[1:]]
+    records = csv_records(bench, SYNC_CSV_COLUMNS, "sync",
+                          "--suite", "sync", "--tiny", "--csv", "--quiet")
     check(len(records) == len(SYNC_WORKLOADS) * len(SYNC_THREADS) * len(who),
           "one sync CSV row per workload, thread count and contender (%d rows)" % len(records))
     cases = {}
     for r in records:
-        for col in ("threads", "reps", "ops", "checksum", "checksum_checked", "checksum_ok"):
-            check(r[col].isdigit(), "%s is an integer in %s" % (col, r))
-        for col in ("ns_per_op_median", "ns_per_op_min", "ns_per_op_max", "mops_per_s",
-                    "throughput_vs_base"):
-            check(float(r[col]) > 0, "%s > 0 in %s" % (col, r))
-        check(float(r["ns_per_op_min"]) <= float(r["ns_per_op_median"]) <= float(r["ns_per_op_max"]),
-              "min <= median <= max in %s" % r)
+        check_figures(r, ("threads", "reps", "ops", "checksum", "checksum_checked", "checksum_ok"),
+                      ("throughput_vs_base",))
         check((int(r["retired_peak_bytes"]) >= 0) == (r["impl"] == "gomap-sync"),
               "retired bytes measured for gomap-sync only: %s" % r)
         check(r["base_threads"] == "2", "scaling is against 2 threads in %s" % r)
@@ -184,8 +223,95 @@ def check_sync(bench, impls):
           "sync table has one line per thread count and contender")
 
 
+def strat_ops(workload, threads):
+    """Operations a contender that runs the whole stream does at the tiny
+    profile: the stream (n operations for rapid-grow) split into equal
+    slices, one a thread."""
+    nops = STRAT_TINY_N if workload == "rapid-grow" else STRAT_TINY_OPS
+    return nops // threads * threads
+
+
+def check_strategies(bench, impls):
+    who = ["shard", "shard-1", "snap", "sync"] + (["tbb"] if "tbb" in impls else []) \
+        + (["go-sync", "go-rwmutex"] if "go" in impls else [])
+    check_bad_usage(bench, ["--suite", "strategies", "--keys", "u64"],
+                    ["--suite", "strategies", "--dists", "x"],
+                    ["--suite", "strategies", "--workloads", "read-50"], ["--dists", "zipf"],
+                    ["--suite", "strategies", "--min-ops", "5"],
+                    ["--suite", "sync", "--dists", "zipf"], ["--suite", "strategies", "--threads", "0"])
+
+    records = csv_records(bench, STRAT_CSV_COLUMNS, "strategies",
+                          "--suite", "strategies", "--tiny", "--csv", "--quiet")
+    check(len(records) == len(STRAT_WORKLOADS) * len(STRAT_DISTS) * len(SYNC_THREADS) * len(who),
+          "one strategies CSV row per workload, distribution, thread count and contender "
+          "(%d rows)" % len(records))
+    cases = {}
+    for r in records:
+        check_figures(r, ("n", "threads", "reps", "ops", "checksum", "checksum_checked",
+                          "checksum_ok", "capped"), ("throughput_vs_base",))
+        check((float(r["ratio_to_shard"]) > 0) == (r["impl"] != "shard"),
+              "ratio to shard in %s" % r)
+        check((int(r["retired_peak_bytes"]) >= 0) == (r["impl"] in ("snap", "sync")),
+              "retired bytes measured for the RCU maps only: %s" % r)
+        check(r["n"] == str(STRAT_TINY_N) and r["base_threads"] == "2", "n and base in %s" % r)
+        threads = int(r["threads"])
+        check(r["capped"] == ("1" if r["impl"] == "snap" else "0"),
+              "only the snapshot map is capped at tiny: %s" % r)
+        if r["capped"] == "0":
+            check(int(r["ops"]) == strat_ops(r["workload"], threads), "ops of %s" % r)
+        else:
+            check(0 < int(r["ops"]) < strat_ops(r["workload"], threads), "capped ops of %s" % r)
+        check(r["checksum_checked"] == ("1" if threads == 1 else "0"),
+              "checked exactly at one thread: %s" % r)
+        check(r["checksum_ok"] == "1", "strategies checksum_ok for %s %s %s %s"
+              % (r["impl"], r["workload"], r["dist"], threads))
+        cases.setdefault((r["workload"], r["dist"], threads), {})[r["impl"]] = r
+    for (workload, dist, threads), by in cases.items():
+        check(sorted(by) == sorted(who), "strategies %s %s %d ran on %s, want %s"
+              % (workload, dist, threads, sorted(by), who))
+        whole = {impl: int(r["checksum"]) for impl, r in by.items() if r["capped"] == "0"}
+        if threads == 1:
+            check(len(set(whole.values())) == 1 and next(iter(whole.values())) > 0,
+                  "one-thread checksums of %s %s agree: %s" % (workload, dist, whole))
+
+    rc, out, err = run(bench, "--suite", "strategies", "--tiny", "--json", "--quiet",
+                       "--workloads", "read-90,rapid-grow", "--dists", "zipf", "--threads", "1,2")
+    check(rc == 0, "strategies JSON run exits 0: %s" % err.strip())
+    try:
+        doc = json.loads(out)
+    except ValueError as e:
+        doc = {"rows": []}
+        check(False, "strategies JSON parses: %s" % e)
+    params = doc.get("params", {})
+    check(params.get("suite") == "strategies" and params.get("threads") == [1, 2]
+          and params.get("sizes") == [STRAT_TINY_N] and params.get("base") == "shard",
+          "strategies JSON params name the suite, threads, sizes and base: %s" % params)
+    jrows = doc.get("rows", [])
+    check(len(jrows) == 2 * 2 * len(who), "strategies JSON has a row per case and contender")
+    for j in jrows:
+        c = cases.get((j["workload"], j["dist"], j["threads"]), {}).get(j["impl"], {})
+        check(j["capped"] == (j["impl"] == "snap") and j["checksum_checked"] == (j["threads"] == 1),
+              "strategies JSON rows capped and checked as the CSV's: %s" % j)
+        if j["threads"] == 1:  # deterministic: the same as in the CSV run
+            check(c.get("checksum") == str(j["checksum"]), "strategies JSON checksum matches CSV "
+                  "for %s %s %s" % (j["workload"], j["dist"], j["impl"]))
+
+    rc, out, _ = run(bench, "--suite", "strategies", "--tiny", "--markdown", "--quiet",
+                     "--workloads", "exchange")
+    check(rc == 0 and out.count("\n| exchange | zipf | 1e4 | 8 |") == 1
+          and out.count("\n| exchange | uniform | 1e4 | ") == 4 and "**Scaling**" in out
+          and "capped" in out, "strategies Markdown has the rows and the scaling table")
+    rc, out, _ = run(bench, "--suite", "strategies", "--tiny", "--quiet", "--workloads", "read-98",
+                     "--dists", "uniform")
+    lines = [l for l in out.splitlines() if l.startswith("read-98 ")]
+    check(rc == 0 and len(lines) == len(SYNC_THREADS) * len(who),
+          "strategies table has one line per thread count and contender")
+
+
 def main():
     bench, impls = sys.argv[1], sys.argv[2].split(",")
+    strat_impls = impls
+    impls = [i for i in impls if i not in STRAT_ONLY]
     count_bytes = len(sys.argv) < 4 or sys.argv[3] != "no-bytes"
 
     rc, _, _ = run(bench, "--no-such-option")
@@ -193,22 +319,12 @@ def main():
     rc, out, _ = run(bench, "--help")
     check(rc == 0 and "usage" in out, "--help exits 0 with usage")
 
-    rc, out, err = run(bench, "--tiny", "--csv", "--quiet")
-    check(rc == 0, "tiny CSV run exits 0 (got %d): %s" % (rc, err.strip()))
-    rows = list(csv.reader(io.StringIO(out)))
-    check(rows and rows[0] == CSV_COLUMNS, "CSV header is %s" % (rows[0] if rows else None))
-    records = [dict(zip(CSV_COLUMNS, r)) for r in rows[1:]]
-    check(all(len(r) == len(CSV_COLUMNS) for r in rows[1:]), "every CSV row is complete")
+    records = csv_records(bench, CSV_COLUMNS, "tiny", "--tiny", "--csv", "--quiet")
     check(len(records) == len(WORKLOADS) * 2 * len(impls),
           "one CSV row per case and implementation (%d rows)" % len(records))
     cases = {}
     for r in records:
-        for col in ("n", "reps", "ops", "checksum", "checksum_ok", "seed"):
-            check(r[col].isdigit(), "%s is an integer in %s" % (col, r))
-        for col in ("ns_per_op_median", "ns_per_op_min", "ns_per_op_max", "mops_per_s"):
-            check(float(r[col]) > 0, "%s > 0 in %s" % (col, r))
-        check(float(r["ns_per_op_min"]) <= float(r["ns_per_op_median"]) <= float(r["ns_per_op_max"]),
-              "min <= median <= max in %s" % r)
+        check_figures(r, ("n", "reps", "ops", "checksum", "checksum_ok", "seed"))
         check(r["checksum_ok"] == "1", "checksum_ok for %s %s %s" % (r["impl"], r["workload"], r["keys"]))
         cases.setdefault((r["workload"], r["keys"], r["n"]), {})[r["impl"]] = int(r["checksum"])
         want = expected_checksum(r["workload"])
@@ -251,6 +367,7 @@ def main():
     check(rc == 0 and len(lines) == len(impls), "table has one insert line per implementation")
 
     check_sync(bench, impls)
+    check_strategies(bench, strat_impls)
 
     print("gomap-bench output: %s" % ("%d check(s) failed" % len(failures) if failures else "all checks passed"))
     return 1 if failures else 0

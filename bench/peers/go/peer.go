@@ -6,7 +6,9 @@
 // line until EOF or "quit". The key streams are bit-exact with the C side,
 // so checksums can be compared across implementations. The concurrent suite's
 // "sync <workload> <threads> <ops>" lines run Go's sync.Map benchmarks
-// (syncbench.go).
+// (syncbench.go), and the strategies matrix's "strat <contender> <file>
+// <threads> <per> <rounds>" lines run a stream of operations from a file
+// on sync.Map or a locked map (stratbench.go).
 package main
 
 import (
@@ -362,8 +364,18 @@ func main() {
 			// Blank line: not a command, no reply.
 		case fields[0] == "quit" && len(fields) == 1:
 			return
-		case fields[0] == "sync":
-			r, cerr := syncCommand(fields)
+		case fields[0] == "prep":
+			if cerr := prepCommand(fields); cerr != nil {
+				fmt.Fprintf(out, "err %v\n", cerr)
+			} else {
+				fmt.Fprintf(out, "ok\n")
+			}
+		case fields[0] == "sync" || fields[0] == "strat":
+			run := syncCommand
+			if fields[0] == "strat" {
+				run = stratCommand
+			}
+			r, cerr := run(fields)
 			if cerr != nil {
 				fmt.Fprintf(out, "err %v\n", cerr)
 			} else {

@@ -8,6 +8,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -180,20 +181,26 @@ type syncResult struct {
 	checksum uint64
 }
 
-// runSync runs one workload: goroutine g (of threads) runs keys g*ops ..
-// g*ops + ops/threads - 1, as testing.B's RunParallel gives goroutine g the
-// start g*b.N. The time is the wall time from the first goroutine's start
-// to the last one's end; the checksum is the goroutines' sums plus the
-// number of keys left in the map (counted after the clock stops).
-func runSync(w syncWorkload, threads int, ops uint64) syncResult {
-	var m sync.Map
-	if w.setup != nil {
-		w.setup(&m)
-	}
-	per := ops / uint64(threads)
+// gcPercent is the collector's setting (GOGC) when the peer started.
+var gcPercent = func() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}()
+
+// parallel runs body(g) on goroutines g = 0..threads-1 started together,
+// after a runtime.GC() and with GOMAXPROCS = threads (restored afterwards).
+// It returns the wall time from the first goroutine's start to the last
+// one's end, and the sum of what the bodies returned. The strategies matrix
+// (stratbench.go) runs on it too.
+func parallel(threads int, body func(g int) uint64) (int64, uint64) {
+	runtime.GC() // on every core, before GOMAXPROCS may drop to 1
+	// The collector back on, if a prefill turned it off: after a full
+	// collection the heap is under its goal, so no cycle starts until the
+	// timed phase allocates as much again.
+	debug.SetGCPercent(gcPercent)
 	prev := runtime.GOMAXPROCS(threads)
 	defer runtime.GOMAXPROCS(prev)
-	runtime.GC()
 
 	starts := make([]time.Time, threads)
 	ends := make([]time.Time, threads)
@@ -206,7 +213,7 @@ func runSync(w syncWorkload, threads int, ops uint64) syncResult {
 			defer wg.Done()
 			<-begin
 			starts[g] = time.Now()
-			sums[g] = w.perG(&m, uint64(g)*ops, per)
+			sums[g] = body(g)
 			ends[g] = time.Now()
 		}(g)
 	}
@@ -224,11 +231,28 @@ func runSync(w syncWorkload, threads int, ops uint64) syncResult {
 		}
 		sum += sums[g]
 	}
+	return int64(last.Sub(first)), sum
+}
+
+// runSync runs one workload: goroutine g (of threads) runs keys g*ops ..
+// g*ops + ops/threads - 1, as testing.B's RunParallel gives goroutine g the
+// start g*b.N. The time is the wall time from the first goroutine's start
+// to the last one's end; the checksum is the goroutines' sums plus the
+// number of keys left in the map (counted after the clock stops).
+func runSync(w syncWorkload, threads int, ops uint64) syncResult {
+	var m sync.Map
+	if w.setup != nil {
+		w.setup(&m)
+	}
+	per := ops / uint64(threads)
+	ns, sum := parallel(threads, func(g int) uint64 {
+		return w.perG(&m, uint64(g)*ops, per)
+	})
 	m.Range(func(_, _ any) bool {
 		sum++
 		return true
 	})
-	return syncResult{ns: int64(last.Sub(first)), ops: int64(per) * int64(threads), checksum: sum}
+	return syncResult{ns: ns, ops: int64(per) * int64(threads), checksum: sum}
 }
 
 func syncCommand(fields []string) (syncResult, error) {

@@ -1,0 +1,343 @@
+/*
+ * strat_bench.c — the strategies matrix: the workload table, a case's
+ * stream and its file for the Go peer, the cap on contenders whose writes
+ * copy the map, the single-thread reference checksum, and the interleaved
+ * repetitions of every case (timed by parallel.c, which the sync suite
+ * shares). The loop is in strat_workloads.h; the contenders in
+ * strat_impls.c, peers/peer_tbb.cc and the Go peer (stratbench.go).
+ */
+#include "strat_bench.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "peer_go.h"
+#include "strat_maps.h"
+
+/* ---- the workloads ---------------------------------------------------------- */
+
+static const op_mix mixes[STWL_COUNT] = {
+    /* name, get, set, delete, update, grow */
+    [STWL_READ_90] = {"read-90", 90, 9, 1, 0, false},
+    [STWL_READ_98] = {"read-98", 98, 1, 1, 0, false},
+    [STWL_EXCHANGE] = {"exchange", 10, 40, 40, 10, false},
+    [STWL_RAPID_GROW] = {"rapid-grow", 5, 80, 5, 10, true},
+};
+
+static const char *const dist_names[DIST_COUNT] = {"uniform", "zipf"};
+
+enum {
+    /* Operations of a run at scale 1, all threads together: a contender
+     * runs 10-200 ms on the 2-core machine (rapid-grow: n operations). */
+    STRAT_OPS = 300000,
+};
+
+/* Entries a capped contender may copy in one run at scale 1: 0.1-0.25 s
+ * of copying on the 2-core machine, one copy at 1e6 keys (docs/bench.md). */
+#define STRAT_COPY_BUDGET 1e6
+
+int strat_workload_parse(const char *name)
+{
+    for (int w = 0; w < STWL_COUNT; w++)
+        if (strcmp(name, mixes[w].name) == 0)
+            return w;
+    return -1;
+}
+
+int strat_dist_parse(const char *name)
+{
+    for (int d = 0; d < DIST_COUNT; d++)
+        if (strcmp(name, dist_names[d]) == 0)
+            return d;
+    return -1;
+}
+
+/* ---- one run ------------------------------------------------------------------ */
+
+typedef struct {
+    const strat_impl *impl;
+    void *m;
+    const op_stream *st;
+    uint64_t slice, per;
+} strat_share;
+
+/* Thread t runs operations t*slice .. t*slice + per - 1. */
+static void share_body(void *ctx, unsigned t, par_tally *tally)
+{
+    const strat_share *sh = ctx;
+    sh->impl->body(sh->m, sh->st, t * sh->slice, sh->per, tally);
+}
+
+/* `rounds` runs of the first `per` operations of each thread's slice, each
+ * on a fresh, prefilled map: *ready if not NULL (taken), else one filled
+ * here. ns and checksum add up over the rounds; the maps are queued to be
+ * freed (strat_maps.h). */
+static int run_inprocess(const strat_impl *impl, const op_stream *st, unsigned threads,
+                         uint64_t per, unsigned rounds, void **ready, par_result *r)
+{
+    uint64_t errors = 0;
+    r->retired_peak = r->retired_end = -1;
+    for (unsigned i = 0; i < rounds; i++) {
+        void *m = *ready ? *ready : maps_prefilled(impl, st);
+        *ready = NULL;
+        if (!m)
+            return -ENOMEM;
+        strat_share sh = {impl, m, st, st->nops / threads, per};
+        par_job job = {threads, share_body, &sh, impl->retired, m};
+        par_result one = {0};
+        int rc = par_run(&job, &one, &errors);
+        r->ns += one.ns;
+        r->checksum += one.checksum + impl->len(m);
+        r->retired_peak = one.retired_peak > r->retired_peak ? one.retired_peak : r->retired_peak;
+        r->retired_end = one.retired_end;
+        maps_release(impl, m);
+        if (rc)
+            return rc;
+    }
+    r->ops = per * threads * rounds;
+    if (errors) {
+        fprintf(stderr, "gomap-bench: %s: %llu operations ran out of memory\n", impl->name,
+                (unsigned long long)errors);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- a case ------------------------------------------------------------------- */
+
+typedef struct {
+    const strat_suite *s;
+    const op_mix *mix;
+    op_dist dist;
+    size_t n;
+    op_stream st;
+    char path[256];     /* the stream's file for the Go peer; "" if none */
+    unsigned rounds;    /* runs of the stream per timed run (rapid-grow at small n) */
+    double budget;      /* entries a capped contender may copy in a run */
+    bool capping;       /* the writes_copy contenders are capped in this case */
+    uint64_t cap;       /* the prefix they run on one thread */
+    unsigned threads;   /* of the runs under way */
+    uint64_t cap_per;   /* the operations of each thread's slice they run then */
+    uint64_t ref_whole; /* the reference's checksum of one round of the stream */
+    uint64_t ref_cap;   /* ... of its first `cap` operations */
+    void *ready[PAR_MAX_CONTENDERS]; /* the repetition's prefilled maps */
+} strat_case;
+
+static bool is_capped(const strat_case *c, const strat_contender *w)
+{
+    return c->capping && w->impl && w->impl->writes_copy;
+}
+
+/* What contender w runs: per operations of each thread's slice, rounds times. */
+static uint64_t per_of(const strat_case *c, const strat_contender *w, unsigned *rounds)
+{
+    *rounds = is_capped(c, w) ? 1 : c->rounds;
+    return is_capped(c, w) ? c->cap_per : c->st.nops / c->threads;
+}
+
+/* Before each repetition of a prefilled case: the Go peer fills its maps
+ * while the in-process contenders' maps are filled here and the previous
+ * repetition's are freed on a helper thread (strat_maps.h); all of it is
+ * done when this returns. 0, or -1 if memory or the peer failed. */
+static int prepare_rep(void *ctx, unsigned rep)
+{
+    strat_case *c = ctx;
+    const strat_suite *s = c->s;
+    int rc = 0;
+    (void)rep;
+    maps_free_start();
+    if (c->st.prefill) {
+        for (unsigned w = 0; w < s->nwho; w++)
+            if (!s->who[w].impl)
+                go_peer_send(s->par.go, "prep %s %s", s->who[w].name, c->path);
+        for (unsigned w = 0; w < s->nwho; w++) {
+            const strat_impl *impl = s->who[w].impl;
+            if (impl && !c->ready[w])
+                c->ready[w] = maps_prefilled(impl, &c->st);
+            rc = impl && !c->ready[w] ? -1 : rc;
+        }
+        for (unsigned w = 0; w < s->nwho; w++)
+            rc = !s->who[w].impl && go_peer_await(s->par.go) ? -1 : rc;
+    }
+    maps_free_wait();
+    return rc;
+}
+
+static int run_one(void *ctx, unsigned who, unsigned rep, par_result *r)
+{
+    strat_case *c = ctx;
+    const strat_contender *w = &c->s->who[who];
+    unsigned rounds;
+    uint64_t per = per_of(c, w, &rounds);
+    (void)rep;
+    if (w->impl)
+        return run_inprocess(w->impl, &c->st, c->threads, per, rounds, &c->ready[who], r);
+    r->retired_peak = r->retired_end = -1;
+    return go_peer_parallel(c->s->par.go, &r->ns, &r->ops, &r->checksum,
+                            "strat %s %s %u %" PRIu64 " %u", w->name, c->path, c->threads, per,
+                            rounds);
+}
+
+/* The reference checksums (strat_reference, one thread, untimed) of the
+ * whole stream and of its first c->cap operations, in one pass. 0 or
+ * -ENOMEM. */
+static int reference_sums(strat_case *c)
+{
+    par_tally t = {0, 0};
+    void *m = maps_prefilled(&strat_reference, &c->st);
+    if (!m)
+        return -ENOMEM;
+    strat_reference.body(m, &c->st, 0, c->cap, &t);
+    c->ref_cap = t.sum + strat_reference.len(m);
+    strat_reference.body(m, &c->st, c->cap, c->st.nops - c->cap, &t);
+    c->ref_whole = t.sum + strat_reference.len(m);
+    maps_release(&strat_reference, m);
+    return t.errors ? -ENOMEM : 0;
+}
+
+/* Runs the case at c->threads for every contender, interleaved, and fills
+ * s->nwho rows. Returns -1 if a run failed. */
+static int run_threads(strat_case *c, par_row *rows, bool *ok)
+{
+    static par_result res[PAR_MAX_CONTENDERS][PAR_MAX_REPS];
+    const strat_suite *s = c->s;
+    const char *names[PAR_MAX_CONTENDERS];
+    char what[128], sz[32];
+    for (unsigned w = 0; w < s->nwho; w++)
+        names[w] = s->who[w].name;
+    if (c->capping)
+        c->cap_per = opstream_copy_prefix(&c->st, c->mix->grow, c->threads, c->budget);
+    snprintf(sz, sizeof sz, "%zu", c->n);
+    snprintf(what, sizeof what, "%s %s n=%s, %u threads", c->mix->name, dist_names[c->dist], sz,
+             c->threads);
+    if (par_interleave(s->nwho, s->par.reps, names, what, prepare_rep, run_one, c, res)) {
+        *ok = false;
+        return -1;
+    }
+    for (unsigned w = 0; w < s->nwho; w++) {
+        unsigned rounds;
+        bool capped = is_capped(c, &s->who[w]);
+        per_of(c, &s->who[w], &rounds);
+        uint64_t want = (capped ? c->ref_cap : c->ref_whole) * rounds;
+        rows[w] = (par_row){.workload = c->mix->name, .dist = dist_names[c->dist], .n = c->n,
+                            .threads = c->threads, .impl = s->who[w].name,
+                            .capped = capped};
+        par_row_fill(&rows[w], res[w], s->par.reps, w ? &rows[0] : NULL,
+                     c->threads == 1 ? &want : NULL, ok);
+    }
+    return 0;
+}
+
+static bool any_go(const strat_suite *s)
+{
+    for (unsigned w = 0; w < s->nwho; w++)
+        if (!s->who[w].impl)
+            return true;
+    return false;
+}
+
+static bool any_capped_kind(const strat_suite *s)
+{
+    for (unsigned w = 0; w < s->nwho; w++)
+        if (s->who[w].impl && s->who[w].impl->writes_copy)
+            return true;
+    return false;
+}
+
+static void case_release(strat_case *c);
+
+/* Builds the case's stream (and its file when the Go peer runs), its
+ * rounds and cap, and the reference checksums. Returns 0, or -1 with a
+ * message (and nothing left to release). */
+static int case_prepare(strat_case *c)
+{
+    const strat_suite *s = c->s;
+    double ops = s->par.scale * STRAT_OPS, budget = s->par.scale * STRAT_COPY_BUDGET;
+    uint64_t nops = c->mix->grow ? c->n : (uint64_t)(ops + 0.5);
+    unsigned tmax = 1;
+    bool one = false; /* a one-thread run, checked against the reference */
+    for (unsigned t = 0; t < s->par.nthreads; t++) {
+        tmax = s->par.threads[t] > tmax ? s->par.threads[t] : tmax;
+        one = one || s->par.threads[t] == 1;
+    }
+    nops = nops < tmax ? tmax : nops;
+    double rounds = ops / (double)nops;
+    c->rounds = c->mix->grow && rounds >= 1.5 ? (unsigned)(rounds + 0.5) : 1;
+    if (opstream_make(&c->st, c->mix, c->dist, c->n, nops, s->seed)) {
+        fprintf(stderr, "gomap-bench: out of memory building the %s stream\n", c->mix->name);
+        return -1;
+    }
+    int rc = any_go(s) ? opstream_write_temp(&c->st, c->path, sizeof c->path) : 0;
+    if (rc)
+        fprintf(stderr, "gomap-bench: cannot write the operation stream: %s\n", strerror(-rc));
+    c->budget = budget;
+    c->capping = any_capped_kind(s) &&
+                 opstream_copy_prefix(&c->st, c->mix->grow, 1, budget / c->rounds) < c->st.nops;
+    c->cap = c->capping ? opstream_copy_prefix(&c->st, c->mix->grow, 1, budget) : c->st.nops;
+    if (rc == 0 && one && (rc = reference_sums(c)) != 0)
+        fprintf(stderr, "gomap-bench: out of memory in the reference run of %s\n", c->mix->name);
+    if (rc)
+        case_release(c);
+    return rc ? -1 : 0;
+}
+
+/* Frees what the case holds: maps, the stream and its file. */
+static void case_release(strat_case *c)
+{
+    for (unsigned w = 0; w < c->s->nwho; w++)
+        if (c->ready[w])
+            maps_release(c->s->who[w].impl, c->ready[w]);
+    maps_free_start();
+    maps_free_wait();
+    if (*c->path)
+        unlink(c->path);
+    opstream_free(&c->st);
+}
+
+size_t strat_suite_rows(const strat_suite *s)
+{
+    return (size_t)STWL_COUNT * DIST_COUNT * s->nsizes * s->par.nthreads * s->nwho;
+}
+
+/* Runs one case at every thread count; returns the rows written. */
+static size_t run_case(strat_case *c, par_row *rows, size_t *done, size_t ncases, bool *ok)
+{
+    const strat_suite *s = c->s;
+    size_t nrows = 0;
+    if (case_prepare(c)) {
+        *ok = false;
+        return 0;
+    }
+    for (unsigned t = 0; t < s->par.nthreads; t++) {
+        c->threads = s->par.threads[t];
+        if (!s->par.quiet)
+            fprintf(stderr, "gomap-bench: strategies %-10s %-7s n=%-8zu threads=%-3u (%zu/%zu)\n",
+                    c->mix->name, dist_names[c->dist], c->n, c->threads, ++*done, ncases);
+        if (run_threads(c, rows + nrows, ok) == 0)
+            nrows += s->nwho;
+    }
+    case_release(c);
+    par_scaling(rows, 0, nrows, par_base_threads(s->par.threads, s->par.nthreads));
+    return nrows;
+}
+
+size_t strat_suite_run(const strat_suite *s, par_row *rows, bool *ok)
+{
+    size_t nrows = 0, done = 0, ncases = 0;
+    for (unsigned wl = 0; wl < STWL_COUNT; wl++)
+        for (unsigned d = 0; d < DIST_COUNT; d++)
+            ncases += (s->par.workloads >> wl & s->dists >> d & 1) * s->nsizes * s->par.nthreads;
+    for (unsigned wl = 0; wl < STWL_COUNT; wl++)
+        for (unsigned d = 0; d < DIST_COUNT; d++)
+            for (unsigned z = 0; z < s->nsizes; z++) {
+                if (!(s->par.workloads >> wl & s->dists >> d & 1))
+                    continue;
+                strat_case c = {.s = s, .mix = &mixes[wl], .dist = (op_dist)d, .n = s->sizes[z]};
+                nrows += run_case(&c, rows + nrows, &done, ncases, ok);
+            }
+    return nrows;
+}
