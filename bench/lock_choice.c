@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "compute_add_one.h"
 #include "keystream.h"
 #include "shardmap_internal.h"
 
@@ -106,18 +107,6 @@ typedef struct {
     pthread_barrier_t *start;
 } worker;
 
-static int add_one(const void *key, void *val, bool *present, void *ctx)
-{
-    (void)key;
-    (void)ctx;
-    uint64_t v;
-    memcpy(&v, val, sizeof v);
-    v++;
-    memcpy(val, &v, sizeof v);
-    *present = true;
-    return 0;
-}
-
 static void *work(void *arg)
 {
     worker *w = arg;
@@ -137,7 +126,7 @@ static void *work(void *arg)
             gomap_shard_delete(w->m, &key);
             break;
         default:
-            gomap_shard_compute(w->m, &key, add_one, NULL);
+            gomap_shard_compute(w->m, &key, compute_add_one, NULL);
             break;
         }
     }
