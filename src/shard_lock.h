@@ -37,19 +37,21 @@ enum shard_lock_kind {
     SHARD_LOCK_KINDS
 };
 
-#define SHARD_LOCK_DEFAULT SHARD_LOCK_RWLOCK
+#define SHARD_LOCK_DEFAULT SHARD_LOCK_MUTEX_ADAPTIVE
 
-/* A lock and its contention counters. Which member of `u` is live depends
- * on the map's kind. */
-typedef struct shard_lock {
-    union {
-        pthread_rwlock_t rw;
-        pthread_mutex_t mu;
-        atomic_int spin;
-    } u;
-    _Atomic uint64_t waits;    /* acquisitions that had to wait */
-    _Atomic uint64_t wait_ns;  /* time they waited */
+/* The lock. Which member is live depends on the map's kind. */
+typedef union shard_lock {
+    pthread_rwlock_t rw;
+    pthread_mutex_t mu;
+    atomic_int spin;
 } shard_lock;
+
+/* The waits of one lock: acquisitions that had to wait, and how long they
+ * waited. Written only after a failed try-lock. */
+typedef struct shard_waits {
+    _Atomic uint64_t count;
+    _Atomic uint64_t ns;
+} shard_waits;
 
 static inline const char *shard_lock_kind_name(int kind)
 {
@@ -61,8 +63,6 @@ static inline const char *shard_lock_kind_name(int kind)
 /* 0 or an errno value from pthread (the lock is then unusable). */
 static inline int shard_lock_init(shard_lock *l, int kind)
 {
-    atomic_init(&l->waits, 0);
-    atomic_init(&l->wait_ns, 0);
     int rc = 0;
     switch (kind) {
     case SHARD_LOCK_RWLOCK:
@@ -71,7 +71,7 @@ static inline int shard_lock_init(shard_lock *l, int kind)
         pthread_rwlockattr_init(&a);
         if (kind == SHARD_LOCK_RWLOCK_WRITER)
             pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-        rc = pthread_rwlock_init(&l->u.rw, &a);
+        rc = pthread_rwlock_init(&l->rw, &a);
         pthread_rwlockattr_destroy(&a);
         break;
     }
@@ -81,12 +81,12 @@ static inline int shard_lock_init(shard_lock *l, int kind)
         pthread_mutexattr_init(&a);
         if (kind == SHARD_LOCK_MUTEX_ADAPTIVE)
             pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-        rc = pthread_mutex_init(&l->u.mu, &a);
+        rc = pthread_mutex_init(&l->mu, &a);
         pthread_mutexattr_destroy(&a);
         break;
     }
     default:
-        atomic_init(&l->u.spin, 0);
+        atomic_init(&l->spin, 0);
         break;
     }
     return rc;
@@ -95,9 +95,9 @@ static inline int shard_lock_init(shard_lock *l, int kind)
 static inline void shard_lock_destroy(shard_lock *l, int kind)
 {
     if (kind <= SHARD_LOCK_RWLOCK_WRITER)
-        pthread_rwlock_destroy(&l->u.rw);
+        pthread_rwlock_destroy(&l->rw);
     else if (kind <= SHARD_LOCK_MUTEX_ADAPTIVE)
-        pthread_mutex_destroy(&l->u.mu);
+        pthread_mutex_destroy(&l->mu);
 }
 
 static inline uint64_t shard_lock_now_ns(void)
@@ -109,8 +109,8 @@ static inline uint64_t shard_lock_now_ns(void)
 
 static inline bool spin_try(shard_lock *l)
 {
-    return !load_relaxed(&l->u.spin) &&
-           !atomic_exchange_explicit(&l->u.spin, 1, memory_order_acquire);
+    return !load_relaxed(&l->spin) &&
+           !atomic_exchange_explicit(&l->spin, 1, memory_order_acquire);
 }
 
 /* Spins until the lock is free: the caller has already failed to take it. */
@@ -126,22 +126,22 @@ static inline bool shard_lock_try(shard_lock *l, int kind, bool shared)
     switch (kind) {
     case SHARD_LOCK_RWLOCK:
     case SHARD_LOCK_RWLOCK_WRITER:
-        return (shared ? pthread_rwlock_tryrdlock(&l->u.rw) : pthread_rwlock_trywrlock(&l->u.rw)) == 0;
+        return (shared ? pthread_rwlock_tryrdlock(&l->rw) : pthread_rwlock_trywrlock(&l->rw)) == 0;
     case SHARD_LOCK_MUTEX:
     case SHARD_LOCK_MUTEX_ADAPTIVE:
-        return pthread_mutex_trylock(&l->u.mu) == 0;
+        return pthread_mutex_trylock(&l->mu) == 0;
     default:
         return spin_try(l);
     }
 }
 
-/* Takes the lock, waiting as long as needed, and counts the wait. */
-void gomap__shard_lock_wait(shard_lock *l, int kind, bool shared);
+/* Takes the lock, waiting as long as needed, and counts the wait in *w. */
+void gomap__shard_lock_wait(shard_lock *l, int kind, bool shared, shard_waits *w);
 
-static inline void shard_lock_take(shard_lock *l, int kind, bool shared)
+static inline void shard_lock_take(shard_lock *l, int kind, bool shared, shard_waits *w)
 {
     if (__builtin_expect(!shard_lock_try(l, kind, shared), 0))
-        gomap__shard_lock_wait(l, kind, shared);
+        gomap__shard_lock_wait(l, kind, shared, w);
 }
 
 static inline void shard_lock_release(shard_lock *l, int kind)
@@ -149,14 +149,14 @@ static inline void shard_lock_release(shard_lock *l, int kind)
     switch (kind) {
     case SHARD_LOCK_RWLOCK:
     case SHARD_LOCK_RWLOCK_WRITER:
-        pthread_rwlock_unlock(&l->u.rw);
+        pthread_rwlock_unlock(&l->rw);
         break;
     case SHARD_LOCK_MUTEX:
     case SHARD_LOCK_MUTEX_ADAPTIVE:
-        pthread_mutex_unlock(&l->u.mu);
+        pthread_mutex_unlock(&l->mu);
         break;
     default:
-        atomic_store_explicit(&l->u.spin, 0, memory_order_release);
+        atomic_store_explicit(&l->spin, 0, memory_order_release);
         break;
     }
 }

@@ -62,27 +62,27 @@ void gomap__shard_reentry_slow(const gomap_shard_t *m, const void *site)
 
 /* ---- locks ------------------------------------------------------------------------ */
 
-void gomap__shard_lock_wait(shard_lock *l, int kind, bool shared)
+void gomap__shard_lock_wait(shard_lock *l, int kind, bool shared, shard_waits *w)
 {
     uint64_t t0 = shard_lock_now_ns();
     switch (kind) {
     case SHARD_LOCK_RWLOCK:
     case SHARD_LOCK_RWLOCK_WRITER:
         if (shared)
-            pthread_rwlock_rdlock(&l->u.rw);
+            pthread_rwlock_rdlock(&l->rw);
         else
-            pthread_rwlock_wrlock(&l->u.rw);
+            pthread_rwlock_wrlock(&l->rw);
         break;
     case SHARD_LOCK_MUTEX:
     case SHARD_LOCK_MUTEX_ADAPTIVE:
-        pthread_mutex_lock(&l->u.mu);
+        pthread_mutex_lock(&l->mu);
         break;
     default:
         spin_wait(l);
         break;
     }
-    fetch_add_relaxed(&l->waits, 1);
-    fetch_add_relaxed(&l->wait_ns, shard_lock_now_ns() - t0);
+    fetch_add_relaxed(&w->count, 1);
+    fetch_add_relaxed(&w->ns, shard_lock_now_ns() - t0);
 }
 
 void gomap__shard_take_all(gomap_shard_t *m, bool shared)
@@ -179,6 +179,8 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
         }
         atomic_init(&s->hits, 0);
         atomic_init(&s->misses, 0);
+        atomic_init(&s->waits.count, 0);
+        atomic_init(&s->waits.ns, 0);
     }
     *out = m;
     return 0;

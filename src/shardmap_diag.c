@@ -20,8 +20,8 @@ static void read_counters(gomap_shard_t *m, struct shard *s, gomap_shard_counter
     c->hits = load_relaxed(&s->hits);
     c->misses = load_relaxed(&s->misses);
     c->ops = c->hits + c->misses;
-    c->waits = load_relaxed(&s->lock.waits);
-    c->wait_ns = load_relaxed(&s->lock.wait_ns);
+    c->waits = load_relaxed(&s->waits.count);
+    c->wait_ns = load_relaxed(&s->waits.ns);
 }
 
 static void add_counters(gomap_shard_counters *sum, const gomap_shard_counters *c)

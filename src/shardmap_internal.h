@@ -27,6 +27,8 @@
 #ifndef GOMAP_SHARDMAP_INTERNAL_H
 #define GOMAP_SHARDMAP_INTERNAL_H
 
+#include <stddef.h>
+
 #include <gomap/shardmap.h>
 
 #include "map_probe.h"
@@ -35,12 +37,19 @@
 #define SHARD_SHIFT 40
 #define SHARD_ALIGN 128 /* two lines: the adjacent-line prefetcher pairs them */
 
+/* The first line holds what a hit writes (the lock and the hit counter), so
+ * a hit writes one line; the second what every operation reads (the map
+ * pointer) and what is written only on a miss or a wait. */
 struct shard {
     shard_lock lock;
-    gomap_t *map;
     _Atomic uint64_t hits;    /* keyed operations that found their key */
+    gomap_t *map;
     _Atomic uint64_t misses;  /* ... that did not */
+    shard_waits waits;
 } __attribute__((aligned(SHARD_ALIGN)));
+
+_Static_assert(offsetof(struct shard, hits) + sizeof(uint64_t) <= 64,
+               "a shard's lock and hit counter share one cache line");
 
 struct gomap_shard {
     struct shard *shards;     /* nshards, SHARD_ALIGN-aligned, inside `block` */
@@ -82,7 +91,7 @@ static inline void shard_count(struct shard *s, bool hit, bool exclusive)
  * it exclusively either way. */
 static inline void shard_take(const gomap_shard_t *m, struct shard *s, bool shared)
 {
-    shard_lock_take(&s->lock, m->lock_kind, shared);
+    shard_lock_take(&s->lock, m->lock_kind, shared, &s->waits);
 }
 
 static inline void shard_release(const gomap_shard_t *m, struct shard *s)
