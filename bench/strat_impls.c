@@ -4,7 +4,7 @@
  *
  *   shard      gomap_shard_t, shards auto (4 x CPUs, at least 16);
  *              update = gomap_shard_compute (+1 under the shard's lock)
- *   shard-1    gomap_shard_t with one shard: one rwlock around one map
+ *   shard-1    gomap_shard_t with one shard: one lock around one map
  *   snap       gomap_snap_t; update = gomap_snap_update (read + 1 in the
  *              copy); every write copies the map, so it is capped
  *   sync       gomap_sync_t; update = load, then compare-and-swap until it
@@ -76,7 +76,7 @@ static const strat_impl strat_impl_shard = {
 
 static const strat_impl strat_impl_shard1 = {
     .name = "shard-1",
-    .what = "gomap_shard_t with 1 shard: one rwlock around one map",
+    .what = "gomap_shard_t with 1 shard: one lock around one map",
     .create = shard1_create,
     .destroy = shard_destroy,
     .prefill = shard_prefill,

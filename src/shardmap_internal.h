@@ -16,7 +16,9 @@
  * it has 2^40 buckets.
  *
  * Locking. A shard's map is read and written only under its lock: shared
- * for get and the first look of load_or_store, exclusive for every write and
+ * (with the read-write kinds; the default, an adaptive mutex, is always
+ * exclusive) for get and the first look of load_or_store, exclusive for
+ * every write and
  * for visit and compute (their callbacks may change the value). Operations
  * on the whole map (len, snapshot, clear) take every shard in index order;
  * no thread ever holds two shards of one map otherwise, so there is no lock

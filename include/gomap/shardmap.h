@@ -7,9 +7,10 @@
  * (gomap_shard_compute), an exact length and a consistent snapshot. A key
  * lives in one shard, chosen from bits of its hash that the shard's core map
  * does not use, so two operations on keys of different shards never touch
- * the same lock or the same memory. With one shard this is the classic "one
- * read-write lock around a map". For keys written once and read very often
- * the sync map (gomap/syncmap.h) reads faster; for a map that almost never
+ * the same lock or the same memory. Each shard's lock is an adaptive mutex
+ * (the lock kinds measured are in docs/shardmap.md). With one shard this is
+ * the classic "one lock around a map". For keys written once and read very
+ * often the sync map (gomap/syncmap.h) reads without a lock; for a map that almost never
  * changes and whose readers want consistent views, the snapshot map
  * (gomap/snapmap.h).
  *
