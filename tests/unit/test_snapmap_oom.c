@@ -35,55 +35,33 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "check.h"
-#include "fail_alloc.h"
+#include "locked_alloc.h"
 #include "hashvariant.h"
 #include "refmap.h"
 
 #include <gomap.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------ */
 /* The test allocators                                                       */
 /* ------------------------------------------------------------------------ */
 
-/* One allocator per map: a fail_alloc, used behind one mutex since the
- * reclaimer thread frees versions too. One per map so that finished maps can
- * be freed in batches (gomap_snap_free waits for the reclaimer: one wait per
- * batch instead of one per map) and each still be checked for leaks. */
+/* One allocator per map (locked_alloc: the reclaimer thread frees versions
+ * too). One per map so that finished maps can be freed in batches
+ * (gomap_snap_free waits for the reclaimer: one wait per batch instead of
+ * one per map) and each still be checked for leaks. */
 typedef struct {
-    gomap_allocator iface;
-    fail_alloc fa;          /* under fa_mu */
+    locked_alloc la;
     char what[160];         /* the run, for messages */
 } test_alloc;
-
-static pthread_mutex_t fa_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void *guarded_alloc(size_t size, void *ctx)
-{
-    test_alloc *t = ctx;
-    pthread_mutex_lock(&fa_mu);
-    void *p = t->fa.iface.alloc(size, t->fa.iface.ctx);
-    pthread_mutex_unlock(&fa_mu);
-    return p;
-}
-
-static void guarded_free(void *p, size_t size, void *ctx)
-{
-    test_alloc *t = ctx;
-    pthread_mutex_lock(&fa_mu);
-    t->fa.iface.free(p, size, t->fa.iface.ctx);
-    pthread_mutex_unlock(&fa_mu);
-}
 
 static test_alloc *alloc_new(const char *what)
 {
     test_alloc *t = calloc(1, sizeof *t);
     CHECK(t);
-    fail_alloc_init(&t->fa);
-    t->iface = (gomap_allocator){guarded_alloc, guarded_free, t};
+    locked_alloc_init(&t->la);
     snprintf(t->what, sizeof t->what, "%s", what);
     return t;
 }
@@ -91,28 +69,21 @@ static test_alloc *alloc_new(const char *what)
 /* Refuses the n-th allocation from now (0: none), or all of them. */
 static void arm(test_alloc *t, size_t n, bool all)
 {
-    pthread_mutex_lock(&fa_mu);
-    fail_alloc_fail_nth(&t->fa, n);
-    t->fa.fail_all = all;
-    pthread_mutex_unlock(&fa_mu);
+    locked_alloc_arm(&t->la, n, all);
 }
 
 static size_t refused(test_alloc *t)
 {
-    pthread_mutex_lock(&fa_mu);
-    size_t n = t->fa.failures;
-    pthread_mutex_unlock(&fa_mu);
-    return n;
+    return locked_alloc_counts(&t->la).failures;
 }
 
 /* Checks that every block went back, then frees the allocator. */
 static void alloc_done(test_alloc *t)
 {
-    pthread_mutex_lock(&fa_mu);
-    size_t blocks = t->fa.live_blocks, bytes = t->fa.live_bytes;
-    pthread_mutex_unlock(&fa_mu);
-    CHECK_MSG(blocks == 0 && bytes == 0, "%s: %zu blocks (%zu bytes) not freed", t->what,
-              blocks, bytes);
+    fail_alloc c = locked_alloc_counts(&t->la);
+    CHECK_MSG(c.live_blocks == 0 && c.live_bytes == 0, "%s: %zu blocks (%zu bytes) not freed",
+              t->what, c.live_blocks, c.live_bytes);
+    locked_alloc_destroy(&t->la);
     free(t);
 }
 
@@ -154,7 +125,7 @@ static gomap_options options(test_alloc *t)
     else
         hash_variant_keys(&o, hv_current);
     o.val_size = sizeof(uint64_t);
-    o.alloc = &t->iface;
+    o.alloc = &t->la.iface;
     return o;
 }
 

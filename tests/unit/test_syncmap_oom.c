@@ -35,13 +35,12 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "check.h"
-#include "fail_alloc.h"
+#include "locked_alloc.h"
 #include "hashvariant.h"
 
 #include <gomap/syncmap.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -54,66 +53,12 @@ typedef struct gomap_sync_stats sstats;
 
 
 /* ------------------------------------------------------------------------ */
-/* fail_alloc behind a mutex                                                 */
+/* Leak checks                                                               */
 /* ------------------------------------------------------------------------ */
-
-typedef struct {
-    gomap_allocator iface;
-    pthread_mutex_t mu;
-    fail_alloc fa;
-} locked_alloc;
-
-static void *la_alloc(size_t size, void *ctx)
-{
-    locked_alloc *la = ctx;
-    pthread_mutex_lock(&la->mu);
-    void *p = la->fa.iface.alloc(size, la->fa.iface.ctx);
-    pthread_mutex_unlock(&la->mu);
-    return p;
-}
-
-static void la_free(void *ptr, size_t size, void *ctx)
-{
-    locked_alloc *la = ctx;
-    pthread_mutex_lock(&la->mu);
-    la->fa.iface.free(ptr, size, la->fa.iface.ctx);
-    pthread_mutex_unlock(&la->mu);
-}
-
-static void la_init(locked_alloc *la)
-{
-    fail_alloc_init(&la->fa);
-    pthread_mutex_init(&la->mu, NULL);
-    la->iface.alloc = la_alloc;
-    la->iface.free = la_free;
-    la->iface.ctx = la;
-}
-
-static void la_destroy(locked_alloc *la)
-{
-    pthread_mutex_destroy(&la->mu);
-}
-
-/* Refuse the n-th allocation from now (0: none); fail_all for every one. */
-static void la_arm(locked_alloc *la, size_t n, int fail_all)
-{
-    pthread_mutex_lock(&la->mu);
-    fail_alloc_fail_nth(&la->fa, n);
-    la->fa.fail_all = fail_all;
-    pthread_mutex_unlock(&la->mu);
-}
-
-static fail_alloc la_counts(locked_alloc *la)
-{
-    pthread_mutex_lock(&la->mu);
-    fail_alloc c = la->fa;
-    pthread_mutex_unlock(&la->mu);
-    return c;
-}
 
 static void la_check_empty(locked_alloc *la, const char *where)
 {
-    fail_alloc c = la_counts(la);
+    fail_alloc c = locked_alloc_counts(la);
     CHECK_MSG(c.live_blocks == 0 && c.live_bytes == 0,
               "%s [%s hash]: %zu blocks, %zu bytes leaked", where,
               hash_variant_name(hv_current), c.live_blocks, c.live_bytes);
@@ -352,7 +297,7 @@ static bool write_run(const state *st, const write_op *w, size_t n, size_t *enom
              w_names[w->kind], w->key, w->kind == W_CAS && w->old_mode ? " (wrong old)" : "",
              st->name, n, hash_variant_name(hv_current));
     locked_alloc la;
-    la_init(&la);
+    locked_alloc_init(&la);
     gomap_sync_t *m = sync_new_with(&la);
     st->build(m);
     contents before = snapshot(m);
@@ -360,11 +305,11 @@ static bool write_run(const state *st, const write_op *w, size_t n, size_t *enom
     write_result want;
     contents after = apply_write(&before, w, old, &want);
 
-    size_t refused0 = la_counts(&la).failures;
-    la_arm(&la, n, 0);
+    size_t refused0 = locked_alloc_counts(&la).failures;
+    locked_alloc_arm(&la, n, 0);
     write_result got = do_write(m, w, old);
-    la_arm(&la, 0, 0);
-    size_t refused = la_counts(&la).failures - refused0;
+    locked_alloc_arm(&la, 0, 0);
+    size_t refused = locked_alloc_counts(&la).failures - refused0;
 
     if (got.rc == -ENOMEM) {
         ++*enomem;
@@ -386,7 +331,7 @@ static bool write_run(const state *st, const write_op *w, size_t n, size_t *enom
     CHECK_SYNC_VALID(m);
     gomap_sync_free(m);
     la_check_empty(&la, ctx);
-    la_destroy(&la);
+    locked_alloc_destroy(&la);
     return refused > 0;
 }
 
@@ -427,13 +372,13 @@ static void test_new_fails(void)
         for (size_t n = 1;; n++) {
             CHECK(n < 1000);
             locked_alloc la;
-            la_init(&la);
+            locked_alloc_init(&la);
             o.alloc = &la.iface;
-            la_arm(&la, n, 0);
+            locked_alloc_arm(&la, n, 0);
             gomap_sync_t *m = (gomap_sync_t *)&o; /* must become NULL on failure */
             int rc = gomap_sync_new(&m, &o);
-            la_arm(&la, 0, 0);
-            size_t refused = la_counts(&la).failures;
+            locked_alloc_arm(&la, 0, 0);
+            size_t refused = locked_alloc_counts(&la).failures;
             if (rc == -ENOMEM) {
                 CHECK(m == NULL && refused == 1);
             } else {
@@ -446,7 +391,7 @@ static void test_new_fails(void)
                 gomap_sync_free(m);
             }
             la_check_empty(&la, "gomap_sync_new");
-            la_destroy(&la);
+            locked_alloc_destroy(&la);
             if (rc == 0 && refused == 0) {
                 printf("   creation with hint %zu: %zu allocation points\n", hints[h], n - 1);
                 break;
@@ -464,11 +409,11 @@ static void never_fail_run(const state *st)
     char ctx[160];
     snprintf(ctx, sizeof ctx, "state '%s' [%s hash]", st->name, hash_variant_name(hv_current));
     locked_alloc la;
-    la_init(&la);
+    locked_alloc_init(&la);
     gomap_sync_t *m = sync_new_with(&la);
     st->build(m);
     contents c = snapshot(m);
-    la_arm(&la, 0, 1);
+    locked_alloc_arm(&la, 0, 1);
 
     /* Loads of every key, several times over (misses promote). */
     for (int round = 0; round < 3; round++) {
@@ -520,14 +465,14 @@ static void never_fail_run(const state *st)
     CHECK_SYNC_VALID(m);
 
     /* Memory is back: the map works. */
-    la_arm(&la, 0, 0);
+    locked_alloc_arm(&la, 0, 0);
     for (uint64_t i = 0; i < 50; i++)
         store(m, i, i);
     CHECK_EQ(gomap_sync_len(m), 50);
     CHECK_SYNC_VALID(m);
     gomap_sync_free(m);
     la_check_empty(&la, ctx);
-    la_destroy(&la);
+    locked_alloc_destroy(&la);
 }
 
 static void test_never_fail(void)
@@ -548,8 +493,8 @@ static void random_step(gomap_sync_t *m, locked_alloc *la, contents *c, uint64_t
     uint64_t k = test_rand_below(rng, RKEYS), v = test_rand_below(rng, 4) + 1;
     uint64_t old = test_rand_below(rng, 2) && c->present[k] ? c->val[k] : test_rand_below(rng, 5);
     int op = (int)test_rand_below(rng, 10);
-    size_t refused0 = la_counts(la).failures;
-    la_arm(la, test_rand_below(rng, 4) + 1, 0);
+    size_t refused0 = locked_alloc_counts(la).failures;
+    locked_alloc_arm(la, test_rand_below(rng, 4) + 1, 0);
     write_result got = {0, false, 0};
     bool b = false;
     uint64_t out = 99;
@@ -574,8 +519,8 @@ static void random_step(gomap_sync_t *m, locked_alloc *la, contents *c, uint64_t
             gomap_sync_clear(m);
         break;
     }
-    la_arm(la, 0, 0);
-    size_t refused = la_counts(la).failures - refused0;
+    locked_alloc_arm(la, 0, 0);
+    size_t refused = locked_alloc_counts(la).failures - refused0;
     CHECK_MSG(got.rc == 0 || got.rc == 1 || (got.rc == -ENOMEM && refused == 1),
               "step %zu op %d: rc %d with %zu refusals", step, op, got.rc, refused);
     if (got.rc != -ENOMEM) {
@@ -613,7 +558,7 @@ static void test_random(void)
 {
     uint64_t rng = test_seed() ^ (uint64_t)hv_current * 0x9E3779B97F4A7C15ull;
     locked_alloc la;
-    la_init(&la);
+    locked_alloc_init(&la);
     gomap_sync_t *m = sync_new_with(&la);
     contents c;
     memset(&c, 0, sizeof c);
@@ -622,8 +567,8 @@ static void test_random(void)
         random_step(m, &la, &c, &rng, i);
     gomap_sync_free(m);
     la_check_empty(&la, "random");
-    printf("   %zu steps, %zu allocations refused\n", steps, la_counts(&la).failures);
-    la_destroy(&la);
+    printf("   %zu steps, %zu allocations refused\n", steps, locked_alloc_counts(&la).failures);
+    locked_alloc_destroy(&la);
 }
 
 int main(void)
