@@ -189,3 +189,18 @@ size_t shardcheck_each(gomap_shard_t *m, void (*fn)(const void *key, const void 
     gomap_free(snap);
     return n;
 }
+
+void shardcheck_count_visit(const void *key, void *val, void *ctx)
+{
+    (void)key;
+    (void)val;
+    ++*(int *)ctx;
+}
+
+bool shardcheck_count_range(const void *key, const void *val, void *ctx)
+{
+    (void)key;
+    (void)val;
+    ++*(int *)ctx;
+    return true;
+}

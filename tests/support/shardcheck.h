@@ -118,4 +118,9 @@ bool shardcheck_range(gomap_shard_t *m, refmap *r, size_t stop_after, char *why,
 size_t shardcheck_each(gomap_shard_t *m, void (*fn)(const void *key, const void *val, void *ctx),
                        void *ctx);
 
+/* visit and range callbacks that count their calls in the int at ctx (range
+ * never stops). */
+void shardcheck_count_visit(const void *key, void *val, void *ctx);
+bool shardcheck_count_range(const void *key, const void *val, void *ctx);
+
 #endif /* GOMAP_TEST_SHARDCHECK_H */
