@@ -3,7 +3,9 @@
  * machine, for docs/shardmap.md: `gomap-lock-choice`.
  *
  * The same sharded map code runs with each lock kind of src/shard_lock.h
- * (rwlock, rwlock preferring writers, mutex, adaptive mutex, spinlock) over
+ * (rwlock, rwlock preferring writers, mutex, adaptive mutex, spinlock), all
+ * with gets under the lock, and as the library builds it (adaptive mutex,
+ * optimistic gets: "adaptive+optim"), over
  * the mixes that decide a lock: read-heavy 90/9/1 and 98/1/1 (get, set,
  * delete) and exchange 10/40/40/10 (get, set, delete, compute +1), keys
  * uniform or Zipf(0.99) over 1e4 keys, with the automatic shard count and
@@ -12,7 +14,7 @@
  * descheduled collapses). Each thread's operations are drawn before timing;
  * the kinds run interleaved, each repetition starting from a different
  * kind; the figure is the median wall time per operation (all threads'
- * operations), and each kind's ratio to the rwlock.
+ * operations), and each variant's ratio to the rwlock.
  *
  * Usage: gomap-lock-choice [--reps N] [--ops N] [--threads 1,2,8]
  */
@@ -134,13 +136,29 @@ static void *work(void *arg)
     return NULL;
 }
 
+/* The variants measured: each lock kind with gets under the lock, then the
+ * library's own choice. */
+static const struct {
+    const char *name;
+    int kind;
+    bool optimistic;
+} variants[] = {
+    {"rwlock", SHARD_LOCK_RWLOCK, false},
+    {"rwlock-writer", SHARD_LOCK_RWLOCK_WRITER, false},
+    {"mutex", SHARD_LOCK_MUTEX, false},
+    {"mutex-adaptive", SHARD_LOCK_MUTEX_ADAPTIVE, false},
+    {"spin", SHARD_LOCK_SPIN, false},
+    {"adaptive+optim", SHARD_LOCK_DEFAULT, true},
+};
+enum { VARIANTS = sizeof variants / sizeof variants[0] };
+
 /* One timed run: ns per operation over all threads. */
-static double run(int kind, unsigned shards, unsigned threads, op *const *streams, size_t per)
+static double run(int v, unsigned shards, unsigned threads, op *const *streams, size_t per)
 {
     gomap_shard_options o = {.map = {.key_kind = GOMAP_KEY_U64, .val_size = 8, .hint = KEYS},
                              .shards = shards};
     gomap_shard_t *m;
-    if (gomap__shard_new_locked(&m, &o, kind) != 0) {
+    if (gomap__shard_new_locked(&m, &o, variants[v].kind, variants[v].optimistic) != 0) {
         fprintf(stderr, "gomap-lock-choice: out of memory\n");
         exit(1);
     }
@@ -209,8 +227,8 @@ int main(int argc, char **argv)
     printf("ns per operation (median of %u; all threads' operations), %zu ops per run, "
            "%d keys\n", reps, total_ops, KEYS);
     printf("%-12s %-7s %-6s %3s", "mix", "keys", "shards", "thr");
-    for (int k = 0; k < SHARD_LOCK_KINDS; k++)
-        printf(" %15s", shard_lock_kind_name(k));
+    for (int v = 0; v < VARIANTS; v++)
+        printf(" %15s", variants[v].name);
     printf("\n");
     for (size_t mi = 0; mi < sizeof mixes / sizeof mixes[0]; mi++)
         for (int zipf = 0; zipf <= 1; zipf++)
@@ -224,19 +242,19 @@ int main(int argc, char **argv)
                             fprintf(stderr, "gomap-lock-choice: out of memory\n");
                             return 1;
                         }
-                    double ns[SHARD_LOCK_KINDS][MAX_REPS];
+                    double ns[VARIANTS][MAX_REPS];
                     for (unsigned r = 0; r < reps; r++)
-                        for (int j = 0; j < SHARD_LOCK_KINDS; j++) {
-                            int k = (int)((r + (unsigned)j) % SHARD_LOCK_KINDS);
-                            ns[k][r] = run(k, shards, nt, streams, per);
+                        for (int j = 0; j < VARIANTS; j++) {
+                            int v = (int)((r + (unsigned)j) % VARIANTS);
+                            ns[v][r] = run(v, shards, nt, streams, per);
                         }
                     printf("%-12s %-7s %-6s %3u", mixes[mi].name, zipf ? "zipf" : "uniform",
                            shards ? "1" : "auto", nt);
                     double base = 0;
-                    for (int k = 0; k < SHARD_LOCK_KINDS; k++) {
-                        qsort(ns[k], reps, sizeof(double), cmp_double);
-                        double med = ns[k][reps / 2];
-                        if (k == 0)
+                    for (int v = 0; v < VARIANTS; v++) {
+                        qsort(ns[v], reps, sizeof(double), cmp_double);
+                        double med = ns[v][reps / 2];
+                        if (v == 0)
                             base = med;
                         printf(" %7.1f (%4.2fx)", med, med / base);
                     }

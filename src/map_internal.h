@@ -91,6 +91,10 @@ struct gomap {
     uint64_t (*hash)(const void *key, uint64_t seed);
     bool (*equal)(const void *a, const void *b);
 
+    /* Everything a lookup (map_probe.h's find) reads comes before this
+     * point: the sharded map's optimistic gets copy just that prefix
+     * (shardmap.c, LOOKUP_HEADER_BYTES). */
+
     /* Growth. */
     size_t nevacuate;         /* old buckets below this are all evacuated */
     size_t noverflow;         /* overflow buckets chained to `buckets` */

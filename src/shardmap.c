@@ -7,12 +7,14 @@
  * hashing and the locking rules are in shardmap_internal.h.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "misuse.h"
 #include "rand.h"
+#include "rcu.h"
 #include "shardmap_internal.h"
 
 /* The caller of a public function: named in re-entrancy reports. */
@@ -85,6 +87,62 @@ void gomap__shard_lock_wait(shard_lock *l, int kind, bool shared, shard_waits *w
     fetch_add_relaxed(&w->ns, shard_lock_now_ns() - t0);
 }
 
+/* Retired arrays a shard keeps before it waits for a grace period to free
+ * them (never more than its live array, which is larger than all the
+ * arrays it outgrew together). Small shards, which grow often and cheaply,
+ * never wait; a large one waits once per growth, which costs far less than
+ * the evacuation of the array it retires. */
+#define SETTLE_BYTES ((size_t)64 << 10)
+
+/* Bytes of the arrays on a core map's graveyard. */
+static size_t graveyard_bytes(const gomap_t *map)
+{
+    size_t n = 0;
+    for (const struct array_hdr *h = map->graveyard_arrays; h; h = h->next_retired)
+        n += h->nbuckets * map->bucket_size;
+    return n;
+}
+
+/* Frees the bucket arrays growth retired while the shard was written. On an
+ * optimistic map a phantom iterator keeps the core map from freeing them
+ * (they go on its graveyard instead), because an optimistic reader that
+ * started before the write may still walk them. The shard is held and its
+ * sequence count is odd, so no new reader starts; once a grace period has
+ * passed, the ones that did have left. Waits only when the graveyard
+ * changed and holds SETTLE_BYTES or more. A thread inside a read-side
+ * section (a sync map callback) cannot wait for a grace period: the arrays
+ * then wait for a later write that can. */
+void gomap__shard_settle(gomap_shard_t *m, struct shard *s)
+{
+    gomap_t *map = s->map;
+    if (!m->optimistic || map->graveyard_arrays == s->graveyard_seen)
+        return;
+    if (graveyard_bytes(map) < SETTLE_BYTES) {
+        s->graveyard_seen = map->graveyard_arrays;
+        return;
+    }
+    if (urcu_memb_read_ongoing())
+        return; /* checked again at the next write */
+    urcu_memb_synchronize_rcu();
+    fetch_sub_relaxed(&map->iterators, 1);
+    gomap__graveyard_flush(map);
+    fetch_add_relaxed(&map->iterators, 1);
+    s->graveyard_seen = NULL;
+}
+
+/* ---- counting lanes ------------------------------------------------------------- */
+
+_Thread_local unsigned gomap__shard_lane __attribute__((tls_model("initial-exec")));
+static atomic_uint next_lane;
+
+/* Threads take lanes round robin, on their first counted operation. */
+unsigned gomap__shard_lane_assign(void)
+{
+    unsigned lane = fetch_add_relaxed(&next_lane, 1);
+    gomap__shard_lane = lane + 1;
+    return lane;
+}
+
 void gomap__shard_take_all(gomap_shard_t *m, bool shared)
 {
     for (unsigned i = 0; i < m->nshards; i++)
@@ -124,9 +182,42 @@ static unsigned auto_shards(void)
     return n;
 }
 
+/* Whether gets on maps of these options may read without the lock: keys
+ * and values stored inline in the buckets, compared bytewise, so a
+ * reader racing a writer reads only bucket memory and decides nothing from
+ * what it read until the shard's sequence count confirms it. Out-of-line
+ * keys and values (blobs a delete frees at once), string keys (a pointer
+ * and a length read apart) and custom keys (the caller's equal() would see
+ * torn keys) take the lock, and so do f64 keys (a NaN key cannot be deleted
+ * one by one, which gomap_shard_clear may need to do). ThreadSanitizer would report the benign races
+ * of an optimistic read, so its builds take the lock too. */
+static bool optimistic_ok(const gomap_options *o)
+{
+#if defined(GOMAP_TSAN)
+    (void)o;
+    return false;
+#else
+    bool inline_key = o->key_kind == GOMAP_KEY_U32 || o->key_kind == GOMAP_KEY_U64 ||
+                      (o->key_kind == GOMAP_KEY_BYTES && o->key_size <= GOMAP_INLINE_MAX);
+    return inline_key && o->val_size <= GOMAP_INLINE_MAX;
+#endif
+}
+
+/* Counting lanes: up to 8, fewer when there are many shards, so that the
+ * tallies stay within 65536 entries (1 MiB). */
+static unsigned lanes_for(unsigned nshards)
+{
+    unsigned lanes = 8;
+    while (lanes > 1 && (size_t)lanes * nshards > 65536)
+        lanes /= 2;
+    return lanes;
+}
+
 static void destroy(gomap_shard_t *m, unsigned built)
 {
     for (unsigned i = 0; i < built; i++) {
+        if (m->optimistic) /* the phantom iterator (gomap__shard_settle) */
+            fetch_sub_relaxed(&m->shards[i].map->iterators, 1);
         gomap_free(m->shards[i].map);
         shard_lock_destroy(&m->shards[i].lock, m->lock_kind);
     }
@@ -134,7 +225,8 @@ static void destroy(gomap_shard_t *m, unsigned built)
     gomap__shard_free_block(&o, m->block, m->block_size);
 }
 
-int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt, int lock_kind)
+int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt, int lock_kind,
+                            bool optimistic)
 {
     if (out)
         *out = NULL;
@@ -145,8 +237,13 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
         return -EINVAL;
 
     /* One block: the header, then the shards at the next SHARD_ALIGN
-     * boundary (allocators promise only malloc's alignment). */
-    size_t size = sizeof(gomap_shard_t) + SHARD_ALIGN + (size_t)n * sizeof(struct shard);
+     * boundary (allocators promise only malloc's alignment), then the
+     * counting lanes, each starting on a line of its own. */
+    unsigned nlanes = lanes_for(n);
+    unsigned stride = (n + 3) & ~3u; /* 4 tallies = 64 bytes */
+    size_t shards_bytes = (size_t)n * sizeof(struct shard);
+    size_t size = sizeof(gomap_shard_t) + SHARD_ALIGN + shards_bytes +
+                  (size_t)nlanes * stride * sizeof(struct shard_tally);
     char *block = gomap__shard_alloc(&opt->map, size);
     if (!block)
         return -ENOMEM;
@@ -154,6 +251,10 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
     gomap_shard_t *m = (gomap_shard_t *)(void *)block;
     uintptr_t first = ((uintptr_t)(block + sizeof *m) + SHARD_ALIGN - 1) & ~(uintptr_t)(SHARD_ALIGN - 1);
     m->shards = (struct shard *)first;
+    m->tallies = (struct shard_tally *)(first + shards_bytes);
+    m->nlanes = nlanes;
+    m->lane_stride = stride;
+    m->optimistic = optimistic && optimistic_ok(&opt->map);
     m->nshards = n;
     m->mask = n - 1;
     m->lock_kind = lock_kind;
@@ -177,8 +278,9 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
             destroy(m, i);
             return rc; /* -EINVAL (bad options) from the first shard, or -ENOMEM */
         }
-        atomic_init(&s->hits, 0);
-        atomic_init(&s->misses, 0);
+        if (m->optimistic)
+            fetch_add_relaxed(&s->map->iterators, 1);
+        atomic_init(&s->seq, 0);
         atomic_init(&s->waits.count, 0);
         atomic_init(&s->waits.ns, 0);
     }
@@ -188,7 +290,7 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
 
 int gomap_shard_new(gomap_shard_t **out, const gomap_shard_options *opt)
 {
-    return gomap__shard_new_locked(out, opt, SHARD_LOCK_DEFAULT);
+    return gomap__shard_new_locked(out, opt, SHARD_LOCK_DEFAULT, true);
 }
 
 void gomap_shard_free(gomap_shard_t *m)
@@ -238,18 +340,60 @@ static inline void copy_out(const gomap_shard_t *m, void *out, const void *val)
         memset(out, 0, m->val_size);
 }
 
-/* Looks key up under the shared lock, copies its value out and counts a hit
- * (and a miss only if count_miss). Stores the key's hash in *hash. */
+/* The part of a core map's header that a lookup reads (map_internal.h puts
+ * every such field before `nevacuate`). */
+#define LOOKUP_HEADER_BYTES offsetof(struct gomap, nevacuate)
+
+/* An optimistic get: looks key up in shard s without its lock, inside an
+ * RCU read-side section (so no bucket array it reaches is freed under it,
+ * gomap__shard_settle), and keeps the answer only if the shard's sequence
+ * count was even and unchanged from before the first read to after the
+ * last one: no writer overlapped. The header is copied and confirmed
+ * before the probe, so the probe indexes with a consistent array and size.
+ * Returns false when a writer got in the way twice: take the lock. */
+ALWAYS_INLINE bool optimistic_get(struct shard *s, int kind, const void *key, uint64_t h,
+                                  const gomap_shard_t *m, void *val_out, slot_ref *found)
+{
+    bool done = false;
+    gomap__rcu_read_lock();
+    for (int tries = 0; tries < 2 && !done; tries++) {
+        unsigned seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (seq & 1)
+            break;
+        struct gomap hdr;
+        memcpy(&hdr, s->map, LOOKUP_HEADER_BYTES);
+        SEQ_FENCE(memory_order_acquire);
+        if (load_relaxed(&s->seq) != seq)
+            continue;
+        slot_ref r = hdr.count ? find(&hdr, kind, key, h) : (slot_ref){NULL, 0};
+        copy_out(m, val_out, r.b ? value_at(&hdr, r) : NULL);
+        SEQ_FENCE(memory_order_acquire);
+        done = load_relaxed(&s->seq) == seq;
+        *found = r;
+    }
+    gomap__rcu_read_unlock();
+    return done;
+}
+
+/* Looks key up (without the lock on an optimistic map when no writer is in
+ * the way, else under the shared lock), copies its value out and counts a
+ * hit (and a miss only if count_miss). Stores the key's hash in *hash. */
 ALWAYS_INLINE bool get_kind(gomap_shard_t *m, int kind, const void *key, void *val_out,
                             bool count_miss, uint64_t *hash)
 {
     uint64_t h = *hash = shard_hash(m, kind, key);
     struct shard *s = shard_for(m, h);
+    slot_ref found;
+    if (m->optimistic && optimistic_get(s, kind, key, h, m, val_out, &found)) {
+        if (found.b || count_miss)
+            shard_count(m, s, found.b != NULL);
+        return found.b != NULL;
+    }
     shard_take(m, s, true);
     slot_ref r = shard_find(s, kind, key, h);
     copy_out(m, val_out, r.b ? value_at(s->map, r) : NULL);
     if (r.b || count_miss)
-        shard_count(s, r.b != NULL, !shard_lock_is_rw(m));
+        shard_count(m, s, r.b != NULL);
     shard_release(m, s);
     return r.b != NULL;
 }
@@ -285,7 +429,7 @@ int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val)
     struct shard *s = shard_for(m, h);
     shard_take(m, s, false);
     int rc = gomap__upsert_hashed(s->map, key, h, val, true, NULL);
-    shard_count(s, rc == 0, true);
+    shard_count(m, s, rc == 0);
     shard_release(m, s);
     return rc < 0 ? rc : 0;
 }
@@ -299,7 +443,7 @@ bool gomap_shard_delete(gomap_shard_t *m, const void *key)
     struct shard *s = shard_for(m, h);
     shard_take(m, s, false);
     bool found = gomap__remove_hashed(s->map, key, h);
-    shard_count(s, found, true);
+    shard_count(m, s, found);
     shard_release(m, s);
     return found;
 }
@@ -328,7 +472,7 @@ int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const void *val
         copy_out(m, actual_out, slot);
         if (loaded)
             *loaded = rc == 0;
-        shard_count(s, rc == 0, true);
+        shard_count(m, s, rc == 0);
     }
     shard_release(m, s);
     return rc < 0 ? rc : 0;
@@ -357,7 +501,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     bool was = r.b != NULL, present = was;
     void *stored = was ? value_at(s->map, r) : NULL;
     copy_out(m, copy, stored);
-    shard_count(s, was, true);
+    shard_count(m, s, was);
 
     gomap__shard_hold(m, s, CALLER);
     int rc = fn(key, copy, &present, ctx);
@@ -386,7 +530,7 @@ bool gomap_shard_visit(gomap_shard_t *m, const void *key,
     struct shard *s = shard_for(m, h);
     shard_take(m, s, false);
     slot_ref r = shard_find_any(s, key, h);
-    shard_count(s, r.b != NULL, true);
+    shard_count(m, s, r.b != NULL);
     if (r.b) {
         gomap__shard_hold(m, s, CALLER);
         fn(slot_key(s->map, m->key_kind, key_slot_at(s->map, r.b, r.i)), value_at(s->map, r), ctx);

@@ -17,8 +17,13 @@ static void read_counters(gomap_shard_t *m, struct shard *s, gomap_shard_counter
     shard_take(m, s, true);
     c->entries = s->map->count;
     shard_release(m, s);
-    c->hits = load_relaxed(&s->hits);
-    c->misses = load_relaxed(&s->misses);
+    size_t i = (size_t)(s - m->shards);
+    c->hits = c->misses = 0;
+    for (unsigned lane = 0; lane < m->nlanes; lane++) {
+        const struct shard_tally *t = &m->tallies[(size_t)lane * m->lane_stride + i];
+        c->hits += load_relaxed(&t->hits);
+        c->misses += load_relaxed(&t->misses);
+    }
     c->ops = c->hits + c->misses;
     c->waits = load_relaxed(&s->waits.count);
     c->wait_ns = load_relaxed(&s->waits.ns);

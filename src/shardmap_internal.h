@@ -39,19 +39,27 @@
 #define SHARD_SHIFT 40
 #define SHARD_ALIGN 128 /* two lines: the adjacent-line prefetcher pairs them */
 
-/* The first line holds what a hit writes (the lock and the hit counter), so
- * a hit writes one line; the second what every operation reads (the map
- * pointer) and what is written only on a miss or a wait. */
+/* The first line is what a write writes: the lock and the sequence count.
+ * The second holds the map pointer, never written after creation, so it
+ * stays in every reader's cache, and the wait counters, written only after
+ * a failed try-lock. Hits and misses are counted per thread lane (struct
+ * shard_tally), so an optimistic get writes nothing shared. */
 struct shard {
     shard_lock lock;
-    _Atomic uint64_t hits;    /* keyed operations that found their key */
-    gomap_t *map;
-    _Atomic uint64_t misses;  /* ... that did not */
+    _Atomic unsigned seq;     /* odd while a writer changes the map (optimistic maps) */
+    gomap_t *map __attribute__((aligned(64))); /* fixed for the shard's life */
     shard_waits waits;
+    const void *graveyard_seen; /* map's graveyard head when last settled (held) */
 } __attribute__((aligned(SHARD_ALIGN)));
 
-_Static_assert(offsetof(struct shard, hits) + sizeof(uint64_t) <= 64,
-               "a shard's lock and hit counter share one cache line");
+_Static_assert(offsetof(struct shard, seq) + sizeof(unsigned) <= 64,
+               "a shard's lock and sequence count share one cache line");
+
+/* One thread lane's counts for one shard. */
+struct shard_tally {
+    _Atomic uint64_t hits;    /* keyed operations that found their key */
+    _Atomic uint64_t misses;  /* ... that did not */
+};
 
 struct gomap_shard {
     struct shard *shards;     /* nshards, SHARD_ALIGN-aligned, inside `block` */
@@ -60,6 +68,10 @@ struct gomap_shard {
     int lock_kind;            /* enum shard_lock_kind */
     int key_kind;
     size_t val_size;
+    bool optimistic;          /* gets read without the lock (shard_optimistic_ok) */
+    struct shard_tally *tallies; /* nlanes x lane_stride, lane-major, in `block` */
+    unsigned nlanes;          /* a power of two */
+    unsigned lane_stride;     /* tallies per lane: nshards rounded up to a line */
     uint64_t seed;            /* every shard's core map hashes with it */
     gomap_options opt;        /* as given (for snapshots) */
     void *block;              /* the allocation holding `shards` */
@@ -77,27 +89,64 @@ static inline uint64_t shard_hash(const gomap_shard_t *m, int kind, const void *
     return hash_of(m->shards[0].map, kind, key);
 }
 
-/* Each shard operation counts once, as a hit or a miss. Under the exclusive
- * lock nobody else updates the counter, so a load and a store do; under the
- * shared lock other readers may, so it takes a read-modify-write. */
-static inline void shard_count(struct shard *s, bool hit, bool exclusive)
+/* ---- counting ------------------------------------------------------------------ */
+
+/* This thread's lane, plus one (0: not yet given one). */
+extern _Thread_local unsigned gomap__shard_lane __attribute__((tls_model("initial-exec")));
+unsigned gomap__shard_lane_assign(void);
+
+/* Each keyed operation counts once, as a hit or a miss, in the calling
+ * thread's lane: threads spread over the lanes, so counting writes a line
+ * no other thread writes (unless there are more threads than lanes). */
+static inline void shard_count(const gomap_shard_t *m, const struct shard *s, bool hit)
 {
-    _Atomic uint64_t *c = hit ? &s->hits : &s->misses;
-    if (exclusive)
-        store_relaxed(c, load_relaxed(c) + 1);
-    else
-        fetch_add_relaxed(c, 1);
+    unsigned lane = gomap__shard_lane ? gomap__shard_lane - 1 : gomap__shard_lane_assign();
+    struct shard_tally *t =
+        &m->tallies[(size_t)(lane & (m->nlanes - 1)) * m->lane_stride + (size_t)(s - m->shards)];
+    fetch_add_relaxed(hit ? &t->hits : &t->misses, 1);
 }
 
+/* ---- locking ------------------------------------------------------------------- */
+
+/* The fences of the sequence-count protocol. ThreadSanitizer builds never
+ * read optimistically (optimistic_ok in shardmap.c) and gcc rejects fences
+ * under TSan, so there they are nothing. */
+#if defined(__SANITIZE_THREAD__)
+#define SEQ_FENCE(order) ((void)0)
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SEQ_FENCE(order) ((void)0)
+#endif
+#endif
+#ifndef SEQ_FENCE
+#define SEQ_FENCE(order) atomic_thread_fence(order)
+#endif
+
+/* Called with a write finished and the shard still held, its sequence
+ * count odd: frees what growth retired, after the readers that may still
+ * see it have left (optimistic maps only). */
+void gomap__shard_settle(gomap_shard_t *m, struct shard *s);
+
 /* Takes / releases a shard; `shared` for reading. Mutex and spin kinds take
- * it exclusively either way. */
+ * it exclusively either way. On an optimistic map an exclusive take makes
+ * the shard's sequence count odd and the release makes it even again, so
+ * an optimistic reader that overlapped a writer retries. */
 static inline void shard_take(const gomap_shard_t *m, struct shard *s, bool shared)
 {
     shard_lock_take(&s->lock, m->lock_kind, shared, &s->waits);
+    if (!shared && m->optimistic) {
+        store_relaxed(&s->seq, load_relaxed(&s->seq) + 1);
+        SEQ_FENCE(memory_order_release);
+    }
 }
 
-static inline void shard_release(const gomap_shard_t *m, struct shard *s)
+static inline void shard_release(gomap_shard_t *m, struct shard *s)
 {
+    unsigned seq = load_relaxed(&s->seq);
+    if (seq & 1) {
+        gomap__shard_settle(m, s);
+        atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
+    }
     shard_lock_release(&s->lock, m->lock_kind);
 }
 
@@ -139,7 +188,9 @@ static inline void shard_reentry_check(const gomap_shard_t *m, const void *site)
 void gomap__shard_hold(const gomap_shard_t *m, const struct shard *s, const void *site);
 void gomap__shard_unhold(void);
 
-/* Like gomap_shard_new with a given lock kind (bench/lock_choice.c). */
-int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt, int lock_kind);
+/* Like gomap_shard_new with a given lock kind, and optimistic gets allowed
+ * or not (bench/lock_choice.c). */
+int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt, int lock_kind,
+                            bool optimistic);
 
 #endif /* GOMAP_SHARDMAP_INTERNAL_H */

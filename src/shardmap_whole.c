@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "rcu.h"
 #include "shardmap_internal.h"
 
 #define CALLER __builtin_return_address(0)
@@ -59,14 +60,56 @@ size_t gomap_shard_len(gomap_shard_t *m)
     return n;
 }
 
+/* Empties a core map without freeing anything: every key deleted through
+ * an iterator, as Go allows. Each key is copied out before its delete. */
+static void clear_by_deleting(gomap_t *map, int kind)
+{
+    unsigned char key[GOMAP_INLINE_MAX];
+    size_t key_bytes = key_slot_bytes(map, kind);
+    gomap_iter it;
+    const void *k;
+    gomap_iter_init(&it, map);
+    while (gomap_iter_next(&it, &k, NULL)) {
+        memcpy(key, k, key_bytes);
+        gomap_delete(map, key);
+    }
+    gomap_iter_done(&it);
+}
+
+/* Whether gomap_clear would free memory on some shard (all held): an old
+ * array, overflow buckets, or retired arrays. Small maps free nothing. */
+static bool clear_frees(const gomap_shard_t *m)
+{
+    for (unsigned i = 0; i < m->nshards; i++) {
+        const gomap_t *map = m->shards[i].map;
+        if (map->oldbuckets || map->noverflow || map->graveyard_arrays || map->graveyard_keys)
+            return true;
+    }
+    return false;
+}
+
+/* On an optimistic map, gomap_clear frees bucket memory that a reader that
+ * started before the clear may still walk, so it first waits for a grace
+ * period (the shards are held with odd sequence counts: no reader starts
+ * meanwhile). A thread inside a read-side section cannot wait for one; it
+ * deletes every key instead, which frees nothing. */
 void gomap_shard_clear(gomap_shard_t *m)
 {
     if (!m)
         return;
     shard_reentry_check(m, CALLER);
     gomap__shard_take_all(m, false);
-    for (unsigned i = 0; i < m->nshards; i++)
-        gomap_clear(m->shards[i].map); /* fixed seed: never reseeded */
+    bool may_free = !m->optimistic || !urcu_memb_read_ongoing();
+    if (m->optimistic && may_free && clear_frees(m))
+        urcu_memb_synchronize_rcu();
+    for (unsigned i = 0; i < m->nshards; i++) {
+        if (may_free) {
+            gomap_clear(m->shards[i].map); /* fixed seed: never reseeded */
+            m->shards[i].graveyard_seen = NULL;
+        } else {
+            clear_by_deleting(m->shards[i].map, m->key_kind);
+        }
+    }
     gomap__shard_release_all(m);
 }
 

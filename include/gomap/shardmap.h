@@ -10,7 +10,7 @@
  * the same lock or the same memory. Each shard's lock is an adaptive mutex
  * (the lock kinds measured are in docs/shardmap.md). With one shard this is
  * the classic "one lock around a map". For keys written once and read very
- * often the sync map (gomap/syncmap.h) reads without a lock; for a map that almost never
+ * often the sync map (gomap/syncmap.h) suits too; for a map that almost never
  * changes and whose readers want consistent views, the snapshot map
  * (gomap/snapmap.h).
  *
@@ -70,7 +70,10 @@ GOMAP_API int gomap_shard_new(gomap_shard_t **out, const gomap_shard_options *op
 GOMAP_API void gomap_shard_free(gomap_shard_t *m);
 
 /* Copies the value of `key` to val_out and returns true; if absent, fills
- * val_out with zero bytes and returns false. Holds the shard shared. */
+ * val_out with zero bytes and returns false. With u32, u64 or inline bytes
+ * keys and values up to GOMAP_INLINE_MAX bytes it takes no lock: it reads
+ * optimistically and retries, or takes the lock, if a write to the shard
+ * overlapped (docs/shardmap.md). Otherwise it holds the shard shared. */
 GOMAP_API bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out);
 
 /* Sets the value of `key` (insert or overwrite). 0, -EINVAL or -ENOMEM. */
@@ -134,8 +137,8 @@ GOMAP_API unsigned gomap_shard_count(const gomap_shard_t *m);
 /* Counters of one shard since creation. Each operation on a key counts once,
  * as a hit (found its key) or a miss (did not: a get of an absent key, a set
  * or compute that inserted, a delete of an absent key); ops = hits + misses.
- * Counted without extra synchronisation beyond the shard's lock: exact once
- * the map is quiet. */
+ * Counted with relaxed atomic adds in per-thread lanes: exact once the map
+ * is quiet. */
 typedef struct gomap_shard_counters {
     size_t entries;      /* entries now */
     uint64_t ops;        /* keyed operations */
