@@ -103,31 +103,49 @@ static size_t graveyard_bytes(const gomap_t *map)
     return n;
 }
 
-/* Frees the bucket arrays growth retired while the shard was written. On an
- * optimistic map a phantom iterator keeps the core map from freeing them
- * (they go on its graveyard instead), because an optimistic reader that
- * started before the write may still walk them. The shard is held and its
- * sequence count is odd, so no new reader starts; once a grace period has
- * passed, the ones that did have left. Waits only when the graveyard
- * changed and holds SETTLE_BYTES or more. A thread inside a read-side
- * section (a sync map callback) cannot wait for a grace period: the arrays
- * then wait for a later write that can. */
-void gomap__shard_settle(gomap_shard_t *m, struct shard *s)
+/* Takes the bucket arrays growth retired while the shard was written, when
+ * it is time to free them: the graveyard changed, holds SETTLE_BYTES or
+ * more, and this thread may wait for a grace period (it is not inside a
+ * read-side section, such as a sync map callback: then a later write
+ * frees them). Called with the shard held and its sequence count odd.
+ *
+ * On an optimistic map a phantom iterator keeps the core map from freeing
+ * an outgrown array (it goes on the graveyard instead), because an
+ * optimistic reader that started before the write may still walk it. The
+ * arrays taken here are no longer reachable from the map, so readers that
+ * start from now on never see them; gomap__shard_free_retired frees them
+ * once the ones that started before have left. Returns the list, or NULL. */
+struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s)
 {
     gomap_t *map = s->map;
     if (!m->optimistic || map->graveyard_arrays == s->graveyard_seen)
-        return;
+        return NULL;
     if (graveyard_bytes(map) < SETTLE_BYTES) {
         s->graveyard_seen = map->graveyard_arrays;
-        return;
+        return NULL;
     }
     if (urcu_memb_read_ongoing())
-        return; /* checked again at the next write */
-    urcu_memb_synchronize_rcu();
-    fetch_sub_relaxed(&map->iterators, 1);
-    gomap__graveyard_flush(map);
-    fetch_add_relaxed(&map->iterators, 1);
+        return NULL; /* checked again at the next write */
+    struct array_hdr *list = map->graveyard_arrays;
+    map->graveyard_arrays = NULL;
     s->graveyard_seen = NULL;
+    return list;
+}
+
+/* Waits for a grace period with no lock held (a thread that holds an RCU
+ * read-side section while it waits for this shard's lock would otherwise
+ * wait for us as we wait for it), then takes the shard again to free the
+ * arrays through the map's allocator and accounting. */
+void gomap__shard_free_retired(gomap_shard_t *m, struct shard *s, struct array_hdr *list)
+{
+    urcu_memb_synchronize_rcu();
+    shard_take(m, s, false);
+    while (list) {
+        struct array_hdr *next = list->next_retired;
+        gomap__array_free(s->map, (char *)(list + 1));
+        list = next;
+    }
+    shard_release(m, s);
 }
 
 /* ---- counting lanes ------------------------------------------------------------- */
@@ -149,10 +167,18 @@ void gomap__shard_take_all(gomap_shard_t *m, bool shared)
         shard_take(m, &m->shards[i], shared);
 }
 
+/* Arrays that growth retired meanwhile (a clear's deletes may finish a
+ * growth) are left for the shard's next write to free: freeing them here
+ * would take shard i again while holding the shards after it. */
 void gomap__shard_release_all(gomap_shard_t *m)
 {
-    for (unsigned i = 0; i < m->nshards; i++)
-        shard_release(m, &m->shards[i]);
+    for (unsigned i = 0; i < m->nshards; i++) {
+        struct shard *s = &m->shards[i];
+        unsigned seq = load_relaxed(&s->seq);
+        if (seq & 1)
+            atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
+        shard_lock_release(&s->lock, m->lock_kind);
+    }
 }
 
 /* ---- life cycle ------------------------------------------------------------------- */
@@ -189,8 +215,9 @@ static unsigned auto_shards(void)
  * keys and values (blobs a delete frees at once), string keys (a pointer
  * and a length read apart) and custom keys (the caller's equal() would see
  * torn keys) take the lock, and so do f64 keys (a NaN key cannot be deleted
- * one by one, which gomap_shard_clear may need to do). ThreadSanitizer would report the benign races
- * of an optimistic read, so its builds take the lock too. */
+ * one by one, which is how gomap_shard_clear empties these maps).
+ * ThreadSanitizer would report the benign races of an optimistic read, so
+ * its builds take the lock too. */
 static bool optimistic_ok(const gomap_options *o)
 {
 #if defined(GOMAP_TSAN)
@@ -216,7 +243,7 @@ static unsigned lanes_for(unsigned nshards)
 static void destroy(gomap_shard_t *m, unsigned built)
 {
     for (unsigned i = 0; i < built; i++) {
-        if (m->optimistic) /* the phantom iterator (gomap__shard_settle) */
+        if (m->optimistic) /* the phantom iterator (gomap__shard_take_retired) */
             fetch_sub_relaxed(&m->shards[i].map->iterators, 1);
         gomap_free(m->shards[i].map);
         shard_lock_destroy(&m->shards[i].lock, m->lock_kind);
@@ -346,7 +373,7 @@ static inline void copy_out(const gomap_shard_t *m, void *out, const void *val)
 
 /* An optimistic get: looks key up in shard s without its lock, inside an
  * RCU read-side section (so no bucket array it reaches is freed under it,
- * gomap__shard_settle), and keeps the answer only if the shard's sequence
+ * gomap__shard_take_retired), and keeps the answer only if the shard's sequence
  * count was even and unchanged from before the first read to after the
  * last one: no writer overlapped. The header is copied and confirmed
  * before the probe, so the probe indexes with a consistent array and size.

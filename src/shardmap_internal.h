@@ -49,7 +49,7 @@ struct shard {
     _Atomic unsigned seq;     /* odd while a writer changes the map (optimistic maps) */
     gomap_t *map __attribute__((aligned(64))); /* fixed for the shard's life */
     shard_waits waits;
-    const void *graveyard_seen; /* map's graveyard head when last settled (held) */
+    const void *graveyard_seen; /* map's graveyard head when last checked (held) */
 } __attribute__((aligned(SHARD_ALIGN)));
 
 _Static_assert(offsetof(struct shard, seq) + sizeof(unsigned) <= 64,
@@ -122,10 +122,10 @@ static inline void shard_count(const gomap_shard_t *m, const struct shard *s, bo
 #define SEQ_FENCE(order) atomic_thread_fence(order)
 #endif
 
-/* Called with a write finished and the shard still held, its sequence
- * count odd: frees what growth retired, after the readers that may still
- * see it have left (optimistic maps only). */
-void gomap__shard_settle(gomap_shard_t *m, struct shard *s);
+/* Outgrown bucket arrays of an optimistic map: taken from its graveyard
+ * while the shard is held, freed after a grace period (shardmap.c). */
+struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s);
+void gomap__shard_free_retired(gomap_shard_t *m, struct shard *s, struct array_hdr *list);
 
 /* Takes / releases a shard; `shared` for reading. Mutex and spin kinds take
  * it exclusively either way. On an optimistic map an exclusive take makes
@@ -140,14 +140,19 @@ static inline void shard_take(const gomap_shard_t *m, struct shard *s, bool shar
     }
 }
 
+/* After a write, frees the arrays growth retired, once readers are done
+ * with them (gomap__shard_take_retired); never while holding the lock. */
 static inline void shard_release(gomap_shard_t *m, struct shard *s)
 {
     unsigned seq = load_relaxed(&s->seq);
+    struct array_hdr *retired = NULL;
     if (seq & 1) {
-        gomap__shard_settle(m, s);
+        retired = gomap__shard_take_retired(m, s);
         atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
     }
     shard_lock_release(&s->lock, m->lock_kind);
+    if (__builtin_expect(retired != NULL, 0))
+        gomap__shard_free_retired(m, s, retired);
 }
 
 /* Whether this kind's shared acquisitions are really shared. */

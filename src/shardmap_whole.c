@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "rcu.h"
 #include "shardmap_internal.h"
 
 #define CALLER __builtin_return_address(0)
@@ -76,39 +75,23 @@ static void clear_by_deleting(gomap_t *map, int kind)
     gomap_iter_done(&it);
 }
 
-/* Whether gomap_clear would free memory on some shard (all held): an old
- * array, overflow buckets, or retired arrays. Small maps free nothing. */
-static bool clear_frees(const gomap_shard_t *m)
-{
-    for (unsigned i = 0; i < m->nshards; i++) {
-        const gomap_t *map = m->shards[i].map;
-        if (map->oldbuckets || map->noverflow || map->graveyard_arrays || map->graveyard_keys)
-            return true;
-    }
-    return false;
-}
-
-/* On an optimistic map, gomap_clear frees bucket memory that a reader that
- * started before the clear may still walk, so it first waits for a grace
- * period (the shards are held with odd sequence counts: no reader starts
- * meanwhile). A thread inside a read-side section cannot wait for one; it
- * deletes every key instead, which frees nothing. */
+/* On an optimistic map, gomap_clear would free bucket memory that a reader
+ * that started before the clear may still walk, and waiting for those
+ * readers while holding every shard could deadlock with a thread that waits
+ * for a shard inside a read-side section. So its keys are deleted one by
+ * one instead, which frees nothing (overflow buckets stay for reuse, as
+ * Go's clear keeps the bucket array). */
 void gomap_shard_clear(gomap_shard_t *m)
 {
     if (!m)
         return;
     shard_reentry_check(m, CALLER);
     gomap__shard_take_all(m, false);
-    bool may_free = !m->optimistic || !urcu_memb_read_ongoing();
-    if (m->optimistic && may_free && clear_frees(m))
-        urcu_memb_synchronize_rcu();
     for (unsigned i = 0; i < m->nshards; i++) {
-        if (may_free) {
-            gomap_clear(m->shards[i].map); /* fixed seed: never reseeded */
-            m->shards[i].graveyard_seen = NULL;
-        } else {
+        if (m->optimistic)
             clear_by_deleting(m->shards[i].map, m->key_kind);
-        }
+        else
+            gomap_clear(m->shards[i].map); /* fixed seed: never reseeded */
     }
     gomap__shard_release_all(m);
 }

@@ -5,8 +5,9 @@
  * A sharded map with u64 keys reads optimistically, so memory its writes
  * retire is freed only after a grace period, which a thread inside a
  * read-side section cannot wait for (docs/shardmap.md, "Optimistic gets").
- * There, growth leaves the retired arrays for a later write, and clear
- * deletes the keys one by one. Both must leave the map exactly right:
+ * There, growth leaves the retired arrays for a later write (and clear
+ * deletes the keys one by one, as it always does on such maps). Both must
+ * leave the map exactly right:
  *
  *   grow_inside   a map filled from empty to N keys inside the callback
  *                 (many growths), checked there and again after a write
@@ -14,15 +15,26 @@
  *   clear_inside  a grown map cleared inside the callback: empty, every
  *                 key gone, validate passes, and the map is refilled and
  *                 cleared again outside.
+ *   no_deadlock   one thread writes the map inside a sync map callback
+ *                 while another grows the same (one-shard) map, so that
+ *                 the grower waits for a grace period that the first
+ *                 thread's section holds up: the grower must not hold the
+ *                 shard while it waits, or the writer inside the section
+ *                 waits for the shard forever (the test would hang).
  *
- * Single-threaded. Leaks (arrays left behind) show under LSan.
+ * Leaks (arrays left behind) show under LSan.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "check.h"
 #include "hashvariant.h"
 #include "shardcheck.h"
 
 #include <gomap/syncmap.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -117,11 +129,71 @@ static void test_clear_inside(void)
     gomap_shard_free(m);
 }
 
+/* The race: the writer enters a sync map's range callback (a read-side
+ * section), then keeps writing the map from there until the grower is done
+ * or 300 ms have passed. The grower's first wait for a grace period lasts
+ * until the writer leaves, so it must not hold the shard meanwhile. */
+typedef struct {
+    pthread_barrier_t inside;   /* the writer is in its read-side section */
+    _Atomic bool grown;         /* the grower is done */
+    uint64_t writes;            /* done by the writer, inside */
+} race;
+
+static race the_race;
+
+enum { INSIDE_BASE = 1000000 };
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void write_inside(gomap_shard_t *m)
+{
+    pthread_barrier_wait(&the_race.inside);
+    double until = now_s() + 0.3;
+    while (!atomic_load(&the_race.grown) && now_s() < until) {
+        uint64_t k = INSIDE_BASE + the_race.writes++, v = k * 3 + 1;
+        CHECK_EQ(gomap_shard_set(m, &k, &v), 0);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    call_inside_rcu(arg, write_inside);
+    return NULL;
+}
+
+static void test_no_deadlock(void)
+{
+    gomap_shard_t *m = shardcheck_new_u64(HV_BUILTIN, sizeof(uint64_t), 1);
+    CHECK_EQ(pthread_barrier_init(&the_race.inside, NULL, 2), 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, writer_main, m), 0);
+    pthread_barrier_wait(&the_race.inside);
+    fill(m, 0, N); /* grows past 64 KiB: waits for the writer's section */
+    atomic_store(&the_race.grown, true);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    pthread_barrier_destroy(&the_race.inside);
+    printf("   %llu writes inside the section\n", (unsigned long long)the_race.writes);
+    CHECK(the_race.writes > 0);
+    CHECK_EQ(gomap_shard_len(m), (size_t)N + the_race.writes);
+    for (uint64_t i = 0; i < the_race.writes; i++) {
+        uint64_t k = INSIDE_BASE + i, v = 0;
+        CHECK(gomap_shard_get(m, &k, &v) && v == k * 3 + 1);
+    }
+    CHECK_SHARD_VALID(m);
+    gomap_shard_free(m);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     RUN(test_grow_inside);
     RUN(test_clear_inside);
+    RUN(test_no_deadlock);
     printf("ok\n");
     return 0;
 }
