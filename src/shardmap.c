@@ -105,9 +105,11 @@ static size_t graveyard_bytes(const gomap_t *map)
 
 /* Takes the bucket arrays growth retired while the shard was written, when
  * it is time to free them: the graveyard changed, holds SETTLE_BYTES or
- * more, and this thread may wait for a grace period (it is not inside a
- * read-side section, such as a sync map callback: then a later write
- * frees them). Called with the shard held and its sequence count odd.
+ * more, and this thread may wait for a grace period: it is not inside a
+ * read-side section (a sync map callback) and holds no shard (inside a
+ * sharded map's callback), either of which another thread could be
+ * waiting on inside a read-side section; then a later write frees them.
+ * Called with the shard held and its sequence count odd.
  *
  * On an optimistic map a phantom iterator keeps the core map from freeing
  * an outgrown array (it goes on the graveyard instead), because an
@@ -124,7 +126,7 @@ struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s)
         s->graveyard_seen = map->graveyard_arrays;
         return NULL;
     }
-    if (urcu_memb_read_ongoing())
+    if (urcu_memb_read_ongoing() || gomap__shard_held_depth)
         return NULL; /* checked again at the next write */
     struct array_hdr *list = map->graveyard_arrays;
     map->graveyard_arrays = NULL;
