@@ -204,3 +204,12 @@ bool shardcheck_count_range(const void *key, const void *val, void *ctx)
     ++*(int *)ctx;
     return true;
 }
+
+gomap_options shardcheck_u64_options(size_t val_size)
+{
+    gomap_options o;
+    memset(&o, 0, sizeof o);
+    o.key_kind = GOMAP_KEY_U64;
+    o.val_size = val_size;
+    return o;
+}

@@ -59,6 +59,9 @@
  * test unless it returns 0 and a map. */
 gomap_shard_t *shardcheck_new(const gomap_options *map_opt, unsigned shards);
 
+/* Options for uint64_t keys and val_size-byte values, the rest zero. */
+gomap_options shardcheck_u64_options(size_t val_size);
+
 /* A map of uint64_t keys under a hash variant of hashvariant.h. */
 gomap_shard_t *shardcheck_new_u64(int variant, size_t val_size, unsigned shards);
 

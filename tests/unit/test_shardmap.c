@@ -58,15 +58,6 @@ SHARDCHECK_MANY_SHARDS
 
 static uint64_t rng;
 
-static gomap_options u64_opts(size_t val_size)
-{
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = GOMAP_KEY_U64;
-    o.val_size = val_size;
-    return o;
-}
-
 static int try_new(gomap_shard_t **out, const gomap_options *map, unsigned shards)
 {
     gomap_shard_options o;
@@ -102,7 +93,7 @@ static void expect_rejected(const gomap_options *map, unsigned shards, const cha
 
 static void test_options(void)
 {
-    gomap_options o = u64_opts(8);
+    gomap_options o = shardcheck_u64_options(8);
 
     /* Automatic: 4 per online CPU, at least 16, a power of two. The header
      * does not say which way 4 x CPUs is rounded when it is not a power of
@@ -203,7 +194,7 @@ static int never_fn(const void *key, void *val, bool *present, void *ctx)
 
 static void test_bad_input(void)
 {
-    gomap_options o = u64_opts(8);
+    gomap_options o = shardcheck_u64_options(8);
     gomap_shard_t *m = shardcheck_new(&o, 16);
     refmap *r = refmap_new(GOMAP_KEY_U64, 0, 8);
     for (uint64_t k = 0; k < 20; k++) {
@@ -355,7 +346,7 @@ static const char *kind_name(gomap_key_kind kind)
 
 static gomap_options kind_opts(gomap_key_kind kind, size_t val_size)
 {
-    gomap_options o = u64_opts(val_size);
+    gomap_options o = shardcheck_u64_options(val_size);
     o.key_kind = kind;
     if (kind == GOMAP_KEY_BYTES)
         o.key_size = BYTES_KEY;
@@ -620,7 +611,7 @@ static int write_only(const void *key, void *val, bool *present, void *ctx)
 
 static void test_compute(void)
 {
-    gomap_options o = u64_opts(8);
+    gomap_options o = shardcheck_u64_options(8);
     gomap_shard_t *m = shardcheck_new(&o, 16);
     uint64_t a = 11, b = 22, c = 33;
     shard_cop op;
@@ -697,7 +688,7 @@ static void test_compute(void)
     gomap_shard_free(m);
 
     /* Out-of-line values (200 bytes): the copy shown and committed whole. */
-    o = u64_opts(200);
+    o = shardcheck_u64_options(200);
     m = shardcheck_new(&o, 4);
     unsigned char big[200], seen[200], now[200];
     for (int i = 0; i < 200; i++)
@@ -742,7 +733,7 @@ static void test_visit(void)
 {
     unsigned counts[] = {1, 16};
     for (int s = 0; s < 2; s++) {
-        gomap_options o = u64_opts(8);
+        gomap_options o = shardcheck_u64_options(8);
         gomap_shard_t *m = shardcheck_new(&o, counts[s]);
         for (uint64_t k = 0; k < 200; k++)
             set_u64(m, k, k * 10);
@@ -878,7 +869,7 @@ static void test_len_clear(void)
 {
     static const unsigned counts[] = {1, 16, 256};
     for (int s = 0; s < 3; s++) {
-        gomap_options o = u64_opts(8);
+        gomap_options o = shardcheck_u64_options(8);
         gomap_shard_t *m = shardcheck_new(&o, counts[s]);
         CHECK_EQ(gomap_shard_len(m), 0);
         gomap_shard_clear(m); /* empty: nothing to do */
@@ -920,7 +911,7 @@ static void set_visit(const void *key, void *val, void *ctx)
 
 static void test_sets(void)
 {
-    gomap_options o = u64_opts(0);
+    gomap_options o = shardcheck_u64_options(0);
     gomap_shard_t *m = shardcheck_new(&o, 16);
     bool loaded = true;
     for (uint64_t k = 0; k < 100; k++)

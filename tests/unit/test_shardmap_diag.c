@@ -30,15 +30,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static gomap_options u64_opts(size_t val_size)
-{
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = GOMAP_KEY_U64;
-    o.val_size = val_size;
-    return o;
-}
-
 static void set_u64(gomap_shard_t *m, uint64_t k, uint64_t v)
 {
     CHECK_EQ(gomap_shard_set(m, &k, &v), 0);
@@ -176,7 +167,7 @@ static void counted(stat_run *s, enum sop op, uint64_t k)
 
 static void test_stats(void)
 {
-    gomap_options o = u64_opts(8);
+    gomap_options o = shardcheck_u64_options(8);
     stat_run s;
     memset(&s, 0, sizeof s);
     s.m = shardcheck_new(&o, STAT_SHARDS);
@@ -332,7 +323,7 @@ static void test_heatmap(void)
         printf("   xmllint not installed: SVG well-formedness not checked\n");
     static const unsigned counts[] = {1, 16, 256};
     for (int s = 0; s < 3; s++) {
-        gomap_options o = u64_opts(8);
+        gomap_options o = shardcheck_u64_options(8);
         gomap_shard_t *m = shardcheck_new(&o, counts[s]);
         for (int loaded = 0; loaded < 2; loaded++) {
             if (loaded) {
