@@ -35,13 +35,7 @@
 
 #include <stddef.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define GOMAP_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GOMAP_TSAN 1
-#endif
-#endif
+#include "tsan.h"
 
 /* The read-side lock and unlock are a few lines each: liburcu's static
  * inline versions, which the LGPL's ten-line rule lets any code inline.

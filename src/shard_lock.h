@@ -53,13 +53,6 @@ typedef struct shard_waits {
     _Atomic uint64_t ns;
 } shard_waits;
 
-static inline const char *shard_lock_kind_name(int kind)
-{
-    static const char *const names[SHARD_LOCK_KINDS] = {
-        "rwlock", "rwlock-writer", "mutex", "mutex-adaptive", "spin"};
-    return kind >= 0 && kind < SHARD_LOCK_KINDS ? names[kind] : "?";
-}
-
 /* 0 or an errno value from pthread (the lock is then unusable). */
 static inline int shard_lock_init(shard_lock *l, int kind)
 {

@@ -35,6 +35,7 @@
 
 #include "map_probe.h"
 #include "shard_lock.h"
+#include "tsan.h"
 
 #define SHARD_SHIFT 40
 #define SHARD_ALIGN 128 /* two lines: the adjacent-line prefetcher pairs them */
@@ -68,7 +69,7 @@ struct gomap_shard {
     int lock_kind;            /* enum shard_lock_kind */
     int key_kind;
     size_t val_size;
-    bool optimistic;          /* gets read without the lock (shard_optimistic_ok) */
+    bool optimistic;          /* gets read without the lock (optimistic_ok) */
     struct shard_tally *tallies; /* nlanes x lane_stride, lane-major, in `block` */
     unsigned nlanes;          /* a power of two */
     unsigned lane_stride;     /* tallies per lane: nshards rounded up to a line */
@@ -111,14 +112,9 @@ static inline void shard_count(const gomap_shard_t *m, const struct shard *s, bo
 /* The fences of the sequence-count protocol. ThreadSanitizer builds never
  * read optimistically (optimistic_ok in shardmap.c) and gcc rejects fences
  * under TSan, so there they are nothing. */
-#if defined(__SANITIZE_THREAD__)
+#if defined(GOMAP_TSAN)
 #define SEQ_FENCE(order) ((void)0)
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SEQ_FENCE(order) ((void)0)
-#endif
-#endif
-#ifndef SEQ_FENCE
+#else
 #define SEQ_FENCE(order) atomic_thread_fence(order)
 #endif
 
@@ -153,12 +149,6 @@ static inline void shard_release(gomap_shard_t *m, struct shard *s)
     shard_lock_release(&s->lock, m->lock_kind);
     if (__builtin_expect(retired != NULL, 0))
         gomap__shard_free_retired(m, s, retired);
-}
-
-/* Whether this kind's shared acquisitions are really shared. */
-static inline bool shard_lock_is_rw(const gomap_shard_t *m)
-{
-    return m->lock_kind <= SHARD_LOCK_RWLOCK_WRITER;
 }
 
 /* The value of a found slot. */
