@@ -2,7 +2,8 @@
  * gomap.h — umbrella header: includes every public gomap module.
  * include/gomap/map.h: the core map; gomap/diag.h: its diagnostics;
  * gomap/syncmap.h: the sync map; gomap/shardmap.h: the sharded map;
- * gomap/snapmap.h: the copy-on-write snapshot map.
+ * gomap/snapmap.h: the copy-on-write snapshot map; gomap/reclaim.h: waiting
+ * for deferred reclamation.
  */
 #ifndef GOMAP_H
 #define GOMAP_H
@@ -12,5 +13,6 @@
 #include "gomap/syncmap.h"
 #include "gomap/shardmap.h"
 #include "gomap/snapmap.h"
+#include "gomap/reclaim.h"
 
 #endif /* GOMAP_H */

@@ -51,6 +51,9 @@ static inline struct gomap__thread *gomap__self(void)
 #define MSG_ITER_OTHER_MAP "gomap iterator used with a map that was freed or replaced"
 #define MSG_FREE_WITH_ITER "gomap map freed while an iterator is live"
 #define MSG_SHARD_REENTRY "re-entrant call into a locked gomap shard (would deadlock)"
+#define MSG_SYNC_FREE_INSIDE "gomap sync map freed from inside its own callback"
+#define MSG_SNAP_FREE_INSIDE "gomap snapshot map freed from inside its own callback"
+#define MSG_SHARD_FREE_INSIDE "gomap sharded map freed from inside its own callback"
 
 struct gomap;
 

@@ -3,10 +3,16 @@
  */
 #include "rcu.h"
 
+#include <gomap/reclaim.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "atomics.h"
+#include "misuse.h"
+#include "scope.h"
 
 _Thread_local int gomap__rcu_registered __attribute__((tls_model("initial-exec")));
 
@@ -72,4 +78,52 @@ void gomap__rcu_wait_a_little(void)
 {
     struct timespec ts = {0, 200 * 1000};
     nanosleep(&ts, NULL);
+}
+
+/* Deferred calls not yet done (gomap_rcu_barrier waits for them too, since
+ * a check that finds its object not ready queues itself again, after the
+ * barrier's own callback). */
+static atomic_size_t deferred_pending;
+
+/* On the call_rcu thread, which liburcu registers itself: queue again with
+ * liburcu's call directly (gomap__rcu_retire would register it a second
+ * time). */
+static void run_when_ready(struct rcu_head *head)
+{
+    struct gomap_retired *r = caa_container_of(head, struct gomap_retired, head);
+#if defined(GOMAP_TSAN)
+    __tsan_acquire(&gomap__rcu_readers_done);
+    __tsan_acquire(r);
+#endif
+    if (!r->ready(r)) {
+        urcu_memb_call_rcu(&r->head, run_when_ready);
+        return;
+    }
+    r->free_fn(r);
+    atomic_fetch_sub_explicit(&deferred_pending, 1, memory_order_release);
+}
+
+void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_retired *r),
+                            void (*done)(struct gomap_retired *r))
+{
+    r->free_fn = done;
+    r->ready = ready;
+    fetch_add_relaxed(&deferred_pending, 1);
+#if defined(GOMAP_TSAN)
+    __tsan_release(r);
+#endif
+    gomap__rcu_ensure_registered();
+    urcu_memb_call_rcu(&r->head, run_when_ready);
+}
+
+#define MSG_BARRIER_INSIDE "gomap_rcu_barrier called from inside a callback (would never return)"
+
+void gomap_rcu_barrier(void)
+{
+    if (gomap__must_not_wait())
+        gomap__fault(NULL, MSG_BARRIER_INSIDE, 0, __builtin_return_address(0));
+    gomap__rcu_ensure_registered(); /* liburcu's barrier wants a registered caller */
+    do
+        urcu_memb_barrier();
+    while (atomic_load_explicit(&deferred_pending, memory_order_acquire) != 0);
 }

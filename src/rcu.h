@@ -33,6 +33,7 @@
 #ifndef GOMAP_RCU_H
 #define GOMAP_RCU_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tsan.h"
@@ -74,6 +75,7 @@ static inline void gomap__rcu_ensure_registered(void)
 struct gomap_retired {
     struct rcu_head head;
     void (*free_fn)(struct gomap_retired *r); /* called after the grace period */
+    bool (*ready)(struct gomap_retired *r);   /* gomap__rcu_defer_until only */
 };
 
 static inline void gomap__rcu_read_lock(void)
@@ -96,9 +98,27 @@ static inline void gomap__rcu_read_unlock(void)
  * retiring is visible to free_fn. */
 void gomap__rcu_retire(struct gomap_retired *r, void (*free_fn)(struct gomap_retired *r));
 
+/* True when the calling thread is inside a read-side section. */
+static inline bool gomap__rcu_in_read_section(void)
+{
+    return gomap__rcu_registered && urcu_memb_read_ongoing();
+}
+
 /* Sleeps for about a grace period's worth of time, for callers waiting
  * until their own retirements have been freed. Must not be called inside a
- * read-side section (the wait would never end) or from a free function. */
+ * read-side section (the wait would never end), inside a concurrent map's
+ * callback (scope.h: another thread may wait for what it holds inside a
+ * read-side section) or from a free function. */
 void gomap__rcu_wait_a_little(void);
+
+/* The deferred form of "wait until ready(r), then done(r)", for callers
+ * that must not wait (gomap__must_not_wait): the reclaimer checks ready(r)
+ * after a grace period and calls done(r) once it is true, checking again
+ * after each later grace period until then. Never blocks. ready and done
+ * run on liburcu's call_rcu thread and must not wait either. Used to free a
+ * map whose own retirements must be freed first. gomap_rcu_barrier waits
+ * for every such deferred call made before it. */
+void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_retired *r),
+                            void (*done)(struct gomap_retired *r));
 
 #endif /* GOMAP_RCU_H */

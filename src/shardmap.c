@@ -15,6 +15,7 @@
 #include "misuse.h"
 #include "rand.h"
 #include "rcu.h"
+#include "scope.h"
 #include "shardmap_internal.h"
 
 /* The caller of a public function: named in re-entrancy reports. */
@@ -22,44 +23,19 @@
 
 /* ---- re-entrancy --------------------------------------------------------------- */
 
-/* The shards this thread holds while a callback runs, innermost last. A
- * callback may use other maps, whose callbacks may use others: HELD_MAX
- * levels are recorded, deeper ones only counted (and not checked). */
-enum { HELD_MAX = 16 };
-
-struct held {
-    const gomap_shard_t *map;
-    const struct shard *shard;
-    const void *site;
-};
-
-_Thread_local unsigned gomap__shard_held_depth __attribute__((tls_model("initial-exec")));
-static _Thread_local struct held held_stack[HELD_MAX];
-
-void gomap__shard_hold(const gomap_shard_t *m, const struct shard *s, const void *site)
-{
-    unsigned d = gomap__shard_held_depth++;
-    if (d < HELD_MAX)
-        held_stack[d] = (struct held){m, s, site};
-}
-
-void gomap__shard_unhold(void)
-{
-    gomap__shard_held_depth--;
-}
-
+/* While a callback runs, the shard it holds is recorded as the thread's
+ * scope (scope.h). The rule is "any call into the same map", not "into the
+ * same shard": whether two keys share a shard depends on the seed. */
 void gomap__shard_reentry_slow(const gomap_shard_t *m, const void *site)
 {
-    unsigned n = gomap__shard_held_depth < HELD_MAX ? gomap__shard_held_depth : HELD_MAX;
-    for (unsigned i = 0; i < n; i++) {
-        const struct held *h = &held_stack[i];
-        if (h->map != m)
-            continue;
-        char what[128];
-        snprintf(what, sizeof what, "shard %u of %u of sharded map %p, by this thread",
-                 (unsigned)(h->shard - m->shards), m->nshards, (const void *)m);
-        gomap__fault_held(h->shard->map, MSG_SHARD_REENTRY, site, what, h->site);
-    }
+    const struct gomap__scope *sc = gomap__scope_find(m);
+    if (!sc)
+        return;
+    const struct shard *s = sc->detail;
+    char what[128];
+    snprintf(what, sizeof what, "shard %u of %u of sharded map %p, by this thread",
+             (unsigned)(s - m->shards), m->nshards, (const void *)m);
+    gomap__fault_held(s->map, MSG_SHARD_REENTRY, site, what, sc->site);
 }
 
 /* ---- locks ------------------------------------------------------------------------ */
@@ -126,7 +102,7 @@ struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s)
         s->graveyard_seen = map->graveyard_arrays;
         return NULL;
     }
-    if (urcu_memb_read_ongoing() || gomap__shard_held_depth)
+    if (gomap__must_not_wait())
         return NULL; /* checked again at the next write */
     struct array_hdr *list = map->graveyard_arrays;
     map->graveyard_arrays = NULL;
@@ -324,8 +300,14 @@ int gomap_shard_new(gomap_shard_t **out, const gomap_shard_options *opt)
 
 void gomap_shard_free(gomap_shard_t *m)
 {
-    if (m)
-        destroy(m, m->nshards);
+    if (!m)
+        return;
+    const struct gomap__scope *sc = gomap__scope_find(m);
+    if (__builtin_expect(sc != NULL, 0)) {
+        const struct shard *s = sc->detail;
+        gomap__scope_fault(sc, s->map, MSG_SHARD_FREE_INSIDE, CALLER);
+    }
+    destroy(m, m->nshards);
 }
 
 unsigned gomap_shard_count(const gomap_shard_t *m)
@@ -532,9 +514,9 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     copy_out(m, copy, stored);
     shard_count(m, s, was);
 
-    gomap__shard_hold(m, s, CALLER);
+    shard_hold(m, s, CALLER);
     int rc = fn(key, copy, &present, ctx);
-    gomap__shard_unhold();
+    shard_unhold();
     if (rc == 0) {
         if (present && was)
             copy_out(m, stored, copy);
@@ -561,9 +543,9 @@ bool gomap_shard_visit(gomap_shard_t *m, const void *key,
     slot_ref r = shard_find_any(s, key, h);
     shard_count(m, s, r.b != NULL);
     if (r.b) {
-        gomap__shard_hold(m, s, CALLER);
+        shard_hold(m, s, CALLER);
         fn(slot_key(s->map, m->key_kind, key_slot_at(s->map, r.b, r.i)), value_at(s->map, r), ctx);
-        gomap__shard_unhold();
+        shard_unhold();
     }
     shard_release(m, s);
     return r.b != NULL;

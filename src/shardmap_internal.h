@@ -34,6 +34,7 @@
 #include <gomap/shardmap.h>
 
 #include "map_probe.h"
+#include "scope.h"
 #include "shard_lock.h"
 #include "tsan.h"
 
@@ -171,17 +172,22 @@ void gomap__shard_release_all(gomap_shard_t *m);
  * (inside one of m's callbacks). `site`: the public call's return address. */
 void gomap__shard_reentry_slow(const gomap_shard_t *m, const void *site);
 
-extern _Thread_local unsigned gomap__shard_held_depth __attribute__((tls_model("initial-exec")));
-
 static inline void shard_reentry_check(const gomap_shard_t *m, const void *site)
 {
-    if (__builtin_expect(gomap__shard_held_depth != 0, 0))
+    if (gomap__in_callback())
         gomap__shard_reentry_slow(m, site);
 }
 
 /* Records that this thread holds shard s of m while a callback runs. */
-void gomap__shard_hold(const gomap_shard_t *m, const struct shard *s, const void *site);
-void gomap__shard_unhold(void);
+static inline void shard_hold(const gomap_shard_t *m, const struct shard *s, const void *site)
+{
+    gomap__scope_enter(m, "a shard", s, site);
+}
+
+static inline void shard_unhold(void)
+{
+    gomap__scope_leave();
+}
 
 /* Like gomap_shard_new with a given lock kind, and optimistic gets allowed
  * or not (bench/lock_choice.c). */

@@ -37,9 +37,9 @@ void gomap_shard_range(gomap_shard_t *m, bool (*fn)(const void *key, const void 
     for (unsigned i = 0; i < m->nshards && !stop; i++) {
         struct shard *s = &m->shards[i];
         shard_take(m, s, true);
-        gomap__shard_hold(m, s, CALLER);
+        shard_hold(m, s, CALLER);
         stop = gomap__for_each(s->map, range_entry, &c);
-        gomap__shard_unhold();
+        shard_unhold();
         shard_release(m, s);
     }
 }

@@ -50,6 +50,7 @@
 
 #include "map_probe.h"
 #include "rcu.h"
+#include "scope.h"
 
 #define SNAP_LINE 64
 #define CALLER __builtin_return_address(0)
@@ -102,6 +103,7 @@ struct gomap_snap {
     atomic_size_t retired_versions;         /* replaced, not yet freed */
     atomic_size_t retired_bytes;
     _Atomic uint64_t reclaimed_bytes;
+    struct gomap_retired final;             /* gomap_snap_free's deferred end */
 };
 
 /* ---- memory ------------------------------------------------------------------------ */
@@ -370,7 +372,10 @@ void gomap_snap_view_range(const gomap_snap_view_t *view,
     void *val;
     gomap_iter_init(&it, v->map);
     while (gomap_iter_next(&it, &key, &val)) {
-        if (!fn(key, val, ctx)) {
+        gomap__scope_enter(v->owner, "a view range", v, CALLER);
+        bool more = fn(key, val, ctx);
+        gomap__scope_leave();
+        if (!more) {
             gomap_iter_done(&it);
             break;
         }
@@ -490,8 +495,11 @@ static int commit_locked(gomap_snap_t *m, const gomap_t *src, size_t hint,
     if (!v)
         return -ENOMEM;
     int rc = copy_map(m, src, hint, &v->map);
-    if (rc == 0 && edit)
+    if (rc == 0 && edit) {
+        gomap__scope_enter(m, "the writers' mutex", NULL, m->held_site);
         rc = edit(v->map, ctx);
+        gomap__scope_leave();
+    }
     if (rc != 0) {
         version_destroy(m, v);
         return rc;
@@ -646,11 +654,31 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
     return 0;
 }
 
+/* Every version m retired has been freed, so m itself may go. */
+static bool snap_drained(struct gomap_retired *r)
+{
+    gomap_snap_t *m = (gomap_snap_t *)(void *)((char *)r - offsetof(gomap_snap_t, final));
+    return atomic_load_explicit(&m->retired_versions, memory_order_acquire) == 0;
+}
+
+static void snap_destroy(struct gomap_retired *r)
+{
+    gomap_snap_t *m = (gomap_snap_t *)(void *)((char *)r - offsetof(gomap_snap_t, final));
+    version_destroy(m, atomic_load_explicit(&m->current, memory_order_relaxed));
+    pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->gc_mu);
+    gomap_options o = m->opt;
+    snap_free_block(&o, m, sizeof *m);
+}
+
 void gomap_snap_free(gomap_snap_t *m)
 {
     if (!m)
         return;
     version *cur = atomic_load_explicit(&m->current, memory_order_relaxed);
+    const struct gomap__scope *s = gomap__scope_find(m);
+    if (__builtin_expect(s != NULL, 0))
+        gomap__scope_fault(s, cur->map, MSG_SNAP_FREE_INSIDE, CALLER);
     pthread_mutex_lock(&m->gc_mu);
     size_t views = views_locked(m, cur);
     pthread_mutex_unlock(&m->gc_mu);
@@ -658,13 +686,15 @@ void gomap_snap_free(gomap_snap_t *m)
      * (and this wait) alive for ever. */
     if (views != 0)
         gomap__fault(cur->map, MSG_SNAP_FREE_VIEWS, 0, CALLER);
-    while (atomic_load_explicit(&m->retired_versions, memory_order_acquire) != 0)
+    /* Inside a read-side section or a callback the wait for the retired
+     * versions could never end (or deadlock): the reclaimer finishes. */
+    if (gomap__must_not_wait()) {
+        gomap__rcu_defer_until(&m->final, snap_drained, snap_destroy);
+        return;
+    }
+    while (!snap_drained(&m->final))
         gomap__rcu_wait_a_little();
-    version_destroy(m, cur);
-    pthread_mutex_destroy(&m->mu);
-    pthread_mutex_destroy(&m->gc_mu);
-    gomap_options o = m->opt;
-    snap_free_block(&o, m, sizeof *m);
+    snap_destroy(&m->final);
 }
 
 /* ---- stats and validate ---------------------------------------------------------------- */

@@ -17,10 +17,12 @@
 #include "syncmap_internal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rand.h"
+#include "scope.h"
 
 /* ---- tables ---------------------------------------------------------------------- */
 
@@ -390,19 +392,41 @@ void gomap_sync_clear(gomap_sync_t *m)
     gomap__rcu_read_unlock();
 }
 
-void gomap_sync_free(gomap_sync_t *m)
+/* Everything m retired has been freed (through m's allocator, with m's
+ * counters), so m itself may go. */
+static bool sync_drained(struct gomap_retired *r)
 {
-    if (!m)
-        return;
-    /* Clearing retires everything; then wait until all that m retired has
-     * been freed (through m's allocator, with m's counters). */
-    gomap_sync_clear(m);
-    while (atomic_load_explicit(&m->retired_objects, memory_order_acquire) != 0)
-        gomap__rcu_wait_a_little();
+    gomap_sync_t *m = (gomap_sync_t *)(void *)((char *)r - offsetof(gomap_sync_t, final));
+    return atomic_load_explicit(&m->retired_objects, memory_order_acquire) == 0;
+}
+
+static void sync_destroy(struct gomap_retired *r)
+{
+    gomap_sync_t *m = (gomap_sync_t *)(void *)((char *)r - offsetof(gomap_sync_t, final));
     gomap__box_free_list(m);
     gomap_free(m->hasher);
     pthread_mutex_destroy(&m->mu);
     gomap__sync_free_block(m, m, sizeof *m);
+}
+
+void gomap_sync_free(gomap_sync_t *m)
+{
+    if (!m)
+        return;
+    const struct gomap__scope *s = gomap__scope_find(m);
+    if (__builtin_expect(s != NULL, 0))
+        gomap__scope_fault(s, NULL, MSG_SYNC_FREE_INSIDE, __builtin_return_address(0));
+    /* Clearing retires everything; m goes once all of it has been freed.
+     * Inside a read-side section or a callback that wait could never end
+     * (or deadlock): the reclaimer finishes the job instead. */
+    gomap_sync_clear(m);
+    if (gomap__must_not_wait()) {
+        gomap__rcu_defer_until(&m->final, sync_drained, sync_destroy);
+        return;
+    }
+    while (!sync_drained(&m->final))
+        gomap__rcu_wait_a_little();
+    sync_destroy(&m->final);
 }
 
 /* ---- loads -------------------------------------------------------------------------- */
@@ -695,7 +719,10 @@ void gomap_sync_range(gomap_sync_t *m, bool (*fn)(const void *key, const void *v
             struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
             if (!has_value(p))
                 continue;
-            if (!fn(key, m->val_size ? box_val(p) : (const void *)PRESENT, ctx)) {
+            gomap__scope_enter(m, "a range", NULL, __builtin_return_address(0));
+            bool more = fn(key, m->val_size ? box_val(p) : (const void *)PRESENT, ctx);
+            gomap__scope_leave();
+            if (!more) {
                 gomap_iter_done(&it);
                 break;
             }

@@ -115,6 +115,7 @@ struct gomap_sync {
     atomic_size_t retired_objects;
     _Atomic uint64_t reclaimed_bytes;
 
+    struct gomap_retired final;   /* gomap_sync_free's deferred end */
     gomap_options inner;          /* options of every table (val: entry *) */
     size_t hint;                  /* for the first dirty map */
     uint64_t seed;                /* every table hashes with it */

@@ -21,7 +21,16 @@
  * detects that and ends the process with
  *   fatal error: re-entrant call into a locked gomap shard (would deadlock)
  * through the same report and fault handler as the core map's misuse checks
- * (gomap/diag.h), instead of hanging. Callbacks may use any other map.
+ * (gomap/diag.h), instead of hanging. Callbacks may use any other map,
+ * including freeing it (gomap_sync_free and gomap_snap_free do not wait
+ * inside a callback; see gomap/reclaim.h).
+ *
+ * Waiting. No call of this map waits for an RCU grace period while it holds
+ * a shard. A write that completes the growth of a large shard of a map with
+ * lock-free gets may wait for one (typically milliseconds) after releasing
+ * the shard, to free the bucket array the shard outgrew; called from inside
+ * any map's callback or a read-side section it does not wait, and a later
+ * write frees the array.
  *
  * Ordering. Each keyed operation is linearizable; gomap_shard_len,
  * gomap_shard_snapshot and gomap_shard_clear hold every shard at once and are
@@ -66,7 +75,10 @@ typedef struct gomap_shard_options {
 GOMAP_API int gomap_shard_new(gomap_shard_t **out, const gomap_shard_options *opt);
 
 /* Frees the map and everything it owns. Must not overlap any other call on
- * the map. NULL is a no-op. */
+ * the map. NULL is a no-op. Never waits; safe from inside any other map's
+ * callback. Freeing the map from inside one of its own callbacks is misuse,
+ * reported as
+ *   fatal error: gomap sharded map freed from inside its own callback */
 GOMAP_API void gomap_shard_free(gomap_shard_t *m);
 
 /* Copies the value of `key` to val_out and returns true; if absent, fills

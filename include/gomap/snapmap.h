@@ -59,10 +59,18 @@ typedef struct gomap_snap_view gomap_snap_view_t;
  * rejects, or a mem_limit, which is not supported; *out NULL) or -ENOMEM. */
 GOMAP_API int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt);
 
-/* Frees the map, after waiting until versions retired earlier are freed
- * (an RCU grace period: typically milliseconds). Every view must have been
- * released; one still held is reported as misuse. Must not overlap any
- * other call on the map. NULL is a no-op. */
+/* Frees the map. Every view must have been released; one still held is
+ * reported as misuse. Must not overlap any other call on the map. NULL is a
+ * no-op.
+ * Context: may wait. Called from plain code it waits until the versions
+ * retired earlier are freed (an RCU grace period: typically milliseconds).
+ * Safe from inside any callback of another map (a sync map range, a sharded
+ * map's compute, visit or range, another snapshot map's update or view
+ * range): there it does not wait, and the memory goes back to the allocator
+ * on liburcu's reclamation thread shortly after (gomap_rcu_barrier,
+ * gomap/reclaim.h, waits for it). Freeing this map from inside its own
+ * update or view-range callback is misuse, reported as
+ *   fatal error: gomap snapshot map freed from inside its own callback */
 GOMAP_API void gomap_snap_free(gomap_snap_t *m);
 
 /* Copies the value of `key` in the current version to val_out and returns

@@ -54,10 +54,18 @@ typedef struct gomap_sync gomap_sync_t;
  * mem_limit, which the sync map does not support; *out is NULL) or -ENOMEM. */
 GOMAP_API int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt);
 
-/* Frees the map and everything it owns, after waiting for memory retired
- * earlier to be freed (so the allocator may be released afterwards). Must
- * not overlap any other call on the map, and must not be called from inside
- * gomap_sync_range's callback. NULL is a no-op. */
+/* Frees the map and everything it owns. Must not overlap any other call on
+ * the map. NULL is a no-op.
+ * Context: may wait. Called from plain code it waits until the memory the
+ * map retired earlier has been freed (an RCU grace period, typically
+ * milliseconds), so the allocator may be released afterwards. Safe from
+ * inside any callback of another map (a sync map range, a sharded map's
+ * compute, visit or range, a snapshot map's update or view range): there it
+ * does not wait, and the last of the map's memory goes back to its
+ * allocator on liburcu's reclamation thread shortly after
+ * (gomap_rcu_barrier, gomap/reclaim.h, waits for it). Freeing this map from
+ * inside its own range callback is misuse, reported as
+ *   fatal error: gomap sync map freed from inside its own callback */
 GOMAP_API void gomap_sync_free(gomap_sync_t *m);
 
 /* Copies the value of `key` to val_out and returns true; if the key is
@@ -103,7 +111,8 @@ GOMAP_API bool gomap_sync_compare_and_delete(gomap_sync_t *m, const void *key, c
  * Range: not a consistent snapshot, but no key is visited twice, a key
  * present for the whole call is visited, and the value seen is one the key
  * had during the call. fn may call any function of this API on any map,
- * this one included (except gomap_sync_free); Range itself never blocks
+ * this one included (except gomap_sync_free of this map, which is reported
+ * as misuse), and may free other maps; Range itself never blocks
  * other operations while it calls fn. Range on a map with new keys not yet
  * promoted first promotes them, as Go does: under the mutex the dirty map
  * becomes the read-only part (no copy).
