@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 _Static_assert(sizeof(struct key_blob) % 16 == 0, "key blob data must stay 16-aligned");
 
@@ -50,6 +52,38 @@ void gomap__mem_free(gomap_mem *mem, void *ptr, size_t size)
         mem->a->free(ptr, size, mem->a->ctx);
     else
         free(ptr);
+}
+
+void *gomap__mem_map(gomap_mem *mem, size_t size)
+{
+    if (!within_limit(mem, size) || size == 0)
+        return NULL;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    mem->bytes_held += size;
+    return p;
+}
+
+void gomap__mem_unmap(gomap_mem *mem, void *ptr, size_t size)
+{
+    if (!ptr)
+        return;
+    mem->bytes_held -= size;
+    munmap(ptr, size);
+}
+
+void gomap__mem_zero_mapped(void *p, size_t len)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)p, end = start + len;
+    uintptr_t lo = (start + page - 1) & ~(page - 1), hi = end & ~(page - 1);
+    if (hi <= lo || madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0) {
+        memset(p, 0, len); /* no whole page inside, or the advice was refused */
+        return;
+    }
+    memset(p, 0, lo - start);
+    memset((void *)hi, 0, end - hi);
 }
 
 char *gomap__key_blob_new(gomap_mem *mem, const void *data, size_t len)

@@ -26,6 +26,20 @@ void *gomap__mem_alloc_zeroed(gomap_mem *mem, size_t size);
 /* Frees a block from gomap__mem_alloc*; size must be the size allocated. */
 void gomap__mem_free(gomap_mem *mem, void *ptr, size_t size);
 
+/* size bytes of fresh zeroed pages mapped for this block alone (mmap), for
+ * the default allocator's large arrays: their pages can be given back and
+ * read as zeros again (gomap__mem_zero_mapped), and pages never written are
+ * never faulted in. NULL as gomap__mem_alloc. Only when mem->a is NULL. */
+void *gomap__mem_map(gomap_mem *mem, size_t size);
+
+/* Unmaps a block from gomap__mem_map. */
+void gomap__mem_unmap(gomap_mem *mem, void *ptr, size_t size);
+
+/* Zeroes len bytes at p inside a block from gomap__mem_map: the whole pages
+ * are given back to the system (they read as zeros and hold no memory until
+ * written again), the partial pages at either end are cleared. */
+void gomap__mem_zero_mapped(void *p, size_t len);
+
 /* An out-of-line key (string bytes or a key over GOMAP_INLINE_MAX bytes).
  * The header lets a deleted key wait on the map's graveyard, while an
  * iterator may still read it through an old bucket array, without any

@@ -20,7 +20,7 @@
 #include "map_internal.h"
 #include "rand.h"
 
-/* ---- arrays --------------------------------------------------------------- */
+/* ---- arrays ----------------------------------------------------------------- */
 
 static size_t array_bytes(const gomap_t *m, size_t nbuckets)
 {
@@ -32,32 +32,32 @@ static struct array_hdr *array_hdr_of(char *arr)
     return (struct array_hdr *)(void *)arr - 1;
 }
 
-/* Arrays at least this big ask for transparent huge pages. */
-#define HUGE_ARRAY_BYTES ((size_t)4 << 20)
+/* Arrays at least this big get pages of their own (default allocator). */
+#define MAPPED_ARRAY_BYTES ((size_t)1 << 20)
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
 /* A large array is read and written at random places, one or two cache
  * lines at a time: with 4 KiB pages nearly every access also misses the TLB,
  * and on a virtual machine the page walk costs about as much as the access.
- * Huge pages remove that. Only for the default allocator (calloc; a custom
- * allocator's memory is its own business), and only on the whole 2 MiB
- * pages inside the block, which no other allocation shares. It is advice:
- * the kernel may decline, errors are ignored, and nothing else about the
- * block changes. */
-static void advise_huge_pages(const gomap_t *m, void *p, size_t bytes)
+ * Huge pages remove that. Only on the whole 2 MiB pages of a mapping of
+ * our own. It is advice: the kernel may decline, errors are ignored. */
+static void advise_huge_pages(void *p, size_t bytes)
 {
 #ifdef MADV_HUGEPAGE
-    if (m->mem.a || bytes < HUGE_ARRAY_BYTES)
-        return;
     uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
     uintptr_t hi = ((uintptr_t)p + bytes) & ~(HUGE_PAGE - 1);
     if (hi > lo)
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 #else
-    (void)m, (void)p, (void)bytes;
+    (void)p, (void)bytes;
 #endif
 }
 
+/* What a hint costs (map.h): a hinted array is allocated at creation, but
+ * with the default allocator a large one is a mapping of its own whose
+ * pages hold memory only once written, and free and clear never read or
+ * write the pages of such an array that no entry ever touched (the overflow
+ * buckets are on a list of their own, clear gives the pages back). */
 char *gomap__array_alloc(gomap_t *m, unsigned b)
 {
     if (b > MAX_B)
@@ -65,36 +65,93 @@ char *gomap__array_alloc(gomap_t *m, unsigned b)
     size_t n = (size_t)1 << b;
     if (n > (SIZE_MAX - sizeof(struct array_hdr)) / m->bucket_size)
         return NULL; /* the size does not fit in size_t */
-    struct array_hdr *h = gomap__mem_alloc_zeroed(&m->mem, array_bytes(m, n));
-    if (!h)
+    size_t bytes = array_bytes(m, n);
+    struct array_hdr *h;
+    if (!m->mem.a && bytes >= MAPPED_ARRAY_BYTES) {
+        if (!(h = gomap__mem_map(&m->mem, bytes)))
+            return NULL;
+        advise_huge_pages(h, bytes);
+        h->mapped = bytes;
+    } else if (!(h = gomap__mem_alloc_zeroed(&m->mem, bytes))) {
         return NULL;
-    advise_huge_pages(m, h, array_bytes(m, n));
+    }
     h->nbuckets = n;
     return (char *)(h + 1);
 }
 
-/* Frees the overflow buckets chained to every bucket of arr. */
-static void free_overflow_chains(gomap_t *m, char *arr)
+static struct ovf_hdr *ovf_hdr_of(char *b)
 {
-    size_t n = array_hdr_of(arr)->nbuckets;
-    for (size_t i = 0; i < n; i++) {
-        char **link = overflow_of(m, bucket_at(m, arr, i));
-        for (char *b = *link; b;) {
-            char *next = *overflow_of(m, b);
-            gomap__mem_free(&m->mem, b, m->bucket_size);
-            b = next;
-        }
-        *link = NULL;
+    return (struct ovf_hdr *)(void *)b - 1;
+}
+
+static size_t ovf_bytes(const gomap_t *m)
+{
+    return sizeof(struct ovf_hdr) + m->bucket_size;
+}
+
+char *gomap__overflow_new(gomap_t *m)
+{
+    struct ovf_hdr *h = gomap__mem_alloc_zeroed(&m->mem, ovf_bytes(m));
+    return h ? (char *)(h + 1) : NULL;
+}
+
+void gomap__overflow_attach(char *arr, char *b)
+{
+    struct array_hdr *a = array_hdr_of(arr);
+    struct ovf_hdr *h = ovf_hdr_of(b);
+    h->next = a->overflow;
+    a->overflow = h;
+}
+
+size_t gomap__overflow_listed(char *arr)
+{
+    size_t n = 0;
+    for (const struct ovf_hdr *h = array_hdr_of(arr)->overflow; h; h = h->next)
+        n++;
+    return n;
+}
+
+void gomap__overflow_discard(gomap_t *m, char *b)
+{
+    if (b)
+        gomap__mem_free(&m->mem, ovf_hdr_of(b), ovf_bytes(m));
+}
+
+/* Frees the overflow buckets chained to arr, from its list. The chains'
+ * links in arr are left as they are: callers free or zero arr next. */
+static void free_overflow_list(gomap_t *m, char *arr)
+{
+    struct array_hdr *a = array_hdr_of(arr);
+    for (struct ovf_hdr *h = a->overflow; h;) {
+        struct ovf_hdr *next = h->next;
+        gomap__mem_free(&m->mem, h, ovf_bytes(m));
+        h = next;
     }
+    a->overflow = NULL;
 }
 
 void gomap__array_free(gomap_t *m, char *arr)
 {
     if (!arr)
         return;
-    free_overflow_chains(m, arr);
+    free_overflow_list(m, arr);
     struct array_hdr *h = array_hdr_of(arr);
-    gomap__mem_free(&m->mem, h, array_bytes(m, h->nbuckets));
+    if (h->mapped)
+        gomap__mem_unmap(&m->mem, h, h->mapped);
+    else
+        gomap__mem_free(&m->mem, h, array_bytes(m, h->nbuckets));
+}
+
+/* Empties arr for reuse: no overflow buckets, every bucket zero. A mapped
+ * array gives its pages back instead of writing them. */
+static void array_reset(gomap_t *m, char *arr)
+{
+    free_overflow_list(m, arr);
+    size_t bytes = array_hdr_of(arr)->nbuckets * m->bucket_size;
+    if (array_hdr_of(arr)->mapped)
+        gomap__mem_zero_mapped(arr, bytes);
+    else
+        memset(arr, 0, bytes);
 }
 
 static bool iterators_live(const gomap_t *m)
@@ -102,15 +159,104 @@ static bool iterators_live(const gomap_t *m)
     return load_relaxed(&((gomap_t *)(uintptr_t)m)->iterators) != 0;
 }
 
+/* ---- the graveyard, bounded ------------------------------------------------------- */
+
+/* Memory kept for live iterators never exceeds RETAIN_FACTOR times the live
+ * array, or RETAIN_FLOOR bytes for small maps. An iterator that lives across
+ * ordinary growth keeps less than one live array (each outgrown array is
+ * half the next); more means many growths or same-size grows during one
+ * iteration, in practice an iterator abandoned without gomap_iter_done.
+ * Past the bound the map frees what it kept and ends every live iterator:
+ * one that steps again is reported (gomap_iter_next), never let loose on
+ * freed memory. */
+#define RETAIN_FACTOR 4
+#define RETAIN_FLOOR ((size_t)1 << 20)
+
+static void graveyard_free_all(gomap_t *m)
+{
+    while (m->graveyard_arrays) {
+        struct array_hdr *h = m->graveyard_arrays;
+        m->graveyard_arrays = h->next_retired;
+        gomap__array_free(m, (char *)(h + 1));
+    }
+    while (m->graveyard_keys) {
+        struct key_blob *kb = m->graveyard_keys;
+        m->graveyard_keys = kb->next;
+        gomap__key_blob_free(&m->mem, kb);
+    }
+    m->retained_bytes = 0;
+}
+
+static size_t live_array_bytes(const gomap_t *m)
+{
+    return m->buckets ? ((size_t)1 << m->B) * m->bucket_size : 0;
+}
+
+/* Ends every live iterator (they step into a report) and frees what they
+ * kept. In debug builds, says so on stderr with the place that started the
+ * oldest iteration still counted. */
+static void reclaim_for_iterators(gomap_t *m)
+{
+#if GOMAP_DEBUG_LEVEL >= 1
+    fprintf(stderr,
+            "gomap: map %p: %zu bytes kept for %zu live iterators (the first created at "
+            "%p) exceed %d x the live array; freed, and those iterators ended (an "
+            "iterator abandoned without gomap_iter_done?)\n",
+            (void *)m, m->retained_bytes, load_relaxed(&m->iterators),
+            load_relaxed(&m->iter_site), RETAIN_FACTOR);
+#endif
+    m->iter_epoch++;
+    m->iter_reclaims++;
+    store_relaxed(&m->iterators, 0);
+    graveyard_free_all(m);
+}
+
+static void retained_check(gomap_t *m)
+{
+    size_t bound = RETAIN_FACTOR * live_array_bytes(m);
+    if (m->retained_bytes > (bound > RETAIN_FLOOR ? bound : RETAIN_FLOOR))
+        reclaim_for_iterators(m);
+}
+
 void gomap__array_retire(gomap_t *m, char *arr)
 {
-    if (!iterators_live(m)) {
+    if (!iterators_live(m) && !m->keep_retired) {
         gomap__array_free(m, arr);
         return;
     }
     struct array_hdr *h = array_hdr_of(arr);
     h->next_retired = m->graveyard_arrays;
     m->graveyard_arrays = h;
+    if (m->keep_retired)
+        return; /* the layer takes them (gomap__take_retired_arrays) */
+    m->retained_bytes += array_bytes(m, h->nbuckets);
+    retained_check(m);
+}
+
+void gomap__keep_retired_arrays(gomap_t *m)
+{
+    m->keep_retired = 1;
+}
+
+struct array_hdr *gomap__take_retired_arrays(gomap_t *m)
+{
+    struct array_hdr *list = m->graveyard_arrays;
+    m->graveyard_arrays = NULL;
+    return list;
+}
+
+size_t gomap__retired_array_bytes(const gomap_t *m)
+{
+    size_t n = 0;
+    for (const struct array_hdr *h = m->graveyard_arrays; h; h = h->next_retired)
+        n += h->nbuckets * m->bucket_size;
+    return n;
+}
+
+void gomap__graveyard_flush(gomap_t *m)
+{
+    if (!iterators_live(m) && !m->keep_retired)
+        graveyard_free_all(m);
 }
 
 /* ---- slots and key blobs ----------------------------------------------------- */
@@ -122,6 +268,8 @@ static void release_key_blob(gomap_t *m, struct key_blob *kb)
     if (iterators_live(m) && (m->oldbuckets || m->graveyard_arrays)) {
         kb->next = m->graveyard_keys;
         m->graveyard_keys = kb;
+        m->retained_bytes += sizeof *kb + kb->size;
+        retained_check(m);
     } else {
         gomap__key_blob_free(&m->mem, kb);
     }
@@ -159,34 +307,30 @@ void gomap__slot_clear(gomap_t *m, char *b, unsigned i)
     memset(val_slot_at(m, b, i), 0, m->val_slot);
 }
 
-/* gomap__for_each callback: frees what a live slot owns, immediately. */
+/* Do the map's slots own memory of their own (string bytes, keys or values
+ * stored out of line)? */
+static bool slots_own_memory(const gomap_t *m)
+{
+    return m->key_kind == GOMAP_KEY_STR || m->key_indirect || m->val_indirect;
+}
+
+/* gomap__for_each callback: frees what a live slot owns, immediately, and
+ * stops once every entry has been seen (*ctx counts down from count). */
 static int free_slot_memory(const gomap_t *cm, char *b, unsigned i, void *ctx)
 {
-    (void)ctx;
+    size_t *left = ctx;
     release_slot_memory((gomap_t *)(uintptr_t)cm, b, i, false);
-    return 0;
+    return --*left == 0;
 }
 
-/* ---- graveyard ---------------------------------------------------------------- */
-
-static void graveyard_free_all(gomap_t *m)
+/* Frees what every live slot owns, for free and clear: nothing to do (and
+ * no bucket read) unless slots own memory; else the walk ends at the last
+ * entry. */
+static void release_all_slot_memory(gomap_t *m)
 {
-    while (m->graveyard_arrays) {
-        struct array_hdr *h = m->graveyard_arrays;
-        m->graveyard_arrays = h->next_retired;
-        gomap__array_free(m, (char *)(h + 1));
-    }
-    while (m->graveyard_keys) {
-        struct key_blob *kb = m->graveyard_keys;
-        m->graveyard_keys = kb->next;
-        gomap__key_blob_free(&m->mem, kb);
-    }
-}
-
-void gomap__graveyard_flush(gomap_t *m)
-{
-    if (!iterators_live(m))
-        graveyard_free_all(m);
+    size_t left = m->count;
+    if (left && slots_own_memory(m))
+        gomap__for_each(m, free_slot_memory, &left);
 }
 
 /* ---- whole-map walks ---------------------------------------------------------- */
@@ -383,7 +527,7 @@ void gomap_free(gomap_t *m)
     if (iterators_live(m))
         gomap__fault(m, MSG_FREE_WITH_ITER, 0, __builtin_return_address(0));
 #endif
-    gomap__for_each(m, free_slot_memory, NULL);
+    release_all_slot_memory(m);
     gomap__array_free(m, m->oldbuckets);
     gomap__array_free(m, m->buckets);
     graveyard_free_all(m);
@@ -406,15 +550,13 @@ void gomap_clear(gomap_t *m)
     /* Iterators stop at their next step without touching memory (clear_seq),
      * so everything can be freed now. */
     m->clear_seq++;
-    gomap__for_each(m, free_slot_memory, NULL);
+    release_all_slot_memory(m);
     gomap__array_free(m, m->oldbuckets);
     m->oldbuckets = NULL;
     graveyard_free_all(m);
-    if (m->buckets) {
-        /* Keep the array (Go keeps capacity); drop overflow buckets. */
-        free_overflow_chains(m, m->buckets);
-        memset(m->buckets, 0, ((size_t)1 << m->B) * m->bucket_size);
-    }
+    /* Keep the array (Go keeps capacity); drop overflow buckets. */
+    if (m->buckets)
+        array_reset(m, m->buckets);
     m->count = 0;
     m->noverflow = 0;
     m->nevacuate = 0;
@@ -448,8 +590,9 @@ static int rebuild_one(const gomap_t *cm, char *b, unsigned i, void *vctx)
             break;
         char *next = *overflow_of(m, d);
         if (!next) {
-            if (!(next = gomap__mem_alloc_zeroed(&m->mem, m->bucket_size)))
+            if (!(next = gomap__overflow_new(m)))
                 return -ENOMEM;
+            gomap__overflow_attach(ctx->arr, next);
             *overflow_of(m, d) = next;
             ctx->noverflow++;
         }

@@ -48,12 +48,13 @@ static inline int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
         if (val)
             memcpy(vblob, val, m->val_size);
     }
-    if (!ins_b && !(nb = gomap__mem_alloc_zeroed(&m->mem, m->bucket_size)))
+    if (!ins_b && !(nb = gomap__overflow_new(m)))
         goto nomem;
 
     GOMAP_ASSERT(m, ins_b ? is_empty_top(tophash_of(ins_b)[ins_i]) : !*overflow_of(m, last));
     /* Commit: nothing below can fail. */
     if (nb) {
+        gomap__overflow_attach(m->buckets, nb);
         *overflow_of(m, last) = nb;
         m->noverflow++;
         ins_b = nb;
@@ -152,9 +153,15 @@ again:;
     if (!is_growing(m) && (over_load_factor(m->count + 1, m->B) ||
                            too_many_overflow(m->noverflow, m->B))) {
         int rc = gomap__hash_grow(m);
-        if (rc)
+        if (rc == 0)
+            goto again;
+        /* A map with a memory limit whose growth does not fit (the old and
+         * new arrays must coexist) keeps inserting above the load factor,
+         * into overflow buckets, until the bytes themselves run out; a
+         * later insert grows it once memory allows. Without a limit, out
+         * of memory is out of memory. */
+        if (!m->mem.limit)
             return rc;
-        goto again;
     }
     return insert_new(m, kind, key, top, val, ins_b, ins_i, last, vslot);
 }

@@ -91,11 +91,11 @@ ALWAYS_INLINE int reserve_overflow(gomap_t *m, int kind, char *ob, size_t newbit
         }
     }
     for (size_t n = overflow_needed(nx) + overflow_needed(ny); n; n--) {
-        char *nb = gomap__mem_alloc_zeroed(&m->mem, m->bucket_size);
+        char *nb = gomap__overflow_new(m);
         if (!nb) {
             while (*spare) {
                 char *next = *overflow_of(m, *spare);
-                gomap__mem_free(&m->mem, *spare, m->bucket_size);
+                gomap__overflow_discard(m, *spare);
                 *spare = next;
             }
             return -ENOMEM;
@@ -163,6 +163,7 @@ ALWAYS_INLINE void move_chain(gomap_t *m, int kind, char *ob, size_t oldbucket, 
                 char *nb = spare;
                 spare = *overflow_of(m, nb);
                 *overflow_of(m, nb) = NULL;
+                gomap__overflow_attach(m->buckets, nb);
                 *overflow_of(m, d->b) = nb;
                 m->noverflow++;
                 d->b = nb;

@@ -52,11 +52,22 @@ enum {
 /* m->flags */
 #define FLAG_SAME_SIZE_GROW 0x1
 
+/* An overflow bucket is allocated with this header in front: it links
+ * every overflow bucket chained to one array, so freeing or clearing the
+ * array frees them without walking its buckets. */
+struct ovf_hdr {
+    struct ovf_hdr *next;
+    size_t pad_;              /* keeps the bucket 16-aligned */
+};
+
 /* Every bucket array is allocated with this header in front, so a retired
  * array can wait on the map's graveyard without any further allocation. */
 struct array_hdr {
     struct array_hdr *next_retired;
     size_t nbuckets;
+    struct ovf_hdr *overflow; /* overflow buckets chained to this array */
+    size_t mapped;            /* bytes mapped with mmap (default allocator,
+                                 large arrays), else 0 */
 };
 
 /* Memory-budget thresholds (map_budget.c). */
@@ -81,6 +92,8 @@ struct gomap {
     uint8_t key_kind;         /* gomap_key_kind */
     uint8_t check;            /* gomap_check_mode, resolved (never AUTO) */
     uint8_t fixed_seed;       /* never reseed (maps that share a seed) */
+    uint8_t keep_retired;     /* outgrown arrays wait on the graveyard for the
+                                 layer above (gomap__keep_retired_arrays) */
     uint8_t key_indirect;     /* key slot holds a pointer to a key blob */
     uint8_t val_indirect;     /* value slot holds a pointer to a value blob */
     uint32_t bucket_size;
@@ -100,11 +113,18 @@ struct gomap {
     size_t noverflow;         /* overflow buckets chained to `buckets` */
 
     /* Iterators and memory they may still read (see gomap__retire_*). */
-    atomic_size_t iterators;  /* live iterators (relaxed: readers and
-                                 writers are ordered by the caller) */
+    atomic_size_t iterators;  /* live iterators of the current epoch
+                                 (relaxed: readers and writers are ordered
+                                 by the caller) */
+    _Atomic(const void *) iter_site; /* where the iterator that made
+                                 `iterators` nonzero was created */
+    uint64_t iter_epoch;      /* bumped when memory retained for live
+                                 iterators is reclaimed: they are dead */
+    uint64_t iter_reclaims;   /* times that happened */
     uint64_t clear_seq;       /* bumped by clear; iterators stop on change */
     struct array_hdr *graveyard_arrays;
     struct key_blob *graveyard_keys;
+    size_t retained_bytes;    /* bytes on the graveyard */
 
     gomap_mem mem;            /* allocator, byte accounting and limit */
     uint64_t reseeds;
@@ -238,13 +258,38 @@ int gomap__grow_work(gomap_t *m, size_t bucket);
 /* A zeroed array of 2^b buckets, or NULL. */
 char *gomap__array_alloc(gomap_t *m, unsigned b);
 
-/* Frees an array and the overflow buckets chained to it. Does not free blobs:
- * callers release the entries the array owns first. */
+/* Frees an array and the overflow buckets chained to it, without reading
+ * its buckets. Does not free blobs: callers release the entries the array
+ * owns first. */
 void gomap__array_free(gomap_t *m, char *arr);
 
 /* An array that has just stopped being reachable from the map: freed now, or
- * kept until no iterator can be walking it. */
+ * kept until no iterator can be walking it (bounded: see map.c). */
 void gomap__array_retire(gomap_t *m, char *arr);
+
+/* A zeroed overflow bucket, not yet chained anywhere, or NULL. */
+char *gomap__overflow_new(gomap_t *m);
+
+/* Records that overflow bucket b is now chained to array arr (the array
+ * frees it). */
+void gomap__overflow_attach(char *arr, char *b);
+
+/* Overflow buckets on arr's list (O(list)). */
+size_t gomap__overflow_listed(char *arr);
+
+/* Frees an overflow bucket that was never attached. */
+void gomap__overflow_discard(gomap_t *m, char *b);
+
+/* For a layer whose lock-free readers may still walk an outgrown array: from
+ * now on retired arrays always wait on the graveyard, whatever the
+ * iterators, until the layer takes them (gomap__take_retired_arrays) and
+ * frees them (gomap__array_free) when no reader can see them. */
+void gomap__keep_retired_arrays(gomap_t *m);
+
+/* The arrays waiting on the graveyard, as a list linked by next_retired
+ * (the graveyard is left empty), and their bytes. */
+struct array_hdr *gomap__take_retired_arrays(gomap_t *m);
+size_t gomap__retired_array_bytes(const gomap_t *m);
 
 /* Releases the out-of-line memory owned by a live slot and zeroes the slot's
  * key and value (Go's delete leaves a zeroed slot). */

@@ -26,14 +26,27 @@
 /* it->state_ */
 enum { ITER_UNSTARTED = 0, ITER_LIVE, ITER_EXHAUSTED, ITER_DONE };
 
+/* Ends an iteration. An iterator the map has already ended (its epoch is
+ * over: map.c reclaimed what it walked) is no longer counted. */
 static void iter_end(gomap_iter *it, uint8_t state)
 {
     if (it->live_) {
         gomap_t *m = it->map_;
-        fetch_sub_relaxed(&m->iterators, 1);
+        if (it->epoch_ == m->iter_epoch)
+            fetch_sub_relaxed(&m->iterators, 1);
         it->live_ = 0;
     }
     it->state_ = state;
+}
+
+/* A live iterator stepped after the map ended it (map.c: the memory kept
+ * for live iterators outgrew its bound, so the map freed it). */
+static _Noreturn __attribute__((noinline, cold)) void resumed_after_reclaim(const gomap_iter *it,
+                                                                           const void *site)
+{
+    gomap__fault_held(it->map_, MSG_ITER_RECLAIMED, site,
+                      "an iterator the map ended when it reclaimed the memory kept for "
+                      "iterators; the iterator was created", it->site_);
 }
 
 void gomap_iter_init(gomap_iter *it, gomap_t *m)
@@ -42,6 +55,7 @@ void gomap_iter_init(gomap_iter *it, gomap_t *m)
         return;
     memset(it, 0, sizeof *it);
     it->map_ = m;
+    it->site_ = __builtin_return_address(0);
     if (!m || m->count == 0) {
         it->state_ = ITER_EXHAUSTED; /* nothing to produce; never live */
         return;
@@ -55,7 +69,9 @@ void gomap_iter_init(gomap_iter *it, gomap_t *m)
     it->bucket_ = it->start_bucket_;
     it->check_bucket_ = NO_CHECK;
     it->clear_seq_ = m->clear_seq;
-    fetch_add_relaxed(&m->iterators, 1);
+    it->epoch_ = m->iter_epoch;
+    if (fetch_add_relaxed(&m->iterators, 1) == 0)
+        store_relaxed(&m->iter_site, it->site_);
     it->live_ = 1;
     it->state_ = ITER_LIVE;
 }
@@ -121,6 +137,8 @@ bool gomap_iter_next(gomap_iter *it, const void **key, void **val)
         return false;
     gomap_t *m = it->map_;
     gomap__read_check(m, MSG_ITER_WRITE, __builtin_return_address(0));
+    if (__builtin_expect(it->epoch_ != m->iter_epoch, 0))
+        resumed_after_reclaim(it, __builtin_return_address(0));
     if (m->clear_seq != it->clear_seq_)
         goto done; /* cleared: stop (golang/go#59411) */
     for (;;) {

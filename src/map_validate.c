@@ -147,6 +147,9 @@ int gomap_validate(const gomap_t *m, char *why, size_t why_len)
             return rc;
     if (ovf != m->noverflow)
         return fail(&r, "noverflow %zu but %zu overflow buckets chained", m->noverflow, ovf);
+    if (gomap__overflow_listed(m->buckets) != ovf)
+        return fail(&r, "%zu overflow buckets chained but %zu on the array's list", ovf,
+                    gomap__overflow_listed(m->buckets));
 
     if (m->oldbuckets) {
         size_t nold = old_bucket_count(m), oldmask = nold - 1;

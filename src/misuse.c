@@ -300,8 +300,9 @@ static void describe_map(FILE *out, const gomap_t *m, gomap_fault *f)
                 old_bucket_count(m), m->nevacuate);
     else
         fputs(" growing=no", out);
-    fprintf(out, " live-iterators=%zu bytes-held=%zu\n",
-            load_relaxed(&((gomap_t *)(uintptr_t)m)->iterators), m->mem.bytes_held);
+    fprintf(out, " live-iterators=%zu retained-for-iterators=%zu bytes-held=%zu\n",
+            load_relaxed(&((gomap_t *)(uintptr_t)m)->iterators), m->retained_bytes,
+            m->mem.bytes_held);
     if (m->buckets)
         gomap__heatmap_text(m, out, 4);
 }

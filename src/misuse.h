@@ -50,6 +50,8 @@ static inline struct gomap__thread *gomap__self(void)
 #define MSG_ITER_AFTER_DONE "gomap iterator used after gomap_iter_done"
 #define MSG_ITER_OTHER_MAP "gomap iterator used with a map that was freed or replaced"
 #define MSG_FREE_WITH_ITER "gomap map freed while an iterator is live"
+#define MSG_ITER_RECLAIMED \
+    "gomap iterator resumed after its map reclaimed the memory it walks (abandoned without gomap_iter_done?)"
 #define MSG_SHARD_REENTRY "re-entrant call into a locked gomap shard (would deadlock)"
 #define MSG_SYNC_FREE_INSIDE "gomap sync map freed from inside its own callback"
 #define MSG_SNAP_FREE_INSIDE "gomap snapshot map freed from inside its own callback"

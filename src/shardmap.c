@@ -70,15 +70,6 @@ void gomap__shard_lock_wait(shard_lock *l, int kind, bool shared, shard_waits *w
  * the evacuation of the array it retires. */
 #define SETTLE_BYTES ((size_t)64 << 10)
 
-/* Bytes of the arrays on a core map's graveyard. */
-static size_t graveyard_bytes(const gomap_t *map)
-{
-    size_t n = 0;
-    for (const struct array_hdr *h = map->graveyard_arrays; h; h = h->next_retired)
-        n += h->nbuckets * map->bucket_size;
-    return n;
-}
-
 /* Takes the bucket arrays growth retired while the shard was written, when
  * it is time to free them: the graveyard changed, holds SETTLE_BYTES or
  * more, and this thread may wait for a grace period: it is not inside a
@@ -87,8 +78,8 @@ static size_t graveyard_bytes(const gomap_t *map)
  * waiting on inside a read-side section; then a later write frees them.
  * Called with the shard held and its sequence count odd.
  *
- * On an optimistic map a phantom iterator keeps the core map from freeing
- * an outgrown array (it goes on the graveyard instead), because an
+ * On an optimistic map the core map keeps outgrown arrays on its graveyard
+ * (gomap__keep_retired_arrays) instead of freeing them, because an
  * optimistic reader that started before the write may still walk it. The
  * arrays taken here are no longer reachable from the map, so readers that
  * start from now on never see them; gomap__shard_free_retired frees them
@@ -98,16 +89,14 @@ struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s)
     gomap_t *map = s->map;
     if (!m->optimistic || map->graveyard_arrays == s->graveyard_seen)
         return NULL;
-    if (graveyard_bytes(map) < SETTLE_BYTES) {
+    if (gomap__retired_array_bytes(map) < SETTLE_BYTES) {
         s->graveyard_seen = map->graveyard_arrays;
         return NULL;
     }
     if (gomap__must_not_wait())
         return NULL; /* checked again at the next write */
-    struct array_hdr *list = map->graveyard_arrays;
-    map->graveyard_arrays = NULL;
     s->graveyard_seen = NULL;
-    return list;
+    return gomap__take_retired_arrays(map);
 }
 
 /* Waits for a grace period with no lock held (a thread that holds an RCU
@@ -221,8 +210,6 @@ static unsigned lanes_for(unsigned nshards)
 static void destroy(gomap_shard_t *m, unsigned built)
 {
     for (unsigned i = 0; i < built; i++) {
-        if (m->optimistic) /* the phantom iterator (gomap__shard_take_retired) */
-            fetch_sub_relaxed(&m->shards[i].map->iterators, 1);
         gomap_free(m->shards[i].map);
         shard_lock_destroy(&m->shards[i].lock, m->lock_kind);
     }
@@ -284,7 +271,7 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
             return rc; /* -EINVAL (bad options) from the first shard, or -ENOMEM */
         }
         if (m->optimistic)
-            fetch_add_relaxed(&s->map->iterators, 1);
+            gomap__keep_retired_arrays(s->map);
         atomic_init(&s->seq, 0);
         atomic_init(&s->waits.count, 0);
         atomic_init(&s->waits.ns, 0);

@@ -36,6 +36,15 @@ typedef struct gomap_stats {
     size_t evacuated;         /* old buckets evacuated so far, while growing */
     size_t bytes_held;        /* bytes currently allocated by the map,
                                  including memory retired for live iterators */
+    size_t live_iterators;    /* iterators started and not yet exhausted or
+                                 ended (an iterator abandoned without
+                                 gomap_iter_done stays counted) */
+    size_t retained_bytes;    /* bytes kept for live iterators (outgrown
+                                 arrays, deleted string keys): at most 4 x
+                                 the live array, or 1 MiB for small maps */
+    uint64_t iterator_reclaims; /* times the map freed what it kept because
+                                 live iterators outgrew that bound, ending
+                                 them (one that steps again is reported) */
     uint64_t reseeds;         /* times the hash seed was re-randomised since
                                  creation (map emptied by delete, or cleared) */
     double load_factor;       /* entries / buckets (0 without an array) */

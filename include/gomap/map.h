@@ -249,6 +249,8 @@ typedef struct gomap_iter {
     uint8_t offset_;      /* random slot offset */
     uint8_t slot_;
     uint64_t map_id_;     /* identity of the map, for misuse checks */
+    uint64_t epoch_;      /* the map's iterator epoch when started */
+    const void *site_;    /* where it was started (misuse reports) */
     uint8_t wrapped_;
     uint8_t live_;
     uint8_t state_;       /* never started, live, exhausted or done */

@@ -17,7 +17,10 @@
  * The fills use out-of-line values (or long string keys) in a presized
  * array, so memory grows in steps of a few hundred bytes and the refused
  * insert comes within a step of the limit: all three thresholds are reached.
- * A last fill without a hint also runs through the array doublings.
+ * A last fill without a hint also runs through the array doublings, and
+ * fills without a hint (small values, string keys) use 90 % of the limit
+ * or more before the first refusal, inserting above the load factor once a
+ * doubling no longer fits; the map grows again when memory frees up.
  */
 #include "check.h"
 
@@ -377,6 +380,135 @@ static void test_limit_with_growth(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* A limit is used before anything is refused                               */
+/* ------------------------------------------------------------------------ */
+
+/* A growth needs the old and the new array at once, so a map whose next
+ * doubling does not fit used to refuse inserts at 43-65 % of its limit,
+ * before any of the usual thresholds fired. Now it inserts above the load
+ * factor until the bytes run out: with no hint, small values or string
+ * keys, the first refusal comes at 90 % of the limit or more, every
+ * threshold below that point has fired, and nothing acknowledged is lost. */
+typedef struct {
+    gomap_key_kind kind;
+    size_t limit;
+} fill_case;
+
+static void key_of(gomap_key_kind kind, uint64_t k, char buf[40], gomap_str *s, const void **key)
+{
+    if (kind == GOMAP_KEY_U64) {
+        memcpy(buf, &k, sizeof k);
+        *key = buf;
+        return;
+    }
+    int len = snprintf(buf, 40, "a string key number %" PRIu64, k);
+    *s = (gomap_str){buf, (size_t)len};
+    *key = s;
+}
+
+static void test_limit_used_before_refusal(void)
+{
+    static const fill_case cases[] = {
+        {GOMAP_KEY_U64, 1u << 20}, {GOMAP_KEY_U64, 256u << 10}, {GOMAP_KEY_U64, 96u << 10},
+        {GOMAP_KEY_STR, 1u << 20}, {GOMAP_KEY_STR, 256u << 10},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        gomap_t *m = new_limited(cases[c].kind, 8, 0, cases[c].limit);
+        budget_log log = {.m = m, .limit = cases[c].limit};
+        CHECK_EQ(gomap_set_budget_handler(m, thresholds3, 3, on_budget, &log), 0);
+        expect e = expect_of(thresholds3, 3, cases[c].limit, &log);
+        uint64_t k = 0;
+        int rc;
+        char buf[40];
+        gomap_str s;
+        const void *key;
+        double max_load = 0;
+        for (;; k++) {
+            uint64_t v = k * 7;
+            key_of(cases[c].kind, k, buf, &s, &key);
+            rc = gomap_set(m, key, &v);
+            size_t held = after_write(m, &e, &log);
+            if (rc != 0) {
+                CHECK_EQ(rc, -ENOMEM);
+                CHECK_MSG((double)held >= 0.90 * (double)cases[c].limit,
+                          "case %zu: refused at %zu of %zu bytes (%.1f %%)", c, held,
+                          cases[c].limit, 100.0 * (double)held / (double)cases[c].limit);
+                break;
+            }
+            if (k % 4096 == 0) {
+                gomap_stats_t st;
+                CHECK_EQ(gomap_stats(m, &st), 0);
+                if (st.load_factor > max_load)
+                    max_load = st.load_factor;
+            }
+        }
+        printf("   case %zu: %" PRIu64 " entries, refused at %.1f %% of %zu bytes, "
+               "load factor up to %.1f\n", c, k,
+               100.0 * (double)bytes_of(m) / (double)cases[c].limit, cases[c].limit, max_load);
+        CHECK_EQ(e.reached, 3); /* at 90 % or more: 0.80 fired; the rest if reached */
+        CHECK_EQ(gomap_len(m), k);
+        CHECK_VALID(m);
+        for (uint64_t i = 0; i < k; i++) {
+            key_of(cases[c].kind, i, buf, &s, &key);
+            const uint64_t *v = gomap_get(m, key);
+            CHECK_MSG(v && *v == i * 7, "case %zu: key %" PRIu64 " lost", c, i);
+        }
+        gomap_free(m);
+    }
+}
+
+/* The map grows later once memory allows: long string keys take most of
+ * the limit, short ones then fill the rest above the load factor (the
+ * doubling no longer fits); deleting the long keys frees enough for it,
+ * and the next insert starts it. */
+static int set_str_key(gomap_t *m, uint64_t k, size_t len)
+{
+    static char buf[1024];
+    memset(buf, 'a' + (int)(k % 26), len);
+    memcpy(buf, &k, sizeof k);
+    gomap_str s = {buf, len};
+    return gomap_set(m, &s, &k);
+}
+
+static bool delete_str_key(gomap_t *m, uint64_t k, size_t len)
+{
+    static char buf[1024];
+    memset(buf, 'a' + (int)(k % 26), len);
+    memcpy(buf, &k, sizeof k);
+    gomap_str s = {buf, len};
+    return gomap_delete(m, &s);
+}
+
+static void test_grows_when_memory_frees(void)
+{
+    enum { LONG = 1000, SHORT = 8, NLONG = 1500, SLIMIT = 2 << 20 };
+    gomap_t *m = new_limited(GOMAP_KEY_STR, 8, 0, SLIMIT);
+    uint64_t k = 0;
+    for (; k < NLONG; k++)
+        CHECK_EQ(set_str_key(m, k, LONG), 0);
+    int rc;
+    while ((rc = set_str_key(m, k, SHORT)) == 0)
+        k++;
+    CHECK_EQ(rc, -ENOMEM);
+    gomap_stats_t before;
+    CHECK_EQ(gomap_stats(m, &before), 0);
+    CHECK_MSG(before.load_factor > 6.5, "load factor %.2f: the fill never went above it",
+              before.load_factor);
+    for (uint64_t i = 0; i < NLONG; i++)
+        CHECK(delete_str_key(m, i, LONG));
+    gomap_stats_t after;
+    CHECK_EQ(gomap_stats(m, &after), 0);
+    CHECK_MSG(after.load_factor > 6.5, "load factor %.2f after the deletes", after.load_factor);
+    CHECK_EQ(set_str_key(m, k, SHORT), 0);
+    CHECK_EQ(gomap_stats(m, &after), 0);
+    printf("   %" PRIu64 " keys, load factor %.2f at the refusal; B %u -> %u%s\n", k,
+           before.load_factor, before.b, after.b, after.growing ? " (growing)" : "");
+    CHECK_MSG(after.growing || after.b > before.b, "no growth: B %u -> %u", before.b, after.b);
+    CHECK_VALID(m);
+    gomap_free(m);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Arguments                                                                 */
 /* ------------------------------------------------------------------------ */
 
@@ -447,6 +579,8 @@ int main(void)
     RUN(test_thresholds_unsorted);
     RUN(test_thresholds_str);
     RUN(test_limit_with_growth);
+    RUN(test_limit_used_before_refusal);
+    RUN(test_grows_when_memory_frees);
     RUN(test_handler_arguments);
     return 0;
 }
