@@ -22,7 +22,8 @@
  * Errors. Functions that can fail return 0 or a negative errno value:
  * -EINVAL for bad arguments (nothing is allocated or changed), -ENOMEM when
  * memory runs out (the map is left exactly as it was: every entry still
- * there, nothing half inserted, nothing leaked), -EBUSY where documented.
+ * there, nothing half inserted, nothing leaked), -EBUSY, -EFAULT
+ * (validators) and -EIO (dump and heatmap writers) where documented.
  * gomap_strerror() names them. Lookups return a pointer or a bool.
  *
  * Memory. Every allocation goes through the map's allocator (default
