@@ -78,7 +78,12 @@ typedef enum {
 /* A string key: `len` bytes at `ptr` (not NUL-terminated; may contain NUL
  * bytes). {NULL, 0} is the empty string. The map stores its own copy; a
  * stored key handed back by an iterator is also a gomap_str whose bytes the
- * map owns. */
+ * map owns. Keys of up to GOMAP_MAX_KEY_SIZE bytes are accepted. Every map
+ * (core, sync, sharded, snapshot) rejects {NULL, len > 0} and a key longer
+ * than GOMAP_MAX_KEY_SIZE alike, without reading its bytes: writes return
+ * -EINVAL, lookups return NULL or false (with zero-filled output), deletes
+ * return false (gomap_snap_delete -EINVAL), and a batch lookup answers NULL
+ * for that key. */
 typedef struct {
     const char *ptr;
     size_t len;
@@ -92,9 +97,10 @@ typedef struct gomap_allocator {
     void *ctx;
 } gomap_allocator;
 
-/* Largest key_size and val_size accepted; larger is -EINVAL. Keys and values
- * over GOMAP_INLINE_MAX bytes are stored out of line (behind a pointer in the
- * bucket), as Go does. */
+/* Largest key_size and val_size accepted; larger is -EINVAL. GOMAP_MAX_KEY_SIZE
+ * is also the longest string key (GOMAP_KEY_STR) accepted; a longer one is
+ * rejected as described at gomap_str. Keys and values over GOMAP_INLINE_MAX
+ * bytes are stored out of line (behind a pointer in the bucket), as Go does. */
 #define GOMAP_MAX_KEY_SIZE ((size_t)1 << 24)
 #define GOMAP_MAX_VAL_SIZE ((size_t)1 << 24)
 #define GOMAP_INLINE_MAX 128
@@ -173,9 +179,10 @@ GOMAP_API bool gomap_get_copy(const gomap_t *m, const void *key, void *val_out);
  * number of keys found, i.e. of non-NULL entries written.
  *
  * The answers are exactly those of n gomap_get calls, in every state of the
- * map (growing, one bucket, empty): a NaN key and a string key {NULL, len>0}
- * give NULL, a duplicate key gives the same pointer each time. The pointers
- * are valid until the next write to the map. The call is a read, like
+ * map (growing, one bucket, empty): a NaN key and a string key that no map
+ * accepts ({NULL, len > 0}, or longer than GOMAP_MAX_KEY_SIZE) give NULL, a
+ * duplicate key gives the same pointer each time. The pointers are valid
+ * until the next write to the map. The call is a read, like
  * gomap_get (same thread-safety; a write in progress is reported once per
  * call). It is faster than a loop of gomap_get on maps bigger than the CPU
  * caches: keys are hashed some way ahead and their buckets prefetched, so
