@@ -110,9 +110,15 @@ typedef struct gomap_allocator {
  * Go's message ("fatal error: concurrent map writes", "... read and map
  * write", "... iteration and map write") after a report naming both threads. */
 typedef enum {
-    GOMAP_CHECK_AUTO = 0, /* the GOMAP_CHECK environment variable ("off",
-                             "fast" or "strict") at creation, else the build's
-                             default (fast; strict with -DGOMAP_CHECK_STRICT=ON) */
+    GOMAP_CHECK_AUTO = 0, /* the GOMAP_CHECK environment variable at
+                             creation: "off", "fast" or "strict", in any case
+                             ("STRICT" too). Unset, or any other value, gives
+                             the build's default (fast; strict with
+                             -DGOMAP_CHECK_STRICT=ON); another value also
+                             prints one line on stderr, once per process:
+                             gomap: ignoring GOMAP_CHECK="<value>": expected
+                             off, fast or strict (in any case); using the
+                             default check mode, <mode> */
     GOMAP_CHECK_OFF,      /* no detection (to measure its cost) */
     GOMAP_CHECK_FAST,     /* Go's: a relaxed load and store of a mark per
                              write, a relaxed load per read; best effort */
@@ -147,7 +153,16 @@ typedef struct gomap_options {
  * The per-map hash seed comes from the operating system's random source
  * (through a per-thread generator). Setting the environment variable
  * GOMAP_HASH_SEED to a number makes seeds and iteration orders repeat from
- * run to run — for debugging only: it disables the hash-flooding defence. */
+ * run to run — for debugging only: it disables the hash-flooding defence.
+ * The number is an unsigned 64-bit value written in decimal (leading zeros
+ * allowed; not octal) or in hexadecimal after "0x" or "0X", and nothing
+ * else: any other value (empty, signed, with spaces or trailing characters,
+ * over 2^64 - 1) is ignored, the random source is used, and one line is
+ * printed on stderr, once per process:
+ *   gomap: ignoring GOMAP_HASH_SEED="<value>": not a decimal or
+ *   0x-hexadecimal unsigned 64-bit number; using a random seed
+ * (one line; broken here). Each thread reads the variable when it first
+ * needs a random number. */
 GOMAP_API int gomap_new(gomap_t **out, const gomap_options *opt);
 
 /* Frees the map and everything it owns. NULL is a no-op. Iterators over the
