@@ -1,5 +1,8 @@
 /*
  * errors.c — names for the negative errno values gomap returns.
+ *
+ * Every code a public function can return has a name here; a function that
+ * starts returning a new code adds it here and to tests/unit/test_errors.c.
  */
 #include <gomap/map.h>
 
@@ -15,6 +18,7 @@ const char *gomap_strerror(int err)
     case -EFAULT: return "structure failed validation";
     case -EEXIST: return "already exists";
     case -ENOENT: return "not found";
+    case -EIO:    return "output error: writing to the stream failed";
     default:      return "unknown gomap error";
     }
 }

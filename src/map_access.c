@@ -267,8 +267,7 @@ bool gomap__remove_hashed(gomap_t *m, const void *key, uint64_t hash)
 
 static bool bad_str_key(const gomap_t *m, const void *key)
 {
-    const gomap_str *s = key;
-    return m->key_kind == GOMAP_KEY_STR && !s->ptr && s->len;
+    return m->key_kind == GOMAP_KEY_STR && gomap__str_key_bad(key);
 }
 
 /* The caller of a public function: named in misuse reports. */
@@ -387,7 +386,7 @@ TYPED_INT_API(u32, uint32_t, GOMAP_KEY_U32)
 int gomap_set_str(gomap_t *m, const char *ptr, size_t len, const void *val)
 {
     gomap_str key = {ptr, len};
-    if (!m || m->key_kind != GOMAP_KEY_STR || (!ptr && len) || (!val && m->val_size))
+    if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key) || (!val && m->val_size))
         return -EINVAL;
     int rc = write_upsert(m, GOMAP_KEY_STR, &key, val, true, NULL, CALLER);
     return rc < 0 ? rc : 0;
@@ -396,7 +395,7 @@ int gomap_set_str(gomap_t *m, const char *ptr, size_t len, const void *val)
 void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len)
 {
     gomap_str key = {ptr, len};
-    if (!m || m->key_kind != GOMAP_KEY_STR || (!ptr && len))
+    if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key))
         return NULL;
     gomap__read_check(m, MSG_READ_WRITE, CALLER);
     return probe_lookup(m, GOMAP_KEY_STR, &key);
@@ -405,7 +404,7 @@ void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len)
 bool gomap_delete_str(gomap_t *m, const char *ptr, size_t len)
 {
     gomap_str key = {ptr, len};
-    if (!m || m->key_kind != GOMAP_KEY_STR || (!ptr && len))
+    if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key))
         return false;
     return write_remove(m, GOMAP_KEY_STR, &key, CALLER);
 }

@@ -15,7 +15,8 @@
  *
  * The answers are exactly gomap_get's: the probe is the same find() (chain
  * search, old bucket while not yet evacuated), a NaN key is never found, and
- * a string key {NULL, len > 0} is answered NULL. Nothing is written to the
+ * a string key no map accepts ({NULL, len > 0}, or longer than
+ * GOMAP_MAX_KEY_SIZE) is answered NULL without being hashed. Nothing is written to the
  * map; the misuse read check runs once per call.
  */
 #include "map_probe.h"
@@ -56,13 +57,12 @@ ALWAYS_INLINE void prefetch_bucket(const char *b, size_t span)
         __builtin_prefetch(b + span - 1, 0, 3);
 }
 
-/* Skipped keys (never found): NaN doubles and {NULL, len > 0} strings. */
+/* Skipped keys (never found, never hashed): NaN doubles and the string
+ * keys no map accepts (gomap__str_key_bad). */
 static inline bool key_skipped(int kind, const void *key)
 {
-    if (kind == GOMAP_KEY_STR) {
-        const gomap_str *s = key;
-        return !s->ptr && s->len;
-    }
+    if (kind == GOMAP_KEY_STR)
+        return gomap__str_key_bad(key);
     return key_is_nan(kind, key);
 }
 

@@ -33,7 +33,9 @@ static bool all_zero(const char *p, size_t n)
 }
 
 /* Checks one live slot: its key hashes to this bucket with this tophash (for
- * keys equal to themselves), and looking it up finds exactly this slot. */
+ * keys equal to themselves), and looking it up finds exactly this slot.
+ * `where` names the array's buckets in reasons: "bucket" (the current array)
+ * or "old bucket". */
 static int check_live_slot(const gomap_t *m, report *r, const char *where, size_t idx,
                            size_t mask, char *b, unsigned i)
 {
@@ -42,14 +44,14 @@ static int check_live_slot(const gomap_t *m, report *r, const char *where, size_
         return 0; /* NaN: hash is random, cannot be found by design */
     uint64_t h = gomap__hash_key(m, key);
     if ((h & mask) != idx)
-        return fail(r, "%s bucket %zu slot %u holds a key hashing to bucket %zu",
-                    where, idx, i, (size_t)(h & mask));
+        return fail(r, "%s %zu slot %u holds a key hashing to %s %zu",
+                    where, idx, i, where, (size_t)(h & mask));
     if (tophash_of(b)[i] != tophash_from(h))
-        return fail(r, "%s bucket %zu slot %u: tophash %u, key's is %u", where, idx, i,
+        return fail(r, "%s %zu slot %u: tophash %u, key's is %u", where, idx, i,
                     tophash_of(b)[i], tophash_from(h));
     slot_ref f = gomap__find_hashed(m, key, h);
     if (f.b != b || f.i != i)
-        return fail(r, "%s bucket %zu slot %u: lookup of its key %s", where, idx, i,
+        return fail(r, "%s %zu slot %u: lookup of its key %s", where, idx, i,
                     f.b ? "finds another slot (duplicate key)" : "fails (unreachable)");
     return 0;
 }
@@ -57,7 +59,7 @@ static int check_live_slot(const gomap_t *m, report *r, const char *where, size_
 /* Checks one chain that holds live data (current array, or an old bucket not
  * yet evacuated): tophash values, the EMPTY_REST suffix rule, zeroed empty
  * slots, placement. Adds its live slots to *live and its overflow buckets
- * to *ovf. */
+ * to *ovf. `where` as for check_live_slot. */
 static int check_chain(const gomap_t *m, report *r, const char *where, size_t idx,
                        size_t mask, char *head, size_t *live, size_t *ovf)
 {
@@ -69,21 +71,21 @@ static int check_chain(const gomap_t *m, report *r, const char *where, size_t id
         for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
             uint8_t t = tophash_of(b)[i];
             if (t > EMPTY_ONE && t < MIN_TOPHASH)
-                return fail(r, "%s bucket %zu slot %u: evacuation mark %u in a live chain",
+                return fail(r, "%s %zu slot %u: evacuation mark %u in a live chain",
                             where, idx, i, t);
             if (rest && t != EMPTY_REST)
-                return fail(r, "%s bucket %zu slot %u: tophash %u after an emptyRest",
+                return fail(r, "%s %zu slot %u: tophash %u after an emptyRest",
                             where, idx, i, t);
             if (t == EMPTY_REST && !rest) {
                 if (prev == EMPTY_ONE)
-                    return fail(r, "%s bucket %zu: emptyOne right before the emptyRest run",
+                    return fail(r, "%s %zu: emptyOne right before the emptyRest run",
                                 where, idx);
                 rest = true;
             }
             if (is_empty_top(t)) {
                 if (!all_zero(key_slot_at(m, b, i), m->key_slot) ||
                     !all_zero(val_slot_at(m, b, i), m->val_slot))
-                    return fail(r, "%s bucket %zu slot %u: empty slot not zeroed", where, idx, i);
+                    return fail(r, "%s %zu slot %u: empty slot not zeroed", where, idx, i);
             } else {
                 (*live)++;
                 int rc = check_live_slot(m, r, where, idx, mask, b, i);
@@ -94,7 +96,7 @@ static int check_chain(const gomap_t *m, report *r, const char *where, size_t id
         }
     }
     if (prev == EMPTY_ONE)
-        return fail(r, "%s bucket %zu: chain ends in emptyOne (should be emptyRest)", where, idx);
+        return fail(r, "%s %zu: chain ends in emptyOne (should be emptyRest)", where, idx);
     return 0;
 }
 
@@ -116,15 +118,16 @@ static int check_header(const gomap_t *m, report *r)
     if (m->B > MAX_B)
         return fail(r, "B = %u exceeds %u", m->B, MAX_B);
     if (!m->buckets && (m->B || m->count || m->oldbuckets || m->noverflow))
-        return fail(r, "no bucket array but B=%u count=%zu", m->B, m->count);
+        return fail(r, "no bucket array but B=%u count=%zu noverflow=%zu%s", m->B, m->count,
+                    m->noverflow, m->oldbuckets ? " and an old array" : "");
     if (!m->oldbuckets && (m->flags & FLAG_SAME_SIZE_GROW))
         return fail(r, "same-size-grow flag set while not growing");
     if (m->oldbuckets) {
         if (!(m->flags & FLAG_SAME_SIZE_GROW) && m->B == 0)
             return fail(r, "growing by doubling with B = 0");
         if (m->nevacuate >= old_bucket_count(m))
-            return fail(r, "nevacuate %zu but growth not finished (%zu old buckets)",
-                        m->nevacuate, old_bucket_count(m));
+            return fail(r, "nevacuate %zu reaches the %zu old buckets but the old array "
+                        "is still attached", m->nevacuate, old_bucket_count(m));
     }
     return 0;
 }
@@ -163,7 +166,7 @@ int gomap_validate(const gomap_t *m, char *why, size_t why_len)
             }
             if (i < m->nevacuate)
                 return fail(&r, "old bucket %zu below nevacuate %zu is not evacuated", i, m->nevacuate);
-            if ((rc = check_chain(m, &r, "old", i, oldmask, ob, &live, &old_ovf)))
+            if ((rc = check_chain(m, &r, "old bucket", i, oldmask, ob, &live, &old_ovf)))
                 return rc;
             /* Its destinations receive nothing before it is evacuated. */
             for (int half = 0; half < (same ? 1 : 2); half++) {

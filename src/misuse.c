@@ -36,6 +36,7 @@
 #endif
 
 #include "atomics.h"
+#include "env.h"
 #include "map_internal.h"
 #include "misuse.h"
 
@@ -46,22 +47,38 @@ void gomap__thread_init(struct gomap__thread *t)
     store_relaxed(&t->tid, (uint64_t)gettid());
 }
 
+#if GOMAP_CHECK_DEFAULT_STRICT
+#define BUILD_CHECK_MODE GOMAP_CHECK_STRICT
+#define BUILD_CHECK_NOTE "using the default check mode, strict"
+#else
+#define BUILD_CHECK_MODE GOMAP_CHECK_FAST
+#define BUILD_CHECK_NOTE "using the default check mode, fast"
+#endif
+
+static atomic_bool check_warned;
+
+/* GOMAP_CHECK, read at each creation with GOMAP_CHECK_AUTO: a mode name in
+ * any case. Anything else keeps the build's default, with a warning printed
+ * once per process (a misspelt "strict" must not quietly mean fast). */
 int gomap__check_mode_default(void)
 {
+    static const struct {
+        const char *name;
+        int mode;
+    } names[] = {
+        {"off", GOMAP_CHECK_OFF},
+        {"fast", GOMAP_CHECK_FAST},
+        {"strict", GOMAP_CHECK_STRICT},
+    };
     const char *env = getenv("GOMAP_CHECK");
-    if (env) {
-        if (!strcmp(env, "off"))
-            return GOMAP_CHECK_OFF;
-        if (!strcmp(env, "fast"))
-            return GOMAP_CHECK_FAST;
-        if (!strcmp(env, "strict"))
-            return GOMAP_CHECK_STRICT;
-    }
-#if GOMAP_CHECK_DEFAULT_STRICT
-    return GOMAP_CHECK_STRICT;
-#else
-    return GOMAP_CHECK_FAST;
-#endif
+    if (!env)
+        return BUILD_CHECK_MODE;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (gomap__env_word_is(env, names[i].name))
+            return names[i].mode;
+    gomap__env_warn_once(&check_warned, "GOMAP_CHECK", env,
+                         "expected off, fast or strict (in any case)", BUILD_CHECK_NOTE);
+    return BUILD_CHECK_MODE;
 }
 
 /* ---- fault handler -------------------------------------------------------- */

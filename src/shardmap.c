@@ -306,10 +306,7 @@ unsigned gomap_shard_count(const gomap_shard_t *m)
 
 static bool bad_key(const gomap_shard_t *m, const void *key)
 {
-    if (!key)
-        return true;
-    const gomap_str *s = key;
-    return m->key_kind == GOMAP_KEY_STR && !s->ptr && s->len;
+    return !key || (m->key_kind == GOMAP_KEY_STR && gomap__str_key_bad(key));
 }
 
 /* Finds key (hashed h) in a shard's map, which the caller holds. */

@@ -268,7 +268,8 @@ static int validate_shard(gomap_shard_t *m, unsigned i, char *why, size_t len)
     placement_check p = {m, i, 0};
     gomap__for_each(map, check_placement, &p);
     if (p.misplaced)
-        return fail(why, len, "shard %u: %zu keys belong to another shard", i, p.misplaced);
+        return fail(why, len, "shard %u: %zu key%s belonging to another shard", i, p.misplaced,
+                    p.misplaced == 1 ? "" : "s");
     return 0;
 }
 
@@ -280,7 +281,8 @@ int gomap_shard_validate(gomap_shard_t *m, char *why, size_t why_len)
         return -EINVAL;
     shard_reentry_check(m, __builtin_return_address(0));
     if (!m->nshards || (m->nshards & (m->nshards - 1)) || m->mask != m->nshards - 1)
-        return fail(why, why_len, "shard count %u / mask %#x inconsistent", m->nshards, m->mask);
+        return fail(why, why_len, "shard count %u and mask %#x disagree (the count must be a "
+                    "power of two and the mask one less)", m->nshards, m->mask);
     for (unsigned i = 0; i < m->nshards; i++) {
         struct shard *s = &m->shards[i];
         if ((uintptr_t)s % SHARD_ALIGN)

@@ -251,8 +251,7 @@ static inline version *current_version(gomap_snap_t *m)
 
 static bool key_ok(int kind, const void *key)
 {
-    const gomap_str *s = key;
-    return key && (kind != GOMAP_KEY_STR || s->ptr || s->len == 0);
+    return key && (kind != GOMAP_KEY_STR || !gomap__str_key_bad(key));
 }
 
 static void zero_fill(size_t val_size, void *val_out)

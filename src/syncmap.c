@@ -276,13 +276,7 @@ static int add_new_key_locked(gomap_sync_t *m, const void *key, uint64_t h, stru
 
 static bool key_ok(const gomap_sync_t *m, const void *key)
 {
-    if (!key)
-        return false;
-    if (m->key_kind == GOMAP_KEY_STR) {
-        const gomap_str *s = key;
-        return s->ptr || s->len == 0;
-    }
-    return true;
+    return key && (m->key_kind != GOMAP_KEY_STR || !gomap__str_key_bad(key));
 }
 
 static bool args_ok(const gomap_sync_t *m, const void *key, const void *val)

@@ -22,7 +22,8 @@
  * Errors. Functions that can fail return 0 or a negative errno value:
  * -EINVAL for bad arguments (nothing is allocated or changed), -ENOMEM when
  * memory runs out (the map is left exactly as it was: every entry still
- * there, nothing half inserted, nothing leaked), -EBUSY where documented.
+ * there, nothing half inserted, nothing leaked), -EBUSY, -EFAULT
+ * (validators) and -EIO (dump and heatmap writers) where documented.
  * gomap_strerror() names them. Lookups return a pointer or a bool.
  *
  * Memory. Every allocation goes through the map's allocator (default
@@ -77,7 +78,12 @@ typedef enum {
 /* A string key: `len` bytes at `ptr` (not NUL-terminated; may contain NUL
  * bytes). {NULL, 0} is the empty string. The map stores its own copy; a
  * stored key handed back by an iterator is also a gomap_str whose bytes the
- * map owns. */
+ * map owns. Keys of up to GOMAP_MAX_KEY_SIZE bytes are accepted. Every map
+ * (core, sync, sharded, snapshot) rejects {NULL, len > 0} and a key longer
+ * than GOMAP_MAX_KEY_SIZE alike, without reading its bytes: writes return
+ * -EINVAL, lookups return NULL or false (with zero-filled output), deletes
+ * return false (gomap_snap_delete -EINVAL), and a batch lookup answers NULL
+ * for that key. */
 typedef struct {
     const char *ptr;
     size_t len;
@@ -91,9 +97,10 @@ typedef struct gomap_allocator {
     void *ctx;
 } gomap_allocator;
 
-/* Largest key_size and val_size accepted; larger is -EINVAL. Keys and values
- * over GOMAP_INLINE_MAX bytes are stored out of line (behind a pointer in the
- * bucket), as Go does. */
+/* Largest key_size and val_size accepted; larger is -EINVAL. GOMAP_MAX_KEY_SIZE
+ * is also the longest string key (GOMAP_KEY_STR) accepted; a longer one is
+ * rejected as described at gomap_str. Keys and values over GOMAP_INLINE_MAX
+ * bytes are stored out of line (behind a pointer in the bucket), as Go does. */
 #define GOMAP_MAX_KEY_SIZE ((size_t)1 << 24)
 #define GOMAP_MAX_VAL_SIZE ((size_t)1 << 24)
 #define GOMAP_INLINE_MAX 128
@@ -103,9 +110,15 @@ typedef struct gomap_allocator {
  * Go's message ("fatal error: concurrent map writes", "... read and map
  * write", "... iteration and map write") after a report naming both threads. */
 typedef enum {
-    GOMAP_CHECK_AUTO = 0, /* the GOMAP_CHECK environment variable ("off",
-                             "fast" or "strict") at creation, else the build's
-                             default (fast; strict with -DGOMAP_CHECK_STRICT=ON) */
+    GOMAP_CHECK_AUTO = 0, /* the GOMAP_CHECK environment variable at
+                             creation: "off", "fast" or "strict", in any case
+                             ("STRICT" too). Unset, or any other value, gives
+                             the build's default (fast; strict with
+                             -DGOMAP_CHECK_STRICT=ON); another value also
+                             prints one line on stderr, once per process:
+                             gomap: ignoring GOMAP_CHECK="<value>": expected
+                             off, fast or strict (in any case); using the
+                             default check mode, <mode> */
     GOMAP_CHECK_OFF,      /* no detection (to measure its cost) */
     GOMAP_CHECK_FAST,     /* Go's: a relaxed load and store of a mark per
                              write, a relaxed load per read; best effort */
@@ -140,7 +153,16 @@ typedef struct gomap_options {
  * The per-map hash seed comes from the operating system's random source
  * (through a per-thread generator). Setting the environment variable
  * GOMAP_HASH_SEED to a number makes seeds and iteration orders repeat from
- * run to run — for debugging only: it disables the hash-flooding defence. */
+ * run to run — for debugging only: it disables the hash-flooding defence.
+ * The number is an unsigned 64-bit value written in decimal (leading zeros
+ * allowed; not octal) or in hexadecimal after "0x" or "0X", and nothing
+ * else: any other value (empty, signed, with spaces or trailing characters,
+ * over 2^64 - 1) is ignored, the random source is used, and one line is
+ * printed on stderr, once per process:
+ *   gomap: ignoring GOMAP_HASH_SEED="<value>": not a decimal or
+ *   0x-hexadecimal unsigned 64-bit number; using a random seed
+ * (one line; broken here). Each thread reads the variable when it first
+ * needs a random number. */
 GOMAP_API int gomap_new(gomap_t **out, const gomap_options *opt);
 
 /* Frees the map and everything it owns. NULL is a no-op. Iterators over the
@@ -172,9 +194,10 @@ GOMAP_API bool gomap_get_copy(const gomap_t *m, const void *key, void *val_out);
  * number of keys found, i.e. of non-NULL entries written.
  *
  * The answers are exactly those of n gomap_get calls, in every state of the
- * map (growing, one bucket, empty): a NaN key and a string key {NULL, len>0}
- * give NULL, a duplicate key gives the same pointer each time. The pointers
- * are valid until the next write to the map. The call is a read, like
+ * map (growing, one bucket, empty): a NaN key and a string key that no map
+ * accepts ({NULL, len > 0}, or longer than GOMAP_MAX_KEY_SIZE) give NULL, a
+ * duplicate key gives the same pointer each time. The pointers are valid
+ * until the next write to the map. The call is a read, like
  * gomap_get (same thread-safety; a write in progress is reported once per
  * call). It is faster than a loop of gomap_get on maps bigger than the CPU
  * caches: keys are hashed some way ahead and their buckets prefetched, so

@@ -45,7 +45,9 @@
  *
  * Errors. Functions returning int return 0 (or 1 where documented),
  * -EINVAL for bad arguments (nothing changed) or -ENOMEM when memory runs out
- * (the map unchanged, nothing leaked). bool and void functions treat a NULL
+ * (the map unchanged, nothing leaked); gomap_shard_compute also passes its
+ * callback's nonzero value through unchanged (see there for telling the two
+ * apart). bool and void functions treat a NULL
  * map or key as absent / no-op.
  */
 #ifndef GOMAP_SHARDMAP_H
@@ -105,9 +107,21 @@ GOMAP_API int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const
  * is in the map and val points to a private copy of its value (val_size
  * bytes; zeroed when absent). fn may change *val, set *present to insert the
  * key with *val, or clear it to delete the key, and returns 0 to commit;
- * any other return abandons the call: the map is unchanged and compute
- * returns fn's value. Otherwise 0, -EINVAL or -ENOMEM (insert failed; map
- * unchanged). Counters, upserts and conditional deletes are one call. */
+ * any other return abandons the call. Counters, upserts and conditional
+ * deletes are one call.
+ *
+ * Returns 0 when fn returned 0 and its change was made. Otherwise the map is
+ * unchanged and the result is one of:
+ *   - fn's value, returned unchanged whenever fn returns nonzero, whatever
+ *     it is (positive, negative, or a code gomap itself returns);
+ *   - -EINVAL, only for a NULL m, key or fn or a key no map accepts (see
+ *     gomap_str), checked before anything else: fn is not called;
+ *   - -ENOMEM, either before fn runs (the private copy of a large value
+ *     could not be allocated: fn is not called) or after fn returned 0
+ *     asking to insert an absent key (the insert failed).
+ * To keep its own reasons apart from gomap's, fn should give up with
+ * positive values (or with codes gomap never returns), or record in ctx
+ * why it gave up. */
 GOMAP_API int gomap_shard_compute(gomap_shard_t *m, const void *key,
                                   int (*fn)(const void *key, void *val, bool *present, void *ctx),
                                   void *ctx);

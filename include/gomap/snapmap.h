@@ -32,7 +32,9 @@
  * version: all of a batch or none of it.
  *
  * Errors. Functions returning int return 0 (or 1 where documented), -EINVAL
- * for bad arguments or -ENOMEM (the map unchanged, nothing leaked).
+ * for bad arguments or -ENOMEM (the map unchanged, nothing leaked);
+ * gomap_snap_update also passes its callback's nonzero value through
+ * unchanged (see there for telling the two apart).
  *
  * A write that would change nothing (a set of the value the key already
  * holds, a delete of an absent key, a clear of an empty map) publishes
@@ -95,8 +97,20 @@ GOMAP_API int gomap_snap_delete(gomap_snap_t *m, const void *key);
  * must not write this map (gomap_snap_set, _delete, _update, _clear: that
  * is reported as misuse) but may read it (which shows the version before
  * the batch). A growth the batch started in the copy is completed before
- * it is published. 0, the value of fn, -EINVAL or -ENOMEM (nothing
- * published). */
+ * it is published.
+ *
+ * Returns 0 when the copy was published. Otherwise nothing was published
+ * and the result is one of:
+ *   - fn's value, returned unchanged whenever fn returns nonzero, whatever
+ *     it is (positive, negative, or a code gomap itself returns);
+ *   - -EINVAL, only for a NULL m or fn, checked before anything else: fn
+ *     is not called;
+ *   - -ENOMEM from making the copy, before fn would run: fn is not called.
+ * Nothing fails once fn has returned 0. An error fn meets in its own calls
+ * on the copy (say -ENOMEM from gomap_set) and returns is fn's value like
+ * any other, so the same code can come from either side. To keep its own
+ * reasons apart from gomap's, fn should give up with positive values (or
+ * with codes gomap never returns), or record in ctx why it gave up. */
 GOMAP_API int gomap_snap_update(gomap_snap_t *m, int (*fn)(gomap_t *copy, void *ctx), void *ctx);
 
 /* Publishes an empty version (nothing if the map is empty). 0, -EINVAL or
