@@ -51,6 +51,9 @@ static inline struct gomap__thread *gomap__self(void)
 #define MSG_ITER_OTHER_MAP "gomap iterator used with a map that was freed or replaced"
 #define MSG_FREE_WITH_ITER "gomap map freed while an iterator is live"
 #define MSG_SHARD_REENTRY "re-entrant call into a locked gomap shard (would deadlock)"
+#define MSG_FROZEN_WRITE                                                                   \
+    "write to a published gomap snapshot version (versions are frozen: change the map with " \
+    "gomap_snap_set, _delete, _clear or _update, or write a gomap_clone of it)"
 
 struct gomap;
 
