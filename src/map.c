@@ -523,6 +523,7 @@ void gomap_free(gomap_t *m)
 {
     if (!m)
         return;
+    gomap__frozen_check(m, __builtin_return_address(0));
 #if GOMAP_DEBUG_LEVEL >= 1
     if (iterators_live(m))
         gomap__fault(m, MSG_FREE_WITH_ITER, 0, __builtin_return_address(0));
@@ -544,8 +545,12 @@ size_t gomap_len(const gomap_t *m)
 
 void gomap_clear(gomap_t *m)
 {
-    if (!m || m->count == 0)
+    if (!m)
+        return;
+    if (m->count == 0) {
+        gomap__frozen_check(m, __builtin_return_address(0));
         return; /* as Go's mapclear: nothing to do, no reseed */
+    }
     gomap__write_begin(m, __builtin_return_address(0));
     /* Iterators stop at their next step without touching memory (clear_seq),
      * so everything can be freed now. */
@@ -609,6 +614,7 @@ int gomap_shrink(gomap_t *m)
 {
     if (!m)
         return -EINVAL;
+    gomap__frozen_check(m, __builtin_return_address(0)); /* before -EBUSY: views iterate */
     if (iterators_live(m))
         return -EBUSY;
     gomap__write_begin(m, __builtin_return_address(0));

@@ -292,6 +292,15 @@ static inline bool write_remove(gomap_t *m, int kind, const void *key, const voi
     return found;
 }
 
+/* A write call refused for its arguments (it returns -EINVAL or false):
+ * still misuse on a frozen map, and reported as such, so that every write
+ * call on a published snapshot version dies whatever its arguments. */
+static __attribute__((noinline, cold)) void refused_write(const gomap_t *m, const void *site)
+{
+    if (m)
+        gomap__frozen_check(m, site);
+}
+
 /* A lookup of any kind, after the misuse check. */
 static void *get_checked(const gomap_t *m, const void *key, const void *site)
 {
@@ -324,8 +333,10 @@ bool gomap_get_copy(const gomap_t *m, const void *key, void *val_out)
 
 int gomap_set(gomap_t *m, const void *key, const void *val)
 {
-    if (!m || !key || (!val && m->val_size) || bad_str_key(m, key))
+    if (!m || !key || (!val && m->val_size) || bad_str_key(m, key)) {
+        refused_write(m, CALLER);
         return -EINVAL;
+    }
     int rc;
 #define SET(K) write_upsert(m, K, key, val, true, NULL, CALLER)
     KIND_SWITCH(m->key_kind, rc, SET)
@@ -337,8 +348,10 @@ int gomap_assign(gomap_t *m, const void *key, void **slot)
 {
     if (slot)
         *slot = NULL;
-    if (!m || !key || !slot || bad_str_key(m, key))
+    if (!m || !key || !slot || bad_str_key(m, key)) {
+        refused_write(m, CALLER);
         return -EINVAL;
+    }
     int rc;
 #define ASSIGN(K) write_upsert(m, K, key, NULL, false, slot, CALLER)
     KIND_SWITCH(m->key_kind, rc, ASSIGN)
@@ -348,8 +361,10 @@ int gomap_assign(gomap_t *m, const void *key, void **slot)
 
 bool gomap_delete(gomap_t *m, const void *key)
 {
-    if (!m || !key || bad_str_key(m, key))
+    if (!m || !key || bad_str_key(m, key)) {
+        refused_write(m, CALLER);
         return false;
+    }
     bool found;
 #define DELETE(K) write_remove(m, K, key, CALLER)
     KIND_SWITCH(m->key_kind, found, DELETE)
@@ -363,8 +378,10 @@ bool gomap_delete(gomap_t *m, const void *key)
 #define TYPED_INT_API(suffix, type, KIND)                                      \
     int gomap_set_##suffix(gomap_t *m, type key, const void *val)             \
     {                                                                          \
-        if (!m || m->key_kind != KIND || (!val && m->val_size))                \
+        if (!m || m->key_kind != KIND || (!val && m->val_size)) {              \
+            refused_write(m, CALLER);                                          \
             return -EINVAL;                                                    \
+        }                                                                      \
         int rc = write_upsert(m, KIND, &key, val, true, NULL, CALLER);         \
         return rc < 0 ? rc : 0;                                                \
     }                                                                          \
@@ -377,7 +394,11 @@ bool gomap_delete(gomap_t *m, const void *key)
     }                                                                          \
     bool gomap_delete_##suffix(gomap_t *m, type key)                           \
     {                                                                          \
-        return m && m->key_kind == KIND && write_remove(m, KIND, &key, CALLER); \
+        if (!m || m->key_kind != KIND) {                                       \
+            refused_write(m, CALLER);                                          \
+            return false;                                                      \
+        }                                                                      \
+        return write_remove(m, KIND, &key, CALLER);                            \
     }
 
 TYPED_INT_API(u64, uint64_t, GOMAP_KEY_U64)
@@ -386,8 +407,10 @@ TYPED_INT_API(u32, uint32_t, GOMAP_KEY_U32)
 int gomap_set_str(gomap_t *m, const char *ptr, size_t len, const void *val)
 {
     gomap_str key = {ptr, len};
-    if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key) || (!val && m->val_size))
+    if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key) || (!val && m->val_size)) {
+        refused_write(m, CALLER);
         return -EINVAL;
+    }
     int rc = write_upsert(m, GOMAP_KEY_STR, &key, val, true, NULL, CALLER);
     return rc < 0 ? rc : 0;
 }
@@ -404,7 +427,9 @@ void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len)
 bool gomap_delete_str(gomap_t *m, const char *ptr, size_t len)
 {
     gomap_str key = {ptr, len};
-    if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key))
+    if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key)) {
+        refused_write(m, CALLER);
         return false;
+    }
     return write_remove(m, GOMAP_KEY_STR, &key, CALLER);
 }

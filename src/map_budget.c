@@ -21,7 +21,12 @@ static int cmp_double(const void *a, const void *b)
 int gomap_set_budget_handler(gomap_t *m, const double *thresholds, size_t n,
                              gomap_budget_fn fn, void *ctx)
 {
-    if (!m || !m->mem.limit || n > GOMAP_BUDGET_MAX_THRESHOLDS || (n && (!fn || !thresholds)))
+    if (!m)
+        return -EINVAL;
+    /* Before the argument checks: a frozen map has no limit, so they would
+     * refuse every call and hide the misuse. */
+    gomap__frozen_check(m, __builtin_return_address(0));
+    if (!m->mem.limit || n > GOMAP_BUDGET_MAX_THRESHOLDS || (n && (!fn || !thresholds)))
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!(thresholds[i] > 0 && thresholds[i] <= 1)) /* also rejects NaN */

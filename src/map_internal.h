@@ -94,6 +94,7 @@ struct gomap {
     uint8_t fixed_seed;       /* never reseed (maps that share a seed) */
     uint8_t keep_retired;     /* outgrown arrays wait on the graveyard for the
                                  layer above (gomap__keep_retired_arrays) */
+    uint8_t frozen;           /* every write is misuse (gomap__map_freeze) */
     uint8_t key_indirect;     /* key slot holds a pointer to a key blob */
     uint8_t val_indirect;     /* value slot holds a pointer to a value blob */
     uint32_t bucket_size;
@@ -359,12 +360,35 @@ static inline void gomap__read_check(const gomap_t *m, const char *message, cons
 void gomap__write_end_slow(gomap_t *m);
 void gomap__budget_check(gomap_t *m);
 
+/* Freezes m (frozen true) or thaws it. A frozen map is read-only: every
+ * public write on it (gomap_set, _assign, _delete, _clear, _shrink,
+ * _set_budget_handler, the typed shortcuts, gomap_free), with any arguments,
+ * ends the process with MSG_FROZEN_WRITE, whatever the check mode. The
+ * snapshot map freezes each version's map when it publishes it, and thaws
+ * it only to free it once no reader can reach it. Not atomic: the caller
+ * publishes the change (the snapshot map's release store of the version). */
+static inline void gomap__map_freeze(gomap_t *m, bool frozen)
+{
+    m->frozen = frozen;
+}
+
+/* Reports a write to a frozen map. Called by gomap__write_begin, and by the
+ * public writes on their paths that return before it (bad arguments, nothing
+ * to do) so that every write call on a frozen map is reported. */
+static inline void gomap__frozen_check(const gomap_t *m, const void *site)
+{
+    if (__builtin_expect(m->frozen, 0))
+        gomap__fault(m, MSG_FROZEN_WRITE, 0, site);
+}
+
 /* Every public write goes between these two; `site` is the return address of
  * the public call, named in misuse reports. Fast mode costs a relaxed load
  * and store of the mark (plus a thread-local store of the site); strict mode
- * an atomic exchange on entry and on exit. */
+ * an atomic exchange on entry and on exit. Every mode first checks that the
+ * map is not frozen: one predictable branch on the header's first line. */
 static inline void gomap__write_begin(gomap_t *m, const void *site)
 {
+    gomap__frozen_check(m, site);
     if (m->check != GOMAP_CHECK_OFF) {
         struct gomap__thread *self = gomap__self();
         store_relaxed(&self->site, site);

@@ -40,9 +40,45 @@
  * holds, a delete of an absent key, a clear of an empty map) publishes
  * nothing, costs one lookup and cannot run out of memory.
  *
- * Misuse that would hang is reported instead (a report on stderr, the fault
- * hook of gomap/diag.h, abort()): a write to this map from inside its own
- * gomap_snap_update callback, and gomap_snap_free with a view still held.
+ * Misuse is reported (a report on stderr starting "fatal error: ...", the
+ * fault hook of gomap/diag.h, abort()) instead of hanging or corrupting
+ * memory:
+ *   - a write to this map from inside its own gomap_snap_update callback,
+ *     and gomap_snap_free with a view still held (both would hang);
+ *   - any core write (gomap_set, _assign, _delete, _clear, _shrink,
+ *     _set_budget_handler, the typed shortcuts, gomap_free), whatever its
+ *     arguments, on a published version's map: the const map of
+ *     gomap_snap_view_map() is frozen, and writing it after a cast dies
+ *     with "write to a published gomap snapshot version (...)";
+ *   - a view released twice, or used after release, in these cases:
+ *       * release of a view whose version has no view left (the only view
+ *         of the current version released twice; of a replaced version,
+ *         released twice before the version's grace period ended,
+ *         typically milliseconds after its replacement): "gomap snapshot
+ *         view released twice (its version has no view left to release)";
+ *       * release of a view whose version has been freed since (the first
+ *         release was its last reference): "gomap snapshot view released
+ *         twice (its version was already reclaimed)";
+ *       * gomap_snap_view_get, _view_map or _view_range on a view whose
+ *         version has been freed: "gomap snapshot view used after release
+ *         (its version was reclaimed)"; gomap_snap_view_range on a view
+ *         whose version has no view held: "... (its version has no view
+ *         held)".
+ *     What cannot be detected: views of one version are one token with a
+ *     shared count, so a view released twice while other views of the same
+ *     version are held takes one of theirs. That is reported only when the
+ *     count runs out: at the last of the other releases, or, for a replaced
+ *     version whose count then reaches zero early, at the other holder's
+ *     next call on its view (which finds the version reclaimed); meanwhile
+ *     pointers that holder got through gomap_snap_view_map may dangle.
+ *     gomap_snap_view_get and _view_map on a
+ *     released view whose version is still alive (current, or held by
+ *     other views) work as if it were held. A stale view is recognised by
+ *     7 bits of a generation: after a multiple of 128 reuses of its
+ *     version's memory by newer versions it names one of them again.
+ *     A value changed in place through a pointer from gomap_get or an
+ *     iterator on a view's map is not detected. Views of a freed snapshot
+ *     map are never valid (gomap_snap_free reports views still held).
  */
 #ifndef GOMAP_SNAPMAP_H
 #define GOMAP_SNAPMAP_H
@@ -123,15 +159,21 @@ GOMAP_API size_t gomap_snap_len(gomap_snap_t *m);
 /* A consistent read-only view of the current version, valid until it is
  * released, whatever writers do meanwhile. Views may be held as long as
  * needed, passed to and released by another thread; each one keeps its
- * version's memory alive. One atomic increment. NULL if m is NULL. */
+ * version's memory alive. The view is an opaque token, not a pointer to
+ * dereference; views of one version are equal. Lock-free: one atomic
+ * increment inside an RCU read-side section. NULL if m is NULL. */
 GOMAP_API const gomap_snap_view_t *gomap_snap_acquire(gomap_snap_t *m);
 
-/* Releases a view. NULL is a no-op. */
+/* Releases a view: once per gomap_snap_acquire that returned it. A view
+ * released twice is reported as misuse where it can be told (see above).
+ * The last release of a replaced version frees its map. NULL is a no-op. */
 GOMAP_API void gomap_snap_release(const gomap_snap_view_t *view);
 
 /* The view's version as a core map, for the core's read-only functions
- * (gomap_len, gomap_get_copy, gomap_get, ...). It must not be written, and
- * pointers into it are valid until the view is released. */
+ * (gomap_len, gomap_get_copy, gomap_get, gomap_clone, ...), valid with
+ * pointers into it until the view is released. The map is frozen: any core
+ * write on it (after casting the const away) is reported as misuse. To
+ * build on a version, gomap_clone it, or use gomap_snap_update. */
 GOMAP_API const gomap_t *gomap_snap_view_map(const gomap_snap_view_t *view);
 
 /* Lookup in a view: as gomap_snap_get, on the view's version. */
@@ -156,7 +198,8 @@ typedef struct gomap_snap_stats {
     size_t retired_versions;  /* replaced versions not yet freed (readers or
                                  views may still use them) */
     size_t retired_bytes;     /* their bytes */
-    uint64_t reclaimed_bytes; /* total freed so far */
+    uint64_t reclaimed_bytes; /* total freed so far (a version's struct is
+                                 kept for the next version, not freed) */
 } gomap_snap_stats_t;
 
 /* Fills *out. len, versions, views and bytes_current are read at one
