@@ -12,6 +12,13 @@
  * with the exact line. The child runs under alarm(CHILD_ALARM) as a hang
  * guard.
  *
+ * In every build, an iterator left live while the map retired more than the
+ * bound it keeps for iterators (4 x the live array) is ended by the map;
+ * stepping it again ends the process with
+ *       "fatal error: gomap iterator resumed after its map reclaimed the
+ *        memory it walks (abandoned without gomap_iter_done?)"
+ * and the report says where the iterator was created.
+ *
  * In every build, the uses the library allows are checked too, in-process
  * (a false report would end the test): gomap_iter_done twice; freeing the
  * map after the iterator was ended, or after it ran to exhaustion; an
@@ -97,12 +104,6 @@ static void test_free_after_done_or_exhaustion(void)
     gomap_free(m); /* not even stepped: an empty map's iterator is not live */
 }
 
-/* ------------------------------------------------------------------------ */
-/* Debug builds: the mistakes are reported                                   */
-/* ------------------------------------------------------------------------ */
-
-#if GOMAP_DEBUG_LEVEL >= 1
-
 /* The children below take no argument. */
 static void call_body(void *fn)
 {
@@ -123,7 +124,11 @@ static void expect_death(child_result *r, const char *msg, const char *label)
     char want[160];
     snprintf(want, sizeof want, "fatal error: %s\n", msg);
     bool aborted = WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGABRT;
-    bool ok = aborted && strncmp(r->err, want, strlen(want)) == 0;
+    /* Debug builds may print "gomap: ..." notes before the report. */
+    const char *at = r->err;
+    while (!strncmp(at, "gomap: ", 7) && strchr(at, '\n'))
+        at = strchr(at, '\n') + 1;
+    bool ok = aborted && strncmp(at, want, strlen(want)) == 0;
     if (!ok) {
         fprintf(stderr, "---- child '%s': wait status %#x (%s %d); its stderr:\n%s----\n", label,
                 (unsigned)r->status, WIFSIGNALED(r->status) ? "signal" : "exit code",
@@ -132,6 +137,77 @@ static void expect_death(child_result *r, const char *msg, const char *label)
     }
     child_result_free(r);
 }
+
+
+/* ------------------------------------------------------------------------ */
+/* Every build: an iterator the map ended is reported when it steps again    */
+/* ------------------------------------------------------------------------ */
+
+#define MSG_RECLAIMED \
+    "gomap iterator resumed after its map reclaimed the memory it walks (abandoned without gomap_iter_done?)"
+
+/* An iterator is left live while rounds of inserts and deletes make the map
+ * retire array after array; once what is kept for it passes the bound the
+ * map frees it and ends the iterator. Stepping it then must be reported,
+ * never a walk over freed memory (ASan would see one). */
+static int set_named(gomap_t *m, uint64_t k)
+{
+    char buf[32];
+    gomap_str s = {buf, (size_t)snprintf(buf, sizeof buf, "k%" PRIu64, k)};
+    return gomap_set(m, &s, &k);
+}
+
+static bool delete_named(gomap_t *m, uint64_t k)
+{
+    char buf[32];
+    gomap_str s = {buf, (size_t)snprintf(buf, sizeof buf, "k%" PRIu64, k)};
+    return gomap_delete(m, &s);
+}
+
+static void resume_after_reclaim(void)
+{
+    enum { N = 20000 };
+    gomap_options o = {.key_kind = GOMAP_KEY_STR, .val_size = 8};
+    gomap_t *m;
+    CHECK_EQ(gomap_new(&m, &o), 0);
+    for (uint64_t k = 0; k < N; k++)
+        CHECK_EQ(set_named(m, k), 0);
+    gomap_iter it;
+    gomap_iter_init(&it, m);
+    CHECK(gomap_iter_next(&it, NULL, NULL));
+    gomap_stats_t st;
+    uint64_t next = N;
+    for (int r = 0; r < 1000; r++, next += N) {
+        for (uint64_t i = 0; i < N; i++)
+            CHECK_EQ(set_named(m, next + i), 0);
+        for (uint64_t i = 0; i < N; i++)
+            CHECK(delete_named(m, next - N + i));
+        CHECK_EQ(gomap_stats(m, &st), 0);
+        if (st.iterator_reclaims)
+            break;
+    }
+    CHECK_MSG(st.iterator_reclaims >= 1, "no reclaim: %zu kept, %zu held, %zu live iterators",
+              st.retained_bytes, st.bytes_held, st.live_iterators);
+    (void)gomap_iter_next(&it, NULL, NULL); /* the mistake */
+}
+
+static void test_resume_after_reclaim_reported(void)
+{
+    child_result r = run_body(resume_after_reclaim);
+    bool named = strstr(r.err, "held: an iterator the map ended") != NULL;
+    bool where = strstr(r.err, "resume_after_reclaim") != NULL;
+    char *err = strdup(r.err);
+    expect_death(&r, MSG_RECLAIMED, "resume after reclaim");
+    CHECK_MSG(named, "no 'held: an iterator the map ended' line in:\n%s", err);
+    CHECK_MSG(where, "the report does not name where the iterator was created:\n%s", err);
+    free(err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Debug builds: the mistakes are reported                                   */
+/* ------------------------------------------------------------------------ */
+
+#if GOMAP_DEBUG_LEVEL >= 1
 
 static void step_after_done(void)
 {
@@ -218,6 +294,7 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     RUN(test_done_twice_is_harmless);
     RUN(test_free_after_done_or_exhaustion);
+    RUN(test_resume_after_reclaim_reported);
 #if GOMAP_DEBUG_LEVEL >= 1
     RUN(test_step_after_done_reported);
     RUN(test_free_with_live_iterator_reported);

@@ -604,6 +604,93 @@ static void test_iter_done_early(void)
     }
 }
 
+/* Memory kept for live iterators is bounded. An iterator abandoned without
+ * gomap_iter_done used to keep every later outgrown array alive (bytes held
+ * grew with every round of inserts and deletes, and gomap_shrink answered
+ * -EBUSY for ever). Now what is kept never exceeds 4 x the live array (or
+ * 1 MiB); past it the map frees it and ends the iterator, after which the
+ * count of live iterators is 0 and shrink works. */
+static void test_abandoned_iterator_bounded(void)
+{
+    enum { N = 20000, ROUNDS = 60 };
+    gomap_options o = {.key_kind = GOMAP_KEY_STR, .val_size = 8};
+    gomap_t *m;
+    CHECK_EQ(gomap_new(&m, &o), 0);
+    char buf[32];
+    for (uint64_t k = 0; k < N; k++) {
+        gomap_str s = {buf, (size_t)snprintf(buf, sizeof buf, "k%" PRIu64, k)};
+        CHECK_EQ(gomap_set(m, &s, &k), 0);
+    }
+    gomap_iter it;
+    gomap_iter_init(&it, m);
+    CHECK(gomap_iter_next(&it, NULL, NULL)); /* ... and abandoned */
+    gomap_stats_t st;
+    CHECK_EQ(gomap_stats(m, &st), 0);
+    CHECK_EQ(st.live_iterators, 1);
+    size_t held0 = st.bytes_held, max_held = 0;
+    uint64_t next = N;
+    for (int r = 0; r < ROUNDS; r++, next += N) {
+        for (uint64_t i = 0; i < N; i++) {
+            uint64_t k = next + i;
+            gomap_str s = {buf, (size_t)snprintf(buf, sizeof buf, "k%" PRIu64, k)};
+            CHECK_EQ(gomap_set(m, &s, &k), 0);
+        }
+        for (uint64_t i = 0; i < N; i++) {
+            gomap_str s = {buf, (size_t)snprintf(buf, sizeof buf, "k%" PRIu64, next - N + i)};
+            CHECK(gomap_delete(m, &s));
+        }
+        CHECK_EQ(gomap_stats(m, &st), 0);
+        size_t live = st.bytes_held - st.retained_bytes;
+        CHECK_MSG(st.retained_bytes <= 4 * live + ((size_t)1 << 20),
+                  "round %d: %zu bytes kept for iterators, %zu held otherwise", r,
+                  st.retained_bytes, live);
+        if (st.bytes_held > max_held)
+            max_held = st.bytes_held;
+    }
+    printf("   bytes held %zu at the start, at most %zu over %d rounds; %" PRIu64
+           " reclaims\n", held0, max_held, ROUNDS, st.iterator_reclaims);
+    CHECK(st.iterator_reclaims >= 1);
+    CHECK_EQ(st.live_iterators, 0);
+    CHECK_EQ(gomap_shrink(m), 0);
+    CHECK_VALID(m);
+    gomap_iter_done(&it); /* ending an iterator the map ended is harmless */
+    CHECK_EQ(gomap_stats(m, &st), 0);
+    CHECK_EQ(st.live_iterators, 0);
+    gomap_free(m);
+}
+
+/* No false alarm: an iterator that lives across ordinary growth, from one
+ * bucket to thousands, keeps less than one live array and is never ended;
+ * it produces every original entry. */
+static void test_iterator_across_growth_not_ended(void)
+{
+    enum { N0 = 8, ADD = 200000 };
+    gomap_options o = {.key_kind = GOMAP_KEY_U64, .val_size = 8};
+    gomap_t *m;
+    CHECK_EQ(gomap_new(&m, &o), 0);
+    for (uint64_t k = 0; k < N0; k++)
+        CHECK_EQ(gomap_set(m, &k, &k), 0);
+    gomap_iter it;
+    gomap_iter_init(&it, m);
+    const void *key;
+    uint64_t seen = 0, next = N0;
+    while (gomap_iter_next(&it, &key, NULL)) {
+        if (*(const uint64_t *)key < N0)
+            seen |= 1ull << *(const uint64_t *)key;
+        for (int i = 0; i < ADD / N0 && next < N0 + ADD; i++, next++)
+            CHECK_EQ(gomap_set(m, &next, &next), 0);
+    }
+    CHECK_EQ(seen, (1ull << N0) - 1);
+    gomap_stats_t st;
+    CHECK_EQ(gomap_stats(m, &st), 0);
+    CHECK_EQ(st.iterator_reclaims, 0);
+    CHECK_EQ(st.live_iterators, 0);
+    CHECK_EQ(gomap_set(m, &next, &next), 0); /* the first write after the end frees */
+    CHECK_EQ(gomap_stats(m, &st), 0);
+    CHECK_EQ(st.retained_bytes, 0);
+    gomap_free(m);
+}
+
 int main(void)
 {
     (void)test_seed();
@@ -613,5 +700,7 @@ int main(void)
     RUN(test_iter_mixed_writes);
     RUN(test_iter_same_size_growth);
     RUN(test_iter_done_early);
+    RUN(test_abandoned_iterator_bounded);
+    RUN(test_iterator_across_growth_not_ended);
     return 0;
 }
