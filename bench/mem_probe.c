@@ -2,10 +2,12 @@
  * mem_probe.c — gomap-mem-probe: the memory cliffs a careful user would try,
  * measured (time, resident memory, bytes held, share of a limit reached).
  *
- *   gomap-mem-probe hint [--log2 N] [--kind u64|str]
+ *   gomap-mem-probe hint [--log2 N] [--kind u64|str] [--op clear|free|both]
  *       A map made with hint = 2^N (default 28) holding one entry: the time
- *       and the peak resident memory of gomap_clear and gomap_free. Pages of
- *       the hinted array that no entry touched should never be faulted in.
+ *       and the resident memory of gomap_clear then gomap_free (both), or
+ *       of gomap_free alone. Pages of the hinted array that no entry touched
+ *       should never be faulted in. Run one --op per process and read the
+ *       peak from /usr/bin/time -f %M where VmHWM cannot be reset.
  *   gomap-mem-probe budget [--limit-mib L] [--kind u64|str]
  *       Inserts distinct keys into a map with mem_limit = L MiB (default
  *       100) until an insert fails with -ENOMEM: the share of the limit
@@ -93,9 +95,12 @@ static int probe_hint(int argc, char **argv)
 {
     unsigned log2 = (unsigned)atoi(arg_value(argc, argv, "--log2", "28"));
     const char *kind = arg_value(argc, argv, "--kind", "u64");
+    const char *which = arg_value(argc, argv, "--op", "both");
     gomap_options o = options_for(kind);
     o.hint = (size_t)1 << log2;
     for (int op = 0; op < 2; op++) {
+        if ((op == 0 && !strcmp(which, "free")) || (op == 1 && strcmp(which, "free")))
+            continue;
         gomap_t *m;
         if (gomap_new(&m, &o) != 0) {
             fprintf(stderr, "gomap_new failed\n");
@@ -198,6 +203,7 @@ static int probe_iter(int argc, char **argv)
     gomap_iter_init(&it, m);
     gomap_iter_next(&it, &key, &val); /* ... and abandoned */
     uint64_t next = n;
+    size_t max_held = 0;
     for (unsigned r = 0; r < rounds; r++) {
         for (uint64_t i = 0; i < n; i++)
             insert_key(m, GOMAP_KEY_U64, next + i);
@@ -206,10 +212,14 @@ static int probe_iter(int argc, char **argv)
             gomap_delete(m, &k);
         }
         next += n;
+        gomap_stats(m, &st);
+        if (st.bytes_held > max_held)
+            max_held = st.bytes_held;
     }
     gomap_stats(m, &st);
-    printf("iter: after %u rounds of %llu inserts and deletes: %zu entries, %zu bytes held\n",
-           rounds, (unsigned long long)n, st.entries, st.bytes_held);
+    printf("iter: after %u rounds of %llu inserts and deletes: %zu entries, %zu bytes held "
+           "(at most %zu after a round)\n",
+           rounds, (unsigned long long)n, st.entries, st.bytes_held, max_held);
 #ifndef PROBE_BEFORE_ITER_STATS
     printf("iter: live iterators %zu, retained %zu bytes, reclaims %llu\n", st.live_iterators,
            st.retained_bytes, (unsigned long long)st.iterator_reclaims);

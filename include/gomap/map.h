@@ -131,7 +131,21 @@ typedef struct gomap_options {
     size_t key_size;  /* GOMAP_KEY_BYTES / GOMAP_KEY_CUSTOM only; else ignored */
     size_t val_size;  /* bytes copied per value; 0 makes a set */
     size_t hint;      /* expected entries; any value is accepted (a hint too
-                         large to honour is ignored, as Go does) */
+                         large to honour is ignored, as Go does). What a
+                         hint costs: the bucket array for `hint` entries
+                         is allocated at creation (for u64 keys and values,
+                         22-44 bytes per hinted entry) and counts in
+                         bytes_held and against mem_limit. With the default
+                         allocator an array of 1 MiB or more is a mapping of
+                         its own whose pages take memory only once written,
+                         so an unused hint costs address space, not resident
+                         memory; gomap_free and gomap_clear never write a
+                         page no entry touched (clear gives the array's pages
+                         back), and cost O(overflow buckets) for maps with
+                         inline keys and values, plus a read of the array up
+                         to its last entry for string keys or items stored
+                         out of line. With a custom allocator the whole array
+                         is zeroed (touched) at creation. */
     uint64_t (*hash)(const void *key, uint64_t seed);    /* GOMAP_KEY_CUSTOM */
     bool (*equal)(const void *a, const void *b);         /* GOMAP_KEY_CUSTOM */
     const gomap_allocator *alloc;  /* NULL: malloc/free. Must outlive the map;
@@ -140,7 +154,16 @@ typedef struct gomap_options {
     size_t mem_limit;              /* bytes the map may hold (everything it
                                       allocates, see gomap_stats bytes_held);
                                       0 = no limit. A write that would exceed
-                                      it fails with -ENOMEM, map unchanged. */
+                                      it fails with -ENOMEM, map unchanged.
+                                      A growth needs the old and the new
+                                      array at once; when it does not fit,
+                                      the map keeps inserting above the load
+                                      factor (longer chains, slower lookups)
+                                      until the bytes themselves run out, and
+                                      grows at a later insert once memory
+                                      allows: inserts are refused only within
+                                      an overflow bucket or a key copy of the
+                                      limit (in practice at 99 % or more). */
 } gomap_options;
 
 /* ------------------------------------------------------------------------ */
@@ -293,7 +316,21 @@ typedef struct gomap_iter {
  * makes the iteration stop. A step that meets another thread's write in
  * progress ends the process ("concurrent map iteration and map write").
  * Debug builds (GOMAP_DEBUG_LEVEL >= 1) also report an iterator stepped after
- * gomap_iter_done, after its map was freed, or whose map was replaced. */
+ * gomap_iter_done, after its map was freed, or whose map was replaced.
+ *
+ * Memory kept for iterators. While an iterator is live, arrays the map
+ * outgrows (and deleted string keys an old array still points to) are kept
+ * for it. That memory is bounded: at most 4 x the live array (or 1 MiB for
+ * small maps). An iterator that lives across ordinary growth keeps less than
+ * one live array; more comes from many growths during one iteration, in
+ * practice from an iterator abandoned without gomap_iter_done. Past the
+ * bound the map frees what it kept and ends every live iterator: stepping
+ * one again ends the process with "gomap iterator resumed after its map
+ * reclaimed the memory it walks (abandoned without gomap_iter_done?)" and a
+ * report saying where the iterator was created (never a read of freed
+ * memory); gomap_iter_done on it is harmless. gomap_stats shows live
+ * iterators, the bytes kept and how often this happened; debug builds also
+ * say so on stderr when it happens. */
 GOMAP_API void gomap_iter_init(gomap_iter *it, gomap_t *m);
 
 /* Produces the next entry: *key points to the stored key (a gomap_str for
