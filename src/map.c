@@ -199,11 +199,12 @@ static void reclaim_for_iterators(gomap_t *m)
 {
 #if GOMAP_DEBUG_LEVEL >= 1
     fprintf(stderr,
-            "gomap: map %p: %zu bytes kept for %zu live iterators (the first created at "
-            "%p) exceed %d x the live array; freed, and those iterators ended (an "
-            "iterator abandoned without gomap_iter_done?)\n",
-            (void *)m, m->retained_bytes, load_relaxed(&m->iterators),
-            load_relaxed(&m->iter_site), RETAIN_FACTOR);
+            "gomap: map %p: %zu bytes kept for %zu live iterators exceed %d x the live "
+            "array; freed, and those iterators ended (abandoned without gomap_iter_done?); "
+            "the first of them was created in ",
+            (void *)m, m->retained_bytes, load_relaxed(&m->iterators), RETAIN_FACTOR);
+    gomap__print_site(stderr, load_relaxed(&m->iter_site));
+    fputc('\n', stderr);
 #endif
     m->iter_epoch++;
     m->iter_reclaims++;

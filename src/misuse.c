@@ -179,7 +179,7 @@ static void print_sym(void *data, uintptr_t pc, const char *symname, uintptr_t s
 #endif
 
 /* Prints the function (and file:line when known) of a code address. */
-static void print_site(FILE *out, const void *site)
+void gomap__print_site(FILE *out, const void *site)
 {
     if (!site) {
         fputs("an unknown place", out);
@@ -360,18 +360,18 @@ static _Noreturn void report(const gomap_t *m, const char *message, uintptr_t ot
         describe_map(out, m, &f);
     fprintf(out, "this thread: %llu \"%s\", detected in ", (unsigned long long)f.thread_id,
             self_name);
-    print_site(out, site);
+    gomap__print_site(out, site);
     fputc('\n', out);
     print_backtrace(out);
     if (held) {
         fprintf(out, "held: %s, taken at ", held);
-        print_site(out, held_site);
+        gomap__print_site(out, held_site);
         fputc('\n', out);
     }
     if (ot) {
         fprintf(out, "other thread: %llu \"%s\" holds the write mark; it entered the write at ",
                 (unsigned long long)f.other_thread_id, other_name);
-        print_site(out, f.other_call_site);
+        gomap__print_site(out, f.other_call_site);
         fputc('\n', out);
     } else if (strstr(message, "concurrent")) {
         fputs("other thread: unknown (the write mark was cleared or replaced by another "

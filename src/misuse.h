@@ -19,6 +19,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* The mark a fault leaves on the map, so the writer that holds it notices at
  * the end of its write and stops instead of writing on. */
@@ -74,6 +75,10 @@ _Noreturn void gomap__fault(const struct gomap *m, const char *message,
  * be NULL). */
 _Noreturn void gomap__fault_held(const struct gomap *m, const char *message, const void *site,
                                  const char *held, const void *held_site);
+
+/* Prints the function (and file:line when known) of a code address, as the
+ * report does. */
+void gomap__print_site(FILE *out, const void *site);
 
 /* The check mode for GOMAP_CHECK_AUTO: environment, else build default. */
 int gomap__check_mode_default(void);

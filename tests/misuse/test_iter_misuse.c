@@ -196,6 +196,11 @@ static void test_resume_after_reclaim_reported(void)
     child_result r = run_body(resume_after_reclaim);
     bool named = strstr(r.err, "held: an iterator the map ended") != NULL;
     bool where = strstr(r.err, "resume_after_reclaim") != NULL;
+#if GOMAP_DEBUG_LEVEL >= 1
+    /* Debug builds say so when they reclaim, and where the iterator began. */
+    CHECK_MSG(strstr(r.err, "the first of them was created in resume_after_reclaim") != NULL,
+              "no debug note naming the iterator's creation site:\n%s", r.err);
+#endif
     char *err = strdup(r.err);
     expect_death(&r, MSG_RECLAIMED, "resume after reclaim");
     CHECK_MSG(named, "no 'held: an iterator the map ended' line in:\n%s", err);
