@@ -54,13 +54,22 @@ void gomap__rcu_register(void)
 char gomap__rcu_readers_done;
 #endif
 
-static void run_free(struct rcu_head *head)
+/* The retired block of a callback, once its grace period is over: for
+ * TSan, everything every reader did before the grace period and everything
+ * the retiring thread did before retiring happen before what follows. */
+static struct gomap_retired *grace_over(struct rcu_head *head)
 {
     struct gomap_retired *r = caa_container_of(head, struct gomap_retired, head);
 #if defined(GOMAP_TSAN)
     __tsan_acquire(&gomap__rcu_readers_done);
     __tsan_acquire(r);
 #endif
+    return r;
+}
+
+static void run_free(struct rcu_head *head)
+{
+    struct gomap_retired *r = grace_over(head);
     r->free_fn(r);
 }
 
@@ -90,11 +99,7 @@ static atomic_size_t deferred_pending;
  * time). */
 static void run_when_ready(struct rcu_head *head)
 {
-    struct gomap_retired *r = caa_container_of(head, struct gomap_retired, head);
-#if defined(GOMAP_TSAN)
-    __tsan_acquire(&gomap__rcu_readers_done);
-    __tsan_acquire(r);
-#endif
+    struct gomap_retired *r = grace_over(head);
     if (!r->ready(r)) {
         urcu_memb_call_rcu(&r->head, run_when_ready);
         return;
