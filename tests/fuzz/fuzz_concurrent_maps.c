@@ -983,32 +983,45 @@ static void shard_load_or_store(fz *z, unsigned id, bool null_out)
 
 static const int abandon_values[] = {1, -1, 7, -EBUSY, 1000000, -2147483647};
 
-static void shard_compute(fz *z, unsigned id, uint8_t arg)
+/* A compute callback (shardcheck_compute) built from `arg`: put (a new
+ * value or zeros), delete, keep, abandon, compare-and-swap/-delete with the
+ * current value or another; abandoning returns one of abandon_values (picked
+ * by the next input byte), sometimes after scribbling on the value and
+ * flipping *present. */
+static shard_cop compute_op(fz *z, const void *cur, uint8_t arg)
 {
     static const unsigned char zeros[MAX_VAL];
-    const void *key = make_key(z, &z->kb, id);
-    const void *cur = ref_val(z, key, z->val2);
-    size_t vs = vsize(z);
     shard_cop op;
     memset(&op, 0, sizeof op);
     op.mode = (cop_mode)(arg % 6);
-    op.val_size = vs;
+    op.val_size = vsize(z);
     op.val = (arg & 0x40) ? zeros : make_val(z, z->val);
     op.expect = cur && (arg & 8) ? cur : make_val(z, z->val3);
-    op.abandon_rc = op.mode == COP_ABANDON || (arg & 16)
-                        ? abandon_values[(arg >> 5) % (sizeof abandon_values / sizeof(int))]
-                        : 0;
+    if (op.mode == COP_ABANDON || (arg & 16))
+        op.abandon_rc = abandon_values[next_byte(z) % (sizeof abandon_values / sizeof(int))];
     op.scribble = (arg & 0x80) != 0;
     memset(z->out, OUT_FILL, sizeof z->out);
     op.seen = z->out;
+    return op;
+}
 
-    /* What the callback will do, as it will see the key. */
-    cop_mode eff = op.mode;
-    if (eff == COP_CAS || eff == COP_CAD) {
-        bool match = cur && (vs == 0 || memcmp(cur, op.expect, vs) == 0);
-        eff = match ? (eff == COP_CAS ? COP_PUT : COP_DELETE)
-                    : op.abandon_rc ? COP_ABANDON : COP_KEEP;
-    }
+/* What the callback does, given the key's current value (NULL: absent). */
+static cop_mode compute_effect(const shard_cop *op, const void *cur)
+{
+    if (op->mode != COP_CAS && op->mode != COP_CAD)
+        return op->mode;
+    if (cur && (op->val_size == 0 || memcmp(cur, op->expect, op->val_size) == 0))
+        return op->mode == COP_CAS ? COP_PUT : COP_DELETE;
+    return op->abandon_rc ? COP_ABANDON : COP_KEEP;
+}
+
+static void shard_compute(fz *z, unsigned id, uint8_t arg)
+{
+    const void *key = make_key(z, &z->kb, id);
+    const void *cur = ref_val(z, key, z->val2);
+    size_t vs = vsize(z);
+    shard_cop op = compute_op(z, cur, arg);
+    cop_mode eff = compute_effect(&op, cur);
     size_t f = refusals(z);
     int rc = shardcheck_compute(z->shard, key, &op);
     if (rc == -ENOMEM) {
@@ -1027,26 +1040,15 @@ static void shard_compute(fz *z, unsigned id, uint8_t arg)
         CHECK_MSG(cur ? memcmp(z->out, cur, vs) == 0 : op.zeroed,
                   "compute showed fn a wrong value (%s)", cur ? "present" : "absent: not zero");
     shard_counted(z, cur != NULL);
-    switch (eff) {
-    case COP_ABANDON:
-        CHECK_MSG(rc == op.abandon_rc, "abandoned compute returned %d, fn returned %d", rc,
-                  op.abandon_rc);
-        break;
-    case COP_PUT:
-        CHECK_MSG(rc == 0, "compute (put) returned %d", rc);
-        if (cur)
-            CHECK(refmap_set_value(z->r, key, op.val)); /* the stored key stays */
-        else
-            refmap_set(z->r, key, op.val);
-        break;
-    case COP_DELETE:
-        CHECK_MSG(rc == 0, "compute (delete) returned %d", rc);
+    CHECK_MSG(rc == (eff == COP_ABANDON ? op.abandon_rc : 0),
+              "compute returned %d (callback's effect %d, its return %d)", rc, (int)eff,
+              op.abandon_rc);
+    if (eff == COP_PUT && cur)
+        CHECK(refmap_set_value(z->r, key, op.val)); /* the stored key stays */
+    else if (eff == COP_PUT)
+        refmap_set(z->r, key, op.val);
+    else if (eff == COP_DELETE)
         refmap_delete(z->r, key);
-        break;
-    default:
-        CHECK_MSG(rc == 0, "compute (keep) returned %d", rc);
-        break;
-    }
     if (eff == COP_ABANDON || eff == COP_KEEP) {
         /* The map must not have changed: this key at least. */
         out_reset(z);
