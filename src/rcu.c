@@ -123,12 +123,47 @@ void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_
 
 #define MSG_BARRIER_INSIDE "gomap_rcu_barrier called from inside a callback (would never return)"
 
+#if defined(GOMAP_TSAN)
+/* liburcu's barrier allocates its completion on the calling thread and
+ * frees it on the call_rcu thread, synchronised by futexes TSan cannot see
+ * (the library is not instrumented): TSan builds wait for a callback of
+ * their own instead. It runs after every callback queued before it on the
+ * default call_rcu thread, which is the one gomap queues to (gomap never
+ * creates per-CPU or per-thread call_rcu data). */
+struct barrier_mark {
+    struct rcu_head head;
+    atomic_int done;
+};
+
+static void barrier_mark_done(struct rcu_head *head)
+{
+    struct barrier_mark *b = caa_container_of(head, struct barrier_mark, head);
+    __tsan_acquire(b); /* the queueing thread's writes (liburcu carries them) */
+    atomic_store_explicit(&b->done, 1, memory_order_release);
+}
+
+static void call_rcu_barrier(void)
+{
+    struct barrier_mark b;
+    atomic_init(&b.done, 0);
+    __tsan_release(&b);
+    urcu_memb_call_rcu(&b.head, barrier_mark_done);
+    while (!atomic_load_explicit(&b.done, memory_order_acquire))
+        gomap__rcu_wait_a_little();
+}
+#else
+static void call_rcu_barrier(void)
+{
+    urcu_memb_barrier();
+}
+#endif
+
 void gomap_rcu_barrier(void)
 {
     if (gomap__must_not_wait())
         gomap__fault(NULL, MSG_BARRIER_INSIDE, 0, __builtin_return_address(0));
-    gomap__rcu_ensure_registered(); /* liburcu's barrier wants a registered caller */
+    gomap__rcu_ensure_registered(); /* call_rcu and the barrier want a registered caller */
     do
-        urcu_memb_barrier();
+        call_rcu_barrier();
     while (atomic_load_explicit(&deferred_pending, memory_order_acquire) != 0);
 }
