@@ -102,11 +102,17 @@ void gomap_shard_clear(gomap_shard_t *m)
  * bucket arrays, the cheapest consistent copy), then merged into one map
  * with no lock held. */
 
+/* One entry of a shard's clone into the snapshot. No write bracket: the
+ * snapshot is nobody else's yet, and the debug build's validation after
+ * every bracketed write would make the merge quadratic. Keys of different
+ * shards are distinct. */
 static int merge_entry(const gomap_t *map, char *b, unsigned i, void *arg)
 {
     gomap_t *into = arg;
     const void *key = key_of_slot(map, key_slot_at(map, b, i));
-    return gomap_set(into, key, value_at(map, (slot_ref){b, i}));
+    int rc = gomap__upsert_hashed(into, key, gomap__hash_key(into, key),
+                                  value_at(map, (slot_ref){b, i}), true, NULL);
+    return rc < 0 ? rc : 0;
 }
 
 static void free_clones(gomap_t **clones, unsigned n)

@@ -116,8 +116,9 @@ GOMAP_API int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const
  *     it is (positive, negative, or a code gomap itself returns);
  *   - -EINVAL, only for a NULL m, key or fn or a key no map accepts (see
  *     gomap_str), checked before anything else: fn is not called;
- *   - -ENOMEM, either before fn runs (the private copy of a large value
- *     could not be allocated: fn is not called) or after fn returned 0
+ *   - -ENOMEM, either before fn runs (the private copy of a value over
+ *     256 bytes, made on the heap, could not be allocated: fn is not
+ *     called, whatever it would have done) or after fn returned 0
  *     asking to insert an absent key (the insert failed).
  * To keep its own reasons apart from gomap's, fn should give up with
  * positive values (or with codes gomap never returns), or record in ctx
@@ -163,6 +164,7 @@ GOMAP_API unsigned gomap_shard_count(const gomap_shard_t *m);
 /* Counters of one shard since creation. Each operation on a key counts once,
  * as a hit (found its key) or a miss (did not: a get of an absent key, a set
  * or compute that inserted, a delete of an absent key); ops = hits + misses.
+ * A call that fails with -ENOMEM may count once or not at all.
  * Counted with relaxed atomic adds in per-thread lanes: exact once the map
  * is quiet. */
 typedef struct gomap_shard_counters {
@@ -192,7 +194,8 @@ GOMAP_API int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
 /* Draws the load of each shard: one cell per shard, shaded by its share of
  * operations (and, on a second grid, of entries), with the hottest shards
  * listed. format: GOMAP_HEATMAP_TEXT or GOMAP_HEATMAP_SVG (gomap/diag.h).
- * 0, -EINVAL or -EIO. */
+ * 0, -EINVAL, -ENOMEM (its per-shard table, from the map's allocator) or
+ * -EIO. */
 GOMAP_API int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format);
 
 /* Checks every shard's core map (gomap_validate), that every key lives in

@@ -30,6 +30,10 @@
  * pointer to a uint64_t, a gomap_str, key_size bytes... Values are val_size
  * bytes copied in and out (val_size 0 makes a set; value pointers may then be
  * NULL). compare-and-swap and compare-and-delete compare values bytewise.
+ * As in Go's sync.Map, a key keeps the bytes of the store that created its
+ * entry: a later store of an equal key does not change them (storing -0.0
+ * over +0.0 keeps +0.0, even after a delete and a new store while the entry
+ * lives), where the core, sharded and snapshot maps store the new bits.
  * Every `*_out` pointer may be NULL when the caller does not want the value.
  *
  * Errors. Functions returning int return 0 (or 1 where documented), -EINVAL
