@@ -79,6 +79,9 @@ typedef struct bench_impl {
     /* Visits every entry; returns the sum of the values. */
     uint64_t (*iterate)(void *map);
     size_t (*len)(void *map);
+    /* Bytes the map holds outside malloc (its own mappings), which the
+     * allocator statistics the runner counts with do not see; NULL: none. */
+    size_t (*unmalloced_bytes)(void *map);
 } bench_impl;
 
 /* The implementations compiled into this binary (peers only when their

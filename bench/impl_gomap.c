@@ -95,8 +95,16 @@ static uint64_t gm_iterate(void *map)
 
 static size_t gm_len(void *map) { return gomap_len(map); }
 
+/* Large arrays are mappings of their own (see gomap_stats mapped_bytes). */
+static size_t gm_unmalloced_bytes(void *map)
+{
+    gomap_stats_t st;
+    return gomap_stats(map, &st) == 0 ? st.mapped_bytes : 0;
+}
+
 const bench_impl bench_impl_gomap = {
     .name = "gomap",
+    .unmalloced_bytes = gm_unmalloced_bytes,
     .what = "gomap " GOMAP_BENCH_VERSION " (typed fast paths, misuse check default)",
     .copies_keys = true,
     .create = gm_create,

@@ -99,6 +99,8 @@ static int run_insert(const bench_impl *impl, const bench_case *c, bench_result 
         r->ns += clock_ns() - t0;
         if (round + 1 == rounds) {
             int64_t after = heap_bytes();
+            if (impl->unmalloced_bytes && before >= 0)
+                after += (int64_t)impl->unmalloced_bytes(m);
             r->bytes = before < 0 ? -1 : after - before;
             r->checksum = impl->len(m);
         }

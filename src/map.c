@@ -246,6 +246,19 @@ struct array_hdr *gomap__take_retired_arrays(gomap_t *m)
     return list;
 }
 
+static size_t mapped_of(char *arr)
+{
+    return arr ? array_hdr_of(arr)->mapped : 0;
+}
+
+size_t gomap__mapped_bytes(const gomap_t *m)
+{
+    size_t n = mapped_of(m->buckets) + mapped_of(m->oldbuckets);
+    for (const struct array_hdr *h = m->graveyard_arrays; h; h = h->next_retired)
+        n += h->mapped;
+    return n;
+}
+
 size_t gomap__retired_array_bytes(const gomap_t *m)
 {
     size_t n = 0;

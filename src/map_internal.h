@@ -298,6 +298,9 @@ void gomap__overflow_discard(gomap_t *m, char *b);
  * frees them (gomap__array_free) when no reader can see them. */
 void gomap__keep_retired_arrays(gomap_t *m);
 
+/* Bytes of the map's arrays (current, old, retired) mapped with mmap. */
+size_t gomap__mapped_bytes(const gomap_t *m);
+
 /* The arrays waiting on the graveyard, as a list linked by next_retired
  * (the graveyard is left empty), and their bytes. */
 struct array_hdr *gomap__take_retired_arrays(gomap_t *m);

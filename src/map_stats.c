@@ -46,6 +46,7 @@ int gomap_stats(const gomap_t *m, gomap_stats_t *out)
             out->evacuated += is_evacuated_bucket(bucket_at(m, m->oldbuckets, i));
     }
     out->bytes_held = m->mem.bytes_held;
+    out->mapped_bytes = gomap__mapped_bytes(m);
     out->live_iterators = load_relaxed(&((gomap_t *)(uintptr_t)m)->iterators);
     out->retained_bytes = m->retained_bytes;
     out->iterator_reclaims = m->iter_reclaims;

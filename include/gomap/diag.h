@@ -36,6 +36,10 @@ typedef struct gomap_stats {
     size_t evacuated;         /* old buckets evacuated so far, while growing */
     size_t bytes_held;        /* bytes currently allocated by the map,
                                  including memory retired for live iterators */
+    size_t mapped_bytes;      /* the part of bytes_held in arrays mapped
+                                 with mmap (default allocator, arrays of
+                                 1 MiB and more), which malloc's statistics
+                                 do not see */
     size_t live_iterators;    /* iterators started and not yet exhausted or
                                  ended (an iterator abandoned without
                                  gomap_iter_done stays counted) */
