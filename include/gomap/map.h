@@ -139,7 +139,11 @@ typedef struct gomap_options {
                          allocator an array of 1 MiB or more is a mapping of
                          its own whose pages take memory only once written,
                          so an unused hint costs address space, not resident
-                         memory; gomap_free and gomap_clear never write a
+                         memory (it is advised for transparent huge pages, so
+                         where the system grants them an entry makes its
+                         whole 2 MiB of the array resident: a hint far above
+                         the entries inserted costs up to 2 MiB per entry
+                         until the map fills); gomap_free and gomap_clear never write a
                          page no entry touched (clear gives the array's pages
                          back), and cost O(overflow buckets) for maps with
                          inline keys and values, plus a read of the array up
