@@ -86,6 +86,7 @@
  */
 #include "check.h"
 #include "ckey.h"
+#include "fuzzkey.h"
 #include "locked_alloc.h"
 #include "refmap.h"
 #include "shardcheck.h"
@@ -157,16 +158,7 @@ static const key_cfg key_cfgs[] = {
 #define MAX_VIEWS 3
 #define COMPUTE_STACK_BYTES 256 /* shardmap.c copies bigger values on the heap */
 
-typedef struct {
-    union {
-        uint32_t u32;
-        uint64_t u64;
-        double f64;
-        ckey c;
-        unsigned char raw[256];
-    } u;
-    gomap_str s;
-} keybuf;
+typedef fuzzkey_buf keybuf;
 
 /* An open view of the snapshot map and the reference as it was taken. */
 typedef struct {
@@ -268,101 +260,25 @@ static void faults_on(fz *z, faults f)
 /* Keys and values                                                           */
 /* ------------------------------------------------------------------------ */
 
-/* The key for an id. Ids below 256 are the everyday space: float ids
- * (mod 32) 0..7 are both zeros, two NaNs, both infinities, a subnormal and
- * DBL_MAX; string id 0 is {NULL, 0}, id 1 the same empty key with a
- * non-NULL pointer, ids from 192 long strings alike in length, prefix and
- * suffix. Ids from 256 (bulk inserts only) are plain keys of their own.
- * Two ids may give one key: harmless, the reference sees the same key. */
+/* The key for an id (fuzzkey.h says which ids give what); ids from 256
+ * come from bulk inserts only. No -0 for the sync map (see the top). */
+static fuzzkey_space key_space(fz *z)
+{
+    return (fuzzkey_space){z->kc->kind, z->kc->key_size, refmap_nan_count(z->r) < NAN_CAP,
+                           z->mc->type == MAP_SYNC, &z->counter};
+}
+
 static const void *make_key(fz *z, keybuf *kb, unsigned id)
 {
-    uint8_t lo = (uint8_t)id, hi = (uint8_t)(id >> 8);
-    switch (z->kc->kind) {
-    case GOMAP_KEY_U32:
-        kb->u.u32 = id < 128 ? id : id * 2654435761u;
-        break;
-    case GOMAP_KEY_U64:
-        kb->u.u64 = id < 128 ? id : (uint64_t)id * 0x9E3779B97F4A7C15ull;
-        break;
-    case GOMAP_KEY_F64: {
-        unsigned v = hi ? 32 : id % 32;
-        if ((v == 2 || v == 3) && refmap_nan_count(z->r) >= NAN_CAP)
-            v = 4;
-        if (v == 1 && z->mc->type == MAP_SYNC)
-            v = 0; /* no -0 for the sync map (see the top) */
-        uint64_t bits;
-        switch (v) {
-        case 0: kb->u.f64 = 0.0; break;
-        case 1: kb->u.f64 = -0.0; break;
-        case 2: bits = 0x7FF8000000000000ull | id; memcpy(&kb->u.f64, &bits, 8); break;
-        case 3:
-            bits = 0xFFF0000000000001ull | ((uint64_t)id << 8);
-            memcpy(&kb->u.f64, &bits, 8);
-            break;
-        case 4: kb->u.f64 = INFINITY; break;
-        case 5: kb->u.f64 = -INFINITY; break;
-        case 6: kb->u.f64 = DBL_MIN / 8; break;
-        case 7: kb->u.f64 = DBL_MAX; break;
-        default: kb->u.f64 = hi ? 1000.0 + id * 0.25 : (double)id * 0.5 - 20.0; break;
-        }
-        break;
-    }
-    case GOMAP_KEY_STR:
-        if (hi) {
-            kb->s.len = 2 + id % 29;
-            for (size_t i = 0; i < kb->s.len; i++)
-                kb->u.raw[i] = (unsigned char)(lo + i * hi);
-            kb->u.raw[1] = (unsigned char)(0x80 | hi);
-        } else if (id <= 1) {
-            kb->s.ptr = id == 0 ? NULL : (const char *)kb->u.raw;
-            kb->s.len = 0;
-            return &kb->s;
-        } else if (id >= 192) {
-            kb->s.len = 32 + id % 4;
-            memset(kb->u.raw, '~', kb->s.len);
-            memcpy(kb->u.raw, "PREF", 4);
-            kb->u.raw[4 + id % 24] = lo;
-            memcpy(kb->u.raw + kb->s.len - 4, "SUFX", 4);
-        } else {
-            kb->s.len = 1 + id % 37;
-            for (size_t i = 0; i < kb->s.len; i++)
-                kb->u.raw[i] = i == 0 ? lo : (unsigned char)(id * 7 + i * (id & 3));
-        }
-        kb->s.ptr = (const char *)kb->u.raw;
-        return &kb->s;
-    case GOMAP_KEY_BYTES:
-        for (size_t i = 0; i < z->kc->key_size; i++)
-            kb->u.raw[i] = i == 0 ? lo : (unsigned char)(lo + i);
-        if (z->kc->key_size > 1 && hi)
-            kb->u.raw[1] = (unsigned char)(0xA0 ^ hi);
-        break;
-    case GOMAP_KEY_CUSTOM:
-        kb->u.c.a = id;
-        kb->u.c.b = id ^ 0x55u;
-        kb->u.c.junk = mix64(++z->counter);
-        break;
-    }
-    return kb->u.raw;
+    fuzzkey_space sp = key_space(z);
+    return fuzzkey_make(&sp, kb, id);
 }
 
 /* A copy of a key the map handed out (so it survives the next write). */
 static const void *copy_key(fz *z, keybuf *kb, const void *key)
 {
-    if (z->kc->kind == GOMAP_KEY_STR) {
-        const gomap_str *s = key;
-        CHECK(s->len <= sizeof kb->u.raw);
-        if (s->len)
-            memcpy(kb->u.raw, s->ptr, s->len);
-        kb->s.ptr = s->len ? (const char *)kb->u.raw : NULL;
-        kb->s.len = s->len;
-        return &kb->s;
-    }
-    size_t n = z->kc->kind == GOMAP_KEY_U32 ? 4
-               : z->kc->kind == GOMAP_KEY_U64 || z->kc->kind == GOMAP_KEY_F64 ? 8
-               : z->kc->key_size;
-    if (n)
-        memcpy(kb->u.raw, key, n);
-    return kb->u.raw;
+    fuzzkey_space sp = key_space(z);
+    return fuzzkey_copy(&sp, kb, key);
 }
 
 static bool same_key_bytes(const fz *z, const void *a, const void *b)
@@ -371,9 +287,8 @@ static bool same_key_bytes(const fz *z, const void *a, const void *b)
         const gomap_str *x = a, *y = b;
         return x->len == y->len && (x->len == 0 || memcmp(x->ptr, y->ptr, x->len) == 0);
     }
-    size_t n = z->kc->kind == GOMAP_KEY_U32 ? 4
-               : z->kc->kind == GOMAP_KEY_U64 || z->kc->kind == GOMAP_KEY_F64 ? 8
-               : z->kc->key_size;
+    fuzzkey_space sp = {.kind = z->kc->kind, .key_size = z->kc->key_size};
+    size_t n = fuzzkey_bytes(&sp);
     return n == 0 || memcmp(a, b, n) == 0;
 }
 

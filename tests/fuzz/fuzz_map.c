@@ -27,6 +27,7 @@
 #include "check.h"
 #include "fail_alloc.h"
 #include "ckey.h"
+#include "fuzzkey.h"
 #include "refmap.h"
 
 #include <errno.h>
@@ -73,16 +74,7 @@ static const fz_cfg cfgs[] = {
 #define NAN_CAP 64
 #define MAX_VAL 256
 
-typedef struct {
-    union {
-        uint32_t u32;
-        uint64_t u64;
-        double f64;
-        ckey c;
-        unsigned char raw[256];
-    } u;
-    gomap_str s;
-} keybuf;
+typedef fuzzkey_buf keybuf;
 
 typedef struct {
     const fz_cfg *c;
@@ -115,87 +107,23 @@ static void compare(gomap_t *m, refmap *r)
     CHECK_MSG(ok, "map differs from the reference: %s", why);
 }
 
-/* The key for a one-byte id. Float ids (mod 32) 0..7 are both zeros, two
- * NaNs, both infinities, a subnormal and DBL_MAX. String id 0 is {NULL, 0}
- * and id 1 the same empty key with a non-NULL pointer; ids from 192 are
- * long strings alike in length, prefix and suffix. */
+/* The key for a one-byte id (fuzzkey.h says which ids give what). */
+static fuzzkey_space key_space(fz *z)
+{
+    return (fuzzkey_space){z->c->kind, z->c->key_size, refmap_nan_count(z->r) < NAN_CAP, false,
+                           &z->counter};
+}
+
 static const void *make_key(fz *z, keybuf *kb, uint8_t id)
 {
-    switch (z->c->kind) {
-    case GOMAP_KEY_U32:
-        kb->u.u32 = id < 128 ? id : (uint32_t)id * 2654435761u;
-        break;
-    case GOMAP_KEY_U64:
-        kb->u.u64 = id < 128 ? id : (uint64_t)id * 0x9E3779B97F4A7C15ull;
-        break;
-    case GOMAP_KEY_F64: {
-        unsigned v = id % 32;
-        if ((v == 2 || v == 3) && refmap_nan_count(z->r) >= NAN_CAP)
-            v = 4;
-        uint64_t bits;
-        switch (v) {
-        case 0: kb->u.f64 = 0.0; break;
-        case 1: kb->u.f64 = -0.0; break;
-        case 2: bits = 0x7FF8000000000000ull | id; memcpy(&kb->u.f64, &bits, 8); break;
-        case 3: bits = 0xFFF0000000000001ull | ((uint64_t)id << 8); memcpy(&kb->u.f64, &bits, 8); break;
-        case 4: kb->u.f64 = INFINITY; break;
-        case 5: kb->u.f64 = -INFINITY; break;
-        case 6: kb->u.f64 = DBL_MIN / 8; break;
-        case 7: kb->u.f64 = DBL_MAX; break;
-        default: kb->u.f64 = (double)id * 0.5 - 20.0; break;
-        }
-        break;
-    }
-    case GOMAP_KEY_STR:
-        if (id <= 1) {
-            kb->s.ptr = id == 0 ? NULL : (const char *)kb->u.raw;
-            kb->s.len = 0;
-        } else if (id >= 192) {
-            /* Long keys of four lengths sharing their first and last four
-             * bytes: the one-bucket fast path must fall back to hashing. */
-            kb->s.len = 32 + id % 4;
-            memset(kb->u.raw, '~', kb->s.len);
-            memcpy(kb->u.raw, "PREF", 4);
-            kb->u.raw[4 + id % 24] = id;
-            memcpy(kb->u.raw + kb->s.len - 4, "SUFX", 4);
-            kb->s.ptr = (const char *)kb->u.raw;
-        } else {
-            kb->s.len = 1 + id % 37;
-            for (size_t i = 0; i < kb->s.len; i++)
-                kb->u.raw[i] = i == 0 ? id : (unsigned char)(id * 7 + i * (id & 3));
-            kb->s.ptr = (const char *)kb->u.raw;
-        }
-        return &kb->s;
-    case GOMAP_KEY_BYTES:
-        for (size_t i = 0; i < z->c->key_size; i++)
-            kb->u.raw[i] = i == 0 ? id : (unsigned char)(id + i);
-        break;
-    case GOMAP_KEY_CUSTOM:
-        kb->u.c.a = id;
-        kb->u.c.b = id ^ 0x55u;
-        kb->u.c.junk = mix64(++z->counter);
-        break;
-    }
-    return kb->u.raw;
+    fuzzkey_space sp = key_space(z);
+    return fuzzkey_make(&sp, kb, id);
 }
 
 static const void *copy_key(fz *z, keybuf *kb, const void *key)
 {
-    if (z->c->kind == GOMAP_KEY_STR) {
-        const gomap_str *s = key;
-        CHECK(s->len <= sizeof kb->u.raw);
-        if (s->len)
-            memcpy(kb->u.raw, s->ptr, s->len);
-        kb->s.ptr = s->len ? (const char *)kb->u.raw : NULL;
-        kb->s.len = s->len;
-        return &kb->s;
-    }
-    size_t n = z->c->kind == GOMAP_KEY_U32 ? 4
-               : z->c->kind == GOMAP_KEY_U64 || z->c->kind == GOMAP_KEY_F64 ? 8
-               : z->c->key_size;
-    if (n)
-        memcpy(kb->u.raw, key, n);
-    return kb->u.raw;
+    fuzzkey_space sp = key_space(z);
+    return fuzzkey_copy(&sp, kb, key);
 }
 
 static const void *make_val(fz *z, unsigned char *buf)
