@@ -537,32 +537,9 @@ static void sync_load(fz *z, unsigned id, bool null_out)
         check_out(z, want, "sync load");
 }
 
-static void sync_load_or_store(fz *z, unsigned id, bool null_out)
-{
-    const void *key = make_key(z, &z->kb, id);
-    const void *old = ref_val(z, key, z->val2);
-    const void *val = make_val(z, z->val);
-    size_t f = refusals(z);
-    bool loaded = old == NULL;
-    out_reset(z);
-    int rc = null_out ? gomap_sync_load_or_store(z->sync, key, val, NULL, NULL)
-                      : gomap_sync_load_or_store(z->sync, key, val, z->out, &loaded);
-    if (rc == -ENOMEM) {
-        CHECK_MSG(null_out || !loaded, "failed load_or_store set *loaded");
-        failed(z, f, "sync load_or_store");
-        return;
-    }
-    CHECK_MSG(rc == 0, "load_or_store returned %d", rc);
-    if (null_out) {
-        check_out_untouched(z, "load_or_store with NULL outputs");
-    } else {
-        CHECK_MSG(loaded == (old != NULL), "load_or_store: loaded %d", loaded);
-        check_out(z, old ? old : val, "load_or_store");
-    }
-    if (!old)
-        refmap_set(z->r, key, val);
-    absorbed(z, f);
-}
+/* load_or_store of the sync or the sharded map (below the sharded map's
+ * counters). */
+static void load_or_store(fz *z, unsigned id, bool null_out);
 
 static void sync_delete(fz *z, unsigned id, int how)
 {
@@ -645,7 +622,7 @@ static void sync_during_range(range_ctx *c, const void *key, const void *val)
         sync_load(z, next_byte(z), false);
         break;
     case 5:
-        sync_load_or_store(z, next_byte(z), false);
+        load_or_store(z, next_byte(z), false);
         break;
     default:
         break;
@@ -708,7 +685,7 @@ static void sync_op(fz *z, unsigned op, uint8_t hi)
         sync_load(z, next_byte(z), hi & 1);
         break;
     case 7:
-        sync_load_or_store(z, next_byte(z), (hi & 3) == 3);
+        load_or_store(z, next_byte(z), (hi & 3) == 3);
         break;
     case 8:
         sync_delete(z, next_byte(z), 0);
@@ -868,29 +845,36 @@ static void shard_delete(fz *z, unsigned id)
     absorbed(z, f);
 }
 
-static void shard_load_or_store(fz *z, unsigned id, bool null_out)
+static void load_or_store(fz *z, unsigned id, bool null_out)
 {
+    bool sync = z->mc->type == MAP_SYNC;
+    const char *what = sync ? "sync load_or_store" : "shard load_or_store";
     const void *key = make_key(z, &z->kb, id);
     const void *old = ref_val(z, key, z->val2);
     const void *val = make_val(z, z->val);
     size_t f = refusals(z);
     bool loaded = old == NULL;
+    void *out = null_out ? NULL : z->out;
+    bool *loaded_out = null_out ? NULL : &loaded;
     out_reset(z);
-    int rc = null_out ? gomap_shard_load_or_store(z->shard, key, val, NULL, NULL)
-                      : gomap_shard_load_or_store(z->shard, key, val, z->out, &loaded);
+    int rc = sync ? gomap_sync_load_or_store(z->sync, key, val, out, loaded_out)
+                  : gomap_shard_load_or_store(z->shard, key, val, out, loaded_out);
     if (rc == -ENOMEM) {
-        CHECK_MSG(null_out || !loaded, "failed load_or_store set *loaded");
-        shard_failed(z, f, "shard load_or_store");
+        CHECK_MSG(null_out || !loaded, "failed %s set *loaded", what);
+        if (!sync)
+            shard_resync_counters(z);
+        failed(z, f, what);
         return;
     }
-    CHECK_MSG(rc == 0, "shard load_or_store returned %d", rc);
+    CHECK_MSG(rc == 0, "%s returned %d", what, rc);
     if (null_out) {
-        check_out_untouched(z, "shard load_or_store with NULL outputs");
+        check_out_untouched(z, "load_or_store with NULL outputs");
     } else {
-        CHECK_MSG(loaded == (old != NULL), "shard load_or_store: loaded %d", loaded);
-        check_out(z, old ? old : val, "shard load_or_store");
+        CHECK_MSG(loaded == (old != NULL), "%s: loaded %d", what, loaded);
+        check_out(z, old ? old : val, what);
     }
-    shard_counted(z, old != NULL);
+    if (!sync)
+        shard_counted(z, old != NULL);
     if (!old)
         refmap_set(z->r, key, val);
     absorbed(z, f);
@@ -1094,7 +1078,7 @@ static void shard_op(fz *z, unsigned op, uint8_t hi)
         shard_delete(z, next_byte(z));
         break;
     case 6:
-        shard_load_or_store(z, next_byte(z), (hi & 3) == 3);
+        load_or_store(z, next_byte(z), (hi & 3) == 3);
         break;
     case 7: case 8: case 9: {
         unsigned id = next_byte(z);
@@ -1632,7 +1616,7 @@ static void op_bulk(fz *z, bool insert)
             if (!insert)
                 shard_delete(z, id);
             else if (i % 3 == 2)
-                shard_load_or_store(z, id, false);
+                load_or_store(z, id, false);
             else
                 shard_set(z, id, 1);
             break;
