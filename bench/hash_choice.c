@@ -36,8 +36,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "hash.h"
-#include "map_internal.h"
+#include "base/hash.h"
+#include "core/map_internal.h"
 
 #define NKEYS 1000000
 #define QBITS 17

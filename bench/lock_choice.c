@@ -28,7 +28,7 @@
 #include "clock.h"
 #include "compute_add_one.h"
 #include "keystream.h"
-#include "shardmap_internal.h"
+#include "shard/shardmap_internal.h"
 
 enum { MAX_THREADS = 8, MAX_REPS = 15, KEYS = 10000 };
 #define SEED 0x6c6f636bull

@@ -18,7 +18,7 @@
  */
 #include <errno.h>
 
-#include "map_probe.h"
+#include "core/map_probe.h"
 
 int gomap__hash_grow(gomap_t *m)
 {

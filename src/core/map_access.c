@@ -15,7 +15,7 @@
  */
 #include <errno.h>
 
-#include "map_probe.h"
+#include "core/map_probe.h"
 
 /* The empty string's bytes: a stored "" needs no allocation. */
 static const char empty_string[1] = "";

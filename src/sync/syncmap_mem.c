@@ -27,7 +27,7 @@
  * race, a failed write) is not freed at once, since a stale popper may
  * still read its link: it is retired like a replaced one.
  */
-#include "syncmap_internal.h"
+#include "sync/syncmap_internal.h"
 
 #include <stdlib.h>
 

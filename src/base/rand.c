@@ -1,4 +1,4 @@
-#include "rand.h"
+#include "base/rand.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -6,7 +6,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "env.h"
+#include "base/env.h"
 
 static _Thread_local uint64_t state;
 static _Thread_local bool seeded;

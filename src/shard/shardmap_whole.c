@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "shardmap_internal.h"
+#include "shard/shardmap_internal.h"
 
 #define CALLER __builtin_return_address(0)
 

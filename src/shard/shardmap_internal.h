@@ -33,10 +33,10 @@
 
 #include <gomap/shardmap.h>
 
-#include "map_probe.h"
-#include "scope.h"
-#include "shard_lock.h"
-#include "tsan.h"
+#include "core/map_probe.h"
+#include "base/scope.h"
+#include "shard/shard_lock.h"
+#include "base/tsan.h"
 
 #define SHARD_SHIFT 40
 #define SHARD_ALIGN 128 /* two lines: the adjacent-line prefetcher pairs them */

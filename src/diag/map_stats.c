@@ -3,7 +3,7 @@
  */
 #include <errno.h>
 
-#include "map_internal.h"
+#include "core/map_internal.h"
 
 /* Live slots (tophash >= MIN_TOPHASH) of one bucket, overflow not followed. */
 static unsigned live_slots(char *b)

@@ -34,8 +34,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "map_probe.h"
-#include "rcu.h"
+#include "core/map_probe.h"
+#include "base/rcu.h"
 
 #define CACHE_LINE 64
 #define LEN_STRIPES 8

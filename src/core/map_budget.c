@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "map_internal.h"
+#include "core/map_internal.h"
 
 static int cmp_double(const void *a, const void *b)
 {

@@ -17,8 +17,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "map_internal.h"
-#include "rand.h"
+#include "core/map_internal.h"
+#include "base/rand.h"
 
 /* ---- arrays ----------------------------------------------------------------- */
 

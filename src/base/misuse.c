@@ -35,10 +35,10 @@
 #include <execinfo.h>
 #endif
 
-#include "atomics.h"
-#include "env.h"
-#include "map_internal.h"
-#include "misuse.h"
+#include "base/atomics.h"
+#include "base/env.h"
+#include "core/map_internal.h"
+#include "base/misuse.h"
 
 _Thread_local struct gomap__thread gomap__self_rec __attribute__((tls_model("initial-exec")));
 

@@ -66,9 +66,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "map_probe.h"
-#include "rcu.h"
-#include "scope.h"
+#include "core/map_probe.h"
+#include "base/rcu.h"
+#include "base/scope.h"
 
 #define SNAP_LINE 64
 #define CALLER __builtin_return_address(0)

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "misuse.h"
-#include "rand.h"
-#include "rcu.h"
-#include "scope.h"
-#include "shardmap_internal.h"
+#include "base/misuse.h"
+#include "base/rand.h"
+#include "base/rcu.h"
+#include "base/scope.h"
+#include "shard/shardmap_internal.h"
 
 /* The caller of a public function: named in re-entrancy reports. */
 #define CALLER __builtin_return_address(0)

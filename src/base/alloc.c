@@ -1,7 +1,7 @@
 /*
  * alloc.c — allocation through the map's allocator, with byte accounting.
  */
-#include "alloc.h"
+#include "base/alloc.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -1,12 +1,12 @@
 /*
  * scope.c — the callbacks running on this thread (scope.h).
  */
-#include "scope.h"
+#include "base/scope.h"
 
 #include <stdio.h>
 
-#include "misuse.h"
-#include "rcu.h"
+#include "base/misuse.h"
+#include "base/rcu.h"
 
 enum { SCOPE_MAX = 16 };
 

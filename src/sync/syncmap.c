@@ -14,15 +14,15 @@
  * adds +1 or -1 to one of a few striped counters right after the CAS that
  * made it, so gomap_sync_len is exact whenever no write is in flight.
  */
-#include "syncmap_internal.h"
+#include "sync/syncmap_internal.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rand.h"
-#include "scope.h"
+#include "base/rand.h"
+#include "base/scope.h"
 
 /* ---- tables ---------------------------------------------------------------------- */
 

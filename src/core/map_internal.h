@@ -26,9 +26,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "atomics.h"
-#include "misuse.h"
+#include "base/alloc.h"
+#include "base/atomics.h"
+#include "base/misuse.h"
 
 #define BUCKET_SLOTS 8
 

@@ -18,9 +18,9 @@
 
 #include <math.h>
 
-#include "hash.h"
-#include "map_internal.h"
-#include "rand.h"
+#include "base/hash.h"
+#include "core/map_internal.h"
+#include "base/rand.h"
 
 /* For the routines that must be specialised per key kind even when large
  * (the compiler would otherwise emit one generic copy taking the kind as a

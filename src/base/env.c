@@ -2,12 +2,12 @@
  * env.c — strict parsing of gomap's environment variables, and the one-line
  * warning for a value that is ignored (see env.h).
  */
-#include "env.h"
+#include "base/env.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "atomics.h"
+#include "base/atomics.h"
 
 static int hex_digit(char c)
 {

@@ -8,7 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "shardmap_internal.h"
+#include "shard/shardmap_internal.h"
 
 /* ---- counters ------------------------------------------------------------------------ */
 

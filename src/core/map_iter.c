@@ -18,8 +18,8 @@
  * The arrays and key bytes an iterator may still read are kept alive by the
  * map's graveyard (map.c) while the iterator is live.
  */
-#include "map_internal.h"
-#include "rand.h"
+#include "core/map_internal.h"
+#include "base/rand.h"
 
 #define NO_CHECK SIZE_MAX
 

@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "map_internal.h"
+#include "core/map_internal.h"
 
 typedef struct {
     char *why;

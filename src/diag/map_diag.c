@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "map_internal.h"
+#include "core/map_internal.h"
 
 /* Flushes what was written and reports a write error on the stream. */
 static int finish(FILE *out)

@@ -1,7 +1,7 @@
 /*
  * rcu.c — deferred frees through liburcu's call_rcu (see rcu.h).
  */
-#include "rcu.h"
+#include "base/rcu.h"
 
 #include <gomap/reclaim.h>
 
@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "atomics.h"
-#include "misuse.h"
-#include "scope.h"
+#include "base/atomics.h"
+#include "base/misuse.h"
+#include "base/scope.h"
 
 _Thread_local int gomap__rcu_registered __attribute__((tls_model("initial-exec")));
 

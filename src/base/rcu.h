@@ -36,7 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tsan.h"
+#include "base/tsan.h"
 
 /* The read-side lock and unlock are a few lines each: liburcu's static
  * inline versions, which the LGPL's ten-line rule lets any code inline.

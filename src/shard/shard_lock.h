@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "atomics.h"
+#include "base/atomics.h"
 
 enum shard_lock_kind {
     SHARD_LOCK_RWLOCK,

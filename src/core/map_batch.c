@@ -19,7 +19,7 @@
  * GOMAP_MAX_KEY_SIZE) is answered NULL without being hashed. Nothing is written to the
  * map; the misuse read check runs once per call.
  */
-#include "map_probe.h"
+#include "core/map_probe.h"
 
 /* Keys hashed ahead of the one being probed; a power of two. Chosen by
  * measurement on 1e6- and 1e7-entry u64 maps (docs/map.md, "Batch

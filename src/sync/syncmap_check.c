@@ -1,7 +1,7 @@
 /*
  * syncmap_check.c — the sync map's stats and invariant check.
  */
-#include "syncmap_internal.h"
+#include "sync/syncmap_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
