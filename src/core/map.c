@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/layer.h"
 #include "core/map_internal.h"
 #include "base/rand.h"
 
@@ -239,6 +240,15 @@ void gomap__keep_retired_arrays(gomap_t *m)
     m->keep_retired = 1;
 }
 
+void gomap__free_retired_arrays(gomap_t *m, struct array_hdr *list)
+{
+    while (list) {
+        struct array_hdr *next = list->next_retired;
+        gomap__array_free(m, (char *)(list + 1));
+        list = next;
+    }
+}
+
 struct array_hdr *gomap__take_retired_arrays(gomap_t *m)
 {
     struct array_hdr *list = m->graveyard_arrays;
@@ -380,6 +390,26 @@ int gomap__for_each(const gomap_t *m,
     return rc;
 }
 
+/* The (key, value) form for the layers (layer.h). */
+struct entry_walk {
+    int (*fn)(const void *key, void *val, void *ctx);
+    void *ctx;
+};
+
+static int walk_entry(const gomap_t *m, char *b, unsigned i, void *ctx)
+{
+    const struct entry_walk *w = ctx;
+    return w->fn(key_of_slot(m, key_slot_at(m, b, i)), val_of_slot(m, val_slot_at(m, b, i)),
+                 w->ctx);
+}
+
+int gomap__for_each_entry(const gomap_t *m, int (*fn)(const void *key, void *val, void *ctx),
+                          void *ctx)
+{
+    struct entry_walk w = {fn, ctx};
+    return gomap__for_each(m, walk_entry, &w);
+}
+
 /* ---- seeds, write bracket, fatal errors ----------------------------------------- */
 
 void gomap__reseed(gomap_t *m)
@@ -470,6 +500,11 @@ static bool options_valid(const gomap_options *o)
     if (o->val_size > GOMAP_MAX_VAL_SIZE || (unsigned)o->check > GOMAP_CHECK_STRICT)
         return false;
     return !o->alloc || (o->alloc->alloc && o->alloc->free);
+}
+
+int gomap__options_check(const gomap_options *opt)
+{
+    return opt && options_valid(opt) ? 0 : -EINVAL;
 }
 
 /* The B a hint asks for (Go's makemap), or 0 if the hint would need more

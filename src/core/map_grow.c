@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 
+#include "core/layer.h"
 #include "core/map_probe.h"
 
 int gomap__hash_grow(gomap_t *m)
@@ -221,4 +222,13 @@ int gomap__grow_work(gomap_t *m, size_t bucket)
     if (is_growing(m))
         (void)evacuate(m, m->nevacuate); /* progress only; may fail harmlessly */
     return rc;
+}
+
+int gomap__grow_finish(gomap_t *m)
+{
+    while (is_growing(m)) {
+        if (evacuate(m, m->nevacuate) != 0)
+            return -ENOMEM;
+    }
+    return 0;
 }

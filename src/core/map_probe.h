@@ -48,29 +48,43 @@ static inline const void *slot_key(const gomap_t *m, int kind, const char *slot)
     return kind_may_be_indirect(kind) ? key_of_slot(m, slot) : (const void *)slot;
 }
 
-/* The map's hash of a key. A NaN double gets a random hash (Go's rule: it can
+/* What hashing a key needs of a map (gomap__hasher_of in layer.h makes one). */
+typedef struct gomap__hasher {
+    uint64_t seed;
+    size_t key_size;                                  /* GOMAP_KEY_BYTES */
+    uint64_t (*hash)(const void *key, uint64_t seed); /* GOMAP_KEY_CUSTOM */
+} gomap__hasher;
+
+/* The hash of a key. A NaN double gets a random hash (Go's rule: it can
  * never be found, so it only has to spread out); callers that must not
  * consume randomness test key_is_nan first. */
-static inline uint64_t hash_of(const gomap_t *m, int kind, const void *key)
+static inline uint64_t hash_with(const gomap__hasher *h, int kind, const void *key)
 {
     switch (kind) {
     case GOMAP_KEY_U32:
-        return hash_u64(load_u32(key), m->seed);
+        return hash_u64(load_u32(key), h->seed);
     case GOMAP_KEY_U64:
-        return hash_u64(load_u64(key), m->seed);
+        return hash_u64(load_u64(key), h->seed);
     case GOMAP_KEY_F64: {
         double d = load_f64(key);
-        return isnan(d) ? gomap__rand64() : hash_f64(d, m->seed);
+        return isnan(d) ? gomap__rand64() : hash_f64(d, h->seed);
     }
     case GOMAP_KEY_STR: {
         const gomap_str *s = key;
-        return hash_bytes(s->ptr, s->len, m->seed);
+        return hash_bytes(s->ptr, s->len, h->seed);
     }
     case GOMAP_KEY_BYTES:
-        return hash_bytes(key, m->key_size, m->seed);
+        return hash_bytes(key, h->key_size, h->seed);
     default:
-        return m->hash(key, m->seed);
+        return h->hash(key, h->seed);
     }
+}
+
+/* The map's hash of a key. */
+static inline uint64_t hash_of(const gomap_t *m, int kind, const void *key)
+{
+    const gomap__hasher h = {m->seed, m->key_size, m->hash};
+    return hash_with(&h, kind, key);
 }
 
 static inline bool key_eq(const gomap_t *m, int kind, const void *stored, const void *key)

@@ -87,10 +87,10 @@ void gomap__shard_lock_wait(shard_lock *l, int kind, bool shared, shard_waits *w
 struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s)
 {
     gomap_t *map = s->map;
-    if (!m->optimistic || map->graveyard_arrays == s->graveyard_seen)
+    if (!m->optimistic || gomap__retired_arrays_head(map) == s->graveyard_seen)
         return NULL;
     if (gomap__retired_array_bytes(map) < SETTLE_BYTES) {
-        s->graveyard_seen = map->graveyard_arrays;
+        s->graveyard_seen = gomap__retired_arrays_head(map);
         return NULL;
     }
     if (gomap__must_not_wait())
@@ -107,11 +107,7 @@ void gomap__shard_free_retired(gomap_shard_t *m, struct shard *s, struct array_h
 {
     urcu_memb_synchronize_rcu();
     shard_take(m, s, false);
-    while (list) {
-        struct array_hdr *next = list->next_retired;
-        gomap__array_free(s->map, (char *)(list + 1));
-        list = next;
-    }
+    gomap__free_retired_arrays(s->map, list);
     shard_release(m, s);
 }
 
@@ -276,6 +272,7 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
         atomic_init(&s->waits.count, 0);
         atomic_init(&s->waits.ns, 0);
     }
+    m->hasher = gomap__hasher_of(m->shards[0].map);
     *out = m;
     return 0;
 }
@@ -312,15 +309,13 @@ static bool bad_key(const gomap_shard_t *m, const void *key)
 /* Finds key (hashed h) in a shard's map, which the caller holds. */
 ALWAYS_INLINE slot_ref shard_find(const struct shard *s, int kind, const void *key, uint64_t h)
 {
-    if (s->map->count == 0)
-        return (slot_ref){NULL, 0};
-    return find(s->map, kind, key, h);
+    return layer_find(s->map, kind, key, h);
 }
 
 /* shard_find for a kind known only at run time. */
 static slot_ref shard_find_any(const struct shard *s, const void *key, uint64_t h)
 {
-    if (s->map->count == 0)
+    if (layer_len(s->map) == 0)
         return (slot_ref){NULL, 0};
     return gomap__find_hashed(s->map, key, h);
 }
@@ -334,10 +329,6 @@ static inline void copy_out(const gomap_shard_t *m, void *out, const void *val)
     else
         memset(out, 0, m->val_size);
 }
-
-/* The part of a core map's header that a lookup reads (map_internal.h puts
- * every such field before `nevacuate`). */
-#define LOOKUP_HEADER_BYTES offsetof(struct gomap, nevacuate)
 
 /* An optimistic get: looks key up in shard s without its lock, inside an
  * RCU read-side section (so no bucket array it reaches is freed under it,
@@ -356,12 +347,12 @@ ALWAYS_INLINE bool optimistic_get(struct shard *s, int kind, const void *key, ui
         if (seq & 1)
             break;
         struct gomap hdr;
-        memcpy(&hdr, s->map, LOOKUP_HEADER_BYTES);
+        gomap__copy_lookup_header(&hdr, s->map);
         SEQ_FENCE(memory_order_acquire);
         if (load_relaxed(&s->seq) != seq)
             continue;
-        slot_ref r = hdr.count ? find(&hdr, kind, key, h) : (slot_ref){NULL, 0};
-        copy_out(m, val_out, r.b ? value_at(&hdr, r) : NULL);
+        slot_ref r = layer_find(&hdr, kind, key, h);
+        copy_out(m, val_out, r.b ? layer_value(&hdr, r) : NULL);
         SEQ_FENCE(memory_order_acquire);
         done = load_relaxed(&s->seq) == seq;
         *found = r;
@@ -386,7 +377,7 @@ ALWAYS_INLINE bool get_kind(gomap_shard_t *m, int kind, const void *key, void *v
     }
     shard_take(m, s, true);
     slot_ref r = shard_find(s, kind, key, h);
-    copy_out(m, val_out, r.b ? value_at(s->map, r) : NULL);
+    copy_out(m, val_out, r.b ? layer_value(s->map, r) : NULL);
     if (r.b || count_miss)
         shard_count(m, s, r.b != NULL);
     shard_release(m, s);
@@ -494,7 +485,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     shard_take(m, s, false);
     slot_ref r = shard_find_any(s, key, h);
     bool was = r.b != NULL, present = was;
-    void *stored = was ? value_at(s->map, r) : NULL;
+    void *stored = was ? layer_value(s->map, r) : NULL;
     copy_out(m, copy, stored);
     shard_count(m, s, was);
 
@@ -528,7 +519,7 @@ bool gomap_shard_visit(gomap_shard_t *m, const void *key,
     shard_count(m, s, r.b != NULL);
     if (r.b) {
         shard_hold(m, s, CALLER);
-        fn(slot_key(s->map, m->key_kind, key_slot_at(s->map, r.b, r.i)), value_at(s->map, r), ctx);
+        fn(layer_key(s->map, m->key_kind, r), layer_value(s->map, r), ctx);
         shard_unhold();
     }
     shard_release(m, s);

@@ -15,7 +15,7 @@
 static void read_counters(gomap_shard_t *m, struct shard *s, gomap_shard_counters *c)
 {
     shard_take(m, s, true);
-    c->entries = s->map->count;
+    c->entries = layer_len(s->map);
     shard_release(m, s);
     size_t i = (size_t)(s - m->shards);
     c->hits = c->misses = 0;
@@ -246,10 +246,11 @@ typedef struct {
     size_t misplaced;
 } placement_check;
 
-static int check_placement(const gomap_t *map, char *b, unsigned i, void *arg)
+static int check_placement(const void *key, void *val, void *arg)
 {
+    (void)val;
     placement_check *p = arg;
-    const void *key = key_of_slot(map, key_slot_at(map, b, i));
+    const gomap_t *map = p->m->shards[p->shard].map;
     /* A NaN key's hash is random each time: it can live in any shard. */
     if (gomap__key_is_reflexive(map, key) &&
         shard_for(p->m, gomap__hash_key(map, key)) != &p->m->shards[p->shard])
@@ -263,10 +264,10 @@ static int validate_shard(gomap_shard_t *m, unsigned i, char *why, size_t len)
     char inner[200];
     if (gomap_validate(map, inner, sizeof inner) != 0)
         return fail(why, len, "shard %u: %s", i, inner);
-    if (map->seed != m->seed || !map->fixed_seed)
+    if (!layer_seeded_with(map, m->seed))
         return fail(why, len, "shard %u: hash seed differs from the map's", i);
     placement_check p = {m, i, 0};
-    gomap__for_each(map, check_placement, &p);
+    gomap__for_each_entry(map, check_placement, &p);
     if (p.misplaced)
         return fail(why, len, "shard %u: %zu key%s belonging to another shard", i, p.misplaced,
                     p.misplaced == 1 ? "" : "s");

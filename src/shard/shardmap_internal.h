@@ -33,7 +33,7 @@
 
 #include <gomap/shardmap.h>
 
-#include "core/map_probe.h"
+#include "core/layer.h"
 #include "base/scope.h"
 #include "shard/shard_lock.h"
 #include "base/tsan.h"
@@ -75,6 +75,7 @@ struct gomap_shard {
     unsigned nlanes;          /* a power of two */
     unsigned lane_stride;     /* tallies per lane: nshards rounded up to a line */
     uint64_t seed;            /* every shard's core map hashes with it */
+    gomap__hasher hasher;     /* their hash function */
     gomap_options opt;        /* as given (for snapshots) */
     void *block;              /* the allocation holding `shards` */
     size_t block_size;
@@ -88,7 +89,7 @@ static inline struct shard *shard_for(const gomap_shard_t *m, uint64_t hash)
 /* The map's hash of a key (the shard's and its core map's). */
 static inline uint64_t shard_hash(const gomap_shard_t *m, int kind, const void *key)
 {
-    return hash_of(m->shards[0].map, kind, key);
+    return layer_hash(&m->hasher, kind, key);
 }
 
 /* ---- counting ------------------------------------------------------------------ */
@@ -150,12 +151,6 @@ static inline void shard_release(gomap_shard_t *m, struct shard *s)
     shard_lock_release(&s->lock, m->lock_kind);
     if (__builtin_expect(retired != NULL, 0))
         gomap__shard_free_retired(m, s, retired);
-}
-
-/* The value of a found slot. */
-static inline void *value_at(const gomap_t *map, slot_ref r)
-{
-    return val_of_slot(map, val_slot_at(map, r.b, r.i));
 }
 
 /* Memory from the map's allocator (options.alloc, or malloc). */

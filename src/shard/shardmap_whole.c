@@ -16,14 +16,12 @@
 typedef struct {
     bool (*fn)(const void *key, const void *val, void *ctx);
     void *ctx;
-    int kind;
 } range_call;
 
-static int range_entry(const gomap_t *map, char *b, unsigned i, void *arg)
+static int range_entry(const void *key, void *val, void *arg)
 {
     const range_call *c = arg;
-    const void *key = slot_key(map, c->kind, key_slot_at(map, b, i));
-    return !c->fn(key, value_at(map, (slot_ref){b, i}), c->ctx);
+    return !c->fn(key, val, c->ctx);
 }
 
 void gomap_shard_range(gomap_shard_t *m, bool (*fn)(const void *key, const void *val, void *ctx),
@@ -32,13 +30,13 @@ void gomap_shard_range(gomap_shard_t *m, bool (*fn)(const void *key, const void 
     if (!m || !fn)
         return;
     shard_reentry_check(m, CALLER);
-    range_call c = {fn, ctx, m->key_kind};
+    range_call c = {fn, ctx};
     int stop = 0;
     for (unsigned i = 0; i < m->nshards && !stop; i++) {
         struct shard *s = &m->shards[i];
         shard_take(m, s, true);
         shard_hold(m, s, CALLER);
-        stop = gomap__for_each(s->map, range_entry, &c);
+        stop = gomap__for_each_entry(s->map, range_entry, &c);
         shard_unhold();
         shard_release(m, s);
     }
@@ -54,7 +52,7 @@ size_t gomap_shard_len(gomap_shard_t *m)
     gomap__shard_take_all(m, true);
     size_t n = 0;
     for (unsigned i = 0; i < m->nshards; i++)
-        n += m->shards[i].map->count;
+        n += layer_len(m->shards[i].map);
     gomap__shard_release_all(m);
     return n;
 }
@@ -106,12 +104,10 @@ void gomap_shard_clear(gomap_shard_t *m)
  * snapshot is nobody else's yet, and the debug build's validation after
  * every bracketed write would make the merge quadratic. Keys of different
  * shards are distinct. */
-static int merge_entry(const gomap_t *map, char *b, unsigned i, void *arg)
+static int merge_entry(const void *key, void *val, void *arg)
 {
     gomap_t *into = arg;
-    const void *key = key_of_slot(map, key_slot_at(map, b, i));
-    int rc = gomap__upsert_hashed(into, key, gomap__hash_key(into, key),
-                                  value_at(map, (slot_ref){b, i}), true, NULL);
+    int rc = gomap__upsert_hashed(into, key, gomap__hash_key(into, key), val, true, NULL);
     return rc < 0 ? rc : 0;
 }
 
@@ -131,9 +127,9 @@ static int clone_all(gomap_shard_t *m, gomap_t **clones, size_t *total)
     gomap__shard_take_all(m, true);
     for (unsigned i = 0; i < m->nshards && rc == 0; i++) {
         const gomap_t *map = m->shards[i].map;
-        if (map->count) {
+        if (layer_len(map)) {
             rc = gomap_clone(&clones[i], map);
-            *total += map->count;
+            *total += layer_len(map);
         }
     }
     gomap__shard_release_all(m);
@@ -155,7 +151,7 @@ static int merge(gomap_shard_t *m, gomap_t **clones, size_t total, gomap_t **out
     if (nonempty == 1) {
         *out = clones[last];
         clones[last] = NULL;
-        (*out)->fixed_seed = 0;
+        gomap__seed_unfix(*out);
         return 0;
     }
     gomap_options o = m->opt;
@@ -164,7 +160,7 @@ static int merge(gomap_shard_t *m, gomap_t **clones, size_t total, gomap_t **out
     int rc = gomap_new(out, &o);
     for (unsigned i = 0; i < m->nshards && rc == 0; i++)
         if (clones[i])
-            rc = gomap__for_each(clones[i], merge_entry, *out);
+            rc = gomap__for_each_entry(clones[i], merge_entry, *out);
     if (rc) {
         gomap_free(*out);
         *out = NULL;

@@ -66,7 +66,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/map_probe.h"
+#include "core/layer.h"
 #include "base/rcu.h"
 #include "base/scope.h"
 
@@ -240,7 +240,7 @@ static void pool_free_all(gomap_snap_t *m)
 
 static size_t version_bytes(const version *v)
 {
-    return VERSION_BLOCK + v->map->mem.bytes_held;
+    return VERSION_BLOCK + layer_bytes_held(v->map);
 }
 
 /* ---- the retired list (under gc_mu) ------------------------------------------------ */
@@ -371,11 +371,11 @@ static void zero_fill(size_t val_size, void *val_out)
  * and without the misuse check: a published map is never written. */
 ALWAYS_INLINE bool lookup_kind(const gomap_t *map, int kind, const void *key, void *val_out)
 {
-    void *slot = probe_lookup(map, kind, key);
+    void *slot = layer_lookup(map, kind, key);
     if (!slot)
-        zero_fill(map->val_size, val_out);
+        zero_fill(layer_val_size(map), val_out);
     else if (val_out)
-        copy_slot_bytes(val_out, slot, map->val_size);
+        copy_slot_bytes(val_out, slot, layer_val_size(map));
     return slot != NULL;
 }
 
@@ -407,7 +407,7 @@ size_t gomap_snap_len(gomap_snap_t *m)
     if (!m)
         return 0;
     gomap__rcu_read_lock();
-    size_t n = current_version(m)->map->count;
+    size_t n = layer_len(current_version(m)->map);
     gomap__rcu_read_unlock();
     return n;
 }
@@ -465,13 +465,13 @@ bool gomap_snap_view_get(const gomap_snap_view_t *view, const void *key, void *v
     if (!view)
         return false;
     const gomap_t *map = view_version(view, MSG_VIEW_USED_GONE, CALLER)->map;
-    if (!key_ok(map->key_kind, key)) {
-        zero_fill(map->val_size, val_out);
+    if (!key_ok(layer_key_kind(map), key)) {
+        zero_fill(layer_val_size(map), val_out);
         return false;
     }
     bool found;
 #define LOOKUP(K) lookup_kind(map, K, key, val_out)
-    KIND_SWITCH(map->key_kind, found, LOOKUP)
+    KIND_SWITCH(layer_key_kind(map), found, LOOKUP)
 #undef LOOKUP
     return found;
 }
@@ -544,14 +544,12 @@ static const gomap_t *current_map_locked(gomap_snap_t *m)
     return atomic_load_explicit(&m->current, memory_order_relaxed)->map;
 }
 
-/* gomap__for_each callback: one entry of the source into the private copy.
+/* gomap__for_each_entry callback: one entry of the source into the private copy.
  * No write bracket around the insert: the copy is nobody else's yet, and
  * the debug build's validation after every bracketed write would make the
  * copy quadratic. Keys are distinct, so nothing is overwritten. */
-static int copy_entry(const gomap_t *src, char *b, unsigned i, void *copy)
+static int copy_entry(const void *key, void *val, void *copy)
 {
-    const void *key = key_of_slot(src, key_slot_at(src, b, i));
-    const void *val = val_of_slot(src, val_slot_at(src, b, i));
     int rc = gomap__upsert_hashed(copy, key, gomap__hash_key(copy, key), val, false, NULL);
     return rc < 0 ? -ENOMEM : 0;
 }
@@ -564,7 +562,7 @@ static int copy_map(const gomap_snap_t *m, const gomap_t *src, size_t hint, goma
     gomap_options o = m->opt;
     o.hint = hint;
     int rc = gomap_new(out, &o);
-    if (rc == 0 && src && (rc = gomap__for_each(src, copy_entry, *out)) != 0) {
+    if (rc == 0 && src && (rc = gomap__for_each_entry(src, copy_entry, *out)) != 0) {
         gomap_free(*out);
         *out = NULL;
     }
@@ -578,8 +576,7 @@ static int copy_map(const gomap_snap_t *m, const gomap_t *src, size_t hint, goma
  * still whole and correct, only slower, and is published as it is. */
 static void finish_growth(gomap_t *map)
 {
-    while (map->oldbuckets && gomap__grow_work(map, map->nevacuate) == 0)
-        ;
+    (void)gomap__grow_finish(map);
 }
 
 /* Under mu: makes v the current version and retires the one it replaces.
@@ -638,12 +635,12 @@ static int commit_locked(gomap_snap_t *m, const gomap_t *src, size_t hint,
  * 0 for strings, whose equal contents are all there is. */
 static size_t key_identity_bytes(const gomap_t *map)
 {
-    switch (map->key_kind) {
+    switch (layer_key_kind(map)) {
     case GOMAP_KEY_U32: return sizeof(uint32_t);
     case GOMAP_KEY_U64:
     case GOMAP_KEY_F64: return sizeof(uint64_t);
     case GOMAP_KEY_STR: return 0;
-    default: return map->key_size;
+    default: return layer_key_size(map);
     }
 }
 
@@ -651,16 +648,17 @@ static size_t key_identity_bytes(const gomap_t *map)
  * present, stored with the same bytes, holding the same value. */
 static bool already_set(const gomap_t *map, const void *key, const void *val)
 {
-    if (map->count == 0 || !gomap__key_is_reflexive(map, key))
+    if (layer_len(map) == 0 || !gomap__key_is_reflexive(map, key))
         return false;
     slot_ref r = gomap__find_hashed(map, key, gomap__hash_key(map, key));
     if (!r.b)
         return false;
     size_t kb = key_identity_bytes(map);
-    const void *stored_key = key_of_slot(map, key_slot_at(map, r.b, r.i));
-    const void *stored_val = val_of_slot(map, val_slot_at(map, r.b, r.i));
+    const void *stored_key = layer_key(map, layer_key_kind(map), r);
+    const void *stored_val = layer_value(map, r);
+    size_t vb = layer_val_size(map);
     return (kb == 0 || memcmp(stored_key, key, kb) == 0) &&
-           (map->val_size == 0 || memcmp(stored_val, val, map->val_size) == 0);
+           (vb == 0 || memcmp(stored_val, val, vb) == 0);
 }
 
 struct key_val {
@@ -690,7 +688,7 @@ int gomap_snap_set(gomap_snap_t *m, const void *key, const void *val)
     writer_lock(m, CALLER);
     const gomap_t *cur = current_map_locked(m);
     if (!already_set(cur, key, val))
-        rc = commit_locked(m, cur, cur->count + 1, edit_set, &kv);
+        rc = commit_locked(m, cur, layer_len(cur) + 1, edit_set, &kv);
     writer_unlock(m);
     return rc;
 }
@@ -704,7 +702,7 @@ int gomap_snap_delete(gomap_snap_t *m, const void *key)
     writer_lock(m, CALLER);
     const gomap_t *cur = current_map_locked(m);
     if (gomap_get(cur, key)) {
-        rc = commit_locked(m, cur, cur->count - 1, edit_delete, &kv);
+        rc = commit_locked(m, cur, layer_len(cur) - 1, edit_delete, &kv);
         if (rc == 0)
             rc = 1;
     }
@@ -718,7 +716,7 @@ int gomap_snap_update(gomap_snap_t *m, int (*fn)(gomap_t *copy, void *ctx), void
         return -EINVAL;
     writer_lock(m, CALLER);
     const gomap_t *cur = current_map_locked(m);
-    int rc = commit_locked(m, cur, cur->count, fn, ctx);
+    int rc = commit_locked(m, cur, layer_len(cur), fn, ctx);
     writer_unlock(m);
     return rc;
 }
@@ -729,7 +727,7 @@ int gomap_snap_clear(gomap_snap_t *m)
         return -EINVAL;
     int rc = 0;
     writer_lock(m, CALLER);
-    if (current_map_locked(m)->count != 0)
+    if (layer_len(current_map_locked(m)) != 0)
         rc = commit_locked(m, NULL, 0, NULL, NULL);
     writer_unlock(m);
     return rc;
@@ -858,11 +856,11 @@ static const char *check_version(const gomap_snap_t *m, const version *v)
 {
     if (v->owner != m)
         return "a version belongs to another snapshot map";
-    if (!v->map->frozen)
+    if (!layer_frozen(v->map))
         return "a published version's map is not frozen";
     if (v->bytes != version_bytes(v))
         return "a published version's map was written after publication";
-    if (v->map->key_kind != m->key_kind || v->map->val_size != m->val_size)
+    if (layer_key_kind(v->map) != m->key_kind || layer_val_size(v->map) != m->val_size)
         return "a version's map has other key or value options than the snapshot map";
     return NULL;
 }

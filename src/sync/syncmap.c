@@ -168,9 +168,10 @@ static int entry_try_cas(gomap_sync_t *m, struct entry *e, const void *old, cons
 
 /* ---- promotion and the dirty copy (under mu) ---------------------------------------- */
 
-static int retire_if_expunged(const gomap_t *map, char *b, unsigned i, void *ctx)
+static int retire_if_expunged(const void *key, void *val, void *ctx)
 {
-    struct entry *e = entry_at(map, b, i);
+    (void)key;
+    struct entry *e = entry_in(val);
     if (atomic_load_explicit(&e->p, memory_order_relaxed) == EXPUNGED)
         gomap__entry_retire(ctx, e);
     return 0;
@@ -186,7 +187,7 @@ static void promote_locked(gomap_sync_t *m)
     m->misses = 0;
     m->promotions++;
     if (old) {
-        gomap__for_each(old->map, retire_if_expunged, m);
+        gomap__for_each_entry(old->map, retire_if_expunged, m);
         gomap__table_retire(m, old);
     }
     gomap__box_flush(m);
@@ -206,20 +207,20 @@ struct copy_ctx {
     struct table *dirty;
 };
 
-static int copy_unexpunged(const gomap_t *map, char *b, unsigned i, void *ctx)
+static int copy_unexpunged(const void *key, void *val, void *ctx)
 {
     struct copy_ctx *c = ctx;
-    struct entry *e = entry_at(map, b, i);
+    struct entry *e = entry_in(val);
     if (entry_try_expunge_locked(e))
         return 0;
-    const void *key = key_at(map, b, i);
     return table_put(c->dirty, key, key_hash(c->m, key), e);
 }
 
-static int unexpunge(const gomap_t *map, char *b, unsigned i, void *ctx)
+static int unexpunge(const void *key, void *val, void *ctx)
 {
+    (void)key;
     (void)ctx;
-    struct entry *e = entry_at(map, b, i);
+    struct entry *e = entry_in(val);
     struct box *want = EXPUNGED;
     atomic_compare_exchange_strong_explicit(&e->p, &want, NULL, memory_order_relaxed,
                                             memory_order_relaxed);
@@ -239,8 +240,8 @@ static int dirty_locked(gomap_sync_t *m)
         return -ENOMEM;
     if (r) {
         struct copy_ctx c = {m, d};
-        if (gomap__for_each(r->map, copy_unexpunged, &c) != 0) {
-            gomap__for_each(r->map, unexpunge, NULL);
+        if (gomap__for_each_entry(r->map, copy_unexpunged, &c) != 0) {
+            gomap__for_each_entry(r->map, unexpunge, NULL);
             gomap__table_free_now(m, d);
             return -ENOMEM;
         }
@@ -302,14 +303,11 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
         *out = NULL;
     if (!out || !opt || opt->mem_limit != 0)
         return -EINVAL;
-    /* gomap_new judges the options, the value size included. */
+    /* The core map judges the options, the value size included. */
+    if (gomap__options_check(opt) != 0)
+        return -EINVAL;
     gomap_options inner = *opt;
     inner.hint = 0;
-    gomap_t *probe;
-    int rc = gomap_new(&probe, &inner);
-    if (rc)
-        return rc;
-    gomap_free(probe);
     inner.val_size = sizeof(struct entry *);
 
     gomap_sync_t *m = gomap__sync_alloc(opt->alloc, sizeof *m);
@@ -321,10 +319,7 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     m->val_size = opt->val_size;
     m->key_kind = (int)opt->key_kind;
     m->seed = gomap__rand64();
-    if (gomap__new_seeded(&m->hasher, &inner, m->seed) != 0) {
-        gomap__sync_free_block(m, m, sizeof *m);
-        return -ENOMEM;
-    }
+    m->hasher = gomap__hasher_for(&inner, m->seed);
     atomic_init(&m->read, 0);
     atomic_init(&m->pending, NULL);
     atomic_init(&m->free_boxes, NULL);
@@ -345,10 +340,11 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
 
 /* An entry leaves every table: its value (if any) is taken out, and both are
  * retired. Under mu. */
-static int kill_entry(const gomap_t *map, char *b, unsigned i, void *ctx)
+static int kill_entry(const void *key, void *val, void *ctx)
 {
+    (void)key;
     gomap_sync_t *m = ctx;
-    struct entry *e = entry_at(map, b, i);
+    struct entry *e = entry_in(val);
     struct box *p = atomic_exchange_explicit(&e->p, EXPUNGED, memory_order_acq_rel);
     if (has_value(p)) {
         len_add(m, -1);
@@ -371,10 +367,10 @@ void gomap_sync_clear(gomap_sync_t *m)
     /* Each entry once (I2): read's EXPUNGED entries are in no other table;
      * every other one is in dirty when there is a dirty. */
     if (r && m->dirty)
-        gomap__for_each(r->map, retire_if_expunged, m);
+        gomap__for_each_entry(r->map, retire_if_expunged, m);
     struct table *holder = m->dirty ? m->dirty : r;
     if (holder)
-        gomap__for_each(holder->map, kill_entry, m);
+        gomap__for_each_entry(holder->map, kill_entry, m);
     if (r)
         gomap__table_retire(m, r);
     if (m->dirty)
@@ -398,7 +394,6 @@ static void sync_destroy(struct gomap_retired *r)
 {
     gomap_sync_t *m = (gomap_sync_t *)(void *)((char *)r - offsetof(gomap_sync_t, final));
     gomap__box_free_list(m);
-    gomap_free(m->hasher);
     pthread_mutex_destroy(&m->mu);
     gomap__sync_free_block(m, m, sizeof *m);
 }

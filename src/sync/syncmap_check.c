@@ -40,17 +40,16 @@ struct check_ctx {
 
 /* Over read's entries: I1 (no dirty: nothing EXPUNGED) and I2 (with dirty:
  * every entry not EXPUNGED is in dirty, as the same entry). */
-static int check_read_entry(const gomap_t *map, char *b, unsigned i, void *ctx)
+static int check_read_entry(const void *key, void *val, void *ctx)
 {
     struct check_ctx *c = ctx;
-    struct entry *e = entry_at(map, b, i);
+    struct entry *e = entry_in(val);
     struct box *p = atomic_load_explicit(&e->p, memory_order_relaxed);
-    const void *key = key_at(map, b, i);
     if (!c->other) {
         if (p == EXPUNGED)
             c->why = "an entry of the read part is expunged while there is no dirty map";
         c->live += has_value(p);
-    } else if (p != EXPUNGED && gomap__key_is_reflexive(map, key) &&
+    } else if (p != EXPUNGED && gomap__key_is_reflexive(c->other->map, key) &&
                table_find(c->other, key, key_hash(c->m, key)) != e) {
         c->why = "a live entry of the read part is missing from the dirty map";
     }
@@ -59,15 +58,14 @@ static int check_read_entry(const gomap_t *map, char *b, unsigned i, void *ctx)
 
 /* Over dirty's entries: none EXPUNGED (I2); without `amended` every key is
  * also in read (I3). */
-static int check_dirty_entry(const gomap_t *map, char *b, unsigned i, void *ctx)
+static int check_dirty_entry(const void *key, void *val, void *ctx)
 {
     struct check_ctx *c = ctx;
-    struct entry *e = entry_at(map, b, i);
+    struct entry *e = entry_in(val);
     struct box *p = atomic_load_explicit(&e->p, memory_order_relaxed);
-    const void *key = key_at(map, b, i);
     if (p == EXPUNGED)
         c->why = "an expunged entry is in the dirty map";
-    else if (c->other && gomap__key_is_reflexive(map, key) &&
+    else if (c->other && gomap__key_is_reflexive(c->other->map, key) &&
              table_find(c->other, key, key_hash(c->m, key)) != e)
         c->why = "the dirty map has a key the read part lacks, and the read part is not amended";
     c->live += has_value(p);
@@ -99,14 +97,14 @@ int gomap_sync_validate(gomap_sync_t *m, char *why, size_t why_len)
         c.why = "the read part is amended but there is no dirty map";
     if (!c.why && r) {
         c.other = d;
-        gomap__for_each(r->map, check_read_entry, &c);
+        gomap__for_each_entry(r->map, check_read_entry, &c);
     }
     if (!c.why && d) {
         c.other = read_amended(w) ? NULL : r;
         if (!read_amended(w) && !r && gomap_len(d->map))
             c.why = "the dirty map has keys, the read part is empty and not amended";
         else
-            gomap__for_each(d->map, check_dirty_entry, &c);
+            gomap__for_each_entry(d->map, check_dirty_entry, &c);
     }
     if (!c.why && c.live != gomap_sync_len(m))
         c.why = "gomap_sync_len differs from the number of live entries";

@@ -34,7 +34,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "core/map_probe.h"
+#include "core/layer.h"
 #include "base/rcu.h"
 
 #define CACHE_LINE 64
@@ -89,11 +89,11 @@ struct gomap_sync {
     /* Read by every load, written only by promotion and clear: on a cache
      * line of its own with the fields loads need, which never change. */
     _Atomic uintptr_t read;       /* struct table * (or NULL: empty) | AMENDED */
-    gomap_t *hasher;              /* an empty map with every table's seed:
-                                     hashes keys */
+    gomap__hasher hasher;         /* every table's hash function */
     size_t val_size;
     int key_kind;                 /* gomap_key_kind */
-    char pad0[CACHE_LINE - 3 * sizeof(void *) - sizeof(int)];
+    char pad0[CACHE_LINE - sizeof(uintptr_t) - sizeof(gomap__hasher) - sizeof(size_t) -
+              sizeof(int)];
 
     /* Boxes (syncmap_mem.c): retired ones waiting to be handed to RCU as
      * one batch, and recycled ones, each a stack changed by CAS. */
@@ -148,16 +148,12 @@ static inline bool same_val(const gomap_sync_t *m, struct box *p, const void *va
 
 /* ---- tables ---------------------------------------------------------------- */
 
-static inline struct entry *entry_at(const gomap_t *map, char *b, unsigned i)
+/* The entry a table's value slot holds. */
+static inline struct entry *entry_in(const void *val)
 {
     struct entry *e;
-    memcpy(&e, val_slot_at(map, b, i), sizeof e);
+    memcpy(&e, val, sizeof e);
     return e;
-}
-
-static inline const void *key_at(const gomap_t *map, char *b, unsigned i)
-{
-    return key_of_slot(map, key_slot_at(map, b, i));
 }
 
 /* The entry of key in table t (NULL: none, or no table). The search is
@@ -166,17 +162,17 @@ static inline const void *key_at(const gomap_t *map, char *b, unsigned i)
 ALWAYS_INLINE struct entry *table_find_kind(const struct table *t, int kind, const void *key,
                                             uint64_t h)
 {
-    if (!t || t->map->count == 0)
+    if (!t)
         return NULL;
-    slot_ref s = find(t->map, kind, key, h);
-    return s.b ? entry_at(t->map, s.b, s.i) : NULL;
+    slot_ref s = layer_find(t->map, kind, key, h);
+    return s.b ? entry_in(layer_value(t->map, s)) : NULL;
 }
 
 static inline struct entry *table_find(const struct table *t, const void *key, uint64_t h)
 {
     struct entry *e;
 #define FIND(K) table_find_kind(t, K, key, h)
-    KIND_SWITCH(t ? t->map->key_kind : GOMAP_KEY_U64, e, FIND)
+    KIND_SWITCH(t ? layer_key_kind(t->map) : GOMAP_KEY_U64, e, FIND)
 #undef FIND
     return e;
 }
@@ -187,7 +183,7 @@ static inline struct entry *table_find(const struct table *t, const void *key, u
  * table is bigger or a locked path needs the hash. */
 ALWAYS_INLINE struct entry *table_lookup_kind(const struct table *t, int kind, const void *key)
 {
-    void *slot = t ? probe_lookup(t->map, kind, key) : NULL;
+    void *slot = t ? layer_lookup(t->map, kind, key) : NULL;
     struct entry *e = NULL;
     if (slot)
         memcpy(&e, slot, sizeof e);
@@ -198,7 +194,7 @@ static inline struct entry *table_lookup(const struct table *t, const void *key)
 {
     struct entry *e;
 #define LOOKUP(K) table_lookup_kind(t, K, key)
-    KIND_SWITCH(t ? t->map->key_kind : GOMAP_KEY_U64, e, LOOKUP)
+    KIND_SWITCH(t ? layer_key_kind(t->map) : GOMAP_KEY_U64, e, LOOKUP)
 #undef LOOKUP
     return e;
 }
@@ -223,7 +219,7 @@ static inline bool read_amended(uintptr_t w)
 static inline uint64_t key_hash(const gomap_sync_t *m, const void *key)
 {
     uint64_t h;
-#define HASH(K) hash_of(m->hasher, K, key)
+#define HASH(K) layer_hash(&m->hasher, K, key)
     KIND_SWITCH(m->key_kind, h, HASH)
 #undef HASH
     return h;

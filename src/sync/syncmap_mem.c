@@ -250,7 +250,7 @@ static void table_free_deferred(struct gomap_retired *r)
 
 void gomap__table_retire(gomap_sync_t *m, struct table *t)
 {
-    t->bytes = sizeof *t + t->map->mem.bytes_held;
+    t->bytes = sizeof *t + layer_bytes_held(t->map);
     account_retired(m, t->bytes);
     gomap__rcu_retire(&t->retired, table_free_deferred);
 }
