@@ -16,9 +16,11 @@
  * Symbols come from libbacktrace (DWARF, so static functions and file:line
  * too) when the build found it, else from glibc's backtrace_symbols.
  *
- * The map may be being written by the other thread while this runs; the
- * report reads only the header fields, tophash bytes and overflow pointers,
- * after marking the map so that writer stops at the end of its write.
+ * The report knows nothing of the structure it concerns: its caller passes
+ * a subject (misuse.h) that marks the structure, so that the other writer
+ * stops at the end of its write, and prints what it is (core/map_fault.c
+ * for a core map: header and compact heatmap, read while the other thread
+ * may still be writing).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gomap/diag.h>
+
 #if GOMAP_HAVE_LIBBACKTRACE
 #include <backtrace.h>
 #else
@@ -37,7 +41,6 @@
 
 #include "base/atomics.h"
 #include "base/env.h"
-#include "core/map_internal.h"
 #include "base/misuse.h"
 
 _Thread_local struct gomap__thread gomap__self_rec __attribute__((tls_model("initial-exec")));
@@ -288,54 +291,19 @@ static void thread_name(uint64_t tid, char *buf, size_t len)
         *nl = '\0';
 }
 
-static const char *kind_name(int kind)
-{
-    static const char *names[] = {"u32", "u64", "f64", "string", "byte", "custom"};
-    return kind >= 0 && kind <= GOMAP_KEY_CUSTOM ? names[kind] : "?";
-}
-
-static const char *mode_name(int mode)
-{
-    return mode == GOMAP_CHECK_STRICT ? "strict" : mode == GOMAP_CHECK_FAST ? "fast" : "off";
-}
-
-static void describe_map(FILE *out, const gomap_t *m, gomap_fault *f)
-{
-    fprintf(out, "map %p: %s keys", (const void *)m, kind_name(m->key_kind));
-    if (m->key_kind == GOMAP_KEY_BYTES || m->key_kind == GOMAP_KEY_CUSTOM)
-        fprintf(out, " of %zu bytes", m->key_size);
-    fprintf(out, ", %zu-byte values, check mode %s\n", m->val_size, mode_name(m->check));
-    f->count = m->count;
-    f->b = m->B;
-    f->growing = m->oldbuckets != NULL;
-    f->overflow_buckets = m->noverflow;
-    fprintf(out, "header: count=%zu B=%u buckets=%zu overflow=%zu", m->count, m->B,
-            m->buckets ? (size_t)1 << m->B : 0, m->noverflow);
-    if (m->oldbuckets)
-        fprintf(out, " growing=%s (old buckets %zu, evacuated below %zu)",
-                (m->flags & FLAG_SAME_SIZE_GROW) ? "same-size" : "doubling",
-                old_bucket_count(m), m->nevacuate);
-    else
-        fputs(" growing=no", out);
-    fprintf(out, " live-iterators=%zu retained-for-iterators=%zu bytes-held=%zu\n",
-            load_relaxed(&((gomap_t *)(uintptr_t)m)->iterators), m->retained_bytes,
-            m->mem.bytes_held);
-    if (m->buckets)
-        gomap__heatmap_text(m, out, 4);
-}
-
 static _Atomic int faulting;
 
-static _Noreturn void report(const gomap_t *m, const char *message, uintptr_t other,
-                             const void *site, const char *held, const void *held_site)
+_Noreturn void gomap__report(const struct gomap__fault_subject *subject, const char *message,
+                             uintptr_t other, const void *site, const char *held,
+                             const void *held_site)
 {
     if (exchange_relaxed(&faulting, 1)) {
         for (;;)
             pause(); /* another thread is reporting; the abort is coming */
     }
-    gomap_t *mm = (gomap_t *)(uintptr_t)m;
-    if (mm)
-        store_relaxed(&mm->writer, FAULT_MARK); /* the other writer stops at its end */
+    const gomap_t *m = subject ? subject->map : NULL;
+    if (subject && subject->mark)
+        store_relaxed(subject->mark, FAULT_MARK); /* the other writer stops at its end */
 
     static char self_name[32], other_name[32];
     gomap_fault f = {.message = message, .map = m, .call_site = site,
@@ -356,8 +324,8 @@ static _Noreturn void report(const gomap_t *m, const char *message, uintptr_t ot
     if (!out)
         out = stderr; /* no memory for the text: print as we go */
     fprintf(out, "fatal error: %s\n\n", message);
-    if (m)
-        describe_map(out, m, &f);
+    if (subject && subject->describe)
+        subject->describe(out, subject->map, &f);
     fprintf(out, "this thread: %llu \"%s\", detected in ", (unsigned long long)f.thread_id,
             self_name);
     gomap__print_site(out, site);
@@ -387,16 +355,4 @@ static _Noreturn void report(const gomap_t *m, const char *message, uintptr_t ot
     fflush(stderr);
     call_handler(&f);
     abort();
-}
-
-_Noreturn void gomap__fault(const gomap_t *m, const char *message, uintptr_t other,
-                            const void *site)
-{
-    report(m, message, other, site, NULL, NULL);
-}
-
-_Noreturn void gomap__fault_held(const gomap_t *m, const char *message, const void *site,
-                                 const char *held, const void *held_site)
-{
-    report(m, message, 0, site, held, held_site);
 }

@@ -5,7 +5,7 @@
  * A writer sets the map's `writer` mark to its thread record for the
  * duration of the write. A write that meets a mark, a write whose mark was
  * replaced by the time it ends, a lookup or an iterator step that meets a
- * mark, all end the process through gomap__fault: report on stderr, fault
+ * mark, all end the process through gomap__report: report on stderr, fault
  * handler, abort(). In GOMAP_CHECK_FAST mode the mark is a relaxed load and
  * store (best effort, as in Go); in GOMAP_CHECK_STRICT mode it is an atomic
  * exchange on entry and on exit, so two overlapping writers always see each
@@ -61,20 +61,31 @@ static inline struct gomap__thread *gomap__self(void)
     "write to a published gomap snapshot version (versions are frozen: change the map with " \
     "gomap_snap_set, _delete, _clear or _update, or write a gomap_clone of it)"
 
-struct gomap;
+#include <gomap/diag.h>
 
-/* Reports misuse of m and ends the process. `other` is the mark found (a
- * struct gomap__thread *, FAULT_MARK or 0); `site` the detecting call's
- * return address. Only one report is printed per process: a second thread
- * that detects misuse meanwhile waits for the abort. */
-_Noreturn void gomap__fault(const struct gomap *m, const char *message,
-                            uintptr_t other, const void *site);
+/* What a report says about the structure it concerns, given by the caller
+ * (base/ knows no structure: core/map_fault.c makes the core map's). */
+struct gomap__fault_subject {
+    const gomap_t *map;         /* reported as gomap_fault.map; may be NULL */
+    _Atomic uintptr_t *mark;    /* its write mark, set to FAULT_MARK so that
+                                   the other writer stops at the end of its
+                                   write; may be NULL */
+    void (*describe)(FILE *out, const gomap_t *map, gomap_fault *f);
+                                /* prints the structure after the first
+                                   line and fills f's header fields; may be
+                                   NULL */
+};
 
-/* gomap__fault for a thread that holds a lock it is about to wait for
- * again: the report adds "held: <held>, taken at <held_site>" (held_site may
- * be NULL). */
-_Noreturn void gomap__fault_held(const struct gomap *m, const char *message, const void *site,
-                                 const char *held, const void *held_site);
+/* Reports misuse and ends the process. `subject` may be NULL (misuse that
+ * concerns no structure). `other` is the mark found (a struct gomap__thread
+ * *, FAULT_MARK or 0); `site` the detecting call's return address; `held`,
+ * if not NULL, adds "held: <held>, taken at <held_site>" (held_site may be
+ * NULL) for a thread that holds a lock it is about to wait for again. Only
+ * one report is printed per process: a second thread that detects misuse
+ * meanwhile waits for the abort. */
+_Noreturn void gomap__report(const struct gomap__fault_subject *subject, const char *message,
+                             uintptr_t other, const void *site, const char *held,
+                             const void *held_site);
 
 /* Prints the function (and file:line when known) of a code address, as the
  * report does. */

@@ -161,7 +161,7 @@ static void call_rcu_barrier(void)
 void gomap_rcu_barrier(void)
 {
     if (gomap__must_not_wait())
-        gomap__fault(NULL, MSG_BARRIER_INSIDE, 0, __builtin_return_address(0));
+        gomap__report(NULL, MSG_BARRIER_INSIDE, 0, __builtin_return_address(0), NULL, NULL);
     gomap__rcu_ensure_registered(); /* call_rcu and the barrier want a registered caller */
     do
         call_rcu_barrier();

@@ -39,12 +39,3 @@ bool gomap__must_not_wait(void)
 {
     return gomap__in_callback() || gomap__rcu_in_read_section();
 }
-
-_Noreturn void gomap__scope_fault(const struct gomap__scope *s, const void *map,
-                                  const char *message, const void *site)
-{
-    char held[160];
-    snprintf(held, sizeof held, "%s of %p, by this thread (inside its callback)", s->what,
-             s->owner);
-    gomap__fault_held(map, message, site, held, s->site);
-}

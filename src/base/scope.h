@@ -55,10 +55,4 @@ static inline bool gomap__in_callback(void)
  * RCU read-side section or inside a callback of a concurrent map. */
 bool gomap__must_not_wait(void);
 
-/* Reports `message` for a call into `owner` from inside one of its own
- * callbacks (the report's "held:" line describes the scope) and ends the
- * process. `map` is a core map to describe in the report, or NULL. */
-_Noreturn void gomap__scope_fault(const struct gomap__scope *s, const void *map,
-                                  const char *message, const void *site);
-
 #endif /* GOMAP_SCOPE_H */

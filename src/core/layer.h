@@ -26,7 +26,8 @@
  *                gomap__map_freeze, layer_frozen
  *   lock-free readers  gomap__keep_retired_arrays and the retired-array
  *                calls, gomap__copy_lookup_header
- *   reports      gomap__fault, gomap__fault_held, gomap__fatal (base/misuse.h)
+ *   reports      gomap__fault, gomap__fault_held, gomap__scope_fault,
+ *                gomap__fatal
  */
 #ifndef GOMAP_CORE_LAYER_H
 #define GOMAP_CORE_LAYER_H

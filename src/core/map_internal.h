@@ -329,23 +329,26 @@ int gomap__for_each(const gomap_t *m,
                     int (*fn)(const gomap_t *m, char *b, unsigned i, void *ctx),
                     void *ctx);
 
-/* ---- diagnostics (map_diag.c) ---------------------------------------------- */
-
-/* The text heatmap of gomap_heatmap, limited to max_rows rows of cells (0:
- * the default of 16; any request is capped at 32); the folding grows until
- * every bucket has a cell, so the whole map always fits. Used by the misuse
- * report with 4 rows. Best effort on a map being written concurrently: it reads
- * tophash bytes and overflow pointers only, and bounds every chain walk. */
-void gomap__heatmap_text(const gomap_t *m, FILE *out, unsigned max_rows);
-
-/* The heatmaps' colour ramp: level 0..8 (clamped) to "#rrggbb" (ColorBrewer
- * YlGnBu, pale for 0, dark for 8). */
-void gomap__ramp_colour(double level, char buf[8]);
-
-/* The text heatmaps' five shades, lightest first (UTF-8). */
-extern const char *const gomap__shade[5];
-
 /* ---- misuse checks and the write bracket --------------------------------------- */
+
+/* Reports misuse of m (which may be NULL) and ends the process. `other` is
+ * the mark found (a struct gomap__thread *, FAULT_MARK or 0); `site` the
+ * detecting call's return address. (map_fault.c; base/misuse.h prints.) */
+_Noreturn void gomap__fault(const gomap_t *m, const char *message, uintptr_t other,
+                            const void *site);
+
+/* gomap__fault for a thread that holds a lock it is about to wait for
+ * again: the report adds "held: <held>, taken at <held_site>" (held_site may
+ * be NULL). */
+_Noreturn void gomap__fault_held(const gomap_t *m, const char *message, const void *site,
+                                 const char *held, const void *held_site);
+
+/* Reports `message` for a call into a structure from inside one of its own
+ * callbacks (the report's "held:" line describes the scope, base/scope.h)
+ * and ends the process. `map` is a core map to describe, or NULL. */
+struct gomap__scope;
+_Noreturn void gomap__scope_fault(const struct gomap__scope *s, const gomap_t *map,
+                                  const char *message, const void *site);
 
 /* Aborts with a report: detected corruption. */
 _Noreturn void gomap__fatal(const gomap_t *m, const char *what);

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "base/render.h"
+#include "core/map_heatmap.h"
 #include "core/map_internal.h"
 
 /* Flushes what was written and reports a write error on the stream. */
@@ -233,199 +235,6 @@ int gomap_dump(const gomap_t *m, FILE *out)
 }
 
 /* ======================================================================== */
-/* Heatmap: the grid                                                         */
-/* ======================================================================== */
-
-#define GRID_COLS 64          /* cells per row (text: 64 + label fits 80 columns) */
-#define GRID_ROWS_MAX 32      /* rows a grid can hold (the SVG uses them all) */
-#define TEXT_ROWS_DEFAULT 16  /* rows of gomap_heatmap's text form */
-#define CHAIN_WALK_MAX 64     /* buckets of one chain looked at */
-
-typedef struct {
-    float mean;      /* live slots per bucket, averaged over the cell's buckets */
-    float ovf_share; /* share of the cell's buckets that have overflow chains */
-} cell;
-
-typedef struct {
-    size_t entries;     /* the map's count */
-    size_t nbuckets;    /* buckets of the current array (0: none) */
-    size_t old_buckets; /* buckets of the old array while growing, else 0 */
-    bool growing;
-    bool same_size;     /* the growth keeps the size */
-    size_t fold;        /* consecutive buckets per cell, a power of two */
-    size_t ncells;
-    unsigned cols, rows;
-    cell cells[GRID_COLS * GRID_ROWS_MAX];
-} grid;
-
-static size_t ceil_div(size_t a, size_t b) { return a / b + (a % b != 0); }
-
-/* The bucket count an array records in its header (see map.c: the header
- * sits right in front of bucket 0). Unlike B, it cannot disagree with the
- * array while a writer swaps arrays under a concurrent reader. */
-static size_t array_nbuckets(char *arr)
-{
-    return arr ? ((struct array_hdr *)(void *)arr - 1)->nbuckets : 0;
-}
-
-/* Live slots of the chain at head (its first CHAIN_WALK_MAX buckets), and
- * whether it has overflow buckets. */
-static size_t chain_live(const gomap_t *m, char *head, bool *overflow)
-{
-    size_t live = 0;
-    unsigned walked = 0;
-    *overflow = *overflow_of(m, head) != NULL;
-    for (char *b = head; b && walked < CHAIN_WALK_MAX; b = *overflow_of(m, b), walked++)
-        for (unsigned i = 0; i < BUCKET_SLOTS; i++)
-            live += tophash_of(b)[i] >= MIN_TOPHASH;
-    return live;
-}
-
-/* Cell c of g: buckets [c*fold, (c+1)*fold) of arr, clipped to the array. */
-static void fill_cell(const gomap_t *m, char *arr, grid *g, size_t c)
-{
-    size_t lo = c * g->fold, hi = lo + g->fold < g->nbuckets ? lo + g->fold : g->nbuckets;
-    size_t live = 0, with_overflow = 0;
-    for (size_t i = lo; i < hi; i++) {
-        bool ovf;
-        live += chain_live(m, bucket_at(m, arr, i), &ovf);
-        with_overflow += ovf;
-    }
-    g->cells[c].mean = (float)((double)live / (double)(hi - lo));
-    g->cells[c].ovf_share = (float)((double)with_overflow / (double)(hi - lo));
-}
-
-/* Fills g for the current array of m with at most max_rows rows of cells
- * (1..GRID_ROWS_MAX): the smallest power-of-two fold that fits. Header
- * fields are read once each; only tophash bytes and overflow pointers of
- * the array are read. */
-static void grid_build(const gomap_t *m, unsigned max_rows, grid *g)
-{
-    char *arr = m->buckets;
-    unsigned b = m->B, flags = m->flags;
-    memset(g, 0, offsetof(grid, cells));
-    g->entries = m->count;
-    g->nbuckets = array_nbuckets(arr);
-    g->growing = m->oldbuckets != NULL;
-    g->same_size = (flags & FLAG_SAME_SIZE_GROW) != 0;
-    if (g->growing && b < 8 * sizeof(size_t))
-        g->old_buckets = g->same_size ? (size_t)1 << b : b ? (size_t)1 << (b - 1) : 0;
-    size_t cap = (size_t)GRID_COLS * max_rows;
-    g->fold = 1;
-    while (ceil_div(g->nbuckets, g->fold) > cap)
-        g->fold *= 2;
-    g->ncells = ceil_div(g->nbuckets, g->fold);
-    g->cols = (unsigned)(g->ncells < GRID_COLS ? g->ncells : GRID_COLS);
-    g->rows = g->cols ? (unsigned)ceil_div(g->ncells, g->cols) : 0;
-    for (size_t c = 0; c < g->ncells; c++)
-        fill_cell(m, arr, g, c);
-}
-
-static double grid_load(const grid *g)
-{
-    return g->nbuckets ? (double)g->entries / (double)g->nbuckets : 0.0;
-}
-
-static const cell *grid_cell(const grid *g, unsigned row, unsigned col)
-{
-    size_t c = (size_t)row * g->cols + col;
-    return c < g->ncells ? &g->cells[c] : NULL;
-}
-
-static const char *growth_kind(const grid *g)
-{
-    return g->same_size ? "same-size" : "doubling";
-}
-
-/* ======================================================================== */
-/* Heatmap: text                                                             */
-/* ======================================================================== */
-
-/* Shades for mean live slots 0, under 2, under 4, under 6, 6 or more (a
- * chain with overflow buckets holds more than 8). */
-const char *const gomap__shade[5] = {"\u00b7", "\u2591", "\u2592", "\u2593", "\u2588"};
-
-static unsigned shade_level(float mean)
-{
-    return mean <= 0 ? 0 : mean < 2 ? 1 : mean < 4 ? 2 : mean < 6 ? 3 : 4;
-}
-
-static int digits(size_t v)
-{
-    int d = 1;
-    while (v >= 10) {
-        v /= 10;
-        d++;
-    }
-    return d;
-}
-
-/* The overflow mark under a cell: '^' when a quarter or more of its
- * buckets have overflow chains, '.' when fewer do, ' ' when none does. */
-static char overflow_mark(const cell *x)
-{
-    return !x || x->ovf_share <= 0 ? ' ' : x->ovf_share < 0.25f ? '.' : '^';
-}
-
-/* One row of cells behind its first bucket's index, and, if any cell of the
- * row has overflow chains, a line of marks under the cells. */
-static void text_row(const grid *g, FILE *out, unsigned r, int label_w)
-{
-    fprintf(out, "%*zu \u2502", label_w, (size_t)r * g->cols * g->fold);
-    unsigned marked = 0; /* cells up to the last marked one */
-    for (unsigned c = 0; c < g->cols; c++) {
-        const cell *x = grid_cell(g, r, c);
-        fputs(x ? gomap__shade[shade_level(x->mean)] : " ", out);
-        if (overflow_mark(x) != ' ')
-            marked = c + 1;
-    }
-    fputs("\u2502\n", out);
-    if (!marked)
-        return;
-    fprintf(out, "%*s  ", label_w, "");
-    for (unsigned c = 0; c < marked; c++)
-        putc(overflow_mark(grid_cell(g, r, c)), out);
-    putc('\n', out);
-}
-
-static void text_render(const grid *g, FILE *out)
-{
-    fprintf(out, "heatmap: %zu entries, %zu buckets, %zu bucket%s/cell, load factor %.2f\n",
-            g->entries, g->nbuckets, g->fold, g->fold == 1 ? "" : "s", grid_load(g));
-    if (g->growing)
-        fprintf(out, "growing (%s): only the new array is shown (old array: %zu buckets)\n",
-                growth_kind(g), g->old_buckets);
-    if (!g->nbuckets) {
-        fputs("no bucket array\n", out);
-        return;
-    }
-    int label_w = digits((size_t)(g->rows - 1) * g->cols * g->fold);
-    for (unsigned r = 0; r < g->rows; r++)
-        text_row(g, out, r, label_w);
-    fprintf(out, "%s 0  %s <2  %s <4  %s <6  %s 6+  mean live slots per bucket\n", gomap__shade[0],
-            gomap__shade[1], gomap__shade[2], gomap__shade[3], gomap__shade[4]);
-    fputs(g->fold == 1 ? "^ the bucket has an overflow chain\n"
-                       : "^ overflow chains in a quarter or more of a cell's buckets, . in fewer\n",
-          out);
-}
-
-/* max_rows 0 means TEXT_ROWS_DEFAULT, the size gomap_heatmap draws; more
- * than GRID_ROWS_MAX rows are never drawn. Either way the fold grows until
- * every bucket has a cell. */
-void gomap__heatmap_text(const gomap_t *m, FILE *out, unsigned max_rows)
-{
-    if (!m || !out)
-        return;
-    if (max_rows == 0)
-        max_rows = TEXT_ROWS_DEFAULT;
-    if (max_rows > GRID_ROWS_MAX)
-        max_rows = GRID_ROWS_MAX;
-    grid g;
-    grid_build(m, max_rows, &g);
-    text_render(&g, out);
-}
-
-/* ======================================================================== */
 /* Heatmap: SVG                                                              */
 /* ======================================================================== */
 
@@ -438,30 +247,13 @@ enum {
     SVG_GRID_W = 768    /* target grid width; cells are 12 to 48 px */
 };
 
-/* Colour for mean live slots, interpolated over nine stops for 0..8
- * (ColorBrewer YlGnBu: pale yellow for empty, dark blue for full). */
-void gomap__ramp_colour(double mean, char buf[8])
-{
-    static const unsigned char stop[9][3] = {
-        {0xff, 0xff, 0xd9}, {0xed, 0xf8, 0xb1}, {0xc7, 0xe9, 0xb4},
-        {0x7f, 0xcd, 0xbb}, {0x41, 0xb6, 0xc4}, {0x1d, 0x91, 0xc0},
-        {0x22, 0x5e, 0xa8}, {0x25, 0x34, 0x94}, {0x08, 0x1d, 0x58}};
-    mean = mean < 0 ? 0 : mean > 8 ? 8 : mean;
-    unsigned i = mean >= 8 ? 7 : (unsigned)mean;
-    double f = mean - i;
-    unsigned rgb[3];
-    for (int k = 0; k < 3; k++)
-        rgb[k] = (unsigned)(stop[i][k] + f * (stop[i + 1][k] - stop[i][k]) + 0.5);
-    snprintf(buf, 8, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
-}
-
 typedef struct {
     unsigned cs;         /* cell size in px */
     unsigned x0, y0;     /* top-left of the grid */
     unsigned w, h;       /* picture size */
 } svg_layout;
 
-static svg_layout svg_layout_of(const grid *g)
+static svg_layout svg_layout_of(const gomap__grid *g)
 {
     svg_layout l;
     unsigned cs = g->cols ? SVG_GRID_W / g->cols : 48;
@@ -475,7 +267,7 @@ static svg_layout svg_layout_of(const grid *g)
     return l;
 }
 
-static void svg_head(const grid *g, const svg_layout *l, FILE *out)
+static void svg_head(const gomap__grid *g, const svg_layout *l, FILE *out)
 {
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
@@ -486,14 +278,14 @@ static void svg_head(const grid *g, const svg_layout *l, FILE *out)
     fprintf(out, "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", l->w, l->h);
     fprintf(out, "<text x=\"%d\" y=\"26\" font-size=\"16\" font-weight=\"bold\">"
                  "gomap bucket occupancy: %zu entries, %zu buckets, load factor %.2f</text>\n",
-            SVG_MARGIN, g->entries, g->nbuckets, grid_load(g));
+            SVG_MARGIN, g->entries, g->nbuckets, gomap__grid_load(g));
     fprintf(out, "<text x=\"%d\" y=\"46\" font-size=\"12\">each cell: %zu %s (%u \u00d7 %u "
                  "cells); colour = mean live slots per bucket</text>\n",
             SVG_MARGIN, g->fold, g->fold == 1 ? "bucket" : "consecutive buckets", g->cols, g->rows);
     if (g->growing)
         fprintf(out, "<text x=\"%d\" y=\"64\" font-size=\"12\" fill=\"#b2182b\">growing (%s): "
                      "new array shown; old array of %zu buckets not shown</text>\n",
-                SVG_MARGIN, growth_kind(g), g->old_buckets);
+                SVG_MARGIN, gomap__grid_growth_kind(g), g->old_buckets);
     else if (!g->nbuckets)
         fprintf(out, "<text x=\"%d\" y=\"64\" font-size=\"12\">no bucket array</text>\n",
                 SVG_MARGIN);
@@ -508,7 +300,7 @@ static void svg_dot(FILE *out, double cx, double cy, unsigned cs, double share)
             cx, cy, cs * (0.1 + 0.2 * share));
 }
 
-static void svg_cells(const grid *g, const svg_layout *l, FILE *out)
+static void svg_cells(const gomap__grid *g, const svg_layout *l, FILE *out)
 {
     unsigned gap = 1; /* between cells, showing the grey backdrop as grid lines */
     if (!g->rows)
@@ -523,7 +315,7 @@ static void svg_cells(const grid *g, const svg_layout *l, FILE *out)
                      "fill=\"#555555\">%zu</text>\n",
                 l->x0 - 6, y + l->cs * 0.5 + 3, (size_t)r * g->cols * g->fold);
         for (unsigned c = 0; c < g->cols; c++) {
-            const cell *x = grid_cell(g, r, c);
+            const gomap__cell *x = gomap__grid_cell(g, r, c);
             if (!x)
                 continue;
             char colour[8];
@@ -538,7 +330,7 @@ static void svg_cells(const grid *g, const svg_layout *l, FILE *out)
     }
 }
 
-static void svg_legend(const grid *g, const svg_layout *l, FILE *out)
+static void svg_legend(const gomap__grid *g, const svg_layout *l, FILE *out)
 {
     unsigned y = l->y0 + g->rows * l->cs + 20;
     unsigned x = SVG_MARGIN, sw = 26;
@@ -569,7 +361,7 @@ static void svg_legend(const grid *g, const svg_layout *l, FILE *out)
                         : "the bucket has an overflow chain");
 }
 
-static void svg_render(const grid *g, FILE *out)
+static void svg_render(const gomap__grid *g, FILE *out)
 {
     svg_layout l = svg_layout_of(g);
     svg_head(g, &l, out);
@@ -589,8 +381,8 @@ int gomap_heatmap(const gomap_t *m, FILE *out, int format)
     if (format == GOMAP_HEATMAP_TEXT) {
         gomap__heatmap_text(m, out, 0);
     } else {
-        grid g;
-        grid_build(m, GRID_ROWS_MAX, &g);
+        gomap__grid g;
+        gomap__grid_build(m, GRID_ROWS_MAX, &g);
         svg_render(&g, out);
     }
     return finish(out);

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "base/render.h"
 #include "shard/shardmap_internal.h"
 
 /* ---- counters ------------------------------------------------------------------------ */
