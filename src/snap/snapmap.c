@@ -1,360 +1,12 @@
 /*
- * snapmap.c — the copy-on-write snapshot map (gomap/snapmap.h; the design,
- * the costs and the tests are in docs/snapmap.md).
- *
- * Shape. The map is one atomic pointer, `current`, to a version: a core map
- * that nobody writes once it is published, plus a reference count. A reader
- * loads the pointer inside an RCU read-side section and looks its key up in
- * that version's map: no lock, no read-modify-write. A writer takes the
- * writers' mutex, copies the current map into a private one, changes the
- * copy, publishes it as the next version (release store) and retires the
- * version it replaced. Publication freezes the version's map (map_internal.h:
- * any core write on it is reported as misuse).
- *
- * References. A version's count holds the "base" reference, REF_BASE (the
- * count's top bit), from its creation until one RCU grace period after it
- * stops being current, plus one per view and per range in progress: the low
- * bits count exactly the views, whatever the base.
- *   - gomap_snap_acquire increments inside a read-side section, on a version
- *     it has just loaded from `current`. The base reference is dropped only
- *     after a grace period, which waits for that section: the count never
- *     rises from zero.
- *   - Once the grace period is over no acquire can reach the version any
- *     more, so its count only falls; whoever takes it to zero (the RCU
- *     callback or the thread releasing the last view) reclaims the version.
- *   - A release whose decrement finds the view bits zero had no view to give
- *     back: a view released twice. It is reported at once, before anything
- *     is freed.
- *
- * Views. A view is a token, not a pointer to dereference: the address of
- * its version's struct, aligned to VIEW_ALIGN (128) bytes, with the low 7
- * bits holding the struct's generation. Version structs are recycled, never
- * freed before gomap_snap_free: reclaiming a version frees its map, bumps
- * its struct's generation and puts the struct on the map's pool, where the
- * next version takes it. Every view call compares the token's generation
- * with its struct's (which any token of this map can read safely): a
- * mismatch is a view released, reclaimed and then used or released again,
- * reported instead of touching the freed map. A token is therefore valid
- * exactly while its version lives, except that a struct recycled a multiple
- * of 128 times since the token was made matches it again.
- *
- * Invariants (gomap_snap_validate checks them)
- *   V1  A published version's map is never written: it is frozen, and still
- *       holds exactly the bytes recorded when it was published.
- *   V2  The current version holds its base reference and is not on the
- *       retired list.
- *   V3  The retired list holds exactly the versions replaced and not yet
- *       freed, each with its base reference until its grace period ended;
- *       retired_versions and retired_bytes count them (and, for the few
- *       instructions between leaving the list and being freed, the one being
- *       freed): list length <= retired_versions <= versions published.
- *
- * Locks. `mu` serialises writers and is held while the copy is built and
- * while an update callback runs. `gc_mu` guards the retired list, the pool
- * of version structs, the base reference's drop and the publication count;
- * it is taken after `mu`, held only for a few pointer updates or a walk of
- * the list (stats), never while memory is freed or user code runs. Readers
- * take neither.
+ * snapmap.c — the copy-on-write snapshot map: readers, views, writers and
+ * life cycle (the rules are in snapmap_internal.h; docs/snapmap.md has the
+ * design).
  */
-#include <gomap/snapmap.h>
-
-#include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "core/layer.h"
-#include "base/rcu.h"
-#include "base/scope.h"
-
-#define SNAP_LINE 64
-#define CALLER __builtin_return_address(0)
-
-/* Version structs are aligned to VIEW_ALIGN, so that a view token's low bits
- * can carry the struct's generation. */
-#define VIEW_ALIGN ((uintptr_t)128)
-#define VIEW_GEN_MASK (VIEW_ALIGN - 1)
-
-/* A version's count: the base reference is the top bit, views the rest. */
-#define REF_BASE (~(SIZE_MAX >> 1))
-#define REF_VIEWS (SIZE_MAX >> 1)
-
-#define MSG_SNAP_REENTRY "re-entrant write to a locked gomap snapshot map (would deadlock)"
-#define MSG_SNAP_FREE_VIEWS "gomap snapshot map freed while a view of it is held"
-#define MSG_VIEW_TWICE "gomap snapshot view released twice "
-#define MSG_VIEW_TWICE_GONE MSG_VIEW_TWICE "(its version was already reclaimed)"
-#define MSG_VIEW_TWICE_HELD MSG_VIEW_TWICE "(its version has no view left to release)"
-#define MSG_VIEW_USED "gomap snapshot view used after release "
-#define MSG_VIEW_USED_GONE MSG_VIEW_USED "(its version was reclaimed)"
-#define MSG_VIEW_USED_UNHELD MSG_VIEW_USED "(its version has no view held)"
-
-/* A version. A gomap_snap_view_t pointer is a token naming one (see Views
- * above); struct gomap_snap_view itself is never defined. */
-typedef struct snap_version version;
-
-struct snap_version {
-    /* Read by every lookup and view call. Written only while neither a
-     * reader nor a view can reach the version: before it is published, and
-     * when it is reclaimed. */
-    union {
-        struct {
-            gomap_t *map;
-            gomap_snap_t *owner;     /* for the struct's whole life */
-            size_t bytes;            /* this struct's block + map's bytes, at publication */
-            _Atomic uint32_t gen;    /* bumped when reclaimed; tokens carry its low bits */
-        };
-        char line0[SNAP_LINE];
-    };
-    /* Changed by acquire and release: a cache line away from `map`. */
-    atomic_size_t refs;              /* REF_BASE while the base is held, + views */
-    version *prev, *next;            /* the retired list, or (next) the pool; under gc_mu */
-    void *block;                     /* the allocation this struct is aligned in */
-    struct gomap_retired retired;
-};
-
-/* The allocation of one version struct: room to align it. */
-#define VERSION_BLOCK (sizeof(version) + VIEW_GEN_MASK)
-
-struct gomap_snap {
-    /* Read by every reader; `current` is stored by writers only. */
-    union {
-        struct {
-            _Atomic(version *) current;
-            size_t val_size;
-            int key_kind;            /* gomap_key_kind */
-        };
-        char line0[SNAP_LINE];
-    };
-
-    /* Writers. */
-    pthread_mutex_t mu;
-    _Atomic(struct gomap__thread *) holder; /* the thread holding mu, or NULL */
-    const void *held_site;                  /* the public call that took mu */
-    gomap_options opt;                      /* every version's map: hint 0, no limit */
-
-    /* Reclamation and counts. */
-    pthread_mutex_t gc_mu;
-    version *retired_list;                  /* under gc_mu */
-    version *pool;                          /* recycled version structs; under gc_mu */
-    uint64_t versions;                      /* published by writes; under gc_mu */
-    atomic_size_t retired_versions;         /* replaced, not yet freed */
-    atomic_size_t retired_bytes;
-    _Atomic uint64_t reclaimed_bytes;
-    struct gomap_retired final;             /* gomap_snap_free's deferred end */
-};
-
-/* ---- memory ------------------------------------------------------------------------ */
-
-/* The map's allocator (or malloc) for its own blocks: the map struct and
- * the version structs' blocks. Called from any thread, the reclaimer's
- * included. */
-static void *snap_alloc(const gomap_options *o, size_t size)
-{
-    const gomap_allocator *a = o->alloc;
-    return a ? a->alloc(size, a->ctx) : malloc(size);
-}
-
-static void snap_free_block(const gomap_options *o, void *p, size_t size)
-{
-    const gomap_allocator *a = o->alloc;
-    if (a)
-        a->free(p, size, a->ctx);
-    else
-        free(p);
-}
-
-/* A new version struct of m, aligned to VIEW_ALIGN within its block
- * (allocators promise less), generation 0; or NULL. */
-static version *version_alloc(gomap_snap_t *m)
-{
-    void *block = snap_alloc(&m->opt, VERSION_BLOCK);
-    if (!block)
-        return NULL;
-    version *v = (version *)(((uintptr_t)block + VIEW_GEN_MASK) & ~VIEW_GEN_MASK);
-    memset(v, 0, sizeof *v);
-    v->owner = m;
-    v->block = block;
-    atomic_init(&v->gen, 0);
-    atomic_init(&v->refs, 0);
-    return v;
-}
-
-/* v (if not NULL) as a version holding its base reference and no map yet. */
-static version *version_reset(version *v)
-{
-    if (v) {
-        v->map = NULL;
-        v->bytes = 0;
-        v->prev = v->next = NULL;
-        atomic_store_explicit(&v->refs, REF_BASE, memory_order_relaxed);
-    }
-    return v;
-}
-
-/* A version holding its base reference and no map yet, in a struct from the
- * pool or a new one; NULL if none can be had. A pooled struct's new
- * generation comes with gc_mu from the thread that recycled it. */
-static version *version_new(gomap_snap_t *m)
-{
-    pthread_mutex_lock(&m->gc_mu);
-    version *v = m->pool;
-    if (v)
-        m->pool = v->next;
-    pthread_mutex_unlock(&m->gc_mu);
-    return version_reset(v ? v : version_alloc(m));
-}
-
-/* Ends a version: frees its map (thawed first: freeing is a write) and puts
- * its struct on the pool with the next generation, so that the version's
- * tokens no longer match it. No reader and no view may reach the version
- * any more; a stale token still finds the struct, and the new generation. */
-static void version_destroy(gomap_snap_t *m, version *v)
-{
-    atomic_fetch_add_explicit(&v->gen, 1, memory_order_relaxed);
-    if (v->map) {
-        gomap__map_freeze(v->map, false);
-        gomap_free(v->map);
-        v->map = NULL;
-    }
-    pthread_mutex_lock(&m->gc_mu);
-    v->next = m->pool;
-    m->pool = v;
-    pthread_mutex_unlock(&m->gc_mu);
-}
-
-/* gomap_snap_free, once every version is destroyed: the pooled structs go
- * back to the allocator. */
-static void pool_free_all(gomap_snap_t *m)
-{
-    version *v = m->pool;
-    while (v) {
-        version *next = v->next;
-        snap_free_block(&m->opt, v->block, VERSION_BLOCK);
-        v = next;
-    }
-    m->pool = NULL;
-}
-
-static size_t version_bytes(const version *v)
-{
-    return VERSION_BLOCK + layer_bytes_held(v->map);
-}
-
-/* ---- the retired list (under gc_mu) ------------------------------------------------ */
-
-static void list_link_locked(gomap_snap_t *m, version *v)
-{
-    v->prev = NULL;
-    v->next = m->retired_list;
-    if (v->next)
-        v->next->prev = v;
-    m->retired_list = v;
-}
-
-static void list_unlink_locked(gomap_snap_t *m, version *v)
-{
-    if (v->prev)
-        v->prev->next = v->next;
-    else
-        m->retired_list = v->next;
-    if (v->next)
-        v->next->prev = v->prev;
-}
-
-static size_t refs_of(const version *v)
-{
-    return atomic_load_explicit(&((version *)(uintptr_t)v)->refs, memory_order_relaxed);
-}
-
-/* Views held (ranges in progress included): the view bits of the current
- * version's count and the retired ones'. Exact at one instant, since
- * publication and unlinks happen under gc_mu (a version leaves the list
- * only with a count of zero). */
-static size_t views_locked(const gomap_snap_t *m, const version *cur)
-{
-    size_t n = refs_of(cur) & REF_VIEWS;
-    for (const version *v = m->retired_list; v; v = v->next)
-        n += refs_of(v) & REF_VIEWS;
-    return n;
-}
-
-/* ---- reclamation -------------------------------------------------------------------- */
-
-/* A retired version's last reference is gone and it has left the list: its
- * map goes back to the allocator and its struct to the pool, then the
- * counters say so. The release decrement of retired_versions is the last
- * access to m: gomap_snap_free waits (acquire) until the count is zero
- * before it frees m (and the pool). */
-static void version_reclaim(gomap_snap_t *m, version *v)
-{
-    size_t bytes = v->bytes;
-    version_destroy(m, v);
-    atomic_fetch_sub_explicit(&m->retired_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->reclaimed_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&m->retired_versions, 1, memory_order_release);
-}
-
-/* The report for a misused view of v; `refs` is v's count as the caller
- * found it. The version's map is described only while the base reference
- * keeps it alive. */
-static _Noreturn __attribute__((noinline, cold)) void view_fault(const version *v, size_t refs,
-                                                                 const char *message,
-                                                                 const void *site)
-{
-    gomap__fault((refs & REF_BASE) ? v->map : NULL, message, 0, site);
-}
-
-/* Drops a view's or a range's reference; `site` is the public call, named
- * in a report. A view's reference may be dropped on the current version
- * too: the base one keeps the count above zero there. acq_rel: the thread
- * that reaches zero sees every use of the version that other threads made
- * before dropping theirs. View bits already zero mean there was no view to
- * drop: reported at once. The count is wrong from then on, but never
- * reaches zero (its view bits wrapped), so nothing is freed before the
- * abort. */
-static void version_put(version *v, const void *site)
-{
-    size_t old = atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel);
-    if (__builtin_expect((old & REF_VIEWS) == 0, 0))
-        view_fault(v, old, MSG_VIEW_TWICE_HELD, site);
-    if (old == 1) {
-        gomap_snap_t *m = v->owner;
-        pthread_mutex_lock(&m->gc_mu);
-        list_unlink_locked(m, v);
-        pthread_mutex_unlock(&m->gc_mu);
-        version_reclaim(m, v);
-    }
-}
-
-/* The RCU callback: every read-side section that could have loaded the
- * version from `current` has ended, so its base reference goes (under
- * gc_mu, so that stats see the count and the list change together). The
- * same acq_rel as version_put. */
-static void version_grace_over(struct gomap_retired *r)
-{
-    version *v = (version *)(void *)((char *)r - offsetof(version, retired));
-    gomap_snap_t *m = v->owner;
-    pthread_mutex_lock(&m->gc_mu);
-    size_t left = atomic_fetch_sub_explicit(&v->refs, REF_BASE, memory_order_acq_rel) - REF_BASE;
-    if (left == 0)
-        list_unlink_locked(m, v);
-    pthread_mutex_unlock(&m->gc_mu);
-    if (left == 0)
-        version_reclaim(m, v);
-}
+#include "snap/snapmap_internal.h"
 
 /* ---- readers ----------------------------------------------------------------------- */
 
-/* The current version; call inside a read-side section (or with gc_mu or
- * mu held), valid until it ends. Acquire: pairs with publish_locked's
- * release store, so the version's map is seen as it was built. */
-static inline version *current_version(gomap_snap_t *m)
-{
-    return atomic_load_explicit(&m->current, memory_order_acquire);
-}
 
 static bool key_ok(int kind, const void *key)
 {
@@ -432,27 +84,11 @@ const gomap_snap_view_t *gomap_snap_acquire(gomap_snap_t *m)
     return (const gomap_snap_view_t *)((uintptr_t)v | gen);
 }
 
-/* The version a view token names, after checking the token's generation
- * against its struct's: a mismatch is a view whose version has been
- * reclaimed since, reported as `gone_message` without touching the freed
- * map. Reading the struct is safe for any token of a map not yet freed:
- * structs are recycled, not freed. A view is const for its holder, but the
- * version's count is the library's to change. */
-ALWAYS_INLINE version *view_version(const gomap_snap_view_t *view, const char *gone_message,
-                                    const void *site)
-{
-    uintptr_t token = (uintptr_t)view;
-    version *v = (version *)(token & ~VIEW_GEN_MASK);
-    uint32_t gen = atomic_load_explicit(&v->gen, memory_order_relaxed);
-    if (__builtin_expect((gen & VIEW_GEN_MASK) != (token & VIEW_GEN_MASK), 0))
-        view_fault(v, 0, gone_message, site);
-    return v;
-}
 
 void gomap_snap_release(const gomap_snap_view_t *view)
 {
     if (view)
-        version_put(view_version(view, MSG_VIEW_TWICE_GONE, CALLER), CALLER);
+        gomap__snap_version_put(view_version(view, MSG_VIEW_TWICE_GONE, CALLER), CALLER);
 }
 
 const gomap_t *gomap_snap_view_map(const gomap_snap_view_t *view)
@@ -486,7 +122,7 @@ void gomap_snap_view_range(const gomap_snap_view_t *view,
      * it was given. The count before it must hold the caller's view. */
     size_t refs = atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
     if (__builtin_expect((refs & REF_VIEWS) == 0, 0))
-        view_fault(v, refs, MSG_VIEW_USED_UNHELD, CALLER);
+        gomap__snap_view_fault(v, refs, MSG_VIEW_USED_UNHELD, CALLER);
     /* The core iterator takes a non-const map only to count itself in the
      * map's atomic live-iterator counter; it writes nothing else, so any
      * number of threads may iterate one published version at once. */
@@ -503,7 +139,7 @@ void gomap_snap_view_range(const gomap_snap_view_t *view,
             break;
         }
     }
-    version_put(v, CALLER);
+    gomap__snap_version_put(v, CALLER);
 }
 
 /* ---- writers ------------------------------------------------------------------------ */
@@ -590,7 +226,7 @@ static void publish_locked(gomap_snap_t *m, version *v)
 #endif
     version *old = atomic_load_explicit(&m->current, memory_order_relaxed);
     gomap__map_freeze(v->map, true);
-    v->bytes = version_bytes(v);
+    v->bytes = gomap__snap_version_bytes(v);
     /* Counted before the callback that uncounts them can run. */
     atomic_fetch_add_explicit(&m->retired_versions, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->retired_bytes, old->bytes, memory_order_relaxed);
@@ -599,10 +235,10 @@ static void publish_locked(gomap_snap_t *m, version *v)
      * (pairs with current_version's acquire). Under gc_mu, so that stats
      * see the new current version and the old one on the list together. */
     atomic_store_explicit(&m->current, v, memory_order_release);
-    list_link_locked(m, old);
+    gomap__snap_list_link_locked(m, old);
     m->versions++;
     pthread_mutex_unlock(&m->gc_mu);
-    gomap__rcu_retire(&old->retired, version_grace_over);
+    gomap__rcu_retire(&old->retired, gomap__snap_version_grace_over);
 }
 
 /* Under mu: the next version. Its map is a copy of src presized for `hint`
@@ -612,7 +248,7 @@ static void publish_locked(gomap_snap_t *m, version *v)
 static int commit_locked(gomap_snap_t *m, const gomap_t *src, size_t hint,
                          int (*edit)(gomap_t *copy, void *ctx), void *ctx)
 {
-    version *v = version_new(m);
+    version *v = gomap__snap_version_new(m);
     if (!v)
         return -ENOMEM;
     int rc = copy_map(m, src, hint, &v->map);
@@ -622,7 +258,7 @@ static int commit_locked(gomap_snap_t *m, const gomap_t *src, size_t hint,
         gomap__scope_leave();
     }
     if (rc != 0) {
-        version_destroy(m, v);
+        gomap__snap_version_destroy(m, v);
         return rc;
     }
     finish_growth(v->map);
@@ -748,22 +384,22 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
     int rc = gomap_new(&map, &o); /* judges the options */
     if (rc)
         return rc;
-    gomap_snap_t *m = snap_alloc(&o, sizeof *m);
+    gomap_snap_t *m = gomap__snap_alloc(&o, sizeof *m);
     version *v = NULL;
     if (m) {
         memset(m, 0, sizeof *m);
         m->opt = o;
-        v = version_reset(version_alloc(m)); /* the pool is empty; gc_mu is not ready */
+        v = gomap__snap_version_reset(gomap__snap_version_alloc(m)); /* the pool is empty; gc_mu is not ready */
     }
     if (!v) {
         gomap_free(map);
         if (m)
-            snap_free_block(&o, m, sizeof *m);
+            gomap__snap_free_block(&o, m, sizeof *m);
         return -ENOMEM;
     }
     v->map = map;
     gomap__map_freeze(map, true);
-    v->bytes = version_bytes(v);
+    v->bytes = gomap__snap_version_bytes(v);
     m->val_size = o.val_size;
     m->key_kind = (int)o.key_kind;
     pthread_mutex_init(&m->mu, NULL);
@@ -787,12 +423,12 @@ static bool snap_drained(struct gomap_retired *r)
 static void snap_destroy(struct gomap_retired *r)
 {
     gomap_snap_t *m = (gomap_snap_t *)(void *)((char *)r - offsetof(gomap_snap_t, final));
-    version_destroy(m, atomic_load_explicit(&m->current, memory_order_relaxed));
-    pool_free_all(m);
+    gomap__snap_version_destroy(m, atomic_load_explicit(&m->current, memory_order_relaxed));
+    gomap__snap_pool_free_all(m);
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->gc_mu);
     gomap_options o = m->opt;
-    snap_free_block(&o, m, sizeof *m);
+    gomap__snap_free_block(&o, m, sizeof *m);
 }
 
 void gomap_snap_free(gomap_snap_t *m)
@@ -804,7 +440,7 @@ void gomap_snap_free(gomap_snap_t *m)
     if (__builtin_expect(s != NULL, 0))
         gomap__scope_fault(s, cur->map, MSG_SNAP_FREE_INSIDE, CALLER);
     pthread_mutex_lock(&m->gc_mu);
-    size_t views = views_locked(m, cur);
+    size_t views = gomap__snap_views_locked(m, cur);
     pthread_mutex_unlock(&m->gc_mu);
     /* A view held now would be left dangling, or keep its retired version
      * (and this wait) alive for ever. */
@@ -819,107 +455,4 @@ void gomap_snap_free(gomap_snap_t *m)
     while (!snap_drained(&m->final))
         gomap__rcu_wait_a_little();
     snap_destroy(&m->final);
-}
-
-/* ---- stats and validate ---------------------------------------------------------------- */
-
-int gomap_snap_stats(gomap_snap_t *m, gomap_snap_stats_t *out)
-{
-    if (!m || !out)
-        return -EINVAL;
-    memset(out, 0, sizeof *out);
-    /* Under gc_mu the current version cannot be replaced (publication takes
-     * gc_mu) and no retired one can be freed (it must leave the list). */
-    pthread_mutex_lock(&m->gc_mu);
-    const version *cur = current_version(m);
-    out->len = gomap_len(cur->map);
-    out->versions = m->versions;
-    out->views = views_locked(m, cur);
-    out->bytes_current = cur->bytes;
-    pthread_mutex_unlock(&m->gc_mu);
-    out->retired_versions = atomic_load_explicit(&m->retired_versions, memory_order_relaxed);
-    out->retired_bytes = atomic_load_explicit(&m->retired_bytes, memory_order_relaxed);
-    out->reclaimed_bytes = atomic_load_explicit(&m->reclaimed_bytes, memory_order_relaxed);
-    return 0;
-}
-
-static int fail(char *why, size_t why_len, const char *reason)
-{
-    if (why && why_len)
-        snprintf(why, why_len, "%s", reason);
-    return -EFAULT;
-}
-
-/* V1: the version's map still holds the bytes it was published with, and
- * belongs to m. */
-static const char *check_version(const gomap_snap_t *m, const version *v)
-{
-    if (v->owner != m)
-        return "a version belongs to another snapshot map";
-    if (!layer_frozen(v->map))
-        return "a published version's map is not frozen";
-    if (v->bytes != version_bytes(v))
-        return "a published version's map was written after publication";
-    if (layer_key_kind(v->map) != m->key_kind || layer_val_size(v->map) != m->val_size)
-        return "a version's map has other key or value options than the snapshot map";
-    return NULL;
-}
-
-/* A count whose view bits are implausibly high: they wrapped below zero. */
-static bool views_wrapped(const version *v)
-{
-    return (refs_of(v) & REF_VIEWS) > REF_VIEWS / 2;
-}
-
-/* V2, V3 and V1 for every retired version. Under gc_mu; cur is the version
- * the caller's view holds (its base reference if current, and a view). */
-static const char *check_counts_locked(gomap_snap_t *m, const version *cur)
-{
-    const char *bad;
-    if (current_version(m) == cur && !(refs_of(cur) & REF_BASE))
-        return "the current version has lost its base reference";
-    if ((refs_of(cur) & REF_VIEWS) == 0 || views_wrapped(cur))
-        return "a version's view count is below the views held";
-    size_t n = 0, bytes = 0;
-    for (const version *v = m->retired_list; v; v = v->next) {
-        if (v == current_version(m))
-            return "the current version is on the retired list";
-        if (v->next && v->next->prev != v)
-            return "the retired list's links disagree";
-        if (views_wrapped(v))
-            return "a version's view count is below the views held";
-        if ((bad = check_version(m, v)) != NULL)
-            return bad;
-        n++;
-        bytes += v->bytes;
-    }
-    size_t retired = atomic_load_explicit(&m->retired_versions, memory_order_relaxed);
-    if (n > retired || retired > m->versions)
-        return "retired_versions disagrees with the retired list or the versions published";
-    if (bytes > atomic_load_explicit(&m->retired_bytes, memory_order_relaxed))
-        return "retired_bytes is below the bytes of the retired list";
-    return NULL;
-}
-
-int gomap_snap_validate(gomap_snap_t *m, char *why, size_t why_len)
-{
-    if (!m)
-        return -EINVAL;
-    if (why && why_len)
-        why[0] = '\0';
-    const gomap_snap_view_t *view = gomap_snap_acquire(m);
-    const version *v = view_version(view, MSG_VIEW_USED_GONE, CALLER);
-    int rc = gomap_validate(v->map, why, why_len);
-    if (rc == 0) {
-        const char *bad = check_version(m, v);
-        if (!bad) {
-            pthread_mutex_lock(&m->gc_mu);
-            bad = check_counts_locked(m, v);
-            pthread_mutex_unlock(&m->gc_mu);
-        }
-        if (bad)
-            rc = fail(why, why_len, bad);
-    }
-    gomap_snap_release(view);
-    return rc;
 }
