@@ -6,6 +6,13 @@
  * a write. Nothing here is meant for a hot path. gomap_set_fault_handler is
  * process-wide and may be called from any thread. gomap_set_budget_handler is
  * a write of the map.
+ *
+ * The concurrent maps. Their core maps are reached only through what their
+ * API hands out: a snapshot view's map (gomap_snap_view_map: frozen, so any
+ * thread may read it while the view is held), the private copy of a
+ * gomap_snap_update callback, and the copy gomap_shard_snapshot returns.
+ * The sharded map has its own stats and heatmap (gomap/shardmap.h). The
+ * fault handler serves the misuse reports of every map kind.
  */
 #ifndef GOMAP_DIAG_H
 #define GOMAP_DIAG_H
@@ -60,8 +67,11 @@ typedef struct gomap_stats {
     size_t slots_hist[GOMAP_HIST_SLOTS];
 } gomap_stats_t;
 
-/* Fills *out with the map's current shape. Returns 0 or -EINVAL.
- * Cost: O(buckets). */
+/* Fills *out with the map's current shape. Returns 0 or -EINVAL (NULL m or
+ * out). Cost: O(buckets).
+ * Context: a read of m: takes no lock and never waits. Callable anywhere
+ * the map may be read, callbacks included (a snapshot view's map at any
+ * time while the view is held). */
 GOMAP_API int gomap_stats(const gomap_t *m, gomap_stats_t *out);
 
 /* ------------------------------------------------------------------------ */
@@ -70,8 +80,11 @@ GOMAP_API int gomap_stats(const gomap_t *m, gomap_stats_t *out);
 
 /* Writes the header and every bucket (tophash bytes, keys rendered by kind,
  * values as hex, overflow chains, the old array while growing), for a person
- * to read. Returns 0, -EINVAL or -EIO (write error). Output grows with the
- * map: meant for small maps and debugging. */
+ * to read. Returns 0, -EINVAL (NULL m or out) or -EIO (write error). Output
+ * grows with the map: meant for small maps and debugging.
+ * Context: a read of m: takes no lock and never waits. Callable anywhere
+ * the map may be read, callbacks included (a snapshot view's map at any
+ * time while the view is held). */
 GOMAP_API int gomap_dump(const gomap_t *m, FILE *out);
 
 enum {
@@ -83,7 +96,10 @@ enum {
  * buckets folded together when the map has more buckets than cells (the
  * output says how many buckets a cell holds; nothing is truncated). A cell's
  * shade is the mean live slots per bucket, 0..8; cells containing overflow
- * chains are marked. Returns 0, -EINVAL (bad format or NULL) or -EIO. */
+ * chains are marked. Returns 0, -EINVAL (bad format or NULL) or -EIO.
+ * Context: a read of m: takes no lock and never waits. Callable anywhere
+ * the map may be read, callbacks included (a snapshot view's map at any
+ * time while the view is held). */
 GOMAP_API int gomap_heatmap(const gomap_t *m, FILE *out, int format);
 
 /* ------------------------------------------------------------------------ */
@@ -114,7 +130,10 @@ typedef void (*gomap_fault_fn)(const gomap_fault *fault, void *ctx);
  * before abort(), so a program can flush logs or write its own dump. It runs
  * on a thread of its own while the detecting thread waits: when it returns
  * (or after 30 seconds) the process aborts, and nothing it does can resume
- * the faulting thread. NULL removes the handler. */
+ * the faulting thread. NULL removes the handler.
+ * Context: takes a process-wide lock briefly (never held while a handler
+ * runs); never waits otherwise. Callable from any thread, inside any map's
+ * callback, and from the handler itself. */
 GOMAP_API void gomap_set_fault_handler(gomap_fault_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------------ */
@@ -131,9 +150,14 @@ typedef void (*gomap_budget_fn)(const gomap_t *m, double threshold,
  * increasing order, at the end of the write that crossed it (the map is
  * consistent; fn must not write to this map). Replaces any earlier handler
  * and re-arms every threshold (any the map already reaches fire at the end
- * of this call). Returns 0, or -EINVAL (map without a limit,
- * n over GOMAP_BUDGET_MAX_THRESHOLDS, a threshold outside (0, 1], or fn NULL
- * with n > 0). */
+ * of this call). Returns 0, or -EINVAL (NULL m, map without a limit,
+ * n over GOMAP_BUDGET_MAX_THRESHOLDS, a threshold outside (0, 1], or fn or
+ * thresholds NULL with n > 0).
+ * Context: a write of m (gomap/map.h): no lock of its own, never waits.
+ * The concurrent maps take no mem_limit, so none of their core maps has a
+ * budget: on a snapshot view's map (a published version) the call is
+ * reported as misuse, whatever its arguments; on an update callback's copy
+ * it returns -EINVAL. */
 GOMAP_API int gomap_set_budget_handler(gomap_t *m, const double *thresholds, size_t n,
                                        gomap_budget_fn fn, void *ctx);
 

@@ -358,7 +358,12 @@ GOMAP_API void gomap_iter_done(gomap_iter *it);
  * A read; cost O(entries x chain length). */
 GOMAP_API int gomap_validate(const gomap_t *m, char *why, size_t why_len);
 
-/* A static string naming a gomap error code (negative errno); never NULL. */
+/* A static string naming a gomap error code (negative errno); never NULL.
+ * It names exactly the codes gomap's functions return: 0, -ENOMEM, -EINVAL,
+ * -EBUSY (gomap_shrink), -EFAULT (the validators) and -EIO (the dump and
+ * heatmap writers). Any other value gets "unknown gomap error" (a value
+ * that gomap_shard_compute or gomap_snap_update passed through from its
+ * callback is named only if it is one of these). */
 GOMAP_API const char *gomap_strerror(int err);
 
 /* ------------------------------------------------------------------------ */

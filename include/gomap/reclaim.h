@@ -3,17 +3,23 @@
  *
  * The sync map, the snapshot map and the sharded map's lock-free gets free
  * memory that a lock-free reader may still be reading only after an RCU grace
- * period (liburcu's call_rcu thread does it). Calls that must wait for that
- * memory (gomap_sync_free, gomap_snap_free) wait when they are called from
- * plain code, and hand the rest of the work to the reclaimer instead when
- * they are called from inside a callback of a concurrent map (a range, a
- * compute or visit, an update), where waiting could deadlock. The memory is
- * then given back to the map's allocator shortly after the callback returns.
+ * period. The sync and snapshot maps hand it to liburcu's call_rcu thread,
+ * which frees it; calls that must wait for that memory (gomap_sync_free,
+ * gomap_snap_free) wait when they are called from plain code, and hand the
+ * rest of the work to the reclaimer instead when they are called from
+ * inside a callback of a concurrent map (a range, a compute or visit, an
+ * update), where waiting could deadlock. The memory is then given back to
+ * the map's allocator shortly after the callback returns. A sharded map
+ * frees the bucket arrays its shards outgrew itself: the write that
+ * completes a large growth waits for a grace period, with no shard held,
+ * when called from plain code; inside a callback it leaves them for a later
+ * write or gomap_shard_free.
  *
- * gomap_rcu_barrier waits for all of it: a program that frees maps from
- * callbacks and wants every byte back (before checking for leaks, unloading
- * a custom allocator, or exiting under a leak checker) calls it from plain
- * code.
+ * gomap_rcu_barrier waits for the reclaimer's share: a program that frees
+ * sync or snapshot maps from callbacks and wants every byte back (before
+ * checking for leaks, unloading a custom allocator, or exiting under a leak
+ * checker) calls it from plain code. (A sharded map freed from a callback
+ * gives everything back at once.)
  */
 #ifndef GOMAP_RECLAIM_H
 #define GOMAP_RECLAIM_H
@@ -26,12 +32,17 @@ extern "C" {
 
 /* Waits until every deferred free started before the call (by any thread)
  * has completed, including frees deferred by gomap_sync_free and
- * gomap_snap_free called from callbacks, and every retired object of every
- * map. Typically a few grace periods (milliseconds).
- * Context: may wait; must not be called from inside a concurrent map's
- * callback or with a read-side section open (that would never end): such a
- * call is reported as misuse ("gomap_rcu_barrier called from inside a
- * callback (would never return)") instead of hanging. */
+ * gomap_snap_free called from callbacks, and every object the sync and
+ * snapshot maps retired (a replaced snapshot version still viewed is freed
+ * at its last release instead). Typically a few grace periods
+ * (milliseconds). A sharded map's outgrown arrays are not among them (see
+ * above).
+ * Context: takes no lock of any map; may wait. Must not be called from
+ * inside a concurrent map's callback (a sync map range, a sharded map's
+ * compute, visit or range, a snapshot map's update or view range) or with
+ * a read-side section open (that would never end): such a call is reported
+ * as misuse ("gomap_rcu_barrier called from inside a callback (would never
+ * return)") instead of hanging. */
 GOMAP_API void gomap_rcu_barrier(void);
 
 #ifdef __cplusplus

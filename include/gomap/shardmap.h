@@ -8,11 +8,13 @@
  * lives in one shard, chosen from bits of its hash that the shard's core map
  * does not use, so two operations on keys of different shards never touch
  * the same lock or the same memory. Each shard's lock is an adaptive mutex
- * (the lock kinds measured are in docs/shardmap.md). With one shard this is
- * the classic "one lock around a map". For keys written once and read very
- * often the sync map (gomap/syncmap.h) suits too; for a map that almost never
- * changes and whose readers want consistent views, the snapshot map
- * (gomap/snapmap.h).
+ * (the lock kinds measured are in docs/shardmap.md), which has no shared
+ * mode: reads and writes alike take it exclusively. Gets on maps of u32,
+ * u64 or inline bytes keys and inline values take no lock at all
+ * (gomap_shard_get). With one shard this is the classic "one lock around a
+ * map". For keys written once and read very often the sync map
+ * (gomap/syncmap.h) suits too; for a map that almost never changes and
+ * whose readers want consistent views, the snapshot map (gomap/snapmap.h).
  *
  * Thread-safety. Every function except gomap_shard_new and gomap_shard_free
  * may be called by any thread at any time. Callbacks (compute, visit, range)
@@ -23,14 +25,28 @@
  * through the same report and fault handler as the core map's misuse checks
  * (gomap/diag.h), instead of hanging. Callbacks may use any other map,
  * including freeing it (gomap_sync_free and gomap_snap_free do not wait
- * inside a callback; see gomap/reclaim.h).
+ * inside a callback; see gomap/reclaim.h). Only calls into the same map are
+ * detected: two threads whose callbacks call into each other's maps (one in
+ * a callback of A calling into B while the other, in a callback of B,
+ * calls into A) can deadlock, as with any two locks taken in both orders.
+ *
+ * Locking. A keyed call takes the lock of its key's shard (a lock-free get
+ * takes none); range, stats, heatmap and validate take each shard's lock in
+ * turn; len, snapshot and clear take every shard's lock, in index order.
+ * No call otherwise holds two shards of one map. A call that takes a lock
+ * blocks while another thread holds it, for as long as that thread's
+ * callback runs if it is in one. Each call's "Context:" line says what it
+ * takes.
  *
  * Waiting. No call of this map waits for an RCU grace period while it holds
- * a shard. A write that completes the growth of a large shard of a map with
- * lock-free gets may wait for one (typically milliseconds) after releasing
- * the shard, to free the bucket array the shard outgrew; called from inside
- * any map's callback or a read-side section it does not wait, and a later
- * write frees the array.
+ * a shard. A write (set, delete, load_or_store storing, compute, visit) on
+ * a map with lock-free gets that completes the growth of a large shard may
+ * wait for one (typically milliseconds) after releasing the shard, to free
+ * the bucket array the shard outgrew, and then takes the shard again
+ * briefly; called from inside any map's callback it does not wait, and a
+ * later write (or gomap_shard_free) frees the array. It does wait with the
+ * caller's own locks held: a thread that waits for one of them inside a
+ * sync map range callback would deadlock with it.
  *
  * Ordering. Each keyed operation is linearizable; gomap_shard_len,
  * gomap_shard_snapshot and gomap_shard_clear hold every shard at once and are
@@ -43,12 +59,13 @@
  * except to a callback, for the duration of the call. Every `*_out` pointer
  * may be NULL.
  *
- * Errors. Functions returning int return 0 (or 1 where documented),
- * -EINVAL for bad arguments (nothing changed) or -ENOMEM when memory runs out
- * (the map unchanged, nothing leaked); gomap_shard_compute also passes its
- * callback's nonzero value through unchanged (see there for telling the two
- * apart). bool and void functions treat a NULL
- * map or key as absent / no-op.
+ * Errors. Functions returning int return 0, -EINVAL for bad arguments
+ * (nothing changed) or -ENOMEM when memory runs out (the map unchanged,
+ * nothing leaked), and besides: gomap_shard_heatmap -EIO, gomap_shard_validate
+ * -EFAULT; gomap_shard_compute also passes its callback's nonzero value
+ * through unchanged (see there for telling the two apart). Each call lists
+ * the codes it can return. bool and void functions treat a NULL map or key
+ * as absent / no-op.
  */
 #ifndef GOMAP_SHARDMAP_H
 #define GOMAP_SHARDMAP_H
@@ -73,11 +90,16 @@ typedef struct gomap_shard_options {
 } gomap_shard_options;
 
 /* Creates a sharded map. 0, -EINVAL (NULL argument, shards not a power of
- * two or too many, options gomap_new rejects; *out NULL) or -ENOMEM. */
+ * two or too many, a mem_limit, options gomap_new rejects; *out NULL) or
+ * -ENOMEM.
+ * Context: takes no lock and never waits; callable anywhere, callbacks
+ * included. */
 GOMAP_API int gomap_shard_new(gomap_shard_t **out, const gomap_shard_options *opt);
 
-/* Frees the map and everything it owns. Must not overlap any other call on
- * the map. NULL is a no-op. Never waits; safe from inside any other map's
+/* Frees the map and everything it owns, outgrown bucket arrays kept for
+ * lock-free gets included. Must not overlap any other call on the map. NULL
+ * is a no-op.
+ * Context: takes no lock and never waits. Safe from inside any other map's
  * callback. Freeing the map from inside one of its own callbacks is misuse,
  * reported as
  *   fatal error: gomap sharded map freed from inside its own callback */
@@ -85,20 +107,38 @@ GOMAP_API void gomap_shard_free(gomap_shard_t *m);
 
 /* Copies the value of `key` to val_out and returns true; if absent, fills
  * val_out with zero bytes and returns false. With u32, u64 or inline bytes
- * keys and values up to GOMAP_INLINE_MAX bytes it takes no lock: it reads
- * optimistically and retries, or takes the lock, if a write to the shard
- * overlapped (docs/shardmap.md). Otherwise it holds the shard shared. */
+ * keys and values up to GOMAP_INLINE_MAX bytes (the map has lock-free gets;
+ * not in ThreadSanitizer builds) it takes no lock: it reads optimistically
+ * inside an RCU read-side section and retries, or takes the lock, if a
+ * write to the shard overlapped (docs/shardmap.md). Otherwise it takes the
+ * key's shard lock, exclusively like a write.
+ * Context: no lock (lock-free gets) or the key's shard lock; never waits
+ * for a grace period. From inside a callback of this map: reported as a
+ * re-entrant call; from another map's callback: allowed. */
 GOMAP_API bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out);
 
-/* Sets the value of `key` (insert or overwrite). 0, -EINVAL or -ENOMEM. */
+/* Sets the value of `key` (insert or overwrite). 0, -EINVAL (NULL m or key,
+ * NULL val with val_size > 0, a key no map accepts) or -ENOMEM.
+ * Context: the key's shard lock. May then wait for a grace period, with the
+ * lock released (see Waiting above; never inside a callback). From inside
+ * a callback of this map: reported as a re-entrant call; from another
+ * map's callback: allowed. */
 GOMAP_API int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val);
 
-/* Deletes `key`; true if it was present. Never fails. */
+/* Deletes `key`; true if it was present. Never fails.
+ * Context: the key's shard lock. May then wait for a grace period, with the
+ * lock released (see Waiting above; never inside a callback). From inside
+ * a callback of this map: reported as a re-entrant call; from another
+ * map's callback: allowed. */
 GOMAP_API bool gomap_shard_delete(gomap_shard_t *m, const void *key);
 
 /* If `key` is present, copies its value to actual_out and sets *loaded;
  * otherwise stores `val`, copies it to actual_out and clears *loaded.
- * 0, -EINVAL or -ENOMEM (nothing stored; *loaded false). */
+ * 0, -EINVAL or -ENOMEM (nothing stored; *loaded false).
+ * Context: looks the key up as gomap_shard_get (no lock with lock-free
+ * gets); if it is absent, takes the key's shard lock to store it, and may
+ * then wait as gomap_shard_set. From inside a callback of this map:
+ * reported as a re-entrant call; from another map's callback: allowed. */
 GOMAP_API int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const void *val,
                                         void *actual_out, bool *loaded);
 
@@ -122,41 +162,67 @@ GOMAP_API int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const
  *     asking to insert an absent key (the insert failed).
  * To keep its own reasons apart from gomap's, fn should give up with
  * positive values (or with codes gomap never returns), or record in ctx
- * why it gave up. */
+ * why it gave up.
+ * Context: the key's shard lock, held while fn runs; afterwards, with the
+ * lock released, it may wait as gomap_shard_set. fn must not call into
+ * this map (reported as a re-entrant call); it may use other maps. From
+ * inside a callback of this map: reported; from another map's callback:
+ * allowed. */
 GOMAP_API int gomap_shard_compute(gomap_shard_t *m, const void *key,
                                   int (*fn)(const void *key, void *val, bool *present, void *ctx),
                                   void *ctx);
 
 /* If `key` is present, calls fn(key, val, ctx) with a pointer to the stored
  * value, which fn may modify in place, and returns true; false (fn not
- * called) if absent. Holds the shard exclusively while fn runs. */
+ * called) if absent.
+ * Context: the key's shard lock, held while fn runs; afterwards it may
+ * wait as gomap_shard_set. fn must not call into this map (reported as a
+ * re-entrant call); it may use other maps. From inside a callback of this
+ * map: reported; from another map's callback: allowed. */
 GOMAP_API bool gomap_shard_visit(gomap_shard_t *m, const void *key,
                                  void (*fn)(const void *key, void *val, void *ctx), void *ctx);
 
 /* Calls fn(key, val, ctx) for every entry, shard by shard, until fn returns
- * false. Each shard is held shared while its entries are visited, so the
+ * false. Each shard's lock is held while its entries are visited, so the
  * entries of one shard are seen at one instant; shards are visited one after
  * another, so the whole is not a snapshot (use gomap_shard_snapshot). `key`
- * and `val` are valid until fn returns. fn must not call into this map. */
+ * and `val` are valid until fn returns.
+ * Context: each shard's lock in turn, held while fn runs on its entries;
+ * never waits for a grace period. fn must not call into this map (reported
+ * as a re-entrant call); it may use other maps. From inside a callback of
+ * this map: reported; from another map's callback: allowed. */
 GOMAP_API void gomap_shard_range(gomap_shard_t *m,
                                  bool (*fn)(const void *key, const void *val, void *ctx),
                                  void *ctx);
 
 /* A consistent copy: a new core map (caller frees it with gomap_free) with
  * every entry present at one instant; no write lands half-way through it.
- * Holds every shard shared while copying (O(entries)). 0, -EINVAL or -ENOMEM
- * (*out NULL). The copy uses the map's allocator and options, not its
- * mem_limit. */
+ * 0, -EINVAL (NULL m or out) or -ENOMEM (*out NULL). The copy uses the
+ * map's allocator and options, not its mem_limit.
+ * Context: every shard's lock, in index order, held while the shards are
+ * cloned (O(entries)); the clones are merged with no lock held. Never
+ * waits for a grace period. From inside a callback of this map: reported
+ * as a re-entrant call; from another map's callback: allowed. */
 GOMAP_API int gomap_shard_snapshot(gomap_shard_t *m, gomap_t **out);
 
-/* The number of entries at one instant (every shard held shared, briefly).
- * 0 for NULL. */
+/* The number of entries at one instant. 0 for NULL.
+ * Context: every shard's lock, in index order, briefly; never waits for a
+ * grace period. From inside a callback of this map: reported as a
+ * re-entrant call; from another map's callback: allowed. */
 GOMAP_API size_t gomap_shard_len(gomap_shard_t *m);
 
-/* Deletes every entry, atomically (every shard held exclusively). */
+/* Deletes every entry, atomically.
+ * Context: every shard's lock, in index order, held for O(entries); never
+ * waits for a grace period (outgrown arrays are left for later writes).
+ * From inside a callback of this map: reported as a re-entrant call; from
+ * another map's callback: allowed. */
 GOMAP_API void gomap_shard_clear(gomap_shard_t *m);
 
-/* The number of shards. 0 for NULL. */
+/* The number of shards the map is split into (fixed at creation: the
+ * shards option, or the automatic count), not the number of entries
+ * (gomap_shard_len). 0 for NULL.
+ * Context: takes no lock and never waits; callable anywhere, this map's
+ * callbacks included. */
 GOMAP_API unsigned gomap_shard_count(const gomap_shard_t *m);
 
 /* ---- diagnostics -------------------------------------------------------- */
@@ -187,21 +253,31 @@ typedef struct gomap_shard_stats {
 
 /* Fills *out and, when per_shard is not NULL, per_shard[0 .. n) with the
  * first n shards' counters (n may be less or more than the shard count;
- * entries past it are zeroed). Holds each shard briefly. 0 or -EINVAL. */
+ * entries past it are zeroed). 0 or -EINVAL (NULL m or out).
+ * Context: each shard's lock in turn, briefly; never waits. From inside a
+ * callback of this map: reported as a re-entrant call; from another map's
+ * callback: allowed. */
 GOMAP_API int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
                                 gomap_shard_counters *per_shard, size_t n);
 
 /* Draws the load of each shard: one cell per shard, shaded by its share of
  * operations (and, on a second grid, of entries), with the hottest shards
  * listed. format: GOMAP_HEATMAP_TEXT or GOMAP_HEATMAP_SVG (gomap/diag.h).
- * 0, -EINVAL, -ENOMEM (its per-shard table, from the map's allocator) or
- * -EIO. */
+ * 0, -EINVAL (NULL m or out, unknown format), -ENOMEM (its per-shard
+ * table, from the map's allocator; nothing written) or -EIO (writing to
+ * `out` failed).
+ * Context: as gomap_shard_stats (each shard's lock in turn, briefly); writes
+ * to `out` with no lock held. */
 GOMAP_API int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format);
 
-/* Checks every shard's core map (gomap_validate), that every key lives in
- * the shard its hash selects, and that the shard counts add up. Call while
- * no other thread writes. 0, -EINVAL or -EFAULT with a one-line reason in
- * why (if why_len > 0). */
+/* Checks every shard's core map (gomap_validate) and its hash seed (the
+ * map's), that every key lives in the shard its hash selects, and that the
+ * shard count and mask agree. Call while
+ * no other thread writes. 0, -EINVAL (NULL m) or -EFAULT with a one-line
+ * reason in why (if why_len > 0).
+ * Context: each shard's lock in turn, held while that shard is checked
+ * (O(its entries)); never waits. From inside a callback of this map:
+ * reported as a re-entrant call; from another map's callback: allowed. */
 GOMAP_API int gomap_shard_validate(gomap_shard_t *m, char *why, size_t why_len);
 
 #ifdef __cplusplus

@@ -20,6 +20,16 @@
  * after every reader that could see it has finished (RCU with liburcu; see
  * docs/syncmap.md). gomap_sync_free must not overlap any other call on the map.
  *
+ * Locking. The map has one mutex. Calls on keys already promoted to the
+ * read-only part take no lock, nor does gomap_sync_len; the others take the
+ * mutex, briefly or, when a new key copies the read-only part into a new
+ * dirty map (and for clear and validate), for O(entries). No call holds
+ * the mutex while a callback runs, and no call but gomap_sync_free waits
+ * for a grace period: replaced memory is handed to the reclaimer. So every
+ * call may be made from inside any callback of any map, this map's range
+ * included, except gomap_sync_free of this map from its own range. Each
+ * call's "Context:" line says what it takes.
+ *
  * Ordering. Each operation is linearizable. A store, swap, delete or clear
  * "synchronizes before" every operation that observes its effect: a thread
  * that loads a value sees every write the storing thread made before storing
@@ -38,8 +48,9 @@
  *
  * Errors. Functions returning int return 0 (or 1 where documented), -EINVAL
  * for bad arguments (nothing changed) or -ENOMEM when memory runs out (the
- * map unchanged, nothing leaked). Functions returning bool or void treat a
- * NULL map or key as "absent" / no-op.
+ * map unchanged, nothing leaked); gomap_sync_validate returns -EFAULT too.
+ * Functions returning bool or void treat a NULL map or key as "absent" /
+ * no-op.
  */
 #ifndef GOMAP_SYNCMAP_H
 #define GOMAP_SYNCMAP_H
@@ -55,58 +66,77 @@ typedef struct gomap_sync gomap_sync_t;
 /* Creates a sync map with the key kind, value size, hash (custom keys),
  * allocator and misuse-check mode of *opt (hint sizes the first dirty map).
  * Returns 0, -EINVAL (NULL argument, options gomap_new would reject, or a
- * mem_limit, which the sync map does not support; *out is NULL) or -ENOMEM. */
+ * mem_limit, which the sync map does not support; *out is NULL) or -ENOMEM.
+ * Context: takes no lock and never waits; callable anywhere, callbacks
+ * included. */
 GOMAP_API int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt);
 
 /* Frees the map and everything it owns. Must not overlap any other call on
  * the map. NULL is a no-op.
- * Context: may wait. Called from plain code it waits until the memory the
- * map retired earlier has been freed (an RCU grace period, typically
- * milliseconds), so the allocator may be released afterwards. Safe from
- * inside any callback of another map (a sync map range, a sharded map's
- * compute, visit or range, a snapshot map's update or view range): there it
- * does not wait, and the last of the map's memory goes back to its
- * allocator on liburcu's reclamation thread shortly after
- * (gomap_rcu_barrier, gomap/reclaim.h, waits for it). Freeing this map from
+ * Context: takes the mutex (it clears the map first), then may wait.
+ * Called from plain code it waits until the memory the map retired earlier
+ * has been freed (an RCU grace period, typically milliseconds), so the
+ * allocator may be released afterwards. Safe from inside any callback of
+ * another map (a sync map range, a sharded map's compute, visit or range, a
+ * snapshot map's update or view range): there it does not wait, and the
+ * last of the map's memory goes back to its allocator on liburcu's
+ * reclamation thread shortly after (gomap_rcu_barrier, gomap/reclaim.h,
+ * waits for it). Freeing this map from
  * inside its own range callback is misuse, reported as
  *   fatal error: gomap sync map freed from inside its own callback */
 GOMAP_API void gomap_sync_free(gomap_sync_t *m);
 
 /* Copies the value of `key` to val_out and returns true; if the key is
- * absent, fills val_out with zero bytes and returns false. */
+ * absent, fills val_out with zero bytes and returns false.
+ * Context: no lock (inside an RCU read-side section) when the key is in the
+ * read-only part or no new key awaits promotion; otherwise the mutex,
+ * briefly (a miss, which may promote). Never waits for a grace period.
+ * Callable from inside any callback, this map's range included. */
 GOMAP_API bool gomap_sync_load(gomap_sync_t *m, const void *key, void *val_out);
 
-/* Sets the value of `key` (insert or overwrite). 0, -EINVAL or -ENOMEM. */
+/* Sets the value of `key` (insert or overwrite). 0, -EINVAL or -ENOMEM.
+ * Context: no lock (a compare-and-swap inside an RCU read-side section)
+ * when the key is in the read-only part and not expunged; otherwise the
+ * mutex: briefly, or for O(entries) when a new key makes a new dirty map.
+ * Never waits for a grace period. Callable from inside any callback, this
+ * map's range included. */
 GOMAP_API int gomap_sync_store(gomap_sync_t *m, const void *key, const void *val);
 
 /* Sets the value of `key` and reports the previous one: *loaded (if not
  * NULL) says whether the key was present, and only then is the previous
  * value copied to prev_out. 0, -EINVAL or -ENOMEM (nothing stored; *loaded
- * false and prev_out untouched). */
+ * false and prev_out untouched).
+ * Context: as gomap_sync_store. */
 GOMAP_API int gomap_sync_swap(gomap_sync_t *m, const void *key, const void *val,
                               void *prev_out, bool *loaded);
 
 /* If `key` is present, copies its value to actual_out and sets *loaded;
  * otherwise stores `val`, copies it to actual_out and clears *loaded.
- * 0, -EINVAL or -ENOMEM (nothing stored; *loaded false). */
+ * 0, -EINVAL or -ENOMEM (nothing stored; *loaded false).
+ * Context: as gomap_sync_store (a present key in the read-only part: no
+ * lock). */
 GOMAP_API int gomap_sync_load_or_store(gomap_sync_t *m, const void *key, const void *val,
                                        void *actual_out, bool *loaded);
 
 /* Deletes `key`; if it was present copies its value to val_out and returns
- * true, else fills val_out with zero bytes and returns false. Never fails. */
+ * true, else fills val_out with zero bytes and returns false. Never fails.
+ * Context: as gomap_sync_load. */
 GOMAP_API bool gomap_sync_load_and_delete(gomap_sync_t *m, const void *key, void *val_out);
 
-/* Deletes `key` if present. Never fails. */
+/* Deletes `key` if present. Never fails.
+ * Context: as gomap_sync_load. */
 GOMAP_API void gomap_sync_delete(gomap_sync_t *m, const void *key);
 
 /* If `key` is present with a value bytewise equal to `old`, replaces it with
  * `new_val` and returns 1; otherwise returns 0. Never creates a key
- * (golang/go#51972). -EINVAL or -ENOMEM (nothing changed). */
+ * (golang/go#51972). -EINVAL or -ENOMEM (nothing changed).
+ * Context: as gomap_sync_load (it never takes the mutex to add a key). */
 GOMAP_API int gomap_sync_compare_and_swap(gomap_sync_t *m, const void *key,
                                           const void *old, const void *new_val);
 
 /* If `key` is present with a value bytewise equal to `old`, deletes it and
- * returns true; otherwise returns false. Never fails. */
+ * returns true; otherwise returns false. Never fails.
+ * Context: as gomap_sync_load. */
 GOMAP_API bool gomap_sync_compare_and_delete(gomap_sync_t *m, const void *key, const void *old);
 
 /* Calls fn(key, val, ctx) for each key present, until fn returns false.
@@ -121,18 +151,29 @@ GOMAP_API bool gomap_sync_compare_and_delete(gomap_sync_t *m, const void *key, c
  * promoted first promotes them, as Go does: under the mutex the dirty map
  * becomes the read-only part (no copy).
  * Memory retired while fn runs is freed only after Range returns, so a
- * long callback delays reclamation (see gomap_sync_stats). */
+ * long callback delays reclamation (see gomap_sync_stats).
+ * Context: no lock while fn runs (the whole call is one RCU read-side
+ * section); the mutex briefly first if new keys await promotion. Never
+ * waits for a grace period. Callable from inside any callback, this map's
+ * range included. Inside fn, calls that would wait for a grace period
+ * (gomap_sync_free and gomap_snap_free of other maps, a sharded-map write
+ * that completes a large growth) defer that work instead; gomap_rcu_barrier
+ * is reported as misuse. */
 GOMAP_API void gomap_sync_range(gomap_sync_t *m,
                                 bool (*fn)(const void *key, const void *val, void *ctx),
                                 void *ctx);
 
-/* Deletes every key (Go 1.23's Clear). Cost O(entries), under the mutex. */
+/* Deletes every key (Go 1.23's Clear). Cost O(entries), under the mutex.
+ * Context: the mutex, for O(entries); never waits for a grace period (the
+ * entries are retired). Callable from inside any callback, this map's range
+ * included. */
 GOMAP_API void gomap_sync_clear(gomap_sync_t *m);
 
 /* Beyond Go (golang/go#20680): the number of keys present. Exact when no
  * write is in flight; while writes run, it counts every write that has
- * returned and may or may not count those still running. O(1) amortised;
- * takes no lock. 0 for NULL. */
+ * returned and may or may not count those still running. O(1). 0 for NULL.
+ * Context: takes no lock (relaxed loads) and never waits; callable
+ * anywhere, this map's range included. */
 GOMAP_API size_t gomap_sync_len(gomap_sync_t *m);
 
 typedef struct gomap_sync_stats {
@@ -151,14 +192,18 @@ typedef struct gomap_sync_stats {
     uint64_t reclaimed_bytes; /* total freed after a grace period so far */
 } gomap_sync_stats_t;
 
-/* Fills *out. Takes the mutex briefly. 0 or -EINVAL. */
+/* Fills *out. 0 or -EINVAL (NULL m or out).
+ * Context: the mutex, briefly; never waits. Callable from inside any
+ * callback, this map's range included. */
 GOMAP_API int gomap_sync_stats(gomap_sync_t *m, gomap_sync_stats_t *out);
 
 /* Checks the sync map's invariants: both inner maps pass gomap_validate;
  * every live entry of the read-only part is in the dirty map (when there is
  * one) and no expunged entry is; `amended` matches; len matches the live
  * entries. Call it while no other thread writes the map. Returns 0, -EINVAL
- * or -EFAULT with a one-line reason in why (if why_len > 0). */
+ * (NULL m) or -EFAULT with a one-line reason in why (if why_len > 0).
+ * Context: the mutex, for O(entries); never waits. Callable from inside any
+ * callback, this map's range included. */
 GOMAP_API int gomap_sync_validate(gomap_sync_t *m, char *why, size_t why_len);
 
 #ifdef __cplusplus

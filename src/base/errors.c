@@ -1,8 +1,11 @@
 /*
  * errors.c — names for the negative errno values gomap returns.
  *
- * Every code a public function can return has a name here; a function that
- * starts returning a new code adds it here and to tests/unit/test_errors.c.
+ * Exactly the codes the library returns have a name here: 0, -ENOMEM,
+ * -EINVAL, -EBUSY (gomap_shrink), -EFAULT (the validators) and -EIO (the
+ * dump and heatmap writers). A function that starts returning a new code
+ * adds it here, to the list at gomap_strerror in gomap/map.h and to
+ * tests/unit/test_errors.c.
  */
 #include <gomap/map.h>
 
@@ -16,8 +19,6 @@ const char *gomap_strerror(int err)
     case -EINVAL: return "invalid argument";
     case -EBUSY:  return "busy: an iterator over the map is live";
     case -EFAULT: return "structure failed validation";
-    case -EEXIST: return "already exists";
-    case -ENOENT: return "not found";
     case -EIO:    return "output error: writing to the stream failed";
     default:      return "unknown gomap error";
     }
