@@ -2,7 +2,9 @@
  * rcu.h — read-side sections and deferred frees for lock-free readers.
  *
  * Memory that a reader may reach without a lock (the sync map's read-only
- * part, its entries and value boxes) is never freed directly: the writer that
+ * part, its entries and value boxes; the snapshot map's versions; the bucket
+ * arrays a sharded map's optimistic gets walk) is never freed directly: the
+ * writer that
  * unlinks it *retires* it, and liburcu calls the free function after a grace
  * period, when every read-side section that was running at the time of the
  * retirement has ended. A reader therefore brackets every lock-free access
