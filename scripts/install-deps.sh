@@ -25,6 +25,7 @@ case "${1:-test}" in
 esac
 
 # pkg-config is in two lists (peers and test): ask for each package once.
+# shellcheck disable=SC2086 # one package a word
 want=$(printf '%s\n' $want | awk '!seen[$0]++')
 
 missing=""

@@ -24,6 +24,7 @@ for lib in "$@"; do
       unversioned=$(printf '%s\n' "$syms" | grep -v '@@GOMAP_[0-9]' || true)
       if [ -n "$unversioned" ]; then
         echo "$lib: symbols exported without a GOMAP_<major> version (src/libgomap.map):"
+        # shellcheck disable=SC2086 # one name a word
         printf '  %s\n' $unversioned
         status=1
       fi
@@ -36,6 +37,7 @@ for lib in "$@"; do
   internal=$(printf '%s\n' "$syms" | grep '^gomap__' || true)
   if [ -n "$bad$internal" ]; then
     echo "$lib: $what it that are not public API:"
+    # shellcheck disable=SC2086 # one name a word
     printf '  %s\n' $bad $internal
     status=1
   else
