@@ -105,7 +105,7 @@ static size_t gm_unmalloced_bytes(void *map)
 const bench_impl bench_impl_gomap = {
     .name = "gomap",
     .unmalloced_bytes = gm_unmalloced_bytes,
-    .what = "gomap " GOMAP_BENCH_VERSION " (typed fast paths, misuse check default)",
+    .what = "gomap " GOMAP_VERSION_STRING " (typed fast paths, misuse check default)",
     .copies_keys = true,
     .create = gm_create,
     .destroy = gm_destroy,

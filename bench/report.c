@@ -4,6 +4,8 @@
  */
 #include "report.h"
 
+#include <gomap/version.h>
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +35,8 @@ static const char *ns_text(double ns, char *buf, size_t len)
 
 static void write_table(FILE *out, const bench_params *p, const bench_row *rows, size_t n)
 {
-    fprintf(out, "# gomap-bench  profile=%s seed=%" PRIu64 " reps=%u min_ops=%zu\n", p->profile,
-            p->seed, p->reps, p->min_ops);
+    fprintf(out, "# gomap-bench  gomap %s  profile=%s seed=%" PRIu64 " reps=%u min_ops=%zu\n",
+            gomap_version(), p->profile, p->seed, p->reps, p->min_ops);
     fprintf(out, "# machine: %s\n", p->machine);
     for (unsigned i = 0; i < p->nimpls; i++)
         fprintf(out, "# %s\n", p->impls[i]);
@@ -99,7 +101,9 @@ static void json_string(FILE *out, const char *s)
 
 static void write_json(FILE *out, const bench_params *p, const bench_row *rows, size_t n)
 {
-    fprintf(out, "{\n  \"params\": {\"profile\": ");
+    fprintf(out, "{\n  \"params\": {\"gomap_version\": ");
+    json_string(out, gomap_version());
+    fprintf(out, ", \"profile\": ");
     json_string(out, p->profile);
     fprintf(out, ", \"seed\": %" PRIu64 ", \"reps\": %u, \"min_ops\": %zu, \"machine\": ", p->seed,
             p->reps, p->min_ops);
@@ -330,8 +334,8 @@ static void write_par_table(FILE *out, const bench_params *p, const par_row *row
 {
     bool keyed = keyed_cases(p);
     char col[32];
-    fprintf(out, "# gomap-bench  suite=%s profile=%s reps=%u threads=%s", p->suite, p->profile,
-            p->reps, p->threads);
+    fprintf(out, "# gomap-bench  gomap %s  suite=%s profile=%s reps=%u threads=%s",
+            gomap_version(), p->suite, p->profile, p->reps, p->threads);
     if (keyed)
         fprintf(out, " sizes=%s seed=%" PRIu64, p->sizes, p->seed);
     fprintf(out, " scale=%g\n# machine: %s\n", p->scale, p->machine);
@@ -414,7 +418,9 @@ static void write_par_json(FILE *out, const bench_params *p, const par_row *rows
     bool keyed = keyed_cases(p);
     char ratio_field[64];
     ratio_name(p, ratio_field, sizeof ratio_field);
-    fprintf(out, "{\n  \"params\": {\"suite\": ");
+    fprintf(out, "{\n  \"params\": {\"gomap_version\": ");
+    json_string(out, gomap_version());
+    fprintf(out, ", \"suite\": ");
     json_string(out, p->suite);
     fprintf(out, ", \"profile\": ");
     json_string(out, p->profile);

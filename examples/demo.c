@@ -10,6 +10,7 @@
  *   5. float keys: +0 and -0 are one key, NaN is never found;
  *   6. iteration order is randomised, as in Go;
  *   7. gomap_validate checks every map's structure.
+ * The first line names the gomap it runs with (gomap_version()).
  * The program exits with status 1 if any check fails.
  */
 #include <gomap.h>
@@ -321,7 +322,10 @@ static void iteration_order(void)
 
 int main(void)
 {
-    printf("gomap demo: Go's built-in map, in C\n\n");
+    /* The headers say which gomap the program was compiled with; the
+     * library, which one it runs with. */
+    printf("gomap demo: Go's built-in map, in C (gomap %s)\n\n", gomap_version());
+    EXPECT(strcmp(gomap_version(), GOMAP_VERSION_STRING) == 0);
     gomap_t *m = new_map(GOMAP_KEY_U64, sizeof(uint64_t));
     grow(m);
     lookups(m);

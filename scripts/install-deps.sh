@@ -8,12 +8,14 @@
 #   peers  the benchmark peers gomap-bench compares with (absl, GLib, uthash,
 #          oneTBB, Go); each is compiled in only when present
 #   test   everything the suite needs, peers included (the benchmark's output
-#          test checks that every peer agrees with gomap)
+#          test checks that every peer agrees with gomap), and pkg-config,
+#          with which the install test builds programs against an installed
+#          gomap
 set -eu
 
 build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev"
 peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev libtbb-dev golang-go"
-test_pkgs="clang libclang-rt-14-dev libxml2-utils librsvg2-bin python3"
+test_pkgs="pkg-config clang libclang-rt-14-dev libxml2-utils librsvg2-bin python3"
 
 case "${1:-test}" in
   build) want="$build_pkgs" ;;
@@ -21,6 +23,10 @@ case "${1:-test}" in
   test)  want="$build_pkgs $peer_pkgs $test_pkgs" ;;
   *) echo "usage: $0 [build|peers|test]" >&2; exit 2 ;;
 esac
+
+# pkg-config is in two lists (peers and test): ask for each package once.
+# shellcheck disable=SC2086 # one package a word
+want=$(printf '%s\n' $want | awk '!seen[$0]++')
 
 missing=""
 for p in $want; do

@@ -12,7 +12,9 @@ strategies matrix only). "no-bytes" says the build cannot count bytes
     numbers where numbers belong, every checksum_ok 1, and within a case every
     implementation reports the same checksum (they did the same work);
   - JSON parses and holds the same rows and checksums as the CSV;
-  - the Markdown and table renderings come out with one line per row.
+  - the Markdown and table renderings come out with one line per row;
+  - the table's header line and the JSON params name the gomap version
+    (gomap_version(), checked against include/gomap/version.h).
 The concurrent suite (--suite sync --tiny) is checked the same way: CSV
 columns and rows for every workload x thread count x contender (gomap-sync,
 mutex-map, and go-sync when the Go peer is built), every checked checksum
@@ -29,6 +31,8 @@ checked, JSON and Markdown, and bad usage exiting 2.
 import csv
 import io
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -72,6 +76,18 @@ STRAT_ONLY = {"tbb"}             # peers of the strategies matrix only
 failures = []
 
 
+def header_version():
+    """GOMAP_VERSION_STRING from include/gomap/version.h."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include",
+                        "gomap", "version.h")
+    with open(path) as f:
+        m = re.search(r'^#define GOMAP_VERSION_STRING "([^"]+)"$', f.read(), re.M)
+    return m.group(1) if m else None
+
+
+VERSION = header_version()
+
+
 def check(cond, what):
     if not cond:
         failures.append(what)
@@ -81,6 +97,15 @@ def check(cond, what):
 def run(bench, *args):
     p = subprocess.run([bench, *args], capture_output=True, text=True, timeout=600)
     return p.returncode, p.stdout, p.stderr
+
+
+def check_version(out, doc, what):
+    """The table's first line and the JSON params name gomap's version."""
+    first = out.splitlines()[0] if out else ""
+    check(VERSION is not None and first.startswith("# gomap-bench  gomap %s  " % VERSION),
+          "%s table header names gomap %s: %r" % (what, VERSION, first))
+    check(doc.get("params", {}).get("gomap_version") == VERSION,
+          "%s JSON params name gomap_version %s" % (what, VERSION))
 
 
 def check_bad_usage(bench, *commands):
@@ -206,6 +231,7 @@ def check_sync(bench, impls):
     params = doc.get("params", {})
     check(params.get("suite") == "sync" and params.get("threads") == [1, 2],
           "sync JSON params name the suite and threads")
+    sync_doc = doc
     jrows = doc.get("rows", [])
     check(len(jrows) == 2 * 2 * len(who), "sync JSON has a row per case and contender")
     for j in jrows:
@@ -221,6 +247,7 @@ def check_sync(bench, impls):
     lines = [l for l in out.splitlines() if l.startswith("range ")]
     check(rc == 0 and len(lines) == len(SYNC_THREADS) * len(who),
           "sync table has one line per thread count and contender")
+    check_version(out, sync_doc, "sync")
 
 
 def strat_ops(workload, threads):
@@ -286,6 +313,7 @@ def check_strategies(bench, impls):
     check(params.get("suite") == "strategies" and params.get("threads") == [1, 2]
           and params.get("sizes") == [STRAT_TINY_N] and params.get("base") == "shard",
           "strategies JSON params name the suite, threads, sizes and base: %s" % params)
+    strat_doc = doc
     jrows = doc.get("rows", [])
     check(len(jrows) == 2 * 2 * len(who), "strategies JSON has a row per case and contender")
     for j in jrows:
@@ -306,6 +334,7 @@ def check_strategies(bench, impls):
     lines = [l for l in out.splitlines() if l.startswith("read-98 ")]
     check(rc == 0 and len(lines) == len(SYNC_THREADS) * len(who),
           "strategies table has one line per thread count and contender")
+    check_version(out, strat_doc, "strategies")
 
 
 def main():
@@ -353,6 +382,7 @@ def main():
         doc = {"rows": []}
         check(False, "JSON parses: %s" % e)
     check(doc.get("params", {}).get("profile") == "tiny", "JSON params name the profile")
+    map_doc = doc
     jrows = doc.get("rows", [])
     check(len(jrows) == len(records), "JSON has as many rows as CSV")
     for j in jrows:
@@ -365,6 +395,7 @@ def main():
     rc, out, _ = run(bench, "--tiny", "--quiet", "--keys", "str", "--workloads", "insert")
     lines = [l for l in out.splitlines() if l.startswith("insert ")]
     check(rc == 0 and len(lines) == len(impls), "table has one insert line per implementation")
+    check_version(out, map_doc, "map")
 
     check_sync(bench, impls)
     check_strategies(bench, strat_impls)
