@@ -28,12 +28,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "peer_go.h"
-#include "report.h"
-#include "runner.h"
-#include "strat_bench.h"
-#include "sync_bench.h"
+#include "common/bench.h"
+#include "common/peer_go.h"
+#include "common/report.h"
+#include "core/runner.h"
+#include "strategies/strat_bench.h"
+#include "sync/sync_bench.h"
 
 /* ---- names ----------------------------------------------------------------- */
 

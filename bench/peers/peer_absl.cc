@@ -2,7 +2,7 @@
 // the fastest widely used open-addressing table, the bar for "close to the
 // best". String keys are std::string (owned, like gomap's); lookups use
 // string_view (absl's transparent hashing), so no query allocates.
-#include "../bench.h"
+#include "common/bench.h"
 
 #include <absl/base/config.h>
 #include <absl/container/flat_hash_map.h>

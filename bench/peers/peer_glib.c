@@ -5,7 +5,7 @@
  * point at the key set's gomap_str (borrowed) with a length-aware version of
  * g_str_hash's djb hash.
  */
-#include "../bench.h"
+#include "common/bench.h"
 
 #include <glib.h>
 #include <string.h>

@@ -20,7 +20,7 @@
 #include <tbb/concurrent_hash_map.h>
 #include <tbb/version.h>
 
-#include "../strat_workloads.h"
+#include "strategies/strat_workloads.h"
 
 namespace {
 

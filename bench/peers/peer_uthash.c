@@ -3,7 +3,7 @@
  * table: one malloc'd node per entry. String keys are borrowed (the node
  * points at the key set's bytes), as uthash users usually do.
  */
-#include "../bench.h"
+#include "common/bench.h"
 
 #include <stdlib.h>
 #include <uthash.h>

@@ -4,7 +4,7 @@
  *
  * The kind is a property of the map, fixed at creation. The library always
  * uses SHARD_LOCK_DEFAULT; the other kinds exist so that `gomap-lock-choice`
- * (bench/lock_choice.c) can measure them against each other on the same
+ * (bench/choice/lock_choice.c) can measure them against each other on the same
  * map code, which is how the default was chosen (docs/shardmap.md):
  *   rwlock         pthread_rwlock_t, glibc's default (readers preferred)
  *   rwlock-writer  pthread_rwlock_t preferring writers (no writer starvation)

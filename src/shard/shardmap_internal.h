@@ -185,7 +185,7 @@ static inline void shard_unhold(void)
 }
 
 /* Like gomap_shard_new with a given lock kind, and optimistic gets allowed
- * or not (bench/lock_choice.c). */
+ * or not (bench/choice/lock_choice.c). */
 int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt, int lock_kind,
                             bool optimistic);
 

@@ -51,7 +51,7 @@ SYNC_CSV_COLUMNS = [
     "retired_peak_bytes", "retired_end_bytes", "checksum", "checksum_checked", "checksum_ok",
     "profile",
 ]
-SYNC_WORKLOADS = {  # name: operations per run at scale 1 (bench/sync_bench.c)
+SYNC_WORKLOADS = {  # name: operations per run at scale 1 (bench/sync/sync_bench.c)
     "load-mostly-hits": 2000000, "load-mostly-misses": 2000000,
     "load-or-store-balanced": 200000, "load-or-store-unique": 100000,
     "load-or-store-collision": 2000000, "load-and-delete-balanced": 2000000,
@@ -70,7 +70,7 @@ STRAT_CSV_COLUMNS = [
 STRAT_WORKLOADS = ["read-90", "read-98", "exchange", "rapid-grow"]
 STRAT_DISTS = ["uniform", "zipf"]
 STRAT_TINY_N = 10000
-STRAT_TINY_OPS = 3000            # 300 000 at scale 1, tiny's scale 0.01 (bench/strat_bench.c)
+STRAT_TINY_OPS = 3000            # 300 000 at scale 1, tiny's scale 0.01 (bench/strategies/strat_bench.c)
 STRAT_ONLY = {"tbb"}             # peers of the strategies matrix only
 
 failures = []

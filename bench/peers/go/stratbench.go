@@ -2,7 +2,7 @@
 // stream gomap-bench generated and wrote to a file, run on Go's sync.Map
 // (go-sync) and on a Go map behind a sync.RWMutex (go-rwmutex), with
 // GOMAXPROCS = threads and one goroutine per thread. The C side
-// (bench/strat_workloads.h) runs the same loop on its contenders.
+// (bench/strategies/strat_workloads.h) runs the same loop on its contenders.
 package main
 
 import (
@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 )
 
-// Operation codes of the stream (bench/opstream.h).
+// Operation codes of the stream (bench/strategies/opstream.h).
 const (
 	opGet    = 0 // a hit adds value+1 to the goroutine's sum
 	opSet    = 1 // insert or overwrite with the operation's index
@@ -27,7 +27,7 @@ const (
 	maxRounds         = 1000000
 )
 
-// opStream is a stream file as bench/opstream.h describes it.
+// opStream is a stream file as bench/strategies/opstream.h describes it.
 type opStream struct {
 	path          string
 	prefill, seed uint64

@@ -1,7 +1,7 @@
 // The concurrent suite of gomap-bench: Go's own sync.Map benchmarks
 // (src/sync/map_bench_test.go), run on sync.Map with uint64 keys and values
 // boxed in interface{} as sync.Map needs, GOMAXPROCS = threads and one
-// goroutine per thread. The C side (bench/sync_workloads.h) runs the same
+// goroutine per thread. The C side (bench/sync/sync_workloads.h) runs the same
 // loops; docs/bench.md defines them and their checksums.
 package main
 

@@ -21,8 +21,8 @@
 #include <gomap/snapmap.h>
 #include <gomap/syncmap.h>
 
-#include "compute_add_one.h"
-#include "strat_workloads.h"
+#include "common/compute_add_one.h"
+#include "strategies/strat_workloads.h"
 
 /* uint64 keys, 8-byte values, sized for hint keys. */
 static gomap_options u64_options(size_t hint)

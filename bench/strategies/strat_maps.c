@@ -2,7 +2,7 @@
  * strat_maps.c — filling the strategies matrix's maps, and freeing them in
  * the background (strat_maps.h).
  */
-#include "strat_maps.h"
+#include "strategies/strat_maps.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "compute_add_one.h"
-#include "keystream.h"
+#include "common/clock.h"
+#include "common/compute_add_one.h"
+#include "common/keystream.h"
 #include "shard/shardmap_internal.h"
 
 enum { MAX_THREADS = 8, MAX_REPS = 15, KEYS = 10000 };

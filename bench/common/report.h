@@ -9,7 +9,7 @@
 
 #include <stdio.h>
 
-#include "bench.h"
+#include "common/bench.h"
 
 /* One implementation's figures for one case, over all repetitions. */
 typedef struct {

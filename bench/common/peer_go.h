@@ -7,7 +7,7 @@
 #ifndef GOMAP_BENCH_PEER_GO_H
 #define GOMAP_BENCH_PEER_GO_H
 
-#include "bench.h"
+#include "common/bench.h"
 
 typedef struct go_peer go_peer;
 

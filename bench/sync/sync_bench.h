@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "parallel.h"
+#include "common/parallel.h"
 
 typedef enum {
     SWL_LOAD_MOSTLY_HITS,

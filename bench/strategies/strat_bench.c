@@ -6,7 +6,7 @@
  * shares). The loop is in strat_workloads.h; the contenders in
  * strat_impls.c, peers/peer_tbb.cc and the Go peer (stratbench.go).
  */
-#include "strat_bench.h"
+#include "strategies/strat_bench.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "peer_go.h"
-#include "strat_maps.h"
+#include "common/peer_go.h"
+#include "strategies/strat_maps.h"
 
 /* ---- the workloads ---------------------------------------------------------- */
 

@@ -7,7 +7,7 @@
 #ifndef GOMAP_BENCH_RUNNER_H
 #define GOMAP_BENCH_RUNNER_H
 
-#include "bench.h"
+#include "common/bench.h"
 
 typedef struct {
     bench_workload wl;

@@ -15,7 +15,7 @@
 
 #include <string.h>
 
-#include "sync_bench.h"
+#include "sync/sync_bench.h"
 
 /* A contender's operations on uint64 keys and values. Writes return 0 or
  * -ENOMEM; lookups return whether the key was found and store its value

@@ -14,7 +14,7 @@
 #ifndef GOMAP_BENCH_STRAT_MAPS_H
 #define GOMAP_BENCH_STRAT_MAPS_H
 
-#include "strat_bench.h"
+#include "strategies/strat_bench.h"
 
 /* A fresh map holding the stream's prefill, presized for it; NULL if
  * memory ran out. */

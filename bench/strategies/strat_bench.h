@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "opstream.h"
-#include "parallel.h"
+#include "strategies/opstream.h"
+#include "common/parallel.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -2,7 +2,7 @@
  * impl_gomap.c — gomap in the benchmark: the typed fast paths (what a C user
  * of a u64 or string map calls), misuse detection in its default mode.
  */
-#include "bench.h"
+#include "common/bench.h"
 
 #include <gomap.h>
 

@@ -18,7 +18,7 @@
 #include <gomap.h>
 #include <gomap/syncmap.h>
 
-#include "sync_workloads.h"
+#include "sync/sync_workloads.h"
 
 /* ---- gomap-sync --------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
  *   -> strat <contender> <file> <threads> <per-thread ops> <rounds>
  *   <- ok ns=.. ops=.. checksum=..
  */
-#include "peer_go.h"
+#include "common/peer_go.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -2,7 +2,7 @@
  * impls.c — the in-process implementations this build has: gomap always,
  * each peer when its Debian package was found at configure time.
  */
-#include "bench.h"
+#include "common/bench.h"
 
 const bench_impl *const bench_impls[] = {
     &bench_impl_gomap,

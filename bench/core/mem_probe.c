@@ -240,6 +240,6 @@ int main(int argc, char **argv)
         return probe_budget(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "iter"))
         return probe_iter(argc, argv);
-    fprintf(stderr, "usage: gomap-mem-probe hint|budget|iter [options] (see bench/mem_probe.c)\n");
+    fprintf(stderr, "usage: gomap-mem-probe hint|budget|iter [options] (see bench/core/mem_probe.c)\n");
     return 2;
 }

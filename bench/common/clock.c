@@ -1,7 +1,7 @@
 /*
  * clock.c — calibration of the time-stamp counter.
  */
-#include "clock.h"
+#include "common/clock.h"
 
 double clock_ns_per_tick(void)
 {

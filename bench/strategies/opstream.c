@@ -2,7 +2,7 @@
  * opstream.c — generating the strategies matrix's operation streams,
  * Zipf ranks included, and writing them for the Go peer (opstream.h).
  */
-#include "opstream.h"
+#include "strategies/opstream.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "keystream.h"
+#include "common/keystream.h"
 
 /* The ks_key streams a stream draws from, past keystream.h's four. */
 enum { OPS_STREAM_KIND = 4, OPS_STREAM_RANK = 5 };

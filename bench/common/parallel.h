@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "report.h"
+#include "common/report.h"
 
 #ifdef __cplusplus
 extern "C" {

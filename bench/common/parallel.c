@@ -2,7 +2,7 @@
  * parallel.c — one timed run on T threads started together, the
  * interleaved repetitions of a case and each contender's row (parallel.h).
  */
-#include "parallel.h"
+#include "common/parallel.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
+#include "common/clock.h"
 
 /* ---- one run ------------------------------------------------------------------ */
 

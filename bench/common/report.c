@@ -2,7 +2,7 @@
  * report.c — rendering bench_rows (and the concurrent suites' par_rows) as
  * a table, CSV, JSON or Markdown.
  */
-#include "report.h"
+#include "common/report.h"
 
 #include <gomap/version.h>
 

@@ -1,7 +1,7 @@
 /*
  * keystream.c — building key sets and query sets from the seeded streams.
  */
-#include "keystream.h"
+#include "common/keystream.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -4,15 +4,15 @@
  * monotonic clock; insert-latency times every insert with the tick counter.
  * docs/bench.md defines the workloads; bench/peers/go/peer.go mirrors this.
  */
-#include "runner.h"
+#include "core/runner.h"
 
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "keystream.h"
+#include "common/clock.h"
+#include "common/keystream.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)

@@ -5,7 +5,7 @@
  * strategies suite shares). The loops themselves are in sync_workloads.h;
  * the contenders in sync_impls.c and the Go peer.
  */
-#include "sync_bench.h"
+#include "sync/sync_bench.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "peer_go.h"
+#include "common/peer_go.h"
 
 /* ---- the workloads ---------------------------------------------------------- */
 

@@ -14,8 +14,8 @@
 
 #include <errno.h>
 
-#include "keystream.h"
-#include "strat_bench.h"
+#include "common/keystream.h"
+#include "strategies/strat_bench.h"
 
 /* A contender's operations on uint64 keys and values. get returns whether
  * the key was found and stores its value; set inserts or overwrites; del

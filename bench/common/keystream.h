@@ -8,7 +8,7 @@
 #ifndef GOMAP_BENCH_KEYSTREAM_H
 #define GOMAP_BENCH_KEYSTREAM_H
 
-#include "bench.h"
+#include "common/bench.h"
 
 enum {
     STREAM_SET = 0,  /* the keys put in the map, and churn's new keys */
