@@ -105,7 +105,7 @@ static void run_when_ready(struct rcu_head *head)
         return;
     }
     r->free_fn(r);
-    atomic_fetch_sub_explicit(&deferred_pending, 1, memory_order_release);
+    fetch_sub_release(&deferred_pending, 1);
 }
 
 void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_retired *r),
@@ -139,7 +139,7 @@ static void barrier_mark_done(struct rcu_head *head)
 {
     struct barrier_mark *b = caa_container_of(head, struct barrier_mark, head);
     __tsan_acquire(b); /* the queueing thread's writes (liburcu carries them) */
-    atomic_store_explicit(&b->done, 1, memory_order_release);
+    store_release(&b->done, 1);
 }
 
 static void call_rcu_barrier(void)
@@ -148,7 +148,7 @@ static void call_rcu_barrier(void)
     atomic_init(&b.done, 0);
     __tsan_release(&b);
     urcu_memb_call_rcu(&b.head, barrier_mark_done);
-    while (!atomic_load_explicit(&b.done, memory_order_acquire))
+    while (!load_acquire(&b.done))
         gomap__rcu_wait_a_little();
 }
 #else
@@ -165,5 +165,5 @@ void gomap_rcu_barrier(void)
     gomap__rcu_ensure_registered(); /* call_rcu and the barrier want a registered caller */
     do
         call_rcu_barrier();
-    while (atomic_load_explicit(&deferred_pending, memory_order_acquire) != 0);
+    while (load_acquire(&deferred_pending) != 0);
 }

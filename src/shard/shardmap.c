@@ -143,7 +143,7 @@ void gomap__shard_release_all(gomap_shard_t *m)
         struct shard *s = &m->shards[i];
         unsigned seq = load_relaxed(&s->seq);
         if (seq & 1)
-            atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
+            store_release(&s->seq, seq + 1);
         shard_lock_release(&s->lock, m->lock_kind);
     }
 }
@@ -352,17 +352,17 @@ ALWAYS_INLINE bool optimistic_get(struct shard *s, int kind, const void *key, ui
     bool done = false;
     gomap__rcu_read_lock();
     for (int tries = 0; tries < 2 && !done; tries++) {
-        unsigned seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        unsigned seq = load_acquire(&s->seq);
         if (seq & 1)
             break;
         struct gomap hdr;
         memcpy(&hdr, s->map, LOOKUP_HEADER_BYTES);
-        SEQ_FENCE(memory_order_acquire);
+        SEQ_FENCE(fence_acquire);
         if (load_relaxed(&s->seq) != seq)
             continue;
         slot_ref r = hdr.count ? find(&hdr, kind, key, h) : (slot_ref){NULL, 0};
         copy_out(m, val_out, r.b ? value_at(&hdr, r) : NULL);
-        SEQ_FENCE(memory_order_acquire);
+        SEQ_FENCE(fence_acquire);
         done = load_relaxed(&s->seq) == seq;
         *found = r;
     }

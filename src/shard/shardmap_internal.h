@@ -114,9 +114,9 @@ static inline void shard_count(const gomap_shard_t *m, const struct shard *s, bo
  * read optimistically (optimistic_ok in shardmap.c) and gcc rejects fences
  * under TSan, so there they are nothing. */
 #if defined(GOMAP_TSAN)
-#define SEQ_FENCE(order) ((void)0)
+#define SEQ_FENCE(fence) ((void)0)
 #else
-#define SEQ_FENCE(order) atomic_thread_fence(order)
+#define SEQ_FENCE(fence) fence()
 #endif
 
 /* Outgrown bucket arrays of an optimistic map: taken from its graveyard
@@ -133,7 +133,7 @@ static inline void shard_take(const gomap_shard_t *m, struct shard *s, bool shar
     shard_lock_take(&s->lock, m->lock_kind, shared, &s->waits);
     if (!shared && m->optimistic) {
         store_relaxed(&s->seq, load_relaxed(&s->seq) + 1);
-        SEQ_FENCE(memory_order_release);
+        SEQ_FENCE(fence_release);
     }
 }
 
@@ -145,7 +145,7 @@ static inline void shard_release(gomap_shard_t *m, struct shard *s)
     struct array_hdr *retired = NULL;
     if (seq & 1) {
         retired = gomap__shard_take_retired(m, s);
-        atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
+        store_release(&s->seq, seq + 1);
     }
     shard_lock_release(&s->lock, m->lock_kind);
     if (__builtin_expect(retired != NULL, 0))

@@ -67,6 +67,7 @@
 #include <string.h>
 
 #include "core/map_probe.h"
+#include "base/atomics.h"
 #include "base/rcu.h"
 #include "base/scope.h"
 
@@ -189,7 +190,7 @@ static version *version_reset(version *v)
         v->map = NULL;
         v->bytes = 0;
         v->prev = v->next = NULL;
-        atomic_store_explicit(&v->refs, REF_BASE, memory_order_relaxed);
+        store_relaxed(&v->refs, REF_BASE);
     }
     return v;
 }
@@ -213,7 +214,7 @@ static version *version_new(gomap_snap_t *m)
  * any more; a stale token still finds the struct, and the new generation. */
 static void version_destroy(gomap_snap_t *m, version *v)
 {
-    atomic_fetch_add_explicit(&v->gen, 1, memory_order_relaxed);
+    fetch_add_relaxed(&v->gen, 1);
     if (v->map) {
         gomap__map_freeze(v->map, false);
         gomap_free(v->map);
@@ -266,7 +267,7 @@ static void list_unlink_locked(gomap_snap_t *m, version *v)
 
 static size_t refs_of(const version *v)
 {
-    return atomic_load_explicit(&((version *)(uintptr_t)v)->refs, memory_order_relaxed);
+    return load_relaxed(&((version *)(uintptr_t)v)->refs);
 }
 
 /* Views held (ranges in progress included): the view bits of the current
@@ -292,9 +293,9 @@ static void version_reclaim(gomap_snap_t *m, version *v)
 {
     size_t bytes = v->bytes;
     version_destroy(m, v);
-    atomic_fetch_sub_explicit(&m->retired_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->reclaimed_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&m->retired_versions, 1, memory_order_release);
+    fetch_sub_relaxed(&m->retired_bytes, bytes);
+    fetch_add_relaxed(&m->reclaimed_bytes, bytes);
+    fetch_sub_release(&m->retired_versions, 1);
 }
 
 /* The report for a misused view of v; `refs` is v's count as the caller
@@ -317,7 +318,7 @@ static _Noreturn __attribute__((noinline, cold)) void view_fault(const version *
  * abort. */
 static void version_put(version *v, const void *site)
 {
-    size_t old = atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel);
+    size_t old = fetch_sub_acq_rel(&v->refs, 1);
     if (__builtin_expect((old & REF_VIEWS) == 0, 0))
         view_fault(v, old, MSG_VIEW_TWICE_HELD, site);
     if (old == 1) {
@@ -338,7 +339,7 @@ static void version_grace_over(struct gomap_retired *r)
     version *v = (version *)(void *)((char *)r - offsetof(version, retired));
     gomap_snap_t *m = v->owner;
     pthread_mutex_lock(&m->gc_mu);
-    size_t left = atomic_fetch_sub_explicit(&v->refs, REF_BASE, memory_order_acq_rel) - REF_BASE;
+    size_t left = fetch_sub_acq_rel(&v->refs, REF_BASE) - REF_BASE;
     if (left == 0)
         list_unlink_locked(m, v);
     pthread_mutex_unlock(&m->gc_mu);
@@ -353,7 +354,7 @@ static void version_grace_over(struct gomap_retired *r)
  * release store, so the version's map is seen as it was built. */
 static inline version *current_version(gomap_snap_t *m)
 {
-    return atomic_load_explicit(&m->current, memory_order_acquire);
+    return load_acquire(&m->current);
 }
 
 static bool key_ok(int kind, const void *key)
@@ -423,11 +424,11 @@ const gomap_snap_view_t *gomap_snap_acquire(gomap_snap_t *m)
     /* The base reference is held until a grace period after this section,
      * so the count has its base bit here. Relaxed: the map's contents came
      * with the acquire load above. */
-    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    fetch_add_relaxed(&v->refs, 1);
     /* The generation changes only when v is reclaimed, after a grace period
      * that waits for this section; a recycled struct's new one came with
      * the acquire load above. */
-    uintptr_t gen = atomic_load_explicit(&v->gen, memory_order_relaxed) & VIEW_GEN_MASK;
+    uintptr_t gen = load_relaxed(&v->gen) & VIEW_GEN_MASK;
     gomap__rcu_read_unlock();
     return (const gomap_snap_view_t *)((uintptr_t)v | gen);
 }
@@ -443,7 +444,7 @@ ALWAYS_INLINE version *view_version(const gomap_snap_view_t *view, const char *g
 {
     uintptr_t token = (uintptr_t)view;
     version *v = (version *)(token & ~VIEW_GEN_MASK);
-    uint32_t gen = atomic_load_explicit(&v->gen, memory_order_relaxed);
+    uint32_t gen = load_relaxed(&v->gen);
     if (__builtin_expect((gen & VIEW_GEN_MASK) != (token & VIEW_GEN_MASK), 0))
         view_fault(v, 0, gone_message, site);
     return v;
@@ -484,7 +485,7 @@ void gomap_snap_view_range(const gomap_snap_view_t *view,
     version *v = view_version(view, MSG_VIEW_USED_GONE, CALLER);
     /* A reference of the range's own, so that fn may even release the view
      * it was given. The count before it must hold the caller's view. */
-    size_t refs = atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    size_t refs = fetch_add_relaxed(&v->refs, 1);
     if (__builtin_expect((refs & REF_VIEWS) == 0, 0))
         view_fault(v, refs, MSG_VIEW_USED_UNHELD, CALLER);
     /* The core iterator takes a non-const map only to count itself in the
@@ -516,7 +517,7 @@ static _Noreturn __attribute__((noinline, cold)) void reentry_fault(gomap_snap_t
     char what[96];
     snprintf(what, sizeof what, "the writers' mutex of snapshot map %p, by this thread",
              (void *)m);
-    version *cur = atomic_load_explicit(&m->current, memory_order_relaxed);
+    version *cur = load_relaxed(&m->current);
     gomap__fault_held(cur->map, MSG_SNAP_REENTRY, site, what, m->held_site);
 }
 
@@ -525,23 +526,23 @@ static _Noreturn __attribute__((noinline, cold)) void reentry_fault(gomap_snap_t
 static void writer_lock(gomap_snap_t *m, const void *site)
 {
     struct gomap__thread *self = gomap__self();
-    if (__builtin_expect(atomic_load_explicit(&m->holder, memory_order_relaxed) == self, 0))
+    if (__builtin_expect(load_relaxed(&m->holder) == self, 0))
         reentry_fault(m, site);
     pthread_mutex_lock(&m->mu);
-    atomic_store_explicit(&m->holder, self, memory_order_relaxed);
+    store_relaxed(&m->holder, self);
     m->held_site = site;
 }
 
 static void writer_unlock(gomap_snap_t *m)
 {
-    atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
+    store_relaxed(&m->holder, NULL);
     pthread_mutex_unlock(&m->mu);
 }
 
 /* Under mu: the current version's map (only writers change it). */
 static const gomap_t *current_map_locked(gomap_snap_t *m)
 {
-    return atomic_load_explicit(&m->current, memory_order_relaxed)->map;
+    return load_relaxed(&m->current)->map;
 }
 
 /* gomap__for_each callback: one entry of the source into the private copy.
@@ -591,17 +592,17 @@ static void publish_locked(gomap_snap_t *m, version *v)
     if (gomap_validate(v->map, why, sizeof why) != 0)
         gomap__fatal(v->map, why);
 #endif
-    version *old = atomic_load_explicit(&m->current, memory_order_relaxed);
+    version *old = load_relaxed(&m->current);
     gomap__map_freeze(v->map, true);
     v->bytes = version_bytes(v);
     /* Counted before the callback that uncounts them can run. */
-    atomic_fetch_add_explicit(&m->retired_versions, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->retired_bytes, old->bytes, memory_order_relaxed);
+    fetch_add_relaxed(&m->retired_versions, 1);
+    fetch_add_relaxed(&m->retired_bytes, old->bytes);
     pthread_mutex_lock(&m->gc_mu);
     /* Release: a reader that loads v sees v and its map as built above
      * (pairs with current_version's acquire). Under gc_mu, so that stats
      * see the new current version and the old one on the list together. */
-    atomic_store_explicit(&m->current, v, memory_order_release);
+    store_release(&m->current, v);
     list_link_locked(m, old);
     m->versions++;
     pthread_mutex_unlock(&m->gc_mu);
@@ -783,13 +784,13 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
 static bool snap_drained(struct gomap_retired *r)
 {
     gomap_snap_t *m = (gomap_snap_t *)(void *)((char *)r - offsetof(gomap_snap_t, final));
-    return atomic_load_explicit(&m->retired_versions, memory_order_acquire) == 0;
+    return load_acquire(&m->retired_versions) == 0;
 }
 
 static void snap_destroy(struct gomap_retired *r)
 {
     gomap_snap_t *m = (gomap_snap_t *)(void *)((char *)r - offsetof(gomap_snap_t, final));
-    version_destroy(m, atomic_load_explicit(&m->current, memory_order_relaxed));
+    version_destroy(m, load_relaxed(&m->current));
     pool_free_all(m);
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->gc_mu);
@@ -801,7 +802,7 @@ void gomap_snap_free(gomap_snap_t *m)
 {
     if (!m)
         return;
-    version *cur = atomic_load_explicit(&m->current, memory_order_relaxed);
+    version *cur = load_relaxed(&m->current);
     const struct gomap__scope *s = gomap__scope_find(m);
     if (__builtin_expect(s != NULL, 0))
         gomap__scope_fault(s, cur->map, MSG_SNAP_FREE_INSIDE, CALLER);
@@ -839,9 +840,9 @@ int gomap_snap_stats(gomap_snap_t *m, gomap_snap_stats_t *out)
     out->views = views_locked(m, cur);
     out->bytes_current = cur->bytes;
     pthread_mutex_unlock(&m->gc_mu);
-    out->retired_versions = atomic_load_explicit(&m->retired_versions, memory_order_relaxed);
-    out->retired_bytes = atomic_load_explicit(&m->retired_bytes, memory_order_relaxed);
-    out->reclaimed_bytes = atomic_load_explicit(&m->reclaimed_bytes, memory_order_relaxed);
+    out->retired_versions = load_relaxed(&m->retired_versions);
+    out->retired_bytes = load_relaxed(&m->retired_bytes);
+    out->reclaimed_bytes = load_relaxed(&m->reclaimed_bytes);
     return 0;
 }
 
@@ -895,10 +896,10 @@ static const char *check_counts_locked(gomap_snap_t *m, const version *cur)
         n++;
         bytes += v->bytes;
     }
-    size_t retired = atomic_load_explicit(&m->retired_versions, memory_order_relaxed);
+    size_t retired = load_relaxed(&m->retired_versions);
     if (n > retired || retired > m->versions)
         return "retired_versions disagrees with the retired list or the versions published";
-    if (bytes > atomic_load_explicit(&m->retired_bytes, memory_order_relaxed))
+    if (bytes > load_relaxed(&m->retired_bytes))
         return "retired_bytes is below the bytes of the retired list";
     return NULL;
 }

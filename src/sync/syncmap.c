@@ -36,8 +36,7 @@ static inline int table_put(struct table *t, const void *key, uint64_t h, struct
  * the table's contents (pairs with read_word's acquire). */
 static void publish(gomap_sync_t *m, struct table *t, bool amended)
 {
-    atomic_store_explicit(&m->read, (uintptr_t)t | (amended ? AMENDED : 0),
-                          memory_order_release);
+    store_release(&m->read, (uintptr_t)t | (amended ? AMENDED : 0));
 }
 
 /* ---- length --------------------------------------------------------------------- */
@@ -51,9 +50,9 @@ static void len_add(gomap_sync_t *m, long delta)
 {
     if (my_stripe == LEN_STRIPES) {
         static atomic_uint next;
-        my_stripe = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) % LEN_STRIPES;
+        my_stripe = fetch_add_relaxed(&next, 1) % LEN_STRIPES;
     }
-    atomic_fetch_add_explicit(&m->len[my_stripe].n, delta, memory_order_relaxed);
+    fetch_add_relaxed(&m->len[my_stripe].n, delta);
 }
 
 /* ---- entry transitions (lock-free unless named _locked) ---------------------------- */
@@ -62,10 +61,9 @@ static void len_add(gomap_sync_t *m, long delta)
  * there was none), or EXPUNGED without storing. */
 static struct box *entry_try_swap(struct entry *e, struct box *nv)
 {
-    struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
+    struct box *p = load_acquire(&e->p);
     while (p != EXPUNGED) {
-        if (atomic_compare_exchange_weak_explicit(&e->p, &p, nv, memory_order_acq_rel,
-                                                  memory_order_acquire))
+        if (cas_weak_acq_rel(&e->p, &p, nv))
             return p;
     }
     return EXPUNGED;
@@ -75,11 +73,11 @@ static struct box *entry_try_swap(struct entry *e, struct box *nv)
  * nothing changes if that fails) and becomes NULL. */
 static int entry_revive_locked(gomap_sync_t *m, struct entry *e, const void *key, uint64_t h)
 {
-    if (atomic_load_explicit(&e->p, memory_order_relaxed) != EXPUNGED)
+    if (load_relaxed(&e->p) != EXPUNGED)
         return 0;
     int rc = table_put(m->dirty, key, h, e);
     if (rc == 0)
-        atomic_store_explicit(&e->p, NULL, memory_order_release);
+        store_release(&e->p, NULL);
     return rc;
 }
 
@@ -87,10 +85,9 @@ static int entry_revive_locked(gomap_sync_t *m, struct entry *e, const void *key
  * entry is (now) EXPUNGED. */
 static bool entry_try_expunge_locked(struct entry *e)
 {
-    struct box *p = atomic_load_explicit(&e->p, memory_order_relaxed);
+    struct box *p = load_relaxed(&e->p);
     while (p == NULL) {
-        if (atomic_compare_exchange_weak_explicit(&e->p, &p, EXPUNGED, memory_order_relaxed,
-                                                  memory_order_relaxed))
+        if (cas_weak_relaxed(&e->p, &p, EXPUNGED))
             return true;
     }
     return p == EXPUNGED;
@@ -100,12 +97,11 @@ static bool entry_try_expunge_locked(struct entry *e)
  * box taken out (the caller may still read it, then retires it) or NULL. */
 static struct box *entry_delete(gomap_sync_t *m, struct entry *e, const void *old)
 {
-    struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
+    struct box *p = load_acquire(&e->p);
     while (has_value(p)) {
         if (old && !same_val(m, p, old))
             return NULL;
-        if (atomic_compare_exchange_weak_explicit(&e->p, &p, NULL, memory_order_acq_rel,
-                                                  memory_order_acquire)) {
+        if (cas_weak_acq_rel(&e->p, &p, NULL)) {
             len_add(m, -1);
             return p;
         }
@@ -122,7 +118,7 @@ enum { TRY_LOCKED = 2 };
 static int entry_try_load_or_store(gomap_sync_t *m, struct entry *e, const void *val,
                                    void *actual_out)
 {
-    struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
+    struct box *p = load_acquire(&e->p);
     struct box *nv = NULL;
     for (;;) {
         if (p == EXPUNGED || has_value(p)) {
@@ -135,8 +131,7 @@ static int entry_try_load_or_store(gomap_sync_t *m, struct entry *e, const void 
         }
         if (!nv && !(nv = gomap__box_new(m, val)))
             return -ENOMEM;
-        if (atomic_compare_exchange_weak_explicit(&e->p, &p, nv, memory_order_acq_rel,
-                                                  memory_order_acquire)) {
+        if (cas_weak_acq_rel(&e->p, &p, nv)) {
             len_add(m, +1);
             if (actual_out && m->val_size)
                 memcpy(actual_out, val, m->val_size);
@@ -148,7 +143,7 @@ static int entry_try_load_or_store(gomap_sync_t *m, struct entry *e, const void 
 /* Go's tryCompareAndSwap: 1 swapped, 0 not, -ENOMEM. */
 static int entry_try_cas(gomap_sync_t *m, struct entry *e, const void *old, const void *nv_val)
 {
-    struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
+    struct box *p = load_acquire(&e->p);
     struct box *nv = NULL;
     for (;;) {
         if (!has_value(p) || !same_val(m, p, old)) {
@@ -158,8 +153,7 @@ static int entry_try_cas(gomap_sync_t *m, struct entry *e, const void *old, cons
         }
         if (!nv && !(nv = gomap__box_new(m, nv_val)))
             return -ENOMEM;
-        if (atomic_compare_exchange_weak_explicit(&e->p, &p, nv, memory_order_acq_rel,
-                                                  memory_order_acquire)) {
+        if (cas_weak_acq_rel(&e->p, &p, nv)) {
             gomap__box_retire(m, p);
             return 1;
         }
@@ -171,7 +165,7 @@ static int entry_try_cas(gomap_sync_t *m, struct entry *e, const void *old, cons
 static int retire_if_expunged(const gomap_t *map, char *b, unsigned i, void *ctx)
 {
     struct entry *e = entry_at(map, b, i);
-    if (atomic_load_explicit(&e->p, memory_order_relaxed) == EXPUNGED)
+    if (load_relaxed(&e->p) == EXPUNGED)
         gomap__entry_retire(ctx, e);
     return 0;
 }
@@ -221,8 +215,7 @@ static int unexpunge(const gomap_t *map, char *b, unsigned i, void *ctx)
     (void)ctx;
     struct entry *e = entry_at(map, b, i);
     struct box *want = EXPUNGED;
-    atomic_compare_exchange_strong_explicit(&e->p, &want, NULL, memory_order_relaxed,
-                                            memory_order_relaxed);
+    cas_strong_relaxed(&e->p, &want, NULL);
     return 0;
 }
 
@@ -349,7 +342,7 @@ static int kill_entry(const gomap_t *map, char *b, unsigned i, void *ctx)
 {
     gomap_sync_t *m = ctx;
     struct entry *e = entry_at(map, b, i);
-    struct box *p = atomic_exchange_explicit(&e->p, EXPUNGED, memory_order_acq_rel);
+    struct box *p = exchange_acq_rel(&e->p, EXPUNGED);
     if (has_value(p)) {
         len_add(m, -1);
         gomap__box_retire(m, p);
@@ -391,7 +384,7 @@ void gomap_sync_clear(gomap_sync_t *m)
 static bool sync_drained(struct gomap_retired *r)
 {
     gomap_sync_t *m = (gomap_sync_t *)(void *)((char *)r - offsetof(gomap_sync_t, final));
-    return atomic_load_explicit(&m->retired_objects, memory_order_acquire) == 0;
+    return load_acquire(&m->retired_objects) == 0;
 }
 
 static void sync_destroy(struct gomap_retired *r)
@@ -471,7 +464,7 @@ ALWAYS_INLINE bool load_kind(gomap_sync_t *m, int kind, const void *key, void *v
 {
     gomap__rcu_read_lock();
     struct entry *e = find_entry_kind(m, kind, key);
-    struct box *p = e ? atomic_load_explicit(&e->p, memory_order_acquire) : NULL;
+    struct box *p = e ? load_acquire(&e->p) : NULL;
     bool found = has_value(p);
     if (found)
         copy_val(m, val_out, p);
@@ -511,7 +504,7 @@ static int swap_locked(gomap_sync_t *m, const void *key, uint64_t h, struct box 
         *prev = NULL;
         return add_new_key_locked(m, key, h, nv);
     }
-    *prev = atomic_exchange_explicit(&e->p, nv, memory_order_acq_rel);
+    *prev = exchange_acq_rel(&e->p, nv);
     if (!*prev)
         len_add(m, +1);
     return 0;
@@ -627,7 +620,7 @@ static struct entry *find_for_delete(gomap_sync_t *m, const void *key, void *val
     e = table_find(read_table(w), key, h);
     if (!e && read_amended(w) && (e = table_find(m->dirty, key, h)) != NULL) {
         gomap__remove_hashed(m->dirty->map, key, h);
-        struct box *p = atomic_exchange_explicit(&e->p, EXPUNGED, memory_order_acq_rel);
+        struct box *p = exchange_acq_rel(&e->p, EXPUNGED);
         if (has_value(p)) {
             *done = true;
             len_add(m, -1);
@@ -710,7 +703,7 @@ void gomap_sync_range(gomap_sync_t *m, bool (*fn)(const void *key, const void *v
         while (gomap_iter_next(&it, &key, &slot)) {
             struct entry *e;
             memcpy(&e, slot, sizeof e);
-            struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
+            struct box *p = load_acquire(&e->p);
             if (!has_value(p))
                 continue;
             gomap__scope_enter(m, "a range", NULL, __builtin_return_address(0));
@@ -731,7 +724,7 @@ size_t gomap_sync_len(gomap_sync_t *m)
         return 0;
     long n = 0;
     for (unsigned i = 0; i < LEN_STRIPES; i++)
-        n += atomic_load_explicit(&m->len[i].n, memory_order_relaxed);
+        n += load_relaxed(&m->len[i].n);
     return n > 0 ? (size_t)n : 0;
 }
 

@@ -25,9 +25,9 @@ int gomap_sync_stats(gomap_sync_t *m, gomap_sync_stats_t *out)
     out->promotions = m->promotions;
     out->dirty_copies = m->dirty_copies;
     pthread_mutex_unlock(&m->mu);
-    out->retired_bytes = atomic_load_explicit(&m->retired_bytes, memory_order_relaxed);
-    out->retired_objects = atomic_load_explicit(&m->retired_objects, memory_order_relaxed);
-    out->reclaimed_bytes = atomic_load_explicit(&m->reclaimed_bytes, memory_order_relaxed);
+    out->retired_bytes = load_relaxed(&m->retired_bytes);
+    out->retired_objects = load_relaxed(&m->retired_objects);
+    out->reclaimed_bytes = load_relaxed(&m->reclaimed_bytes);
     return 0;
 }
 
@@ -44,7 +44,7 @@ static int check_read_entry(const gomap_t *map, char *b, unsigned i, void *ctx)
 {
     struct check_ctx *c = ctx;
     struct entry *e = entry_at(map, b, i);
-    struct box *p = atomic_load_explicit(&e->p, memory_order_relaxed);
+    struct box *p = load_relaxed(&e->p);
     const void *key = key_at(map, b, i);
     if (!c->other) {
         if (p == EXPUNGED)
@@ -63,7 +63,7 @@ static int check_dirty_entry(const gomap_t *map, char *b, unsigned i, void *ctx)
 {
     struct check_ctx *c = ctx;
     struct entry *e = entry_at(map, b, i);
-    struct box *p = atomic_load_explicit(&e->p, memory_order_relaxed);
+    struct box *p = load_relaxed(&e->p);
     const void *key = key_at(map, b, i);
     if (p == EXPUNGED)
         c->why = "an expunged entry is in the dirty map";

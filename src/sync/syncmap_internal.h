@@ -35,6 +35,7 @@
 #include <stdatomic.h>
 
 #include "core/map_probe.h"
+#include "base/atomics.h"
 #include "base/rcu.h"
 
 #define CACHE_LINE 64
@@ -207,7 +208,7 @@ static inline struct entry *table_lookup(const struct table *t, const void *key)
  * published it: a reader sees the table as it was when it was published. */
 static inline uintptr_t read_word(gomap_sync_t *m)
 {
-    return atomic_load_explicit(&m->read, memory_order_acquire);
+    return load_acquire(&m->read);
 }
 
 static inline struct table *read_table(uintptr_t w)

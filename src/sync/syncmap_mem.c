@@ -50,8 +50,8 @@ void gomap__sync_free_block(gomap_sync_t *m, void *p, size_t size)
 
 static void account_retired(gomap_sync_t *m, size_t bytes)
 {
-    atomic_fetch_add_explicit(&m->retired_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->retired_objects, 1, memory_order_relaxed);
+    fetch_add_relaxed(&m->retired_bytes, bytes);
+    fetch_add_relaxed(&m->retired_objects, 1);
 }
 
 /* The last thing a deferred free does with m: gomap_sync_free waits for
@@ -59,9 +59,9 @@ static void account_retired(gomap_sync_t *m, size_t bytes)
  * then frees m. */
 static void account_reclaimed(gomap_sync_t *m, size_t bytes)
 {
-    atomic_fetch_sub_explicit(&m->retired_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->reclaimed_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&m->retired_objects, 1, memory_order_release);
+    fetch_sub_relaxed(&m->retired_bytes, bytes);
+    fetch_add_relaxed(&m->reclaimed_bytes, bytes);
+    fetch_sub_release(&m->retired_objects, 1);
 }
 
 /* ---- boxes ------------------------------------------------------------------ */
@@ -75,30 +75,27 @@ static size_t box_bytes(const gomap_sync_t *m)
 
 static inline struct box *next_of(struct box *b)
 {
-    return atomic_load_explicit(&b->next_free, memory_order_relaxed);
+    return load_relaxed(&b->next_free);
 }
 
 /* Pops a recycled box, or NULL. Inside a read-side section (see the top). */
 static struct box *box_pop(gomap_sync_t *m)
 {
-    struct box *b = atomic_load_explicit(&m->free_boxes, memory_order_acquire);
-    while (b && !atomic_compare_exchange_weak_explicit(&m->free_boxes, &b, next_of(b),
-                                                       memory_order_acquire,
-                                                       memory_order_acquire))
+    struct box *b = load_acquire(&m->free_boxes);
+    while (b && !cas_weak_acquire(&m->free_boxes, &b, next_of(b)))
         ;
     if (b)
-        atomic_fetch_sub_explicit(&m->nfree, 1, memory_order_relaxed);
+        fetch_sub_relaxed(&m->nfree, 1);
     return b;
 }
 
 /* Pushes the chain first..last (linked by next_free) onto a stack. */
 static void push_chain(_Atomic(struct box *) *stack, struct box *first, struct box *last)
 {
-    struct box *top = atomic_load_explicit(stack, memory_order_relaxed);
+    struct box *top = load_relaxed(stack);
     do
-        atomic_store_explicit(&last->next_free, top, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(stack, &top, first, memory_order_release,
-                                                  memory_order_relaxed));
+        store_relaxed(&last->next_free, top);
+    while (!cas_weak_release(stack, &top, first));
 }
 
 struct box *gomap__box_new(gomap_sync_t *m, const void *val)
@@ -131,9 +128,9 @@ static void box_batch_free_deferred(struct gomap_retired *r)
     struct box *b = (struct box *)r;
     gomap_sync_t *m = b->owner;
     size_t bytes = box_bytes(m), n = b->depth;
-    size_t nfree = atomic_load_explicit(&m->nfree, memory_order_relaxed);
+    size_t nfree = load_relaxed(&m->nfree);
     if (nfree + n <= m->max_free) {
-        atomic_fetch_add_explicit(&m->nfree, n, memory_order_relaxed);
+        fetch_add_relaxed(&m->nfree, n);
         push_chain(&m->free_boxes, b, b->bottom);
     } else {
         while (b) {
@@ -142,14 +139,14 @@ static void box_batch_free_deferred(struct gomap_retired *r)
             b = next;
         }
     }
-    atomic_fetch_sub_explicit(&m->retired_bytes, n * bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->reclaimed_bytes, n * bytes, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&m->retired_objects, n, memory_order_release); /* last use of m */
+    fetch_sub_relaxed(&m->retired_bytes, n * bytes);
+    fetch_add_relaxed(&m->reclaimed_bytes, n * bytes);
+    fetch_sub_release(&m->retired_objects, n); /* last use of m */
 }
 
 void gomap__box_flush(gomap_sync_t *m)
 {
-    struct box *chain = atomic_exchange_explicit(&m->pending, NULL, memory_order_acquire);
+    struct box *chain = exchange_acquire(&m->pending, NULL);
     if (chain)
         gomap__rcu_retire(&chain->retired, box_batch_free_deferred);
 }
@@ -162,26 +159,25 @@ void gomap__box_retire(gomap_sync_t *m, struct box *b)
     if (b == PRESENT)
         return;
     account_retired(m, box_bytes(m));
-    struct box *top = atomic_load_explicit(&m->pending, memory_order_acquire);
+    struct box *top = load_acquire(&m->pending);
     do {
-        atomic_store_explicit(&b->next_free, top, memory_order_relaxed);
+        store_relaxed(&b->next_free, top);
         b->bottom = top ? top->bottom : b;
         b->depth = top ? top->depth + 1 : 1;
-    } while (!atomic_compare_exchange_weak_explicit(&m->pending, &top, b, memory_order_acq_rel,
-                                                    memory_order_acquire));
+    } while (!cas_weak_acq_rel(&m->pending, &top, b));
     if (b->depth >= BOX_BATCH)
         gomap__box_flush(m);
 }
 
 void gomap__box_free_list(gomap_sync_t *m)
 {
-    struct box *b = atomic_exchange_explicit(&m->free_boxes, NULL, memory_order_acquire);
+    struct box *b = exchange_acquire(&m->free_boxes, NULL);
     while (b) {
         struct box *next = next_of(b);
         gomap__sync_free_block(m, b, box_bytes(m));
         b = next;
     }
-    atomic_store_explicit(&m->nfree, 0, memory_order_relaxed);
+    store_relaxed(&m->nfree, 0);
 }
 
 /* ---- entries ------------------------------------------------------------------ */
