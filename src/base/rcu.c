@@ -83,12 +83,6 @@ void gomap__rcu_retire(struct gomap_retired *r, void (*free_fn)(struct gomap_ret
     urcu_memb_call_rcu(&r->head, run_free);
 }
 
-void gomap__rcu_wait_a_little(void)
-{
-    struct timespec ts = {0, 200 * 1000};
-    nanosleep(&ts, NULL);
-}
-
 /* Deferred calls not yet done (gomap_rcu_barrier waits for them too, since
  * a check that finds its object not ready queues itself again, after the
  * barrier's own callback). */
@@ -121,7 +115,10 @@ void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_
     urcu_memb_call_rcu(&r->head, run_when_ready);
 }
 
-#define MSG_BARRIER_INSIDE "gomap_rcu_barrier called from inside a callback (would never return)"
+void gomap__rcu_synchronize(void)
+{
+    urcu_memb_synchronize_rcu(); /* any thread, registered or not */
+}
 
 #if defined(GOMAP_TSAN)
 /* liburcu's barrier allocates its completion on the calling thread and
@@ -142,28 +139,35 @@ static void barrier_mark_done(struct rcu_head *head)
     store_release(&b->done, 1);
 }
 
-static void call_rcu_barrier(void)
+/* Polls the mark, sleeping about a grace period's worth of time between
+ * looks. */
+void gomap__rcu_barrier(void)
 {
     struct barrier_mark b;
     atomic_init(&b.done, 0);
+    gomap__rcu_ensure_registered(); /* call_rcu wants a registered caller */
     __tsan_release(&b);
     urcu_memb_call_rcu(&b.head, barrier_mark_done);
-    while (!load_acquire(&b.done))
-        gomap__rcu_wait_a_little();
+    while (!load_acquire(&b.done)) {
+        struct timespec ts = {0, 200 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 #else
-static void call_rcu_barrier(void)
+void gomap__rcu_barrier(void)
 {
+    gomap__rcu_ensure_registered(); /* the barrier wants a registered caller */
     urcu_memb_barrier();
 }
 #endif
+
+#define MSG_BARRIER_INSIDE "gomap_rcu_barrier called from inside a callback (would never return)"
 
 void gomap_rcu_barrier(void)
 {
     if (gomap__must_not_wait())
         gomap__fault(NULL, MSG_BARRIER_INSIDE, 0, __builtin_return_address(0));
-    gomap__rcu_ensure_registered(); /* call_rcu and the barrier want a registered caller */
     do
-        call_rcu_barrier();
+        gomap__rcu_barrier();
     while (load_acquire(&deferred_pending) != 0);
 }

@@ -105,7 +105,7 @@ struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s)
  * arrays through the map's allocator and accounting. */
 void gomap__shard_free_retired(gomap_shard_t *m, struct shard *s, struct array_hdr *list)
 {
-    urcu_memb_synchronize_rcu();
+    gomap__rcu_synchronize();
     shard_take(m, s, false);
     while (list) {
         struct array_hdr *next = list->next_retired;

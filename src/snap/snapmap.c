@@ -813,14 +813,16 @@ void gomap_snap_free(gomap_snap_t *m)
      * (and this wait) alive for ever. */
     if (views != 0)
         gomap__fault(cur->map, MSG_SNAP_FREE_VIEWS, 0, CALLER);
-    /* Inside a read-side section or a callback the wait for the retired
-     * versions could never end (or deadlock): the reclaimer finishes. */
+    /* After a barrier every retired version's callback has run (the loop
+     * only re-checks; snap_drained's acquire makes their writes ours).
+     * Inside a read-side section or a callback that wait could never end
+     * (or deadlock): the reclaimer finishes. */
     if (gomap__must_not_wait()) {
         gomap__rcu_defer_until(&m->final, snap_drained, snap_destroy);
         return;
     }
     while (!snap_drained(&m->final))
-        gomap__rcu_wait_a_little();
+        gomap__rcu_barrier();
     snap_destroy(&m->final);
 }
 

@@ -403,16 +403,18 @@ void gomap_sync_free(gomap_sync_t *m)
     const struct gomap__scope *s = gomap__scope_find(m);
     if (__builtin_expect(s != NULL, 0))
         gomap__scope_fault(s, NULL, MSG_SYNC_FREE_INSIDE, __builtin_return_address(0));
-    /* Clearing retires everything; m goes once all of it has been freed.
-     * Inside a read-side section or a callback that wait could never end
-     * (or deadlock): the reclaimer finishes the job instead. */
+    /* Clearing retires everything; m goes once all of it has been freed:
+     * after a barrier every free queued so far has run (the loop only
+     * re-checks; sync_drained's acquire makes their writes ours). Inside a
+     * read-side section or a callback that wait could never end (or
+     * deadlock): the reclaimer finishes the job instead. */
     gomap_sync_clear(m);
     if (gomap__must_not_wait()) {
         gomap__rcu_defer_until(&m->final, sync_drained, sync_destroy);
         return;
     }
     while (!sync_drained(&m->final))
-        gomap__rcu_wait_a_little();
+        gomap__rcu_barrier();
     sync_destroy(&m->final);
 }
 
