@@ -74,22 +74,30 @@
 /* ---- compare-and-swap (success order in the name; see the top) ----------------- */
 
 #define cas_weak_relaxed(p, e, v) \
-    atomic_compare_exchange_weak_explicit((p), (e), (v), memory_order_relaxed, memory_order_relaxed)
+    atomic_compare_exchange_weak_explicit((p), (e), (v), memory_order_relaxed, \
+                                          memory_order_relaxed)
 #define cas_weak_acquire(p, e, v) \
-    atomic_compare_exchange_weak_explicit((p), (e), (v), memory_order_acquire, memory_order_acquire)
+    atomic_compare_exchange_weak_explicit((p), (e), (v), memory_order_acquire, \
+                                          memory_order_acquire)
 #define cas_weak_release(p, e, v) \
-    atomic_compare_exchange_weak_explicit((p), (e), (v), memory_order_release, memory_order_relaxed)
+    atomic_compare_exchange_weak_explicit((p), (e), (v), memory_order_release, \
+                                          memory_order_relaxed)
 #define cas_weak_acq_rel(p, e, v) \
-    atomic_compare_exchange_weak_explicit((p), (e), (v), memory_order_acq_rel, memory_order_acquire)
+    atomic_compare_exchange_weak_explicit((p), (e), (v), memory_order_acq_rel, \
+                                          memory_order_acquire)
 
 #define cas_strong_relaxed(p, e, v) \
-    atomic_compare_exchange_strong_explicit((p), (e), (v), memory_order_relaxed, memory_order_relaxed)
+    atomic_compare_exchange_strong_explicit((p), (e), (v), memory_order_relaxed, \
+                                            memory_order_relaxed)
 #define cas_strong_acquire(p, e, v) \
-    atomic_compare_exchange_strong_explicit((p), (e), (v), memory_order_acquire, memory_order_acquire)
+    atomic_compare_exchange_strong_explicit((p), (e), (v), memory_order_acquire, \
+                                            memory_order_acquire)
 #define cas_strong_release(p, e, v) \
-    atomic_compare_exchange_strong_explicit((p), (e), (v), memory_order_release, memory_order_relaxed)
+    atomic_compare_exchange_strong_explicit((p), (e), (v), memory_order_release, \
+                                            memory_order_relaxed)
 #define cas_strong_acq_rel(p, e, v) \
-    atomic_compare_exchange_strong_explicit((p), (e), (v), memory_order_acq_rel, memory_order_acquire)
+    atomic_compare_exchange_strong_explicit((p), (e), (v), memory_order_acq_rel, \
+                                            memory_order_acquire)
 
 /* ---- fences (not in ThreadSanitizer builds: see the top) ------------------------- */
 

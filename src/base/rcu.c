@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "base/atomics.h"
+#include "base/compiler.h"
 #include "base/misuse.h"
 #include "base/scope.h"
 
@@ -166,7 +167,7 @@ void gomap__rcu_barrier(void)
 void gomap_rcu_barrier(void)
 {
     if (gomap__must_not_wait())
-        gomap__fault(NULL, MSG_BARRIER_INSIDE, 0, __builtin_return_address(0));
+        gomap__fault(NULL, MSG_BARRIER_INSIDE, 0, GOMAP_CALLER);
     do
         gomap__rcu_barrier();
     while (load_acquire(&deferred_pending) != 0);

@@ -28,6 +28,7 @@
 
 #include "base/alloc.h"
 #include "base/atomics.h"
+#include "base/compiler.h"
 #include "base/misuse.h"
 
 #define BUCKET_SLOTS 8

@@ -18,9 +18,6 @@
 #include "base/scope.h"
 #include "shard/shardmap_internal.h"
 
-/* The caller of a public function: named in re-entrancy reports. */
-#define CALLER __builtin_return_address(0)
-
 /* ---- re-entrancy --------------------------------------------------------------- */
 
 /* While a callback runs, the shard it holds is recorded as the thread's
@@ -292,7 +289,7 @@ void gomap_shard_free(gomap_shard_t *m)
     const struct gomap__scope *sc = gomap__scope_find(m);
     if (__builtin_expect(sc != NULL, 0)) {
         const struct shard *s = sc->detail;
-        gomap__scope_fault(sc, s->map, MSG_SHARD_FREE_INSIDE, CALLER);
+        gomap__scope_fault(sc, s->map, MSG_SHARD_FREE_INSIDE, GOMAP_CALLER);
     }
     destroy(m, m->nshards);
 }
@@ -410,7 +407,7 @@ bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out)
             copy_out(m, val_out, NULL);
         return false;
     }
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h;
     return shared_get(m, key, val_out, true, &h);
 }
@@ -419,7 +416,7 @@ int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val)
 {
     if (!m || bad_key(m, key) || (!val && m->val_size))
         return -EINVAL;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h = gomap__hash_key(m->shards[0].map, key);
     struct shard *s = shard_for(m, h);
     shard_take(m, s, false);
@@ -433,7 +430,7 @@ bool gomap_shard_delete(gomap_shard_t *m, const void *key)
 {
     if (!m || bad_key(m, key))
         return false;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h = gomap__hash_key(m->shards[0].map, key);
     struct shard *s = shard_for(m, h);
     shard_take(m, s, false);
@@ -450,7 +447,7 @@ int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const void *val
         *loaded = false;
     if (!m || bad_key(m, key) || (!val && m->val_size))
         return -EINVAL;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     /* Present keys (the common case of a load-or-store) need only the shared
      * lock; an absent key is looked up again under the exclusive one. */
     uint64_t h;
@@ -481,7 +478,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
 {
     if (!m || bad_key(m, key) || !fn)
         return -EINVAL;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     /* fn works on a copy, so that a callback that gives up leaves the stored
      * value as it was. */
     _Alignas(16) unsigned char small[COMPUTE_STACK_BYTES];
@@ -498,7 +495,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     copy_out(m, copy, stored);
     shard_count(m, s, was);
 
-    shard_hold(m, s, CALLER);
+    shard_hold(m, s, GOMAP_CALLER);
     int rc = fn(key, copy, &present, ctx);
     shard_unhold();
     if (rc == 0) {
@@ -520,14 +517,14 @@ bool gomap_shard_visit(gomap_shard_t *m, const void *key,
 {
     if (!m || bad_key(m, key) || !fn)
         return false;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h = gomap__hash_key(m->shards[0].map, key);
     struct shard *s = shard_for(m, h);
     shard_take(m, s, false);
     slot_ref r = shard_find_any(s, key, h);
     shard_count(m, s, r.b != NULL);
     if (r.b) {
-        shard_hold(m, s, CALLER);
+        shard_hold(m, s, GOMAP_CALLER);
         fn(slot_key(s->map, m->key_kind, key_slot_at(s->map, r.b, r.i)), value_at(s->map, r), ctx);
         shard_unhold();
     }

@@ -44,7 +44,7 @@ int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
 {
     if (!m || !out)
         return -EINVAL;
-    shard_reentry_check(m, __builtin_return_address(0));
+    shard_reentry_check(m, GOMAP_CALLER);
     memset(out, 0, sizeof *out);
     out->shards = m->nshards;
     for (unsigned i = 0; i < m->nshards; i++) {
@@ -279,7 +279,7 @@ int gomap_shard_validate(gomap_shard_t *m, char *why, size_t why_len)
         why[0] = '\0';
     if (!m)
         return -EINVAL;
-    shard_reentry_check(m, __builtin_return_address(0));
+    shard_reentry_check(m, GOMAP_CALLER);
     if (!m->nshards || (m->nshards & (m->nshards - 1)) || m->mask != m->nshards - 1)
         return fail(why, why_len, "shard count %u and mask %#x disagree (the count must be a "
                     "power of two and the mask one less)", m->nshards, m->mask);

@@ -34,6 +34,7 @@
 #include <gomap/shardmap.h>
 
 #include "core/map_probe.h"
+#include "base/compiler.h"
 #include "base/scope.h"
 #include "shard/shard_lock.h"
 #include "base/tsan.h"

@@ -9,8 +9,6 @@
 
 #include "shard/shardmap_internal.h"
 
-#define CALLER __builtin_return_address(0)
-
 /* ---- range ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -31,13 +29,13 @@ void gomap_shard_range(gomap_shard_t *m, bool (*fn)(const void *key, const void 
 {
     if (!m || !fn)
         return;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     range_call c = {fn, ctx, m->key_kind};
     int stop = 0;
     for (unsigned i = 0; i < m->nshards && !stop; i++) {
         struct shard *s = &m->shards[i];
         shard_take(m, s, true);
-        shard_hold(m, s, CALLER);
+        shard_hold(m, s, GOMAP_CALLER);
         stop = gomap__for_each(s->map, range_entry, &c);
         shard_unhold();
         shard_release(m, s);
@@ -50,7 +48,7 @@ size_t gomap_shard_len(gomap_shard_t *m)
 {
     if (!m)
         return 0;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     gomap__shard_take_all(m, true);
     size_t n = 0;
     for (unsigned i = 0; i < m->nshards; i++)
@@ -85,7 +83,7 @@ void gomap_shard_clear(gomap_shard_t *m)
 {
     if (!m)
         return;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     gomap__shard_take_all(m, false);
     for (unsigned i = 0; i < m->nshards; i++) {
         if (m->optimistic)
@@ -178,7 +176,7 @@ int gomap_shard_snapshot(gomap_shard_t *m, gomap_t **out)
         *out = NULL;
     if (!m || !out)
         return -EINVAL;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     size_t bytes = (size_t)m->nshards * sizeof(gomap_t *);
     gomap_t **clones = gomap__shard_alloc(&m->opt, bytes);
     if (!clones)

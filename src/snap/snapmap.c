@@ -68,11 +68,11 @@
 
 #include "core/map_probe.h"
 #include "base/atomics.h"
+#include "base/compiler.h"
 #include "base/rcu.h"
 #include "base/scope.h"
 
 #define SNAP_LINE 64
-#define CALLER __builtin_return_address(0)
 
 /* Version structs are aligned to VIEW_ALIGN, so that a view token's low bits
  * can carry the struct's generation. */
@@ -453,19 +453,19 @@ ALWAYS_INLINE version *view_version(const gomap_snap_view_t *view, const char *g
 void gomap_snap_release(const gomap_snap_view_t *view)
 {
     if (view)
-        version_put(view_version(view, MSG_VIEW_TWICE_GONE, CALLER), CALLER);
+        version_put(view_version(view, MSG_VIEW_TWICE_GONE, GOMAP_CALLER), GOMAP_CALLER);
 }
 
 const gomap_t *gomap_snap_view_map(const gomap_snap_view_t *view)
 {
-    return view ? view_version(view, MSG_VIEW_USED_GONE, CALLER)->map : NULL;
+    return view ? view_version(view, MSG_VIEW_USED_GONE, GOMAP_CALLER)->map : NULL;
 }
 
 bool gomap_snap_view_get(const gomap_snap_view_t *view, const void *key, void *val_out)
 {
     if (!view)
         return false;
-    const gomap_t *map = view_version(view, MSG_VIEW_USED_GONE, CALLER)->map;
+    const gomap_t *map = view_version(view, MSG_VIEW_USED_GONE, GOMAP_CALLER)->map;
     if (!key_ok(map->key_kind, key)) {
         zero_fill(map->val_size, val_out);
         return false;
@@ -482,12 +482,12 @@ void gomap_snap_view_range(const gomap_snap_view_t *view,
 {
     if (!view || !fn)
         return;
-    version *v = view_version(view, MSG_VIEW_USED_GONE, CALLER);
+    version *v = view_version(view, MSG_VIEW_USED_GONE, GOMAP_CALLER);
     /* A reference of the range's own, so that fn may even release the view
      * it was given. The count before it must hold the caller's view. */
     size_t refs = fetch_add_relaxed(&v->refs, 1);
     if (__builtin_expect((refs & REF_VIEWS) == 0, 0))
-        view_fault(v, refs, MSG_VIEW_USED_UNHELD, CALLER);
+        view_fault(v, refs, MSG_VIEW_USED_UNHELD, GOMAP_CALLER);
     /* The core iterator takes a non-const map only to count itself in the
      * map's atomic live-iterator counter; it writes nothing else, so any
      * number of threads may iterate one published version at once. */
@@ -496,7 +496,7 @@ void gomap_snap_view_range(const gomap_snap_view_t *view,
     void *val;
     gomap_iter_init(&it, v->map);
     while (gomap_iter_next(&it, &key, &val)) {
-        gomap__scope_enter(v->owner, "a view range", v, CALLER);
+        gomap__scope_enter(v->owner, "a view range", v, GOMAP_CALLER);
         bool more = fn(key, val, ctx);
         gomap__scope_leave();
         if (!more) {
@@ -504,7 +504,7 @@ void gomap_snap_view_range(const gomap_snap_view_t *view,
             break;
         }
     }
-    version_put(v, CALLER);
+    version_put(v, GOMAP_CALLER);
 }
 
 /* ---- writers ------------------------------------------------------------------------ */
@@ -688,7 +688,7 @@ int gomap_snap_set(gomap_snap_t *m, const void *key, const void *val)
         return -EINVAL;
     struct key_val kv = {key, val};
     int rc = 0;
-    writer_lock(m, CALLER);
+    writer_lock(m, GOMAP_CALLER);
     const gomap_t *cur = current_map_locked(m);
     if (!already_set(cur, key, val))
         rc = commit_locked(m, cur, cur->count + 1, edit_set, &kv);
@@ -702,7 +702,7 @@ int gomap_snap_delete(gomap_snap_t *m, const void *key)
         return -EINVAL;
     struct key_val kv = {key, NULL};
     int rc = 0;
-    writer_lock(m, CALLER);
+    writer_lock(m, GOMAP_CALLER);
     const gomap_t *cur = current_map_locked(m);
     if (gomap_get(cur, key)) {
         rc = commit_locked(m, cur, cur->count - 1, edit_delete, &kv);
@@ -717,7 +717,7 @@ int gomap_snap_update(gomap_snap_t *m, int (*fn)(gomap_t *copy, void *ctx), void
 {
     if (!m || !fn)
         return -EINVAL;
-    writer_lock(m, CALLER);
+    writer_lock(m, GOMAP_CALLER);
     const gomap_t *cur = current_map_locked(m);
     int rc = commit_locked(m, cur, cur->count, fn, ctx);
     writer_unlock(m);
@@ -729,7 +729,7 @@ int gomap_snap_clear(gomap_snap_t *m)
     if (!m)
         return -EINVAL;
     int rc = 0;
-    writer_lock(m, CALLER);
+    writer_lock(m, GOMAP_CALLER);
     if (current_map_locked(m)->count != 0)
         rc = commit_locked(m, NULL, 0, NULL, NULL);
     writer_unlock(m);
@@ -805,14 +805,14 @@ void gomap_snap_free(gomap_snap_t *m)
     version *cur = load_relaxed(&m->current);
     const struct gomap__scope *s = gomap__scope_find(m);
     if (__builtin_expect(s != NULL, 0))
-        gomap__scope_fault(s, cur->map, MSG_SNAP_FREE_INSIDE, CALLER);
+        gomap__scope_fault(s, cur->map, MSG_SNAP_FREE_INSIDE, GOMAP_CALLER);
     pthread_mutex_lock(&m->gc_mu);
     size_t views = views_locked(m, cur);
     pthread_mutex_unlock(&m->gc_mu);
     /* A view held now would be left dangling, or keep its retired version
      * (and this wait) alive for ever. */
     if (views != 0)
-        gomap__fault(cur->map, MSG_SNAP_FREE_VIEWS, 0, CALLER);
+        gomap__fault(cur->map, MSG_SNAP_FREE_VIEWS, 0, GOMAP_CALLER);
     /* After a barrier every retired version's callback has run (the loop
      * only re-checks; snap_drained's acquire makes their writes ours).
      * Inside a read-side section or a callback that wait could never end
@@ -913,7 +913,7 @@ int gomap_snap_validate(gomap_snap_t *m, char *why, size_t why_len)
     if (why && why_len)
         why[0] = '\0';
     const gomap_snap_view_t *view = gomap_snap_acquire(m);
-    const version *v = view_version(view, MSG_VIEW_USED_GONE, CALLER);
+    const version *v = view_version(view, MSG_VIEW_USED_GONE, GOMAP_CALLER);
     int rc = gomap_validate(v->map, why, why_len);
     if (rc == 0) {
         const char *bad = check_version(m, v);

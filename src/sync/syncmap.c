@@ -402,7 +402,7 @@ void gomap_sync_free(gomap_sync_t *m)
         return;
     const struct gomap__scope *s = gomap__scope_find(m);
     if (__builtin_expect(s != NULL, 0))
-        gomap__scope_fault(s, NULL, MSG_SYNC_FREE_INSIDE, __builtin_return_address(0));
+        gomap__scope_fault(s, NULL, MSG_SYNC_FREE_INSIDE, GOMAP_CALLER);
     /* Clearing retires everything; m goes once all of it has been freed:
      * after a barrier every free queued so far has run (the loop only
      * re-checks; sync_drained's acquire makes their writes ours). Inside a
@@ -708,7 +708,7 @@ void gomap_sync_range(gomap_sync_t *m, bool (*fn)(const void *key, const void *v
             struct box *p = load_acquire(&e->p);
             if (!has_value(p))
                 continue;
-            gomap__scope_enter(m, "a range", NULL, __builtin_return_address(0));
+            gomap__scope_enter(m, "a range", NULL, GOMAP_CALLER);
             bool more = fn(key, m->val_size ? box_val(p) : (const void *)PRESENT, ctx);
             gomap__scope_leave();
             if (!more) {

@@ -36,6 +36,7 @@
 
 #include "core/map_probe.h"
 #include "base/atomics.h"
+#include "base/compiler.h"
 #include "base/rcu.h"
 
 #define CACHE_LINE 64
