@@ -60,7 +60,7 @@ char gomap__rcu_readers_done;
  * the retiring thread did before retiring happen before what follows. */
 static struct gomap_retired *grace_over(struct rcu_head *head)
 {
-    struct gomap_retired *r = caa_container_of(head, struct gomap_retired, head);
+    struct gomap_retired *r = GOMAP_CONTAINER_OF(head, struct gomap_retired, head);
 #if defined(GOMAP_TSAN)
     __tsan_acquire(&gomap__rcu_readers_done);
     __tsan_acquire(r);
@@ -135,7 +135,7 @@ struct barrier_mark {
 
 static void barrier_mark_done(struct rcu_head *head)
 {
-    struct barrier_mark *b = caa_container_of(head, struct barrier_mark, head);
+    struct barrier_mark *b = GOMAP_CONTAINER_OF(head, struct barrier_mark, head);
     __tsan_acquire(b); /* the queueing thread's writes (liburcu carries them) */
     store_release(&b->done, 1);
 }

@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/compiler.h"
 #include "base/tsan.h"
 
 /* The read-side lock and unlock are a few lines each: liburcu's static
@@ -74,7 +75,8 @@ static inline void gomap__rcu_ensure_registered(void)
         gomap__rcu_register();
 }
 
-/* A block that can be retired: embed it (anywhere) in the retired object. */
+/* A block that can be retired: embed it (anywhere) in the retired object;
+ * the free function finds the object with GOMAP_CONTAINER_OF (compiler.h). */
 struct gomap_retired {
     struct rcu_head head;
     void (*free_fn)(struct gomap_retired *r); /* called after the grace period */

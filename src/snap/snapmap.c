@@ -336,7 +336,7 @@ static void version_put(version *v, const void *site)
  * same acq_rel as version_put. */
 static void version_grace_over(struct gomap_retired *r)
 {
-    version *v = (version *)(void *)((char *)r - offsetof(version, retired));
+    version *v = GOMAP_CONTAINER_OF(r, version, retired);
     gomap_snap_t *m = v->owner;
     pthread_mutex_lock(&m->gc_mu);
     size_t left = fetch_sub_acq_rel(&v->refs, REF_BASE) - REF_BASE;
@@ -783,13 +783,13 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
 /* Every version m retired has been freed, so m itself may go. */
 static bool snap_drained(struct gomap_retired *r)
 {
-    gomap_snap_t *m = (gomap_snap_t *)(void *)((char *)r - offsetof(gomap_snap_t, final));
+    gomap_snap_t *m = GOMAP_CONTAINER_OF(r, gomap_snap_t, final);
     return load_acquire(&m->retired_versions) == 0;
 }
 
 static void snap_destroy(struct gomap_retired *r)
 {
-    gomap_snap_t *m = (gomap_snap_t *)(void *)((char *)r - offsetof(gomap_snap_t, final));
+    gomap_snap_t *m = GOMAP_CONTAINER_OF(r, gomap_snap_t, final);
     version_destroy(m, load_relaxed(&m->current));
     pool_free_all(m);
     pthread_mutex_destroy(&m->mu);

@@ -383,13 +383,13 @@ void gomap_sync_clear(gomap_sync_t *m)
  * counters), so m itself may go. */
 static bool sync_drained(struct gomap_retired *r)
 {
-    gomap_sync_t *m = (gomap_sync_t *)(void *)((char *)r - offsetof(gomap_sync_t, final));
+    gomap_sync_t *m = GOMAP_CONTAINER_OF(r, gomap_sync_t, final);
     return load_acquire(&m->retired_objects) == 0;
 }
 
 static void sync_destroy(struct gomap_retired *r)
 {
-    gomap_sync_t *m = (gomap_sync_t *)(void *)((char *)r - offsetof(gomap_sync_t, final));
+    gomap_sync_t *m = GOMAP_CONTAINER_OF(r, gomap_sync_t, final);
     gomap__box_free_list(m);
     gomap_free(m->hasher);
     pthread_mutex_destroy(&m->mu);

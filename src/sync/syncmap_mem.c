@@ -125,7 +125,7 @@ void gomap__box_discard(gomap_sync_t *m, struct box *b)
  * the free list is full. */
 static void box_batch_free_deferred(struct gomap_retired *r)
 {
-    struct box *b = (struct box *)r;
+    struct box *b = GOMAP_CONTAINER_OF(r, struct box, retired);
     gomap_sync_t *m = b->owner;
     size_t bytes = box_bytes(m), n = b->depth;
     size_t nfree = load_relaxed(&m->nfree);
@@ -199,7 +199,7 @@ void gomap__entry_free_now(gomap_sync_t *m, struct entry *e)
 
 static void entry_free_deferred(struct gomap_retired *r)
 {
-    struct entry *e = (struct entry *)r;
+    struct entry *e = GOMAP_CONTAINER_OF(r, struct entry, retired);
     gomap_sync_t *m = e->owner;
     gomap__entry_free_now(m, e);
     account_reclaimed(m, sizeof *e);
@@ -237,7 +237,7 @@ void gomap__table_free_now(gomap_sync_t *m, struct table *t)
 
 static void table_free_deferred(struct gomap_retired *r)
 {
-    struct table *t = (struct table *)r;
+    struct table *t = GOMAP_CONTAINER_OF(r, struct table, retired);
     gomap_sync_t *m = t->owner;
     size_t bytes = t->bytes;
     gomap__table_free_now(m, t);
