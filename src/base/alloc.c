@@ -20,7 +20,7 @@ void *gomap__mem_alloc(gomap_mem *mem, size_t size)
 {
     if (!within_limit(mem, size))
         return NULL;
-    void *p = mem->a ? mem->a->alloc(size, mem->a->ctx) : malloc(size ? size : 1);
+    void *p = gomap__alloc(mem->a, size);
     if (p)
         mem->bytes_held += size;
     return p;
@@ -48,10 +48,7 @@ void gomap__mem_free(gomap_mem *mem, void *ptr, size_t size)
     if (!ptr)
         return;
     mem->bytes_held -= size;
-    if (mem->a)
-        mem->a->free(ptr, size, mem->a->ctx);
-    else
-        free(ptr);
+    gomap__free(mem->a, ptr, size);
 }
 
 void *gomap__mem_map(gomap_mem *mem, size_t size)

@@ -147,19 +147,6 @@ void gomap__shard_release_all(gomap_shard_t *m)
 
 /* ---- life cycle ------------------------------------------------------------------- */
 
-void *gomap__shard_alloc(const gomap_options *o, size_t size)
-{
-    return o->alloc ? o->alloc->alloc(size, o->alloc->ctx) : malloc(size);
-}
-
-void gomap__shard_free_block(const gomap_options *o, void *p, size_t size)
-{
-    if (o->alloc)
-        o->alloc->free(p, size, o->alloc->ctx);
-    else
-        free(p);
-}
-
 /* The automatic shard count: 4 per online CPU, at least 16, a power of two. */
 static unsigned auto_shards(void)
 {
@@ -210,8 +197,7 @@ static void destroy(gomap_shard_t *m, unsigned built)
         gomap_free(m->shards[i].map);
         shard_lock_destroy(&m->shards[i].lock, m->lock_kind);
     }
-    gomap_options o = m->opt;
-    gomap__shard_free_block(&o, m->block, m->block_size);
+    gomap__free(m->opt.alloc, m->block, m->block_size);
 }
 
 int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt, int lock_kind,
@@ -233,7 +219,7 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
     size_t shards_bytes = (size_t)n * sizeof(struct shard);
     size_t size = sizeof(gomap_shard_t) + SHARD_ALIGN + shards_bytes +
                   (size_t)nlanes * stride * sizeof(struct shard_tally);
-    char *block = gomap__shard_alloc(&opt->map, size);
+    char *block = gomap__alloc(opt->map.alloc, size);
     if (!block)
         return -ENOMEM;
     memset(block, 0, size);
@@ -483,7 +469,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
      * value as it was. */
     _Alignas(16) unsigned char small[COMPUTE_STACK_BYTES];
     void *copy = small;
-    if (m->val_size > sizeof small && !(copy = gomap__shard_alloc(&m->opt, m->val_size)))
+    if (m->val_size > sizeof small && !(copy = gomap__alloc(m->opt.alloc, m->val_size)))
         return -ENOMEM;
 
     uint64_t h = gomap__hash_key(m->shards[0].map, key);
@@ -508,7 +494,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     }
     shard_release(m, s);
     if (copy != small)
-        gomap__shard_free_block(&m->opt, copy, m->val_size);
+        gomap__free(m->opt.alloc, copy, m->val_size);
     return rc;
 }
 

@@ -213,7 +213,7 @@ int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
     if (!m || !out || (format != GOMAP_HEATMAP_TEXT && format != GOMAP_HEATMAP_SVG))
         return -EINVAL;
     size_t bytes = (size_t)m->nshards * sizeof(gomap_shard_counters);
-    gomap_shard_counters *c = gomap__shard_alloc(&m->opt, bytes);
+    gomap_shard_counters *c = gomap__alloc(m->opt.alloc, bytes);
     if (!c)
         return -ENOMEM;
     load_view v = {.c = c, .n = m->nshards};
@@ -223,7 +223,7 @@ int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
         text_render(&v, out);
     else
         svg_render(&v, out);
-    gomap__shard_free_block(&m->opt, c, bytes);
+    gomap__free(m->opt.alloc, c, bytes);
     return (fflush(out) != 0 || ferror(out)) ? -EIO : 0;
 }
 

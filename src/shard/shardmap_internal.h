@@ -34,6 +34,7 @@
 #include <gomap/shardmap.h>
 
 #include "core/map_probe.h"
+#include "base/alloc.h"
 #include "base/compiler.h"
 #include "base/scope.h"
 #include "shard/shard_lock.h"
@@ -158,10 +159,6 @@ static inline void *value_at(const gomap_t *map, slot_ref r)
 {
     return val_of_slot(map, val_slot_at(map, r.b, r.i));
 }
-
-/* Memory from the map's allocator (options.alloc, or malloc). */
-void *gomap__shard_alloc(const gomap_options *o, size_t size);
-void gomap__shard_free_block(const gomap_options *o, void *p, size_t size);
 
 /* Takes / releases every shard, in index order. */
 void gomap__shard_take_all(gomap_shard_t *m, bool shared);

@@ -178,7 +178,7 @@ int gomap_shard_snapshot(gomap_shard_t *m, gomap_t **out)
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
     size_t bytes = (size_t)m->nshards * sizeof(gomap_t *);
-    gomap_t **clones = gomap__shard_alloc(&m->opt, bytes);
+    gomap_t **clones = gomap__alloc(m->opt.alloc, bytes);
     if (!clones)
         return -ENOMEM;
     memset(clones, 0, bytes);
@@ -188,6 +188,6 @@ int gomap_shard_snapshot(gomap_shard_t *m, gomap_t **out)
         rc = merge(m, clones, total, out);
         free_clones(clones, m->nshards);
     }
-    gomap__shard_free_block(&m->opt, clones, bytes);
+    gomap__free(m->opt.alloc, clones, bytes);
     return rc;
 }

@@ -67,6 +67,7 @@
 #include <string.h>
 
 #include "core/map_probe.h"
+#include "base/alloc.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
 #include "base/rcu.h"
@@ -149,29 +150,11 @@ struct gomap_snap {
 
 /* ---- memory ------------------------------------------------------------------------ */
 
-/* The map's allocator (or malloc) for its own blocks: the map struct and
- * the version structs' blocks. Called from any thread, the reclaimer's
- * included. */
-static void *snap_alloc(const gomap_options *o, size_t size)
-{
-    const gomap_allocator *a = o->alloc;
-    return a ? a->alloc(size, a->ctx) : malloc(size);
-}
-
-static void snap_free_block(const gomap_options *o, void *p, size_t size)
-{
-    const gomap_allocator *a = o->alloc;
-    if (a)
-        a->free(p, size, a->ctx);
-    else
-        free(p);
-}
-
 /* A new version struct of m, aligned to VIEW_ALIGN within its block
  * (allocators promise less), generation 0; or NULL. */
 static version *version_alloc(gomap_snap_t *m)
 {
-    void *block = snap_alloc(&m->opt, VERSION_BLOCK);
+    void *block = gomap__alloc(m->opt.alloc, VERSION_BLOCK);
     if (!block)
         return NULL;
     version *v = (version *)(((uintptr_t)block + VIEW_GEN_MASK) & ~VIEW_GEN_MASK);
@@ -233,7 +216,7 @@ static void pool_free_all(gomap_snap_t *m)
     version *v = m->pool;
     while (v) {
         version *next = v->next;
-        snap_free_block(&m->opt, v->block, VERSION_BLOCK);
+        gomap__free(m->opt.alloc, v->block, VERSION_BLOCK);
         v = next;
     }
     m->pool = NULL;
@@ -751,7 +734,7 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
     int rc = gomap_new(&map, &o); /* judges the options */
     if (rc)
         return rc;
-    gomap_snap_t *m = snap_alloc(&o, sizeof *m);
+    gomap_snap_t *m = gomap__alloc(o.alloc, sizeof *m);
     version *v = NULL;
     if (m) {
         memset(m, 0, sizeof *m);
@@ -761,7 +744,7 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
     if (!v) {
         gomap_free(map);
         if (m)
-            snap_free_block(&o, m, sizeof *m);
+            gomap__free(o.alloc, m, sizeof *m);
         return -ENOMEM;
     }
     v->map = map;
@@ -795,7 +778,7 @@ static void snap_destroy(struct gomap_retired *r)
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->gc_mu);
     gomap_options o = m->opt;
-    snap_free_block(&o, m, sizeof *m);
+    gomap__free(o.alloc, m, sizeof *m);
 }
 
 void gomap_snap_free(gomap_snap_t *m)

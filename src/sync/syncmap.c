@@ -305,7 +305,7 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     gomap_free(probe);
     inner.val_size = sizeof(struct entry *);
 
-    gomap_sync_t *m = gomap__sync_alloc(opt->alloc, sizeof *m);
+    gomap_sync_t *m = gomap__alloc(opt->alloc, sizeof *m);
     if (!m)
         return -ENOMEM;
     memset(m, 0, sizeof *m);
@@ -315,7 +315,7 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     m->key_kind = (int)opt->key_kind;
     m->seed = gomap__rand64();
     if (gomap__new_seeded(&m->hasher, &inner, m->seed) != 0) {
-        gomap__sync_free_block(m, m, sizeof *m);
+        gomap__free(m->inner.alloc, m, sizeof *m);
         return -ENOMEM;
     }
     atomic_init(&m->read, 0);
@@ -393,7 +393,7 @@ static void sync_destroy(struct gomap_retired *r)
     gomap__box_free_list(m);
     gomap_free(m->hasher);
     pthread_mutex_destroy(&m->mu);
-    gomap__sync_free_block(m, m, sizeof *m);
+    gomap__free(m->inner.alloc, m, sizeof *m);
 }
 
 void gomap_sync_free(gomap_sync_t *m)

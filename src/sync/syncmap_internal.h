@@ -35,6 +35,7 @@
 #include <stdatomic.h>
 
 #include "core/map_probe.h"
+#include "base/alloc.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
 #include "base/rcu.h"
@@ -233,12 +234,9 @@ static inline uint64_t key_hash(const gomap_sync_t *m, const void *key)
 
 /* ---- memory (syncmap_mem.c) -------------------------------------------------
  *
- * All memory comes from the map's allocator (options.alloc, or malloc),
- * which is called from any thread. "Retire" means: free after an RCU grace
+ * All memory comes from the map's allocator (options.alloc, or malloc:
+ * gomap__alloc, alloc.h), which is called from any thread. "Retire" means: free after an RCU grace
  * period, counted in retired_bytes until then. */
-
-void *gomap__sync_alloc(const gomap_allocator *a, size_t size);
-void gomap__sync_free_block(gomap_sync_t *m, void *p, size_t size);
 
 /* A box holding a copy of val (PRESENT for a set), or NULL. Must be called
  * inside a read-side section (the free list relies on it). */

@@ -29,24 +29,8 @@
  */
 #include "sync/syncmap_internal.h"
 
-#include <stdlib.h>
-
 const char gomap__sync_expunged;
 const char gomap__sync_present;
-
-void *gomap__sync_alloc(const gomap_allocator *a, size_t size)
-{
-    return a ? a->alloc(size, a->ctx) : malloc(size);
-}
-
-void gomap__sync_free_block(gomap_sync_t *m, void *p, size_t size)
-{
-    const gomap_allocator *a = m->inner.alloc;
-    if (a)
-        a->free(p, size, a->ctx);
-    else
-        free(p);
-}
 
 static void account_retired(gomap_sync_t *m, size_t bytes)
 {
@@ -104,7 +88,7 @@ struct box *gomap__box_new(gomap_sync_t *m, const void *val)
         return PRESENT;
     struct box *b = box_pop(m);
     if (!b) {
-        b = gomap__sync_alloc(m->inner.alloc, box_bytes(m));
+        b = gomap__alloc(m->inner.alloc, box_bytes(m));
         if (!b)
             return NULL;
         b->owner = m;
@@ -135,7 +119,7 @@ static void box_batch_free_deferred(struct gomap_retired *r)
     } else {
         while (b) {
             struct box *next = next_of(b);
-            gomap__sync_free_block(m, b, bytes);
+            gomap__free(m->inner.alloc, b, bytes);
             b = next;
         }
     }
@@ -174,7 +158,7 @@ void gomap__box_free_list(gomap_sync_t *m)
     struct box *b = exchange_acquire(&m->free_boxes, NULL);
     while (b) {
         struct box *next = next_of(b);
-        gomap__sync_free_block(m, b, box_bytes(m));
+        gomap__free(m->inner.alloc, b, box_bytes(m));
         b = next;
     }
     store_relaxed(&m->nfree, 0);
@@ -184,7 +168,7 @@ void gomap__box_free_list(gomap_sync_t *m)
 
 struct entry *gomap__entry_new(gomap_sync_t *m, struct box *val)
 {
-    struct entry *e = gomap__sync_alloc(m->inner.alloc, sizeof *e);
+    struct entry *e = gomap__alloc(m->inner.alloc, sizeof *e);
     if (!e)
         return NULL;
     e->owner = m;
@@ -194,7 +178,7 @@ struct entry *gomap__entry_new(gomap_sync_t *m, struct box *val)
 
 void gomap__entry_free_now(gomap_sync_t *m, struct entry *e)
 {
-    gomap__sync_free_block(m, e, sizeof *e);
+    gomap__free(m->inner.alloc, e, sizeof *e);
 }
 
 static void entry_free_deferred(struct gomap_retired *r)
@@ -215,13 +199,13 @@ void gomap__entry_retire(gomap_sync_t *m, struct entry *e)
 
 struct table *gomap__table_new(gomap_sync_t *m, size_t hint)
 {
-    struct table *t = gomap__sync_alloc(m->inner.alloc, sizeof *t);
+    struct table *t = gomap__alloc(m->inner.alloc, sizeof *t);
     if (!t)
         return NULL;
     gomap_options o = m->inner;
     o.hint = hint;
     if (gomap__new_seeded(&t->map, &o, m->seed) != 0) {
-        gomap__sync_free_block(m, t, sizeof *t);
+        gomap__free(m->inner.alloc, t, sizeof *t);
         return NULL;
     }
     t->owner = m;
@@ -232,7 +216,7 @@ struct table *gomap__table_new(gomap_sync_t *m, size_t hint)
 void gomap__table_free_now(gomap_sync_t *m, struct table *t)
 {
     gomap_free(t->map);
-    gomap__sync_free_block(m, t, sizeof *t);
+    gomap__free(m->inner.alloc, t, sizeof *t);
 }
 
 static void table_free_deferred(struct gomap_retired *r)
