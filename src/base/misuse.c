@@ -37,6 +37,7 @@
 
 #include "base/atomics.h"
 #include "base/env.h"
+#include "base/keys.h"
 #include "core/map_internal.h"
 #include "base/misuse.h"
 
@@ -288,12 +289,6 @@ static void thread_name(uint64_t tid, char *buf, size_t len)
         *nl = '\0';
 }
 
-static const char *kind_name(int kind)
-{
-    static const char *names[] = {"u32", "u64", "f64", "string", "byte", "custom"};
-    return kind >= 0 && kind <= GOMAP_KEY_CUSTOM ? names[kind] : "?";
-}
-
 static const char *mode_name(int mode)
 {
     return mode == GOMAP_CHECK_STRICT ? "strict" : mode == GOMAP_CHECK_FAST ? "fast" : "off";
@@ -301,7 +296,7 @@ static const char *mode_name(int mode)
 
 static void describe_map(FILE *out, const gomap_t *m, gomap_fault *f)
 {
-    fprintf(out, "map %p: %s keys", (const void *)m, kind_name(m->key_kind));
+    fprintf(out, "map %p: %s keys", (const void *)m, gomap__key_kind_name(m->key_kind));
     if (m->key_kind == GOMAP_KEY_BYTES || m->key_kind == GOMAP_KEY_CUSTOM)
         fprintf(out, " of %zu bytes", m->key_size);
     fprintf(out, ", %zu-byte values, check mode %s\n", m->val_size, mode_name(m->check));

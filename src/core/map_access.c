@@ -265,11 +265,6 @@ bool gomap__remove_hashed(gomap_t *m, const void *key, uint64_t hash)
 
 /* ---- public API ---------------------------------------------------------------- */
 
-static bool bad_str_key(const gomap_t *m, const void *key)
-{
-    return m->key_kind == GOMAP_KEY_STR && gomap__str_key_bad(key);
-}
-
 /* One write bracket around an upsert of a given kind; `site` is the public
  * call's return address. */
 static inline int write_upsert(gomap_t *m, int kind, const void *key, const void *val,
@@ -301,7 +296,7 @@ static __attribute__((noinline, cold)) void refused_write(const gomap_t *m, cons
 /* A lookup of any kind, after the misuse check. */
 static void *get_checked(const gomap_t *m, const void *key, const void *site)
 {
-    if (!m || !key || bad_str_key(m, key))
+    if (!m || !gomap__key_ok(m->key_kind, key))
         return NULL;
     gomap__read_check(m, MSG_READ_WRITE, site);
     void *v;
@@ -330,7 +325,7 @@ bool gomap_get_copy(const gomap_t *m, const void *key, void *val_out)
 
 int gomap_set(gomap_t *m, const void *key, const void *val)
 {
-    if (!m || !key || (!val && m->val_size) || bad_str_key(m, key)) {
+    if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size)) {
         refused_write(m, GOMAP_CALLER);
         return -EINVAL;
     }
@@ -345,7 +340,7 @@ int gomap_assign(gomap_t *m, const void *key, void **slot)
 {
     if (slot)
         *slot = NULL;
-    if (!m || !key || !slot || bad_str_key(m, key)) {
+    if (!m || !slot || !gomap__key_ok(m->key_kind, key)) {
         refused_write(m, GOMAP_CALLER);
         return -EINVAL;
     }
@@ -358,7 +353,7 @@ int gomap_assign(gomap_t *m, const void *key, void **slot)
 
 bool gomap_delete(gomap_t *m, const void *key)
 {
-    if (!m || !key || bad_str_key(m, key)) {
+    if (!m || !gomap__key_ok(m->key_kind, key)) {
         refused_write(m, GOMAP_CALLER);
         return false;
     }

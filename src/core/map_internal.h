@@ -29,6 +29,7 @@
 #include "base/alloc.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
+#include "base/keys.h"
 #include "base/misuse.h"
 
 #define BUCKET_SLOTS 8
@@ -214,17 +215,6 @@ static inline size_t old_bucket_count(const gomap_t *m)
 }
 
 /* ---- keys --------------------------------------------------------------- */
-
-/* The one rule for string keys (GOMAP_KEY_STR) that no map accepts: {NULL,
- * len > 0}, which has no bytes to read, and anything longer than
- * GOMAP_MAX_KEY_SIZE. Every entry point of every map that takes a caller's
- * key applies it before the key is hashed, compared or copied: writes
- * return -EINVAL, lookups answer "absent" (zero-filled output), deletes
- * false, batch lookups NULL for that key. */
-static inline bool gomap__str_key_bad(const gomap_str *s)
-{
-    return (!s->ptr && s->len) || s->len > GOMAP_MAX_KEY_SIZE;
-}
 
 /* True for keys equal to themselves (everything but a NaN double). */
 bool gomap__key_is_reflexive(const gomap_t *m, const void *key);

@@ -36,12 +36,6 @@ static int finish(FILE *out)
 #define DUMP_STR_MAX 64  /* string keys longer than this are shortened ... */
 #define DUMP_STR_HEAD 48 /* ... to their first DUMP_STR_HEAD bytes */
 
-static const char *kind_name(unsigned kind)
-{
-    static const char *const names[] = {"u32", "u64", "f64", "str", "bytes", "custom"};
-    return kind <= GOMAP_KEY_CUSTOM ? names[kind] : "?";
-}
-
 /* Go's name of a marker tophash, or NULL for a live one. */
 static const char *marker_name(uint8_t top)
 {
@@ -194,7 +188,7 @@ static void dump_chain(const gomap_t *m, FILE *out, const char *what, size_t idx
 
 static void dump_header(const gomap_t *m, FILE *out)
 {
-    fprintf(out, "gomap %p: %s keys", (const void *)m, kind_name(m->key_kind));
+    fprintf(out, "gomap %p: %s keys", (const void *)m, gomap__key_kind_name(m->key_kind));
     if (m->key_kind == GOMAP_KEY_BYTES || m->key_kind == GOMAP_KEY_CUSTOM)
         fprintf(out, " of %zu bytes", m->key_size);
     fprintf(out, ", %zu-byte values\n", m->val_size);

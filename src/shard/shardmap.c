@@ -287,11 +287,6 @@ unsigned gomap_shard_count(const gomap_shard_t *m)
 
 /* ---- keyed operations ------------------------------------------------------------- */
 
-static bool bad_key(const gomap_shard_t *m, const void *key)
-{
-    return !key || (m->key_kind == GOMAP_KEY_STR && gomap__str_key_bad(key));
-}
-
 /* Finds key (hashed h) in a shard's map, which the caller holds. */
 ALWAYS_INLINE slot_ref shard_find(const struct shard *s, int kind, const void *key, uint64_t h)
 {
@@ -388,7 +383,7 @@ static bool shared_get(gomap_shard_t *m, const void *key, void *val_out, bool co
 
 bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out)
 {
-    if (!m || bad_key(m, key)) {
+    if (!m || !gomap__key_ok(m->key_kind, key)) {
         if (m)
             copy_out(m, val_out, NULL);
         return false;
@@ -400,7 +395,7 @@ bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out)
 
 int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val)
 {
-    if (!m || bad_key(m, key) || (!val && m->val_size))
+    if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size))
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h = gomap__hash_key(m->shards[0].map, key);
@@ -414,7 +409,7 @@ int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val)
 
 bool gomap_shard_delete(gomap_shard_t *m, const void *key)
 {
-    if (!m || bad_key(m, key))
+    if (!m || !gomap__key_ok(m->key_kind, key))
         return false;
     shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h = gomap__hash_key(m->shards[0].map, key);
@@ -431,7 +426,7 @@ int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const void *val
 {
     if (loaded)
         *loaded = false;
-    if (!m || bad_key(m, key) || (!val && m->val_size))
+    if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size))
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
     /* Present keys (the common case of a load-or-store) need only the shared
@@ -462,7 +457,7 @@ enum { COMPUTE_STACK_BYTES = 256 };
 int gomap_shard_compute(gomap_shard_t *m, const void *key,
                         int (*fn)(const void *key, void *val, bool *present, void *ctx), void *ctx)
 {
-    if (!m || bad_key(m, key) || !fn)
+    if (!m || !gomap__key_ok(m->key_kind, key) || !fn)
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
     /* fn works on a copy, so that a callback that gives up leaves the stored
@@ -501,7 +496,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
 bool gomap_shard_visit(gomap_shard_t *m, const void *key,
                        void (*fn)(const void *key, void *val, void *ctx), void *ctx)
 {
-    if (!m || bad_key(m, key) || !fn)
+    if (!m || !gomap__key_ok(m->key_kind, key) || !fn)
         return false;
     shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h = gomap__hash_key(m->shards[0].map, key);

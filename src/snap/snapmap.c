@@ -340,11 +340,6 @@ static inline version *current_version(gomap_snap_t *m)
     return load_acquire(&m->current);
 }
 
-static bool key_ok(int kind, const void *key)
-{
-    return key && (kind != GOMAP_KEY_STR || !gomap__str_key_bad(key));
-}
-
 static void zero_fill(size_t val_size, void *val_out)
 {
     if (val_out && val_size)
@@ -375,7 +370,7 @@ bool gomap_snap_get(gomap_snap_t *m, const void *key, void *val_out)
 {
     if (!m)
         return false;
-    if (!key_ok(m->key_kind, key)) {
+    if (!gomap__key_ok(m->key_kind, key)) {
         zero_fill(m->val_size, val_out);
         return false;
     }
@@ -449,7 +444,7 @@ bool gomap_snap_view_get(const gomap_snap_view_t *view, const void *key, void *v
     if (!view)
         return false;
     const gomap_t *map = view_version(view, MSG_VIEW_USED_GONE, GOMAP_CALLER)->map;
-    if (!key_ok(map->key_kind, key)) {
+    if (!gomap__key_ok(map->key_kind, key)) {
         zero_fill(map->val_size, val_out);
         return false;
     }
@@ -667,7 +662,7 @@ static int edit_delete(gomap_t *copy, void *ctx)
 
 int gomap_snap_set(gomap_snap_t *m, const void *key, const void *val)
 {
-    if (!m || !key_ok(m->key_kind, key) || (!val && m->val_size))
+    if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size))
         return -EINVAL;
     struct key_val kv = {key, val};
     int rc = 0;
@@ -681,7 +676,7 @@ int gomap_snap_set(gomap_snap_t *m, const void *key, const void *val)
 
 int gomap_snap_delete(gomap_snap_t *m, const void *key)
 {
-    if (!m || !key_ok(m->key_kind, key))
+    if (!m || !gomap__key_ok(m->key_kind, key))
         return -EINVAL;
     struct key_val kv = {key, NULL};
     int rc = 0;

@@ -267,14 +267,9 @@ static int add_new_key_locked(gomap_sync_t *m, const void *key, uint64_t h, stru
 
 /* ---- argument checks ---------------------------------------------------------------- */
 
-static bool key_ok(const gomap_sync_t *m, const void *key)
-{
-    return key && (m->key_kind != GOMAP_KEY_STR || !gomap__str_key_bad(key));
-}
-
 static bool args_ok(const gomap_sync_t *m, const void *key, const void *val)
 {
-    return m && key_ok(m, key) && (val || m->val_size == 0);
+    return m && gomap__key_ok(m->key_kind, key) && (val || m->val_size == 0);
 }
 
 static inline void zero_out(const gomap_sync_t *m, void *out)
@@ -478,7 +473,7 @@ ALWAYS_INLINE bool load_kind(gomap_sync_t *m, int kind, const void *key, void *v
 
 bool gomap_sync_load(gomap_sync_t *m, const void *key, void *val_out)
 {
-    if (!m || !key_ok(m, key)) {
+    if (!m || !gomap__key_ok(m->key_kind, key)) {
         zero_out(m, val_out);
         return false;
     }
@@ -639,7 +634,7 @@ static struct entry *find_for_delete(gomap_sync_t *m, const void *key, void *val
 
 bool gomap_sync_load_and_delete(gomap_sync_t *m, const void *key, void *val_out)
 {
-    if (!m || !key_ok(m, key)) {
+    if (!m || !gomap__key_ok(m->key_kind, key)) {
         zero_out(m, val_out);
         return false;
     }
@@ -665,7 +660,7 @@ void gomap_sync_delete(gomap_sync_t *m, const void *key)
 
 bool gomap_sync_compare_and_delete(gomap_sync_t *m, const void *key, const void *old)
 {
-    if (!m || !key_ok(m, key) || (!old && m->val_size))
+    if (!m || !gomap__key_ok(m->key_kind, key) || (!old && m->val_size))
         return false;
     static const char no_value;
     gomap__rcu_read_lock();
