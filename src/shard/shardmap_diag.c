@@ -5,10 +5,10 @@
  * slightly different instants while the map is busy.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "shard/shardmap_internal.h"
+#include "diag/validate.h"
 
 /* ---- counters ------------------------------------------------------------------------ */
 
@@ -229,17 +229,6 @@ int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
 
 /* ---- validate ------------------------------------------------------------------------ */
 
-static int fail(char *why, size_t len, const char *fmt, ...)
-{
-    if (why && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, len, fmt, ap);
-        va_end(ap);
-    }
-    return -EFAULT;
-}
-
 typedef struct {
     const gomap_shard_t *m;
     unsigned shard;
@@ -257,38 +246,37 @@ static int check_placement(const gomap_t *map, char *b, unsigned i, void *arg)
     return 0;
 }
 
-static int validate_shard(gomap_shard_t *m, unsigned i, char *why, size_t len)
+static int validate_shard(gomap_shard_t *m, unsigned i, struct gomap__why w)
 {
     const gomap_t *map = m->shards[i].map;
     char inner[200];
     if (gomap_validate(map, inner, sizeof inner) != 0)
-        return fail(why, len, "shard %u: %s", i, inner);
+        return gomap__why_fail(w, "shard %u: %s", i, inner);
     if (map->seed != m->seed || !map->fixed_seed)
-        return fail(why, len, "shard %u: hash seed differs from the map's", i);
+        return gomap__why_fail(w, "shard %u: hash seed differs from the map's", i);
     placement_check p = {m, i, 0};
     gomap__for_each(map, check_placement, &p);
     if (p.misplaced)
-        return fail(why, len, "shard %u: %zu key%s belonging to another shard", i, p.misplaced,
-                    p.misplaced == 1 ? "" : "s");
+        return gomap__why_fail(w, "shard %u: %zu key%s belonging to another shard", i,
+                               p.misplaced, p.misplaced == 1 ? "" : "s");
     return 0;
 }
 
 int gomap_shard_validate(gomap_shard_t *m, char *why, size_t why_len)
 {
-    if (why && why_len)
-        why[0] = '\0';
+    struct gomap__why w = gomap__why_start(why, why_len);
     if (!m)
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
     if (!m->nshards || (m->nshards & (m->nshards - 1)) || m->mask != m->nshards - 1)
-        return fail(why, why_len, "shard count %u and mask %#x disagree (the count must be a "
-                    "power of two and the mask one less)", m->nshards, m->mask);
+        return gomap__why_fail(w, "shard count %u and mask %#x disagree (the count must be a "
+                               "power of two and the mask one less)", m->nshards, m->mask);
     for (unsigned i = 0; i < m->nshards; i++) {
         struct shard *s = &m->shards[i];
         if ((uintptr_t)s % SHARD_ALIGN)
-            return fail(why, why_len, "shard %u not aligned to %d bytes", i, SHARD_ALIGN);
+            return gomap__why_fail(w, "shard %u not aligned to %d bytes", i, SHARD_ALIGN);
         shard_take(m, s, true);
-        int rc = validate_shard(m, i, why, why_len);
+        int rc = validate_shard(m, i, w);
         shard_release(m, s);
         if (rc)
             return rc;

@@ -72,6 +72,7 @@
 #include "base/compiler.h"
 #include "base/rcu.h"
 #include "base/scope.h"
+#include "diag/validate.h"
 
 #define SNAP_LINE 64
 
@@ -826,13 +827,6 @@ int gomap_snap_stats(gomap_snap_t *m, gomap_snap_stats_t *out)
     return 0;
 }
 
-static int fail(char *why, size_t why_len, const char *reason)
-{
-    if (why && why_len)
-        snprintf(why, why_len, "%s", reason);
-    return -EFAULT;
-}
-
 /* V1: the version's map still holds the bytes it was published with, and
  * belongs to m. */
 static const char *check_version(const gomap_snap_t *m, const version *v)
@@ -888,8 +882,7 @@ int gomap_snap_validate(gomap_snap_t *m, char *why, size_t why_len)
 {
     if (!m)
         return -EINVAL;
-    if (why && why_len)
-        why[0] = '\0';
+    struct gomap__why w = gomap__why_start(why, why_len);
     const gomap_snap_view_t *view = gomap_snap_acquire(m);
     const version *v = view_version(view, MSG_VIEW_USED_GONE, GOMAP_CALLER);
     int rc = gomap_validate(v->map, why, why_len);
@@ -901,7 +894,7 @@ int gomap_snap_validate(gomap_snap_t *m, char *why, size_t why_len)
             pthread_mutex_unlock(&m->gc_mu);
         }
         if (bad)
-            rc = fail(why, why_len, bad);
+            rc = gomap__why_fail(w, "%s", bad);
     }
     gomap_snap_release(view);
     return rc;

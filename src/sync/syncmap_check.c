@@ -3,6 +3,8 @@
  */
 #include "sync/syncmap_internal.h"
 
+#include "diag/validate.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,13 +76,6 @@ static int check_dirty_entry(const gomap_t *map, char *b, unsigned i, void *ctx)
     return c->why != NULL;
 }
 
-static int fail(char *why, size_t why_len, const char *reason)
-{
-    if (why && why_len)
-        snprintf(why, why_len, "%s", reason);
-    return -EFAULT;
-}
-
 int gomap_sync_validate(gomap_sync_t *m, char *why, size_t why_len)
 {
     if (!m)
@@ -112,6 +107,6 @@ int gomap_sync_validate(gomap_sync_t *m, char *why, size_t why_len)
         c.why = "gomap_sync_len differs from the number of live entries";
     pthread_mutex_unlock(&m->mu);
     if (c.why)
-        rc = fail(why, why_len, c.why);
+        rc = gomap__why_fail((struct gomap__why){why, why_len}, "%s", c.why);
     return rc;
 }
