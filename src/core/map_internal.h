@@ -329,13 +329,6 @@ int gomap__for_each(const gomap_t *m,
  * tophash bytes and overflow pointers only, and bounds every chain walk. */
 void gomap__heatmap_text(const gomap_t *m, FILE *out, unsigned max_rows);
 
-/* The heatmaps' colour ramp: level 0..8 (clamped) to "#rrggbb" (ColorBrewer
- * YlGnBu, pale for 0, dark for 8). */
-void gomap__ramp_colour(double level, char buf[8]);
-
-/* The text heatmaps' five shades, lightest first (UTF-8). */
-extern const char *const gomap__shade[5];
-
 /* ---- misuse checks and the write bracket --------------------------------------- */
 
 /* Aborts with a report: detected corruption. */

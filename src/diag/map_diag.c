@@ -17,13 +17,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 
 #include "core/map_internal.h"
+#include "diag/render.h"
 
-/* Flushes what was written and reports a write error on the stream. */
-static int finish(FILE *out)
+int gomap__out_finish(FILE *out)
 {
     return (fflush(out) != 0 || ferror(out)) ? -EIO : 0;
 }
@@ -223,7 +224,7 @@ int gomap_dump(const gomap_t *m, FILE *out)
         for (size_t i = 0; i < n; i++)
             dump_chain(m, out, "old bucket", i, bucket_at(m, m->oldbuckets, i));
     }
-    return finish(out);
+    return gomap__out_finish(out);
 }
 
 /* ======================================================================== */
@@ -449,6 +450,25 @@ void gomap__ramp_colour(double mean, char buf[8])
     snprintf(buf, 8, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
 }
 
+void gomap__svg_begin(FILE *out, unsigned w, unsigned h, const char *title_fmt, ...)
+{
+    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
+                 "viewBox=\"0 0 %u %u\" font-family=\"DejaVu Sans, Verdana, sans-serif\">\n"
+                 "<title>",
+            w, h, w, h);
+    va_list ap;
+    va_start(ap, title_fmt);
+    vfprintf(out, title_fmt, ap);
+    va_end(ap);
+    fprintf(out, "</title>\n<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", w, h);
+}
+
+void gomap__svg_end(FILE *out)
+{
+    fputs("</svg>\n", out);
+}
+
 typedef struct {
     unsigned cs;         /* cell size in px */
     unsigned x0, y0;     /* top-left of the grid */
@@ -471,13 +491,8 @@ static svg_layout svg_layout_of(const grid *g)
 
 static void svg_head(const grid *g, const svg_layout *l, FILE *out)
 {
-    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
-                 "viewBox=\"0 0 %u %u\" font-family=\"DejaVu Sans, Verdana, sans-serif\">\n",
-            l->w, l->h, l->w, l->h);
-    fprintf(out, "<title>gomap heatmap: %zu entries, %zu buckets, %zu per cell</title>\n",
-            g->entries, g->nbuckets, g->fold);
-    fprintf(out, "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", l->w, l->h);
+    gomap__svg_begin(out, l->w, l->h, "gomap heatmap: %zu entries, %zu buckets, %zu per cell",
+                     g->entries, g->nbuckets, g->fold);
     fprintf(out, "<text x=\"%d\" y=\"26\" font-size=\"16\" font-weight=\"bold\">"
                  "gomap bucket occupancy: %zu entries, %zu buckets, load factor %.2f</text>\n",
             SVG_MARGIN, g->entries, g->nbuckets, grid_load(g));
@@ -569,7 +584,7 @@ static void svg_render(const grid *g, FILE *out)
     svg_head(g, &l, out);
     svg_cells(g, &l, out);
     svg_legend(g, &l, out);
-    fputs("</svg>\n", out);
+    gomap__svg_end(out);
 }
 
 /* ======================================================================== */
@@ -587,5 +602,5 @@ int gomap_heatmap(const gomap_t *m, FILE *out, int format)
         grid_build(m, GRID_ROWS_MAX, &g);
         svg_render(&g, out);
     }
-    return finish(out);
+    return gomap__out_finish(out);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "shard/shardmap_internal.h"
+#include "diag/render.h"
 #include "diag/validate.h"
 
 /* ---- counters ------------------------------------------------------------------------ */
@@ -174,12 +175,7 @@ static void svg_render(const load_view *v, FILE *out)
     unsigned grid_h = ((v->n + COLS - 1) / COLS) * SVG_CELL + 16;
     unsigned w = SVG_M * 2 + SVG_LABEL + COLS * SVG_CELL + 80;
     unsigned h = SVG_TOP + 2 * grid_h + 40 + 16 * (v->nhot + 1) + SVG_M;
-    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
-                 "viewBox=\"0 0 %u %u\" font-family=\"DejaVu Sans, Verdana, sans-serif\">\n"
-                 "<title>gomap shard heatmap</title>\n"
-                 "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n",
-            w, h, w, h, w, h);
+    gomap__svg_begin(out, w, h, "gomap shard heatmap");
     fprintf(out, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">gomap shard "
                  "load: %u shards, %zu entries, %llu ops</text>\n"
                  "<text x=\"%d\" y=\"42\" font-size=\"12\">one cell per shard (%u per row); "
@@ -205,7 +201,7 @@ static void svg_render(const load_view *v, FILE *out)
         fprintf(out, "<text x=\"%d\" y=\"%u\" font-size=\"11\">%s%s</text>\n", SVG_M, y,
                 k ? "" : "hottest: ", line);
     }
-    fputs("</svg>\n", out);
+    gomap__svg_end(out);
 }
 
 int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
@@ -224,7 +220,7 @@ int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
     else
         svg_render(&v, out);
     gomap__free(m->opt.alloc, c, bytes);
-    return (fflush(out) != 0 || ferror(out)) ? -EIO : 0;
+    return gomap__out_finish(out);
 }
 
 /* ---- validate ------------------------------------------------------------------------ */
