@@ -71,6 +71,7 @@
 #include "base/atomics.h"
 #include "base/compiler.h"
 #include "base/rcu.h"
+#include "base/reclaim_count.h"
 #include "base/scope.h"
 #include "diag/validate.h"
 
@@ -143,9 +144,8 @@ struct gomap_snap {
     version *retired_list;                  /* under gc_mu */
     version *pool;                          /* recycled version structs; under gc_mu */
     uint64_t versions;                      /* published by writes; under gc_mu */
-    atomic_size_t retired_versions;         /* replaced, not yet freed */
-    atomic_size_t retired_bytes;
-    _Atomic uint64_t reclaimed_bytes;
+    struct gomap__reclaim_count reclaim;    /* objects: versions replaced,
+                                               not yet freed */
     struct gomap_retired final;             /* gomap_snap_free's deferred end */
 };
 
@@ -270,16 +270,14 @@ static size_t views_locked(const gomap_snap_t *m, const version *cur)
 
 /* A retired version's last reference is gone and it has left the list: its
  * map goes back to the allocator and its struct to the pool, then the
- * counters say so. The release decrement of retired_versions is the last
- * access to m: gomap_snap_free waits (acquire) until the count is zero
- * before it frees m (and the pool). */
+ * counters say so. Counting it out is the last access to m: gomap_snap_free
+ * waits until the count is drained (reclaim_count.h) before it frees m (and
+ * the pool). */
 static void version_reclaim(gomap_snap_t *m, version *v)
 {
     size_t bytes = v->bytes;
     version_destroy(m, v);
-    fetch_sub_relaxed(&m->retired_bytes, bytes);
-    fetch_add_relaxed(&m->reclaimed_bytes, bytes);
-    fetch_sub_release(&m->retired_versions, 1);
+    gomap__count_reclaimed(&m->reclaim, 1, bytes);
 }
 
 /* The report for a misused view of v; `refs` is v's count as the caller
@@ -575,8 +573,7 @@ static void publish_locked(gomap_snap_t *m, version *v)
     gomap__map_freeze(v->map, true);
     v->bytes = version_bytes(v);
     /* Counted before the callback that uncounts them can run. */
-    fetch_add_relaxed(&m->retired_versions, 1);
-    fetch_add_relaxed(&m->retired_bytes, old->bytes);
+    gomap__count_retired(&m->reclaim, 1, old->bytes);
     pthread_mutex_lock(&m->gc_mu);
     /* Release: a reader that loads v sees v and its map as built above
      * (pairs with current_version's acquire). Under gc_mu, so that stats
@@ -751,9 +748,7 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->gc_mu, NULL);
     atomic_init(&m->holder, NULL);
-    atomic_init(&m->retired_versions, 0);
-    atomic_init(&m->retired_bytes, 0);
-    atomic_init(&m->reclaimed_bytes, 0);
+    gomap__reclaim_count_init(&m->reclaim);
     atomic_init(&m->current, v);
     *out = m;
     return 0;
@@ -763,7 +758,7 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
 static bool snap_drained(struct gomap_retired *r)
 {
     gomap_snap_t *m = GOMAP_CONTAINER_OF(r, gomap_snap_t, final);
-    return load_acquire(&m->retired_versions) == 0;
+    return gomap__count_drained(&m->reclaim);
 }
 
 static void snap_destroy(struct gomap_retired *r)
@@ -821,9 +816,8 @@ int gomap_snap_stats(gomap_snap_t *m, gomap_snap_stats_t *out)
     out->views = views_locked(m, cur);
     out->bytes_current = cur->bytes;
     pthread_mutex_unlock(&m->gc_mu);
-    out->retired_versions = load_relaxed(&m->retired_versions);
-    out->retired_bytes = load_relaxed(&m->retired_bytes);
-    out->reclaimed_bytes = load_relaxed(&m->reclaimed_bytes);
+    gomap__count_read(&m->reclaim, &out->retired_versions, &out->retired_bytes,
+                      &out->reclaimed_bytes);
     return 0;
 }
 
@@ -870,10 +864,11 @@ static const char *check_counts_locked(gomap_snap_t *m, const version *cur)
         n++;
         bytes += v->bytes;
     }
-    size_t retired = load_relaxed(&m->retired_versions);
+    size_t retired, retired_bytes;
+    gomap__count_read(&m->reclaim, &retired, &retired_bytes, NULL);
     if (n > retired || retired > m->versions)
         return "retired_versions disagrees with the retired list or the versions published";
-    if (bytes > load_relaxed(&m->retired_bytes))
+    if (bytes > retired_bytes)
         return "retired_bytes is below the bytes of the retired list";
     return NULL;
 }

@@ -323,9 +323,7 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     m->max_free = m->max_free < 16 ? 16 : m->max_free > 16384 ? 16384 : m->max_free;
     for (unsigned i = 0; i < LEN_STRIPES; i++)
         atomic_init(&m->len[i].n, 0);
-    atomic_init(&m->retired_bytes, 0);
-    atomic_init(&m->retired_objects, 0);
-    atomic_init(&m->reclaimed_bytes, 0);
+    gomap__reclaim_count_init(&m->reclaim);
     pthread_mutex_init(&m->mu, NULL);
     *out = m;
     return 0;
@@ -379,7 +377,7 @@ void gomap_sync_clear(gomap_sync_t *m)
 static bool sync_drained(struct gomap_retired *r)
 {
     gomap_sync_t *m = GOMAP_CONTAINER_OF(r, gomap_sync_t, final);
-    return load_acquire(&m->retired_objects) == 0;
+    return gomap__count_drained(&m->reclaim);
 }
 
 static void sync_destroy(struct gomap_retired *r)

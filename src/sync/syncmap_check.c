@@ -27,9 +27,8 @@ int gomap_sync_stats(gomap_sync_t *m, gomap_sync_stats_t *out)
     out->promotions = m->promotions;
     out->dirty_copies = m->dirty_copies;
     pthread_mutex_unlock(&m->mu);
-    out->retired_bytes = load_relaxed(&m->retired_bytes);
-    out->retired_objects = load_relaxed(&m->retired_objects);
-    out->reclaimed_bytes = load_relaxed(&m->reclaimed_bytes);
+    gomap__count_read(&m->reclaim, &out->retired_objects, &out->retired_bytes,
+                      &out->reclaimed_bytes);
     return 0;
 }
 

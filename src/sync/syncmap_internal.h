@@ -39,6 +39,7 @@
 #include "base/atomics.h"
 #include "base/compiler.h"
 #include "base/rcu.h"
+#include "base/reclaim_count.h"
 
 #define CACHE_LINE 64
 #define LEN_STRIPES 8
@@ -114,9 +115,7 @@ struct gomap_sync {
     uint64_t promotions;          /* under mu */
     uint64_t dirty_copies;        /* under mu */
 
-    atomic_size_t retired_bytes;
-    atomic_size_t retired_objects;
-    _Atomic uint64_t reclaimed_bytes;
+    struct gomap__reclaim_count reclaim; /* what the map retired and freed */
 
     struct gomap_retired final;   /* gomap_sync_free's deferred end */
     gomap_options inner;          /* options of every table (val: entry *) */
@@ -235,8 +234,9 @@ static inline uint64_t key_hash(const gomap_sync_t *m, const void *key)
 /* ---- memory (syncmap_mem.c) -------------------------------------------------
  *
  * All memory comes from the map's allocator (options.alloc, or malloc:
- * gomap__alloc, alloc.h), which is called from any thread. "Retire" means: free after an RCU grace
- * period, counted in retired_bytes until then. */
+ * gomap__alloc, alloc.h), which is called from any thread. "Retire" means:
+ * free after an RCU grace period, counted in m->reclaim until then
+ * (reclaim_count.h). */
 
 /* A box holding a copy of val (PRESENT for a set), or NULL. Must be called
  * inside a read-side section (the free list relies on it). */

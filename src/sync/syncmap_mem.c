@@ -32,22 +32,6 @@
 const char gomap__sync_expunged;
 const char gomap__sync_present;
 
-static void account_retired(gomap_sync_t *m, size_t bytes)
-{
-    fetch_add_relaxed(&m->retired_bytes, bytes);
-    fetch_add_relaxed(&m->retired_objects, 1);
-}
-
-/* The last thing a deferred free does with m: gomap_sync_free waits for
- * retired_objects to reach zero (acquire, pairing with this release) and
- * then frees m. */
-static void account_reclaimed(gomap_sync_t *m, size_t bytes)
-{
-    fetch_sub_relaxed(&m->retired_bytes, bytes);
-    fetch_add_relaxed(&m->reclaimed_bytes, bytes);
-    fetch_sub_release(&m->retired_objects, 1);
-}
-
 /* ---- boxes ------------------------------------------------------------------ */
 
 #define BOX_BATCH 64
@@ -123,9 +107,7 @@ static void box_batch_free_deferred(struct gomap_retired *r)
             b = next;
         }
     }
-    fetch_sub_relaxed(&m->retired_bytes, n * bytes);
-    fetch_add_relaxed(&m->reclaimed_bytes, n * bytes);
-    fetch_sub_release(&m->retired_objects, n); /* last use of m */
+    gomap__count_reclaimed(&m->reclaim, n, n * bytes); /* last use of m */
 }
 
 void gomap__box_flush(gomap_sync_t *m)
@@ -142,7 +124,7 @@ void gomap__box_retire(gomap_sync_t *m, struct box *b)
 {
     if (b == PRESENT)
         return;
-    account_retired(m, box_bytes(m));
+    gomap__count_retired(&m->reclaim, 1, box_bytes(m));
     struct box *top = load_acquire(&m->pending);
     do {
         store_relaxed(&b->next_free, top);
@@ -186,12 +168,12 @@ static void entry_free_deferred(struct gomap_retired *r)
     struct entry *e = GOMAP_CONTAINER_OF(r, struct entry, retired);
     gomap_sync_t *m = e->owner;
     gomap__entry_free_now(m, e);
-    account_reclaimed(m, sizeof *e);
+    gomap__count_reclaimed(&m->reclaim, 1, sizeof *e); /* last use of m */
 }
 
 void gomap__entry_retire(gomap_sync_t *m, struct entry *e)
 {
-    account_retired(m, sizeof *e);
+    gomap__count_retired(&m->reclaim, 1, sizeof *e);
     gomap__rcu_retire(&e->retired, entry_free_deferred);
 }
 
@@ -225,12 +207,12 @@ static void table_free_deferred(struct gomap_retired *r)
     gomap_sync_t *m = t->owner;
     size_t bytes = t->bytes;
     gomap__table_free_now(m, t);
-    account_reclaimed(m, bytes);
+    gomap__count_reclaimed(&m->reclaim, 1, bytes); /* last use of m */
 }
 
 void gomap__table_retire(gomap_sync_t *m, struct table *t)
 {
     t->bytes = sizeof *t + t->map->mem.bytes_held;
-    account_retired(m, t->bytes);
+    gomap__count_retired(&m->reclaim, 1, t->bytes);
     gomap__rcu_retire(&t->retired, table_free_deferred);
 }
