@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/assert.h"
+
 _Static_assert(sizeof(struct key_blob) % 16 == 0, "key blob data must stay 16-aligned");
 
 static bool within_limit(const gomap_mem *mem, size_t size)
@@ -47,6 +49,7 @@ void gomap__mem_free(gomap_mem *mem, void *ptr, size_t size)
 {
     if (!ptr)
         return;
+    GOMAP_ASSERT(size <= mem->bytes_held); /* the size allocated, by this map */
     mem->bytes_held -= size;
     gomap__free(mem->a, ptr, size);
 }
@@ -66,6 +69,7 @@ void gomap__mem_unmap(gomap_mem *mem, void *ptr, size_t size)
 {
     if (!ptr)
         return;
+    GOMAP_ASSERT(size <= mem->bytes_held);
     mem->bytes_held -= size;
     munmap(ptr, size);
 }

@@ -35,6 +35,7 @@
 #include <execinfo.h>
 #endif
 
+#include "base/assert.h"
 #include "base/atomics.h"
 #include "base/env.h"
 #include "base/keys.h"
@@ -394,4 +395,25 @@ _Noreturn void gomap__fault_held(const gomap_t *m, const char *message, const vo
                                  const char *held, const void *held_site)
 {
     report(m, message, 0, site, held, held_site);
+}
+
+/* The part of a source path from its last "src/" on: the report names the
+ * file as the tree does, wherever the build ran. */
+static const char *tree_path(const char *file)
+{
+    const char *from = file;
+    for (const char *p = strstr(file, "src/"); p; p = strstr(p + 1, "src/"))
+        from = p;
+    return from;
+}
+
+/* The site is this call's return address: in the function that checked.
+ * The message lives on this stack, which stays put: report never returns
+ * (the fault handler reads it from a thread of its own meanwhile). */
+__attribute__((noinline, cold)) _Noreturn void gomap__assert_fail(const char *cond,
+                                                                  const char *file, int line)
+{
+    char message[512];
+    snprintf(message, sizeof message, "assertion failed: %s (%s:%d)", cond, tree_path(file), line);
+    report(NULL, message, 0, GOMAP_CALLER, NULL, NULL);
 }

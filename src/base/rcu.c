@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/assert.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
 #include "base/misuse.h"
@@ -118,6 +119,7 @@ void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_
 
 void gomap__rcu_synchronize(void)
 {
+    GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
     urcu_memb_synchronize_rcu(); /* any thread, registered or not */
 }
 
@@ -144,6 +146,7 @@ static void barrier_mark_done(struct rcu_head *head)
  * looks. */
 void gomap__rcu_barrier(void)
 {
+    GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
     struct barrier_mark b;
     atomic_init(&b.done, 0);
     gomap__rcu_ensure_registered(); /* call_rcu wants a registered caller */
@@ -157,6 +160,7 @@ void gomap__rcu_barrier(void)
 #else
 void gomap__rcu_barrier(void)
 {
+    GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
     gomap__rcu_ensure_registered(); /* the barrier wants a registered caller */
     urcu_memb_barrier();
 }

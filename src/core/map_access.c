@@ -51,7 +51,7 @@ static inline int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
     if (!ins_b && !(nb = gomap__overflow_new(m)))
         goto nomem;
 
-    GOMAP_ASSERT(m, ins_b ? is_empty_top(tophash_of(ins_b)[ins_i]) : !*overflow_of(m, last));
+    GOMAP_ASSERT(ins_b ? is_empty_top(tophash_of(ins_b)[ins_i]) : !*overflow_of(m, last));
     /* Commit: nothing below can fail. */
     if (nb) {
         gomap__overflow_attach(m->buckets, nb);
@@ -173,7 +173,7 @@ again:;
  * marked EMPTY_REST, so lookups stop early. */
 static void delete_slot(gomap_t *m, char *head, char *b, unsigned i)
 {
-    GOMAP_ASSERT(m, tophash_of(b)[i] >= MIN_TOPHASH && m->count > 0);
+    GOMAP_ASSERT(tophash_of(b)[i] >= MIN_TOPHASH && m->count > 0);
     gomap__slot_clear(m, b, i);
     uint8_t *th = tophash_of(b);
     th[i] = EMPTY_ONE;

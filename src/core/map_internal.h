@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
 #include "base/keys.h"
@@ -331,7 +332,8 @@ void gomap__heatmap_text(const gomap_t *m, FILE *out, unsigned max_rows);
 
 /* ---- misuse checks and the write bracket --------------------------------------- */
 
-/* Aborts with a report: detected corruption. */
+/* Aborts with a one-line report naming m: corruption found by a level-2
+ * validation (assert.h). */
 _Noreturn void gomap__fatal(const gomap_t *m, const char *what);
 
 /* A read (lookup, clone, iterator step) meeting a write in progress. */
@@ -408,16 +410,5 @@ static inline void gomap__write_end(gomap_t *m)
     if (m->budget.next < m->budget.n)
         gomap__budget_check(m);
 }
-
-/* Assertion levels (GOMAP_DEBUG_LEVEL, set by the build presets):
- *   0  only the always-on cheap checks (gomap__fatal on impossible states);
- *   1  also GOMAP_ASSERT: local consistency checks on hot paths;
- *   2  also a whole-map gomap_validate after writes (gomap__write_end). */
-#if GOMAP_DEBUG_LEVEL >= 1
-#define GOMAP_ASSERT(m, cond) \
-    do { if (!(cond)) gomap__fatal((m), "assertion failed: " #cond); } while (0)
-#else
-#define GOMAP_ASSERT(m, cond) ((void)0)
-#endif
 
 #endif /* GOMAP_MAP_INTERNAL_H */

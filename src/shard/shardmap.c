@@ -102,6 +102,7 @@ struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s)
  * arrays through the map's allocator and accounting. */
 void gomap__shard_free_retired(gomap_shard_t *m, struct shard *s, struct array_hdr *list)
 {
+    GOMAP_ASSERT(list != NULL && !gomap__must_not_wait());
     gomap__rcu_synchronize();
     shard_take(m, s, false);
     while (list) {

@@ -35,6 +35,7 @@
 
 #include "core/map_probe.h"
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/compiler.h"
 #include "base/scope.h"
 #include "shard/shard_lock.h"
@@ -134,6 +135,7 @@ static inline void shard_take(const gomap_shard_t *m, struct shard *s, bool shar
 {
     shard_lock_take(&s->lock, m->lock_kind, shared, &s->waits);
     if (!shared && m->optimistic) {
+        GOMAP_ASSERT(!(load_relaxed(&s->seq) & 1)); /* no other writer inside */
         store_relaxed(&s->seq, load_relaxed(&s->seq) + 1);
         SEQ_FENCE(fence_release);
     }

@@ -68,6 +68,7 @@
 
 #include "core/map_probe.h"
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
 #include "base/rcu.h"
@@ -171,6 +172,7 @@ static version *version_alloc(gomap_snap_t *m)
 static version *version_reset(version *v)
 {
     if (v) {
+        GOMAP_ASSERT(v->map == NULL); /* new, or destroyed (its map freed) */
         v->map = NULL;
         v->bytes = 0;
         v->prev = v->next = NULL;
@@ -322,6 +324,7 @@ static void version_grace_over(struct gomap_retired *r)
     gomap_snap_t *m = v->owner;
     pthread_mutex_lock(&m->gc_mu);
     size_t left = fetch_sub_acq_rel(&v->refs, REF_BASE) - REF_BASE;
+    GOMAP_ASSERT(!(left & REF_BASE)); /* the base reference was held */
     if (left == 0)
         list_unlink_locked(m, v);
     pthread_mutex_unlock(&m->gc_mu);
@@ -570,6 +573,7 @@ static void publish_locked(gomap_snap_t *m, version *v)
         gomap__fatal(v->map, why);
 #endif
     version *old = load_relaxed(&m->current);
+    GOMAP_ASSERT(v != old && v->map != NULL);
     gomap__map_freeze(v->map, true);
     v->bytes = version_bytes(v);
     /* Counted before the callback that uncounts them can run. */

@@ -251,6 +251,7 @@ static int add_new_key_locked(gomap_sync_t *m, const void *key, uint64_t h, stru
     int rc = dirty_locked(m);
     if (rc)
         return rc;
+    GOMAP_ASSERT(m->dirty != NULL);
     struct entry *e = gomap__entry_new(m, nv);
     if (!e)
         return -ENOMEM;
@@ -383,6 +384,7 @@ static bool sync_drained(struct gomap_retired *r)
 static void sync_destroy(struct gomap_retired *r)
 {
     gomap_sync_t *m = GOMAP_CONTAINER_OF(r, gomap_sync_t, final);
+    GOMAP_ASSERT(gomap__count_drained(&m->reclaim)); /* nothing left to free m's memory */
     gomap__box_free_list(m);
     gomap_free(m->hasher);
     pthread_mutex_destroy(&m->mu);

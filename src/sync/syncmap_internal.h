@@ -36,6 +36,7 @@
 
 #include "core/map_probe.h"
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
 #include "base/rcu.h"

@@ -96,6 +96,7 @@ static void box_batch_free_deferred(struct gomap_retired *r)
     struct box *b = GOMAP_CONTAINER_OF(r, struct box, retired);
     gomap_sync_t *m = b->owner;
     size_t bytes = box_bytes(m), n = b->depth;
+    GOMAP_ASSERT(n >= 1 && b->bottom != NULL);
     size_t nfree = load_relaxed(&m->nfree);
     if (nfree + n <= m->max_free) {
         fetch_add_relaxed(&m->nfree, n);
@@ -124,6 +125,7 @@ void gomap__box_retire(gomap_sync_t *m, struct box *b)
 {
     if (b == PRESENT)
         return;
+    GOMAP_ASSERT(b != NULL && b != EXPUNGED); /* a real box */
     gomap__count_retired(&m->reclaim, 1, box_bytes(m));
     struct box *top = load_acquire(&m->pending);
     do {
