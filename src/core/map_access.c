@@ -323,16 +323,25 @@ bool gomap_get_copy(const gomap_t *m, const void *key, void *val_out)
     return v != NULL;
 }
 
+/* write_upsert for the map's kind, known only at run time: gomap_set and
+ * gomap_assign, each with its own specialised copies. */
+ALWAYS_INLINE int write_upsert_any(gomap_t *m, const void *key, const void *val, bool overwrite,
+                                   void **vslot, const void *site)
+{
+    int rc;
+#define UPSERT(K) write_upsert(m, K, key, val, overwrite, vslot, site)
+    KIND_SWITCH(m->key_kind, rc, UPSERT)
+#undef UPSERT
+    return rc;
+}
+
 int gomap_set(gomap_t *m, const void *key, const void *val)
 {
     if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size)) {
         refused_write(m, GOMAP_CALLER);
         return -EINVAL;
     }
-    int rc;
-#define SET(K) write_upsert(m, K, key, val, true, NULL, GOMAP_CALLER)
-    KIND_SWITCH(m->key_kind, rc, SET)
-#undef SET
+    int rc = write_upsert_any(m, key, val, true, NULL, GOMAP_CALLER);
     return rc < 0 ? rc : 0;
 }
 
@@ -344,11 +353,7 @@ int gomap_assign(gomap_t *m, const void *key, void **slot)
         refused_write(m, GOMAP_CALLER);
         return -EINVAL;
     }
-    int rc;
-#define ASSIGN(K) write_upsert(m, K, key, NULL, false, slot, GOMAP_CALLER)
-    KIND_SWITCH(m->key_kind, rc, ASSIGN)
-#undef ASSIGN
-    return rc;
+    return write_upsert_any(m, key, NULL, false, slot, GOMAP_CALLER);
 }
 
 bool gomap_delete(gomap_t *m, const void *key)
