@@ -35,3 +35,33 @@ uint64_t test_seed(void)
     }
     return seed;
 }
+
+gomap_t *check_map_new(gomap_key_kind kind, size_t key_size, size_t val_size, size_t hint)
+{
+    gomap_options o;
+    memset(&o, 0, sizeof o);
+    o.key_kind = kind;
+    o.key_size = key_size;
+    o.val_size = val_size;
+    o.hint = hint;
+    gomap_t *m = NULL;
+    int rc = gomap_new(&m, &o);
+    CHECK_MSG(rc == 0 && m != NULL, "gomap_new(kind %d, key %zu, val %zu, hint %zu): %s",
+              (int)kind, key_size, val_size, hint, gomap_strerror(rc));
+    return m;
+}
+
+gomap_t *check_u64_map(gomap_check_mode mode, size_t hint, uint64_t fill)
+{
+    gomap_options o;
+    memset(&o, 0, sizeof o);
+    o.key_kind = GOMAP_KEY_U64;
+    o.val_size = sizeof(uint64_t);
+    o.hint = hint;
+    o.check = mode;
+    gomap_t *m = NULL;
+    CHECK_EQ(gomap_new(&m, &o), 0);
+    for (uint64_t k = 0; k < fill; k++)
+        CHECK_EQ(gomap_set(m, &k, &k), 0);
+    return m;
+}

@@ -46,19 +46,6 @@ void gomap__heatmap_text(const gomap_t *m, FILE *out, unsigned max_rows);
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static gomap_t *new_map(gomap_key_kind kind, size_t key_size, size_t val_size, size_t hint)
-{
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = kind;
-    o.key_size = key_size;
-    o.val_size = val_size;
-    o.hint = hint;
-    gomap_t *m = NULL;
-    CHECK_EQ(gomap_new(&m, &o), 0);
-    return m;
-}
-
 static gomap_t *new_weak_map(void)
 {
     gomap_options o;
@@ -322,7 +309,7 @@ static void test_stats_randomized(void)
         size_t hint;
     } cfgs[] = {{GOMAP_KEY_U64, 0}, {GOMAP_KEY_U64, 4000}, {GOMAP_KEY_STR, 0}, {GOMAP_KEY_STR, 4000}};
     for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
-        gomap_t *m = new_map(cfgs[ci].kind, 0, 8, cfgs[ci].hint);
+        gomap_t *m = check_map_new(cfgs[ci].kind, 0, 8, cfgs[ci].hint);
         check_histograms(m); /* empty: all bins zero */
         bool saw_growing = false, saw_overflow = false;
         uint32_t space = 3000 / WORK_DIV;
@@ -447,7 +434,7 @@ static const char *quoted(gomap_str k, char *out)
 
 static void test_dump_integers(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     for (uint64_t k = 0; k < 40; k++) {
         uint64_t key = k * 1000003u + (k == 39 ? UINT64_MAX - 39 * 1000003u : 0);
         uint64_t v = 0x0102030405060708ull;
@@ -465,7 +452,7 @@ static void test_dump_integers(void)
     free(text);
     gomap_free(m);
 
-    m = new_map(GOMAP_KEY_U32, 0, 0, 0);
+    m = check_map_new(GOMAP_KEY_U32, 0, 0, 0);
     uint32_t keys[] = {0, 7, 4000000000u};
     for (int i = 0; i < 3; i++)
         CHECK_EQ(gomap_set(m, &keys[i], NULL), 0);
@@ -480,7 +467,7 @@ static void test_dump_integers(void)
 
 static void test_dump_floats(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_F64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_F64, 0, 8, 0);
     double keys[] = {-0.0, NAN, 1.5, 0.1, 1e300, -2.5, INFINITY, 123456789.0};
     const char *want[] = {"-0", "nan", "1.5", "0.1", "1e+300", "-2.5", "inf", "123456789"};
     for (int i = 0; i < 8; i++) {
@@ -497,7 +484,7 @@ static void test_dump_floats(void)
 
 static void test_dump_strings_and_bytes(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_STR, 0, 200, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_STR, 0, 200, 0);
     char longkey[300];
     memset(longkey, 'x', sizeof longkey);
     gomap_str keys[] = {{"plain", 5}, {"say \"hi\"\\", 9}, {"tab\tnl\n\x01\xff", 9},
@@ -524,7 +511,7 @@ static void test_dump_strings_and_bytes(void)
     free(text);
     gomap_free(m);
 
-    m = new_map(GOMAP_KEY_BYTES, 4, 8, 0);
+    m = check_map_new(GOMAP_KEY_BYTES, 4, 8, 0);
     unsigned char bk[4] = {0xde, 0xad, 0xbe, 0xef};
     uint64_t v = 1;
     CHECK_EQ(gomap_set(m, bk, &v), 0);
@@ -534,7 +521,7 @@ static void test_dump_strings_and_bytes(void)
     free(text);
     gomap_free(m);
 
-    m = new_map(GOMAP_KEY_BYTES, 200, 8, 0); /* keys stored out of line */
+    m = check_map_new(GOMAP_KEY_BYTES, 200, 8, 0); /* keys stored out of line */
     unsigned char big[200];
     memset(big, 0xab, sizeof big);
     CHECK_EQ(gomap_set(m, big, &v), 0);
@@ -551,7 +538,7 @@ static void test_dump_strings_and_bytes(void)
  * string bytes were freed by the delete: reading them is a use after free). */
 static void test_dump_mid_growth(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_STR, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_STR, 0, 8, 0);
     char buf[64 + 200];
     uint32_t n = 0;
     while (n < 300 || !stats_of(m).growing) {
@@ -599,7 +586,7 @@ static void test_dump_mid_growth(void)
 
 static void test_dump_errors(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     uint64_t k = 1;
     CHECK_EQ(gomap_set(m, &k, &k), 0);
     CHECK_EQ(gomap_dump(NULL, stdout), -EINVAL);
@@ -625,7 +612,7 @@ static void test_dump_errors(void)
     remove_file(path);
 
     /* A map without a bucket array yet. */
-    gomap_t *e = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *e = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     char *text = dump_of(e);
     check_dump_header(e, text);
     free(text);
@@ -716,7 +703,7 @@ static heat_text check_heat_text(const gomap_t *m, const char *text, size_t max_
 
 static void test_heatmap_text_small(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     char *text = capture(m, heatmap_w, GOMAP_HEATMAP_TEXT); /* no array yet */
     check_heat_text(m, text, 16);
     free(text);
@@ -742,7 +729,7 @@ static void test_heatmap_text_small(void)
 
 static gomap_t *map_100k(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     for (uint64_t k = 0; k < 100000; k++)
         CHECK_EQ(gomap_set_u64(m, k, &k), 0);
     return m;
@@ -785,7 +772,7 @@ static void test_heatmap_overflow_marks(void)
     gomap_free(m);
 
     /* Sparse: no overflow, no mark. */
-    m = new_map(GOMAP_KEY_U64, 0, 8, 10000);
+    m = check_map_new(GOMAP_KEY_U64, 0, 8, 10000);
     for (uint64_t k = 0; k < 100; k++)
         CHECK_EQ(gomap_set(m, &k, &k), 0);
     CHECK_EQ(stats_of(m).overflow_buckets, 0);
@@ -853,7 +840,7 @@ static char *check_svg(const gomap_t *m, const char *png_path)
 
 static void test_heatmap_svg(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     free(check_svg(m, NULL)); /* no array */
     for (uint64_t k = 0; k < 1000; k++)
         CHECK_EQ(gomap_set(m, &k, &k), 0);
@@ -882,7 +869,7 @@ static void test_heatmap_svg(void)
     CHECK(count_of(text, "<circle ") > 1);
     free(text);
     gomap_free(m);
-    m = new_map(GOMAP_KEY_U64, 0, 8, 10000);
+    m = check_map_new(GOMAP_KEY_U64, 0, 8, 10000);
     for (k = 0; k < 100; k++)
         CHECK_EQ(gomap_set(m, &k, &k), 0);
     text = check_svg(m, NULL);
