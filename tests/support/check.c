@@ -1,5 +1,7 @@
 #include "check.h"
 
+#include "ckey.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -38,14 +40,8 @@ uint64_t test_seed(void)
 
 gomap_t *check_map_new(gomap_key_kind kind, size_t key_size, size_t val_size, size_t hint)
 {
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = kind;
-    o.key_size = key_size;
-    o.val_size = val_size;
-    o.hint = hint;
     gomap_t *m = NULL;
-    int rc = gomap_new(&m, &o);
+    int rc = ckey_map_new(&m, kind, key_size, val_size, HASH_NONE, hint);
     CHECK_MSG(rc == 0 && m != NULL, "gomap_new(kind %d, key %zu, val %zu, hint %zu): %s",
               (int)kind, key_size, val_size, hint, gomap_strerror(rc));
     return m;
@@ -64,4 +60,12 @@ gomap_t *check_u64_map(gomap_check_mode mode, size_t hint, uint64_t fill)
     for (uint64_t k = 0; k < fill; k++)
         CHECK_EQ(gomap_set(m, &k, &k), 0);
     return m;
+}
+
+gomap_stats_t check_map_stats(const gomap_t *m)
+{
+    gomap_stats_t s;
+    memset(&s, 0xFF, sizeof s);
+    CHECK_EQ(gomap_stats(m, &s), 0);
+    return s;
 }

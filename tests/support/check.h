@@ -41,6 +41,10 @@ gomap_t *check_map_new(gomap_key_kind kind, size_t key_size, size_t val_size, si
  * holding k -> k for every k < fill; fails the test on any error. */
 gomap_t *check_u64_map(gomap_check_mode mode, size_t hint, uint64_t fill);
 
+/* gomap_stats(m), failing the test unless it succeeds. The struct is
+ * filled with 0xFF bytes first, so a field the call leaves unset shows. */
+gomap_stats_t check_map_stats(const gomap_t *m);
+
 /* Runs one test function, printing its name first. */
 #define RUN(fn) do { printf("== %s\n", #fn); fflush(stdout); fn(); } while (0)
 

@@ -22,14 +22,6 @@
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static gomap_stats_t stats_of(const gomap_t *m)
-{
-    gomap_stats_t st;
-    memset(&st, 0, sizeof st);
-    CHECK_EQ(gomap_stats(m, &st), 0);
-    return st;
-}
-
 /* Value slots and stored keys carry no alignment promise: read and write them
  * with memcpy. */
 static int64_t rd64(const void *p)
@@ -324,7 +316,7 @@ static void test_grow_with_nan(void)
     put_f64(m, nan, 1);
     put_f64(m, nan, 2);
     CHECK_EQ(add_f64(m, nan, 4), 1);
-    unsigned b0 = stats_of(m).b;
+    unsigned b0 = check_map_stats(m).b;
 
     unsigned char seen[100] = {0};
     bool growflag = true;
@@ -343,7 +335,7 @@ static void test_grow_with_nan(void)
                 put_f64(m, (double)i, i);
             for (int i = 50; i < 100; i++)
                 CHECK_EQ(add_f64(m, (double)i, i), 1);
-            CHECK_MSG(stats_of(m).b >= b0 + 3, "map did not grow: B %u -> %u", b0, stats_of(m).b);
+            CHECK_MSG(check_map_stats(m).b >= b0 + 3, "map did not grow: B %u -> %u", b0, check_map_stats(m).b);
             growflag = false;
         }
         if (isnan(k)) {
@@ -511,7 +503,7 @@ static void test_iter_grow_with_gc(void)
                 put_u64(m, i, (int64_t)i);
             for (uint64_t i = 8; i < 16; i++)
                 CHECK_EQ(add_u64(m, i, (int64_t)i), 1);
-            unsigned b0 = stats_of(m).b;
+            unsigned b0 = check_map_stats(m).b;
             memset(seen, 0, MAXKEY);
             uint64_t next = 100;
             size_t held_in_loop = 0;
@@ -535,13 +527,13 @@ static void test_iter_grow_with_gc(void)
                     if (steps % 8 == 0)
                         CHECK_VALID(m);
                 }
-                held_in_loop = stats_of(m).bytes_held;
+                held_in_loop = check_map_stats(m).bytes_held;
                 steps++;
             }
             for (uint64_t i = 0; i < 16; i++)
                 CHECK_MSG(seen[i] == 1, "original key %llu missing (part %d)",
                           (unsigned long long)i, part);
-            gomap_stats_t st = stats_of(m);
+            gomap_stats_t st = check_map_stats(m);
             CHECK_MSG(st.b >= b0 + 3, "map grew only from B=%u to B=%u", b0, st.b);
             CHECK_EQ(gomap_len(m), 16 + (next - 100));
             CHECK_VALID(m);
@@ -549,7 +541,7 @@ static void test_iter_grow_with_gc(void)
              * A delete never allocates, so the total must drop. */
             uint64_t k0 = 0;
             CHECK(gomap_delete(m, &k0));
-            st = stats_of(m);
+            st = check_map_stats(m);
             CHECK_MSG(st.bytes_held < held_in_loop,
                       "bytes held %zu after the iteration, %zu during it", st.bytes_held,
                       held_in_loop);
@@ -581,12 +573,12 @@ static void test_map_nan_grow_iterator(void)
         gomap_t *m = check_map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
         for (int i = 0; i < NKEYS; i++)
             put_f64(m, nan, i);
-        gomap_stats_t st = stats_of(m);
+        gomap_stats_t st = check_map_stats(m);
         CHECK_EQ(st.buckets, NBUCKETS);
         CHECK(!st.growing);
         put_f64(m, one, -1); /* count + 1 > 6.5 * 16: growth starts */
         CHECK(gomap_delete(m, &one));
-        st = stats_of(m);
+        st = check_map_stats(m);
         CHECK_MSG(st.growing && st.buckets == 2 * NBUCKETS,
                   "expected a growth to 32 buckets in progress (growing %d, buckets %zu)",
                   (int)st.growing, st.buckets);
@@ -610,7 +602,7 @@ static void test_map_nan_grow_iterator(void)
                 for (int i = 0; i < NBUCKETS; i++)
                     CHECK(!gomap_delete(m, &one));
                 CHECK_VALID(m);
-                CHECK_MSG(!stats_of(m).growing,
+                CHECK_MSG(!check_map_stats(m).growing,
                           "16 deletes did not finish evacuating 16 old buckets");
             }
         }
@@ -718,14 +710,14 @@ static void test_concurrent_reads_after_growth(void)
         gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0);
         for (uint64_t gs = 0; gs < CR_STEPS; gs++) {
             put_u64(m, gs, (int64_t)gs);
-            if (stats_of(m).growing)
+            if (check_map_stats(m).growing)
                 growing_steps++;
             sh.m = m;
             sh.n = gs + 1;
             pthread_barrier_wait(&sh.go);
             pthread_barrier_wait(&sh.done);
         }
-        CHECK_MSG(stats_of(m).b >= 5, "map did not grow: B=%u", stats_of(m).b);
+        CHECK_MSG(check_map_stats(m).b >= 5, "map did not grow: B=%u", check_map_stats(m).b);
         /* Every reader's iterations have ended, so no iterator is live:
          * shrink (refused with -EBUSY while one is) must go ahead. */
         CHECK_EQ(gomap_shrink(m), 0);
@@ -1072,7 +1064,7 @@ static void check_single_bucket_strings(const gomap_str *keys, const char *const
         CHECK_EQ(gomap_set(m, &keys[i], v), 0);
     }
     CHECK_EQ(gomap_len(m), n);
-    CHECK_MSG(stats_of(m).b == 0, "%zu keys should fit one bucket (B=%u)", n, stats_of(m).b);
+    CHECK_MSG(check_map_stats(m).b == 0, "%zu keys should fit one bucket (B=%u)", n, check_map_stats(m).b);
     CHECK_VALID(m);
 
     /* Go's testMapLookups: for k, v := range m { m[k] == v }. */
@@ -1251,7 +1243,7 @@ static void test_ignore_bogus_map_hint(void)
             size_t vs = shape ? BIG : sizeof(int64_t);
             gomap_t *m = shape ? check_map_new(GOMAP_KEY_BYTES, 16, vs, hints[h])
                                : check_map_new(GOMAP_KEY_U64, 0, vs, hints[h]);
-            gomap_stats_t st = stats_of(m);
+            gomap_stats_t st = check_map_stats(m);
             CHECK_MSG(st.b == 0 && st.buckets <= 1, "hint %zu not ignored: B=%u, %zu buckets",
                       hints[h], st.b, st.buckets);
             unsigned char key[16], val[BIG], out[BIG];
@@ -1323,12 +1315,12 @@ static void test_map_buckets(void)
             for (int hinted = 0; hinted < 2; hinted++) {
                 size_t hint = hinted ? (size_t)n : 0; /* negative n wraps to a huge hint */
                 gomap_t *m = check_map_new(kinds[kk], 0, sizeof(int64_t), hint);
-                gomap_stats_t st = stats_of(m);
+                gomap_stats_t st = check_map_stats(m);
                 if (hinted) /* make(map[int]int, n) sizes the map up front */
                     CHECK_MSG(st.b == want_b, "hint %lld: B=%u, want %u", n, st.b, want_b);
                 for (uint64_t i = 0; i < count; i++)
                     insert_kind(m, kinds[kk], i);
-                st = stats_of(m);
+                st = check_map_stats(m);
                 CHECK_EQ(st.entries, count);
                 CHECK_MSG(st.b == want_b, "kind %d, %s, n=%lld: B=%u, want %u", (int)kinds[kk],
                           hinted ? "hint n" : "no hint", n, st.b, want_b);
@@ -1566,14 +1558,14 @@ static void test_map_tombstones(void)
     CHECK_VALID(m);
     check_u64_range(m, 0, 3 * TOMB_N / 2, tomb_odd_or_refill);
 
-    uint64_t reseeds = stats_of(m).reseeds;
+    uint64_t reseeds = check_map_stats(m).reseeds;
     for (uint64_t i = 0; i < 3 * TOMB_N / 2; i++) {
         bool was = tomb_odd_or_refill(i);
         CHECK(gomap_delete(m, &i) == was);
     }
     CHECK_VALID(m);
     check_u64_range(m, 0, 3 * TOMB_N / 2, tomb_none);
-    CHECK_EQ(stats_of(m).reseeds, reseeds + 1);
+    CHECK_EQ(check_map_stats(m).reseeds, reseeds + 1);
     gomap_free(m);
 }
 
@@ -1584,12 +1576,12 @@ static void test_map_tombstones(void)
 static void test_reseed_when_emptied(void)
 {
     gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0);
-    uint64_t r = stats_of(m).reseeds;
+    uint64_t r = check_map_stats(m).reseeds;
 
     put_u64(m, 1, 1);
-    CHECK_EQ(stats_of(m).reseeds, r);
+    CHECK_EQ(check_map_stats(m).reseeds, r);
     CHECK(gomap_delete_u64(m, 1));
-    CHECK_EQ(stats_of(m).reseeds, r + 1);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 1);
 
     for (uint64_t i = 0; i < 50; i++)
         put_u64(m, i, (int64_t)i);
@@ -1597,15 +1589,15 @@ static void test_reseed_when_emptied(void)
         CHECK(gomap_delete_u64(m, i));
     uint64_t absent = 12345;
     CHECK(!gomap_delete(m, &absent));
-    CHECK_EQ(stats_of(m).reseeds, r + 1);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 1);
     CHECK(gomap_delete_u64(m, 49)); /* the last one */
-    CHECK_EQ(stats_of(m).reseeds, r + 2);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 2);
 
     for (uint64_t i = 0; i < 100; i++)
         put_u64(m, i, (int64_t)i);
     gomap_clear(m);
     CHECK_EQ(gomap_len(m), 0);
-    CHECK_EQ(stats_of(m).reseeds, r + 3);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 3);
     CHECK_VALID(m);
 
     /* Emptied from inside an iteration. */
@@ -1619,7 +1611,7 @@ static void test_reseed_when_emptied(void)
         CHECK(gomap_delete(m, &k));
     }
     CHECK_EQ(gomap_len(m), 0);
-    CHECK_EQ(stats_of(m).reseeds, r + 4);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 4);
 
     /* Still a working map under the new seed. */
     for (uint64_t i = 0; i < 100; i++)
@@ -1627,7 +1619,7 @@ static void test_reseed_when_emptied(void)
     CHECK_VALID(m);
     for (uint64_t i = 0; i < 100; i++)
         CHECK_EQ(must_get(m, &i), (int64_t)i);
-    CHECK_EQ(stats_of(m).reseeds, r + 4);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 4);
     gomap_free(m);
 }
 
@@ -1646,7 +1638,7 @@ static void test_clear_during_iteration(void)
         for (uint64_t i = 0; i < n; i++)
             put_u64(m, i, (int64_t)i);
         if (variant == 2) {
-            while (!stats_of(m).growing) {
+            while (!check_map_stats(m).growing) {
                 CHECK(n < 100000);
                 put_u64(m, n, (int64_t)n);
                 n++;

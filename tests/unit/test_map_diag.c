@@ -60,13 +60,6 @@ static gomap_t *new_weak_map(void)
     return m;
 }
 
-static gomap_stats_t stats_of(const gomap_t *m)
-{
-    gomap_stats_t s;
-    CHECK_EQ(gomap_stats(m, &s), 0);
-    return s;
-}
-
 /* What fn writes to a stream, as a NUL-terminated malloc'd string. */
 typedef int (*writer_fn)(const gomap_t *m, FILE *out, int arg);
 
@@ -254,7 +247,7 @@ static census census_of(const gomap_t *m)
 static void check_histograms(const gomap_t *m)
 {
     CHECK_VALID(m);
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     size_t nbuckets = 0, live = 0, chains = 0, weighed_ovf = 0;
     for (size_t i = 0; i < GOMAP_HIST_SLOTS; i++) {
         nbuckets += s.slots_hist[i];
@@ -324,7 +317,7 @@ static void test_stats_randomized(void)
                 CHECK_EQ(gomap_set(m, key, &uk), 0);
             else
                 gomap_delete(m, key);
-            gomap_stats_t s = stats_of(m);
+            gomap_stats_t s = check_map_stats(m);
             saw_growing |= s.growing;
             saw_overflow |= s.overflow_buckets > 0;
             /* Each check walks the whole map twice: often, not always. */
@@ -353,13 +346,13 @@ static void test_stats_long_chains(void)
             check_histograms(m);
         }
         /* Overwrites move the growth along without starting another. */
-        for (uint32_t i = 0; stats_of(m).growing; i = (i + 1) % (uint32_t)sizes[si]) {
+        for (uint32_t i = 0; check_map_stats(m).growing; i = (i + 1) % (uint32_t)sizes[si]) {
             ckey k = {i, i * 7u, 99};
             uint64_t v = i;
             CHECK_EQ(gomap_set(m, &k, &v), 0);
         }
         check_histograms(m);
-        gomap_stats_t s = stats_of(m);
+        gomap_stats_t s = check_map_stats(m);
         CHECK_EQ(s.entries, sizes[si]);
         size_t longest_possible = (sizes[si] + 7) / 8; /* one chain holds them all */
         if (longest_possible <= 8) {
@@ -380,7 +373,7 @@ static void test_stats_long_chains(void)
 
 static void check_dump_header(const gomap_t *m, const char *text)
 {
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     CHECK_EQ(dump_field(text, "count"), s.entries);
     CHECK_EQ(dump_field(text, "B"), s.b);
     CHECK_EQ(dump_field(text, "buckets"), s.buckets);
@@ -541,7 +534,7 @@ static void test_dump_mid_growth(void)
     gomap_t *m = check_map_new(GOMAP_KEY_STR, 0, 8, 0);
     char buf[64 + 200];
     uint32_t n = 0;
-    while (n < 300 || !stats_of(m).growing) {
+    while (n < 300 || !check_map_stats(m).growing) {
         gomap_str k = str_key(n, buf);
         uint64_t v = n++;
         CHECK_EQ(gomap_set(m, &k, &v), 0);
@@ -554,11 +547,11 @@ static void test_dump_mid_growth(void)
     }
     /* Delete keys inserted early, while the growth goes on. */
     uint32_t deleted = 0;
-    for (uint32_t i = 0; i < n && stats_of(m).growing && deleted < 20; i += 3, deleted++) {
+    for (uint32_t i = 0; i < n && check_map_stats(m).growing && deleted < 20; i += 3, deleted++) {
         gomap_str k = str_key(i, buf);
         CHECK(gomap_delete(m, &k));
     }
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     CHECK(s.growing);
     CHECK(s.evacuated > 0 && s.evacuated < s.old_buckets);
     check_histograms(m);
@@ -686,7 +679,7 @@ static heat_text parse_heat(const char *text)
 /* The title agrees with the map and the cells cover every bucket once. */
 static heat_text check_heat_text(const gomap_t *m, const char *text, size_t max_rows)
 {
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     heat_text h = parse_heat(text);
     CHECK_EQ(h.entries, s.entries);
     CHECK_EQ(h.buckets, s.buckets);
@@ -712,12 +705,12 @@ static void test_heatmap_text_small(void)
     text = capture(m, heatmap_w, GOMAP_HEATMAP_TEXT);
     heat_text h = check_heat_text(m, text, 16);
     CHECK_EQ(h.fold, 1);
-    CHECK_EQ(h.cells, stats_of(m).buckets);
+    CHECK_EQ(h.cells, check_map_stats(m).buckets);
     free(text);
 
     /* Mid-growth: the title says so. */
     uint64_t k = 100;
-    while (!stats_of(m).growing) {
+    while (!check_map_stats(m).growing) {
         CHECK_EQ(gomap_set(m, &k, &k), 0);
         k++;
     }
@@ -738,7 +731,7 @@ static gomap_t *map_100k(void)
 static void test_heatmap_text_folded(void)
 {
     gomap_t *m = map_100k();
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     char *text = capture(m, heatmap_w, GOMAP_HEATMAP_TEXT);
     heat_text h = check_heat_text(m, text, 16);
     CHECK(h.fold > 1);
@@ -764,7 +757,7 @@ static void test_heatmap_overflow_marks(void)
         uint64_t v = i;
         CHECK_EQ(gomap_set(m, &k, &v), 0);
     }
-    CHECK(stats_of(m).overflow_buckets > 0);
+    CHECK(check_map_stats(m).overflow_buckets > 0);
     char *text = capture(m, heatmap_w, GOMAP_HEATMAP_TEXT);
     heat_text h = check_heat_text(m, text, 16);
     CHECK(h.marker_rows > 0);
@@ -775,7 +768,7 @@ static void test_heatmap_overflow_marks(void)
     m = check_map_new(GOMAP_KEY_U64, 0, 8, 10000);
     for (uint64_t k = 0; k < 100; k++)
         CHECK_EQ(gomap_set(m, &k, &k), 0);
-    CHECK_EQ(stats_of(m).overflow_buckets, 0);
+    CHECK_EQ(check_map_stats(m).overflow_buckets, 0);
     text = capture(m, heatmap_w, GOMAP_HEATMAP_TEXT);
     h = check_heat_text(m, text, 16);
     CHECK_EQ(h.marker_rows, 0);
@@ -827,7 +820,7 @@ static char *check_svg(const gomap_t *m, const char *png_path)
     if (!png_path)
         remove_file(png);
 
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     CHECK(strstr(text, "<svg") != NULL && strstr(text, "<title>") != NULL);
     char want[128];
     snprintf(want, sizeof want, "%zu entries, %zu buckets", s.entries, s.buckets);
@@ -848,10 +841,10 @@ static void test_heatmap_svg(void)
     /* One rect per bucket (fold 1), plus the background, the grid's
      * backdrop and nine legend swatches. */
     CHECK(strstr(text, "each cell: 1 bucket ") != NULL);
-    CHECK_EQ(count_of(text, "<rect "), stats_of(m).buckets + 2 + 9);
+    CHECK_EQ(count_of(text, "<rect "), check_map_stats(m).buckets + 2 + 9);
     free(text);
     uint64_t k = 1000;
-    while (!stats_of(m).growing) {
+    while (!check_map_stats(m).growing) {
         CHECK_EQ(gomap_set(m, &k, &k), 0);
         k++;
     }
