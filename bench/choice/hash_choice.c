@@ -37,6 +37,8 @@
 #include <time.h>
 
 #include "base/hash.h"
+#include "common/clock.h"
+#include "common/median.h"
 #include "core/map_internal.h"
 
 #define NKEYS 1000000
@@ -193,25 +195,6 @@ static void make_strs(char *buf, size_t *len, int set)
 
 /* ---- measurement ------------------------------------------------------------- */
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 typedef struct {
     double max_chain;
     double overflow;
@@ -309,10 +292,10 @@ typedef uint64_t (*str_fn)(const void *, size_t, uint64_t);
     static double time_int_##name(const uint64_t *k, uint64_t seed)           \
     {                                                                          \
         uint64_t acc = 0;                                                      \
-        double t0 = now_ns();                                                  \
+        double t0 = clock_ns();                                                  \
         for (size_t i = 0; i < NKEYS; i++)                                     \
             acc += int_##name(k[i], seed);                                     \
-        double t = (now_ns() - t0) / NKEYS;                                    \
+        double t = (clock_ns() - t0) / NKEYS;                                    \
         sink += acc;                                                           \
         return t;                                                              \
     }
@@ -322,10 +305,10 @@ INT_HASHES(INT_TIMED)
     static double time_str_##name(const char *buf, const size_t *len, uint64_t seed) \
     {                                                                          \
         uint64_t acc = 0;                                                      \
-        double t0 = now_ns();                                                  \
+        double t0 = clock_ns();                                                  \
         for (size_t i = 0; i < NKEYS; i++)                                     \
             acc += str_##name(buf + i * STR_STRIDE, len[i], seed);             \
-        double t = (now_ns() - t0) / NKEYS;                                    \
+        double t = (clock_ns() - t0) / NKEYS;                                    \
         sink += acc;                                                           \
         return t;                                                              \
     }
@@ -362,6 +345,38 @@ static void header(const char *title, double expect_ovf)
            expect_ovf, "~250", random_top_pairs());
 }
 
+/* One row of the table: candidate c (an integer one when it has time_int)
+ * on the key set just made (integers in keys, or strings in sbuf and slen),
+ * over `runs` seeds drawn from seed0: the medians of its time and of the
+ * quality of its hashes (h holds them). */
+static void measure_row(const candidate *c, const char *set_name, int runs, uint64_t seed0,
+                        const uint64_t *keys, const char *sbuf, const size_t *slen, uint64_t *h)
+{
+    double t[64], mc[64], ov[64], chi[64], tp[64];
+    uint64_t s = seed0;
+    for (int r = 0; r < runs; r++) {
+        uint64_t seed = splitmix(&s);
+        if (c->time_int) {
+            t[r] = c->time_int(keys, seed);
+            for (size_t i = 0; i < NKEYS; i++)
+                h[i] = c->fi(keys[i], seed);
+        } else {
+            t[r] = c->time_str(sbuf, slen, seed);
+            for (size_t i = 0; i < NKEYS; i++)
+                h[i] = c->fs(sbuf + i * STR_STRIDE, slen[i], seed);
+        }
+        quality q = quality_of(h);
+        mc[r] = q.max_chain;
+        ov[r] = q.overflow;
+        chi[r] = q.top_chi2;
+        tp[r] = q.top_pairs;
+    }
+    unsigned n = (unsigned)runs;
+    printf("%-16s %-20s %8.2f %6.0f %9.0f %9.0f %9.0f\n", c->name, set_name,
+           bench_median(t, n), bench_median(mc, n), bench_median(ov, n), bench_median(chi, n),
+           bench_median(tp, n));
+}
+
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 5;
@@ -375,7 +390,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "out of memory\n");
         return 1;
     }
-    double t[64], mc[64], ov[64], chi[64], tp[64];
     const double expect_ovf = poisson_overflow();
     printf("gomap-hash-choice: %d keys into 2^%d buckets; median of %d runs/seeds\n",
            NKEYS, QBITS, runs);
@@ -383,45 +397,15 @@ int main(int argc, char **argv)
     header("Integer keys (u64)", expect_ovf);
     for (int set = 0; set < NINTSETS; set++) {
         make_ints(keys, set);
-        for (size_t c = 0; c < sizeof int_cands / sizeof int_cands[0]; c++) {
-            uint64_t s = 7;
-            for (int r = 0; r < runs; r++) {
-                uint64_t seed = splitmix(&s);
-                t[r] = int_cands[c].time_int(keys, seed);
-                for (size_t i = 0; i < NKEYS; i++)
-                    h[i] = int_cands[c].fi(keys[i], seed);
-                quality q = quality_of(h);
-                mc[r] = q.max_chain;
-                ov[r] = q.overflow;
-                chi[r] = q.top_chi2;
-                tp[r] = q.top_pairs;
-            }
-            printf("%-16s %-20s %8.2f %6.0f %9.0f %9.0f %9.0f\n", int_cands[c].name,
-                   int_set_names[set], median(t, runs), median(mc, runs), median(ov, runs),
-                   median(chi, runs), median(tp, runs));
-        }
+        for (size_t c = 0; c < sizeof int_cands / sizeof int_cands[0]; c++)
+            measure_row(&int_cands[c], int_set_names[set], runs, 7, keys, NULL, NULL, h);
     }
 
     header("String keys (16..40 bytes)", expect_ovf);
     for (int set = 0; set < NSTRSETS; set++) {
         make_strs(sbuf, slen, set);
-        for (size_t c = 0; c < sizeof str_cands / sizeof str_cands[0]; c++) {
-            uint64_t s = 11;
-            for (int r = 0; r < runs; r++) {
-                uint64_t seed = splitmix(&s);
-                t[r] = str_cands[c].time_str(sbuf, slen, seed);
-                for (size_t i = 0; i < NKEYS; i++)
-                    h[i] = str_cands[c].fs(sbuf + i * STR_STRIDE, slen[i], seed);
-                quality q = quality_of(h);
-                mc[r] = q.max_chain;
-                ov[r] = q.overflow;
-                chi[r] = q.top_chi2;
-                tp[r] = q.top_pairs;
-            }
-            printf("%-16s %-20s %8.2f %6.0f %9.0f %9.0f %9.0f\n", str_cands[c].name,
-                   str_set_names[set], median(t, runs), median(mc, runs), median(ov, runs),
-                   median(chi, runs), median(tp, runs));
-        }
+        for (size_t c = 0; c < sizeof str_cands / sizeof str_cands[0]; c++)
+            measure_row(&str_cands[c], str_set_names[set], runs, 11, NULL, sbuf, slen, h);
     }
     printf("\nmax: entries in the fullest bucket; overflow: overflow buckets needed (a\n"
            "random hash gives the 'expected' row); top chi2: chi-square of the tophash byte\n"

@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/compute_add_one.h"
 #include "common/keystream.h"
+#include "common/median.h"
 #include "shard/shardmap_internal.h"
 
 enum { MAX_THREADS = 8, MAX_REPS = 15, KEYS = 10000 };
@@ -184,12 +185,6 @@ static double run(int v, unsigned shards, unsigned threads, op *const *streams, 
     return ns;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static unsigned parse_threads(const char *s, unsigned *out)
 {
     unsigned n = 0;
@@ -252,8 +247,7 @@ int main(int argc, char **argv)
                            shards ? "1" : "auto", nt);
                     double base = 0;
                     for (int v = 0; v < VARIANTS; v++) {
-                        qsort(ns[v], reps, sizeof(double), cmp_double);
-                        double med = ns[v][reps / 2];
+                        double med = bench_median(ns[v], reps);
                         if (v == 0)
                             base = med;
                         printf(" %7.1f (%4.2fx)", med, med / base);

@@ -36,16 +36,11 @@ void urcu_memb_barrier(void);
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
+
 enum { SECTIONS = 20000000, RETIRES = 500000, MAX_RUNS = 15 };
 enum { BP, MEMB_LAZY, MEMB, NFLAVOURS };
 static const char *const names[NFLAVOURS] = {"bp", "memb-lazy", "memb"};
-
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
 
 /* memb-lazy: what gomap would need to hide registration. */
 static _Thread_local int memb_registered;
@@ -93,7 +88,7 @@ static void *run(void *arg)
     struct job *j = arg;
     if (j->flavour == MEMB)
         urcu_memb_register_thread();
-    double t0 = now_ns();
+    double t0 = clock_ns();
     for (long i = 0; i < SECTIONS; i++) {
         switch (j->flavour) {
         case BP:
@@ -112,7 +107,7 @@ static void *run(void *arg)
             break;
         }
     }
-    double t1 = now_ns();
+    double t1 = clock_ns();
     for (long i = 0; i < RETIRES; i++) {
         struct block *b = malloc(sizeof *b);
         if (!b)
@@ -122,7 +117,7 @@ static void *run(void *arg)
         else
             urcu_memb_call_rcu(&b->head, free_block);
     }
-    double t2 = now_ns();
+    double t2 = clock_ns();
     j->section_ns = (t1 - t0) / SECTIONS;
     j->retire_ns = (t2 - t1) / RETIRES;
     if (j->flavour == MEMB)

@@ -292,18 +292,6 @@ void report_write(FILE *out, bench_format fmt, const bench_params *p, const benc
 
 /* ---- the concurrent suites (sync, strategies) ----------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double bench_median(double *v, unsigned n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Bytes as KiB with one decimal, or "-" when not measured. */
 static const char *kib_text(int64_t bytes, char *buf, size_t len)
 {

@@ -76,7 +76,7 @@ void report_write(FILE *out, bench_format fmt, const bench_params *p, const benc
 void report_write_par(FILE *out, bench_format fmt, const bench_params *p, const par_row *rows,
                       size_t nrows);
 
-/* The median of v[0..n-1] (n >= 1); sorts v. */
-double bench_median(double *v, unsigned n);
+/* bench_median (median.h) for the suites' rows. */
+#include "common/median.h"
 
 #endif /* GOMAP_BENCH_REPORT_H */

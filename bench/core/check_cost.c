@@ -16,32 +16,22 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/clock.h"
+#include "common/median.h"
+
 #define KEYS 4096
 #define OPS (1u << 21)
 #define MODES 3
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Overwrites existing keys: the write path without growth. */
 static double time_writes(gomap_t *m, uint64_t *sum)
 {
-    double t0 = now_ns();
+    double t0 = clock_ns();
     for (uint64_t i = 0; i < OPS; i++) {
         uint64_t k = (i * 2654435761u) % KEYS;
         gomap_set_u64(m, k, &i);
     }
-    double t = (now_ns() - t0) / OPS;
+    double t = (clock_ns() - t0) / OPS;
     *sum += *(uint64_t *)gomap_get_u64(m, 7);
     return t;
 }
@@ -49,10 +39,10 @@ static double time_writes(gomap_t *m, uint64_t *sum)
 static double time_reads(gomap_t *m, uint64_t *sum)
 {
     uint64_t s = 0;
-    double t0 = now_ns();
+    double t0 = clock_ns();
     for (uint64_t i = 0; i < OPS; i++)
         s += *(uint64_t *)gomap_get_u64(m, (i * 2654435761u) % KEYS);
-    double t = (now_ns() - t0) / OPS;
+    double t = (clock_ns() - t0) / OPS;
     *sum += s;
     return t;
 }
@@ -87,9 +77,8 @@ int main(int argc, char **argv)
            "checksum");
     double base_w = 0, base_r = 0;
     for (int i = 0; i < MODES; i++) {
-        qsort(w + i * rounds, (size_t)rounds, sizeof *w, cmp);
-        qsort(r + i * rounds, (size_t)rounds, sizeof *r, cmp);
-        double mw = w[i * rounds + rounds / 2], mr = r[i * rounds + rounds / 2];
+        double mw = bench_median(w + i * rounds, (unsigned)rounds);
+        double mr = bench_median(r + i * rounds, (unsigned)rounds); /* both sorted now */
         if (i == 0) {
             base_w = mw;
             base_r = mr;

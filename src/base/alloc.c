@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/assert.h"
+
 _Static_assert(sizeof(struct key_blob) % 16 == 0, "key blob data must stay 16-aligned");
 
 static bool within_limit(const gomap_mem *mem, size_t size)
@@ -20,7 +22,7 @@ void *gomap__mem_alloc(gomap_mem *mem, size_t size)
 {
     if (!within_limit(mem, size))
         return NULL;
-    void *p = mem->a ? mem->a->alloc(size, mem->a->ctx) : malloc(size ? size : 1);
+    void *p = gomap__alloc(mem->a, size);
     if (p)
         mem->bytes_held += size;
     return p;
@@ -47,11 +49,9 @@ void gomap__mem_free(gomap_mem *mem, void *ptr, size_t size)
 {
     if (!ptr)
         return;
+    GOMAP_ASSERT(size <= mem->bytes_held); /* the size allocated, by this map */
     mem->bytes_held -= size;
-    if (mem->a)
-        mem->a->free(ptr, size, mem->a->ctx);
-    else
-        free(ptr);
+    gomap__free(mem->a, ptr, size);
 }
 
 void *gomap__mem_map(gomap_mem *mem, size_t size)
@@ -69,6 +69,7 @@ void gomap__mem_unmap(gomap_mem *mem, void *ptr, size_t size)
 {
     if (!ptr)
         return;
+    GOMAP_ASSERT(size <= mem->bytes_held);
     mem->bytes_held -= size;
     munmap(ptr, size);
 }

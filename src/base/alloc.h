@@ -10,6 +10,31 @@
 
 #include <gomap/map.h>
 
+#include <stdlib.h>
+
+/* A block from allocator a, or from malloc when a is NULL; NULL when out of
+ * memory. No accounting and no limit: for the concurrent maps' own blocks
+ * (the sync map's boxes, entries and tables, a sharded map's shard array
+ * and scratch copies, a snapshot map's version structs), and under
+ * gomap__mem_alloc. Thread-safe as the allocator is: the sync and snapshot
+ * maps free from liburcu's thread. size 0 is allowed. */
+static inline void *gomap__alloc(const gomap_allocator *a, size_t size)
+{
+    return a ? a->alloc(size, a->ctx) : malloc(size ? size : 1);
+}
+
+/* Frees a block from gomap__alloc with the same allocator; size must be
+ * the size allocated. NULL is ignored. */
+static inline void gomap__free(const gomap_allocator *a, void *p, size_t size)
+{
+    if (!p)
+        return;
+    if (a)
+        a->free(p, size, a->ctx);
+    else
+        free(p);
+}
+
 typedef struct gomap_mem {
     const gomap_allocator *a;   /* NULL: malloc/free */
     size_t bytes_held;

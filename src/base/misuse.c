@@ -39,7 +39,9 @@
 #include <execinfo.h>
 #endif
 
+#include "base/assert.h"
 #include "base/atomics.h"
+#include "base/compiler.h"
 #include "base/env.h"
 #include "base/misuse.h"
 
@@ -355,4 +357,25 @@ _Noreturn void gomap__report(const struct gomap__fault_subject *subject, const c
     fflush(stderr);
     call_handler(&f);
     abort();
+}
+
+/* The part of a source path from its last "src/" on: the report names the
+ * file as the tree does, wherever the build ran. */
+static const char *tree_path(const char *file)
+{
+    const char *from = file;
+    for (const char *p = strstr(file, "src/"); p; p = strstr(p + 1, "src/"))
+        from = p;
+    return from;
+}
+
+/* The site is this call's return address: in the function that checked.
+ * The message lives on this stack, which stays put: report never returns
+ * (the fault handler reads it from a thread of its own meanwhile). */
+__attribute__((noinline, cold)) _Noreturn void gomap__assert_fail(const char *cond,
+                                                                  const char *file, int line)
+{
+    char message[512];
+    snprintf(message, sizeof message, "assertion failed: %s (%s:%d)", cond, tree_path(file), line);
+    gomap__report(NULL, message, 0, GOMAP_CALLER, NULL, NULL);
 }

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/atomics.h"
+
 /* The mark a fault leaves on the map, so the writer that holds it notices at
  * the end of its write and stops instead of writing on. */
 #define FAULT_MARK ((uintptr_t)1)
@@ -39,7 +41,7 @@ void gomap__thread_init(struct gomap__thread *t);
 static inline struct gomap__thread *gomap__self(void)
 {
     struct gomap__thread *t = &gomap__self_rec;
-    if (__builtin_expect(atomic_load_explicit(&t->tid, memory_order_relaxed) == 0, 0))
+    if (__builtin_expect(load_relaxed(&t->tid) == 0, 0))
         gomap__thread_init(t);
     return t;
 }

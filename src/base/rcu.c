@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/assert.h"
 #include "base/atomics.h"
+#include "base/compiler.h"
 #include "base/misuse.h"
 #include "base/scope.h"
 
@@ -59,7 +61,7 @@ char gomap__rcu_readers_done;
  * the retiring thread did before retiring happen before what follows. */
 static struct gomap_retired *grace_over(struct rcu_head *head)
 {
-    struct gomap_retired *r = caa_container_of(head, struct gomap_retired, head);
+    struct gomap_retired *r = GOMAP_CONTAINER_OF(head, struct gomap_retired, head);
 #if defined(GOMAP_TSAN)
     __tsan_acquire(&gomap__rcu_readers_done);
     __tsan_acquire(r);
@@ -83,12 +85,6 @@ void gomap__rcu_retire(struct gomap_retired *r, void (*free_fn)(struct gomap_ret
     urcu_memb_call_rcu(&r->head, run_free);
 }
 
-void gomap__rcu_wait_a_little(void)
-{
-    struct timespec ts = {0, 200 * 1000};
-    nanosleep(&ts, NULL);
-}
-
 /* Deferred calls not yet done (gomap_rcu_barrier waits for them too, since
  * a check that finds its object not ready queues itself again, after the
  * barrier's own callback). */
@@ -105,7 +101,7 @@ static void run_when_ready(struct rcu_head *head)
         return;
     }
     r->free_fn(r);
-    atomic_fetch_sub_explicit(&deferred_pending, 1, memory_order_release);
+    fetch_sub_release(&deferred_pending, 1);
 }
 
 void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_retired *r),
@@ -121,7 +117,11 @@ void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_
     urcu_memb_call_rcu(&r->head, run_when_ready);
 }
 
-#define MSG_BARRIER_INSIDE "gomap_rcu_barrier called from inside a callback (would never return)"
+void gomap__rcu_synchronize(void)
+{
+    GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
+    urcu_memb_synchronize_rcu(); /* any thread, registered or not */
+}
 
 #if defined(GOMAP_TSAN)
 /* liburcu's barrier allocates its completion on the calling thread and
@@ -137,33 +137,42 @@ struct barrier_mark {
 
 static void barrier_mark_done(struct rcu_head *head)
 {
-    struct barrier_mark *b = caa_container_of(head, struct barrier_mark, head);
+    struct barrier_mark *b = GOMAP_CONTAINER_OF(head, struct barrier_mark, head);
     __tsan_acquire(b); /* the queueing thread's writes (liburcu carries them) */
-    atomic_store_explicit(&b->done, 1, memory_order_release);
+    store_release(&b->done, 1);
 }
 
-static void call_rcu_barrier(void)
+/* Polls the mark, sleeping about a grace period's worth of time between
+ * looks. */
+void gomap__rcu_barrier(void)
 {
+    GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
     struct barrier_mark b;
     atomic_init(&b.done, 0);
+    gomap__rcu_ensure_registered(); /* call_rcu wants a registered caller */
     __tsan_release(&b);
     urcu_memb_call_rcu(&b.head, barrier_mark_done);
-    while (!atomic_load_explicit(&b.done, memory_order_acquire))
-        gomap__rcu_wait_a_little();
+    while (!load_acquire(&b.done)) {
+        struct timespec ts = {0, 200 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 #else
-static void call_rcu_barrier(void)
+void gomap__rcu_barrier(void)
 {
+    GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
+    gomap__rcu_ensure_registered(); /* the barrier wants a registered caller */
     urcu_memb_barrier();
 }
 #endif
 
+#define MSG_BARRIER_INSIDE "gomap_rcu_barrier called from inside a callback (would never return)"
+
 void gomap_rcu_barrier(void)
 {
     if (gomap__must_not_wait())
-        gomap__report(NULL, MSG_BARRIER_INSIDE, 0, __builtin_return_address(0), NULL, NULL);
-    gomap__rcu_ensure_registered(); /* call_rcu and the barrier want a registered caller */
+        gomap__report(NULL, MSG_BARRIER_INSIDE, 0, GOMAP_CALLER, NULL, NULL);
     do
-        call_rcu_barrier();
-    while (atomic_load_explicit(&deferred_pending, memory_order_acquire) != 0);
+        gomap__rcu_barrier();
+    while (load_acquire(&deferred_pending) != 0);
 }

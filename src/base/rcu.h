@@ -22,7 +22,10 @@
  * 3.7-4.6 ns on the development VM (`gomap-rcu-choice`, docs/syncmap.md).
  * Sections nest; a thread may block inside one (the sync map takes its
  * mutex inside), but must never wait for a grace period there
- * (gomap__rcu_wait_a_little).
+ * (gomap__rcu_synchronize, gomap__rcu_barrier).
+ *
+ * Every call into liburcu goes through this header and rcu.c
+ * (tests/check_low_level.sh fails the suite on one anywhere else in src/).
  *
  * ThreadSanitizer does not see liburcu's ordering (the library is not
  * instrumented and its grace periods rest on membarrier). Two edges are
@@ -38,6 +41,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/compiler.h"
 #include "base/tsan.h"
 
 /* The read-side lock and unlock are a few lines each: liburcu's static
@@ -73,7 +77,8 @@ static inline void gomap__rcu_ensure_registered(void)
         gomap__rcu_register();
 }
 
-/* A block that can be retired: embed it (anywhere) in the retired object. */
+/* A block that can be retired: embed it (anywhere) in the retired object;
+ * the free function finds the object with GOMAP_CONTAINER_OF (compiler.h). */
 struct gomap_retired {
     struct rcu_head head;
     void (*free_fn)(struct gomap_retired *r); /* called after the grace period */
@@ -106,12 +111,25 @@ static inline bool gomap__rcu_in_read_section(void)
     return gomap__rcu_registered && urcu_memb_read_ongoing();
 }
 
-/* Sleeps for about a grace period's worth of time, for callers waiting
- * until their own retirements have been freed. Must not be called inside a
- * read-side section (the wait would never end), inside a concurrent map's
- * callback (scope.h: another thread may wait for what it holds inside a
- * read-side section) or from a free function. */
-void gomap__rcu_wait_a_little(void);
+/* Waits for a grace period: returns once every read-side section that was
+ * running at the call has ended. Context: may sleep; must not be called
+ * where gomap__must_not_wait() (inside a read-side section the wait would
+ * never end; inside a concurrent map's callback another thread may wait
+ * for what it holds inside a read-side section), from a free function, or
+ * holding a lock that a thread inside a read-side section may wait for. */
+void gomap__rcu_synchronize(void);
+
+/* Waits until every free function retired (gomap__rcu_retire) or deferred
+ * (gomap__rcu_defer_until) by any thread before the call has run, that is,
+ * for the callbacks queued then; a deferred call that finds its object not
+ * ready queues itself again, after the barrier's own callback, and is not
+ * waited for (gomap_rcu_barrier is). Free functions see everything their
+ * retiring thread did before retiring; what a free function did is visible
+ * to the caller on return only through the caller's own acquire of a
+ * counter the free function released (what gomap_sync_free and
+ * gomap_snap_free read). Context: as gomap__rcu_synchronize. liburcu's
+ * barrier (urcu_memb_barrier), except in ThreadSanitizer builds (rcu.c). */
+void gomap__rcu_barrier(void);
 
 /* The deferred form of "wait until ready(r), then done(r)", for callers
  * that must not wait (gomap__must_not_wait): the reclaimer checks ready(r)

@@ -1,6 +1,8 @@
 /*
- * render.c — shades and colour ramp of the text and SVG views (render.h).
+ * render.c — what the text and SVG views draw alike (render.h).
  */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "base/render.h"
@@ -24,4 +26,28 @@ void gomap__ramp_colour(double mean, char buf[8])
     for (int k = 0; k < 3; k++)
         rgb[k] = (unsigned)(stop[i][k] + f * (stop[i + 1][k] - stop[i][k]) + 0.5);
     snprintf(buf, 8, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+}
+
+void gomap__svg_begin(FILE *out, unsigned w, unsigned h, const char *title_fmt, ...)
+{
+    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
+                 "viewBox=\"0 0 %u %u\" font-family=\"DejaVu Sans, Verdana, sans-serif\">\n"
+                 "<title>",
+            w, h, w, h);
+    va_list ap;
+    va_start(ap, title_fmt);
+    vfprintf(out, title_fmt, ap);
+    va_end(ap);
+    fprintf(out, "</title>\n<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", w, h);
+}
+
+void gomap__svg_end(FILE *out)
+{
+    fputs("</svg>\n", out);
+}
+
+int gomap__out_finish(FILE *out)
+{
+    return (fflush(out) != 0 || ferror(out)) ? -EIO : 0;
 }

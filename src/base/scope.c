@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "base/assert.h"
 #include "base/misuse.h"
 #include "base/rcu.h"
 
@@ -23,6 +24,7 @@ void gomap__scope_enter(const void *owner, const char *what, const void *detail,
 
 void gomap__scope_leave(void)
 {
+    GOMAP_ASSERT(gomap__scope_depth > 0); /* left no more often than entered */
     gomap__scope_depth--;
 }
 

@@ -572,10 +572,10 @@ void gomap_free(gomap_t *m)
 {
     if (!m)
         return;
-    gomap__frozen_check(m, __builtin_return_address(0));
+    gomap__frozen_check(m, GOMAP_CALLER);
 #if GOMAP_DEBUG_LEVEL >= 1
     if (iterators_live(m))
-        gomap__fault(m, MSG_FREE_WITH_ITER, 0, __builtin_return_address(0));
+        gomap__fault(m, MSG_FREE_WITH_ITER, 0, GOMAP_CALLER);
 #endif
     release_all_slot_memory(m);
     gomap__array_free(m, m->oldbuckets);
@@ -597,10 +597,10 @@ void gomap_clear(gomap_t *m)
     if (!m)
         return;
     if (m->count == 0) {
-        gomap__frozen_check(m, __builtin_return_address(0));
+        gomap__frozen_check(m, GOMAP_CALLER);
         return; /* as Go's mapclear: nothing to do, no reseed */
     }
-    gomap__write_begin(m, __builtin_return_address(0));
+    gomap__write_begin(m, GOMAP_CALLER);
     /* Iterators stop at their next step without touching memory (clear_seq),
      * so everything can be freed now. */
     m->clear_seq++;
@@ -663,10 +663,10 @@ int gomap_shrink(gomap_t *m)
 {
     if (!m)
         return -EINVAL;
-    gomap__frozen_check(m, __builtin_return_address(0)); /* before -EBUSY: views iterate */
+    gomap__frozen_check(m, GOMAP_CALLER); /* before -EBUSY: views iterate */
     if (iterators_live(m))
         return -EBUSY;
-    gomap__write_begin(m, __builtin_return_address(0));
+    gomap__write_begin(m, GOMAP_CALLER);
     int rc = 0;
     rebuild_ctx ctx = {NULL, 0, 0};
     if (m->count > 0) {
@@ -715,7 +715,7 @@ int gomap_clone(gomap_t **out, const gomap_t *m)
         *out = NULL;
     if (!out || !m)
         return -EINVAL;
-    gomap__read_check(m, MSG_READ_WRITE, __builtin_return_address(0));
+    gomap__read_check(m, MSG_READ_WRITE, GOMAP_CALLER);
     gomap_options o = {
         .key_kind = (gomap_key_kind)m->key_kind,
         .key_size = m->key_size,

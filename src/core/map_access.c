@@ -51,7 +51,7 @@ static inline int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
     if (!ins_b && !(nb = gomap__overflow_new(m)))
         goto nomem;
 
-    GOMAP_ASSERT(m, ins_b ? is_empty_top(tophash_of(ins_b)[ins_i]) : !*overflow_of(m, last));
+    GOMAP_ASSERT(ins_b ? is_empty_top(tophash_of(ins_b)[ins_i]) : !*overflow_of(m, last));
     /* Commit: nothing below can fail. */
     if (nb) {
         gomap__overflow_attach(m->buckets, nb);
@@ -173,7 +173,7 @@ again:;
  * marked EMPTY_REST, so lookups stop early. */
 static void delete_slot(gomap_t *m, char *head, char *b, unsigned i)
 {
-    GOMAP_ASSERT(m, tophash_of(b)[i] >= MIN_TOPHASH && m->count > 0);
+    GOMAP_ASSERT(tophash_of(b)[i] >= MIN_TOPHASH && m->count > 0);
     gomap__slot_clear(m, b, i);
     uint8_t *th = tophash_of(b);
     th[i] = EMPTY_ONE;
@@ -265,14 +265,6 @@ bool gomap__remove_hashed(gomap_t *m, const void *key, uint64_t hash)
 
 /* ---- public API ---------------------------------------------------------------- */
 
-static bool bad_str_key(const gomap_t *m, const void *key)
-{
-    return m->key_kind == GOMAP_KEY_STR && gomap__str_key_bad(key);
-}
-
-/* The caller of a public function: named in misuse reports. */
-#define CALLER __builtin_return_address(0)
-
 /* One write bracket around an upsert of a given kind; `site` is the public
  * call's return address. */
 static inline int write_upsert(gomap_t *m, int kind, const void *key, const void *val,
@@ -304,7 +296,7 @@ static __attribute__((noinline, cold)) void refused_write(const gomap_t *m, cons
 /* A lookup of any kind, after the misuse check. */
 static void *get_checked(const gomap_t *m, const void *key, const void *site)
 {
-    if (!m || !key || bad_str_key(m, key))
+    if (!m || !gomap__key_ok(m->key_kind, key))
         return NULL;
     gomap__read_check(m, MSG_READ_WRITE, site);
     void *v;
@@ -316,12 +308,12 @@ static void *get_checked(const gomap_t *m, const void *key, const void *site)
 
 void *gomap_get(const gomap_t *m, const void *key)
 {
-    return get_checked(m, key, CALLER);
+    return get_checked(m, key, GOMAP_CALLER);
 }
 
 bool gomap_get_copy(const gomap_t *m, const void *key, void *val_out)
 {
-    void *v = get_checked(m, key, CALLER);
+    void *v = get_checked(m, key, GOMAP_CALLER);
     if (val_out && m && m->val_size) {
         if (v)
             memcpy(val_out, v, m->val_size);
@@ -331,16 +323,25 @@ bool gomap_get_copy(const gomap_t *m, const void *key, void *val_out)
     return v != NULL;
 }
 
+/* write_upsert for the map's kind, known only at run time: gomap_set and
+ * gomap_assign, each with its own specialised copies. */
+ALWAYS_INLINE int write_upsert_any(gomap_t *m, const void *key, const void *val, bool overwrite,
+                                   void **vslot, const void *site)
+{
+    int rc;
+#define UPSERT(K) write_upsert(m, K, key, val, overwrite, vslot, site)
+    KIND_SWITCH(m->key_kind, rc, UPSERT)
+#undef UPSERT
+    return rc;
+}
+
 int gomap_set(gomap_t *m, const void *key, const void *val)
 {
-    if (!m || !key || (!val && m->val_size) || bad_str_key(m, key)) {
-        refused_write(m, CALLER);
+    if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size)) {
+        refused_write(m, GOMAP_CALLER);
         return -EINVAL;
     }
-    int rc;
-#define SET(K) write_upsert(m, K, key, val, true, NULL, CALLER)
-    KIND_SWITCH(m->key_kind, rc, SET)
-#undef SET
+    int rc = write_upsert_any(m, key, val, true, NULL, GOMAP_CALLER);
     return rc < 0 ? rc : 0;
 }
 
@@ -348,25 +349,21 @@ int gomap_assign(gomap_t *m, const void *key, void **slot)
 {
     if (slot)
         *slot = NULL;
-    if (!m || !key || !slot || bad_str_key(m, key)) {
-        refused_write(m, CALLER);
+    if (!m || !slot || !gomap__key_ok(m->key_kind, key)) {
+        refused_write(m, GOMAP_CALLER);
         return -EINVAL;
     }
-    int rc;
-#define ASSIGN(K) write_upsert(m, K, key, NULL, false, slot, CALLER)
-    KIND_SWITCH(m->key_kind, rc, ASSIGN)
-#undef ASSIGN
-    return rc;
+    return write_upsert_any(m, key, NULL, false, slot, GOMAP_CALLER);
 }
 
 bool gomap_delete(gomap_t *m, const void *key)
 {
-    if (!m || !key || bad_str_key(m, key)) {
-        refused_write(m, CALLER);
+    if (!m || !gomap__key_ok(m->key_kind, key)) {
+        refused_write(m, GOMAP_CALLER);
         return false;
     }
     bool found;
-#define DELETE(K) write_remove(m, K, key, CALLER)
+#define DELETE(K) write_remove(m, K, key, GOMAP_CALLER)
     KIND_SWITCH(m->key_kind, found, DELETE)
 #undef DELETE
     return found;
@@ -379,26 +376,26 @@ bool gomap_delete(gomap_t *m, const void *key)
     int gomap_set_##suffix(gomap_t *m, type key, const void *val)             \
     {                                                                          \
         if (!m || m->key_kind != KIND || (!val && m->val_size)) {              \
-            refused_write(m, CALLER);                                          \
+            refused_write(m, GOMAP_CALLER);                                          \
             return -EINVAL;                                                    \
         }                                                                      \
-        int rc = write_upsert(m, KIND, &key, val, true, NULL, CALLER);         \
+        int rc = write_upsert(m, KIND, &key, val, true, NULL, GOMAP_CALLER);         \
         return rc < 0 ? rc : 0;                                                \
     }                                                                          \
     void *gomap_get_##suffix(const gomap_t *m, type key)                       \
     {                                                                          \
         if (!m || m->key_kind != KIND)                                         \
             return NULL;                                                       \
-        gomap__read_check(m, MSG_READ_WRITE, CALLER);                          \
+        gomap__read_check(m, MSG_READ_WRITE, GOMAP_CALLER);                          \
         return probe_lookup(m, KIND, &key);                                    \
     }                                                                          \
     bool gomap_delete_##suffix(gomap_t *m, type key)                           \
     {                                                                          \
         if (!m || m->key_kind != KIND) {                                       \
-            refused_write(m, CALLER);                                          \
+            refused_write(m, GOMAP_CALLER);                                          \
             return false;                                                      \
         }                                                                      \
-        return write_remove(m, KIND, &key, CALLER);                            \
+        return write_remove(m, KIND, &key, GOMAP_CALLER);                            \
     }
 
 TYPED_INT_API(u64, uint64_t, GOMAP_KEY_U64)
@@ -408,10 +405,10 @@ int gomap_set_str(gomap_t *m, const char *ptr, size_t len, const void *val)
 {
     gomap_str key = {ptr, len};
     if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key) || (!val && m->val_size)) {
-        refused_write(m, CALLER);
+        refused_write(m, GOMAP_CALLER);
         return -EINVAL;
     }
-    int rc = write_upsert(m, GOMAP_KEY_STR, &key, val, true, NULL, CALLER);
+    int rc = write_upsert(m, GOMAP_KEY_STR, &key, val, true, NULL, GOMAP_CALLER);
     return rc < 0 ? rc : 0;
 }
 
@@ -420,7 +417,7 @@ void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len)
     gomap_str key = {ptr, len};
     if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key))
         return NULL;
-    gomap__read_check(m, MSG_READ_WRITE, CALLER);
+    gomap__read_check(m, MSG_READ_WRITE, GOMAP_CALLER);
     return probe_lookup(m, GOMAP_KEY_STR, &key);
 }
 
@@ -428,8 +425,8 @@ bool gomap_delete_str(gomap_t *m, const char *ptr, size_t len)
 {
     gomap_str key = {ptr, len};
     if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key)) {
-        refused_write(m, CALLER);
+        refused_write(m, GOMAP_CALLER);
         return false;
     }
-    return write_remove(m, GOMAP_KEY_STR, &key, CALLER);
+    return write_remove(m, GOMAP_KEY_STR, &key, GOMAP_CALLER);
 }

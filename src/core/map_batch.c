@@ -188,11 +188,9 @@ static bool batch_ready(const gomap_t *m, int want_kind, const void *keys, size_
     return true;
 }
 
-#define CALLER __builtin_return_address(0)
-
 size_t gomap_get_many(const gomap_t *m, const void *keys, size_t n, void **vals_out)
 {
-    if (!batch_ready(m, -1, keys, n, vals_out, CALLER))
+    if (!batch_ready(m, -1, keys, n, vals_out, GOMAP_CALLER))
         return 0;
     size_t found;
     const size_t stride = key_stride(m);
@@ -204,14 +202,14 @@ size_t gomap_get_many(const gomap_t *m, const void *keys, size_t n, void **vals_
 
 size_t gomap_get_many_u64(const gomap_t *m, const uint64_t *keys, size_t n, void **vals_out)
 {
-    if (!batch_ready(m, GOMAP_KEY_U64, keys, n, vals_out, CALLER))
+    if (!batch_ready(m, GOMAP_KEY_U64, keys, n, vals_out, GOMAP_CALLER))
         return 0;
     return get_many_kind(m, GOMAP_KEY_U64, (const char *)keys, sizeof *keys, n, vals_out);
 }
 
 size_t gomap_get_many_str(const gomap_t *m, const gomap_str *keys, size_t n, void **vals_out)
 {
-    if (!batch_ready(m, GOMAP_KEY_STR, keys, n, vals_out, CALLER))
+    if (!batch_ready(m, GOMAP_KEY_STR, keys, n, vals_out, GOMAP_CALLER))
         return 0;
     return get_many_kind(m, GOMAP_KEY_STR, (const char *)keys, sizeof *keys, n, vals_out);
 }

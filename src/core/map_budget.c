@@ -25,13 +25,13 @@ int gomap_set_budget_handler(gomap_t *m, const double *thresholds, size_t n,
         return -EINVAL;
     /* Before the argument checks: a frozen map has no limit, so they would
      * refuse every call and hide the misuse. */
-    gomap__frozen_check(m, __builtin_return_address(0));
+    gomap__frozen_check(m, GOMAP_CALLER);
     if (!m->mem.limit || n > GOMAP_BUDGET_MAX_THRESHOLDS || (n && (!fn || !thresholds)))
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!(thresholds[i] > 0 && thresholds[i] <= 1)) /* also rejects NaN */
             return -EINVAL;
-    gomap__write_begin(m, __builtin_return_address(0));
+    gomap__write_begin(m, GOMAP_CALLER);
     struct budget *b = &m->budget;
     if (n) {
         memcpy(b->thresholds, thresholds, n * sizeof *thresholds);

@@ -11,15 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/keys.h"
 #include "base/scope.h"
 #include "core/map_heatmap.h"
 #include "core/map_internal.h"
-
-static const char *kind_name(int kind)
-{
-    static const char *names[] = {"u32", "u64", "f64", "string", "byte", "custom"};
-    return kind >= 0 && kind <= GOMAP_KEY_CUSTOM ? names[kind] : "?";
-}
 
 static const char *mode_name(int mode)
 {
@@ -28,7 +23,7 @@ static const char *mode_name(int mode)
 
 static void describe_map(FILE *out, const gomap_t *m, gomap_fault *f)
 {
-    fprintf(out, "map %p: %s keys", (const void *)m, kind_name(m->key_kind));
+    fprintf(out, "map %p: %s keys", (const void *)m, gomap__key_kind_name(m->key_kind));
     if (m->key_kind == GOMAP_KEY_BYTES || m->key_kind == GOMAP_KEY_CUSTOM)
         fprintf(out, " of %zu bytes", m->key_size);
     fprintf(out, ", %zu-byte values, check mode %s\n", m->val_size, mode_name(m->check));

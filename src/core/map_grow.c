@@ -146,8 +146,7 @@ ALWAYS_INLINE void move_chain(gomap_t *m, int kind, char *ob, size_t oldbucket, 
                 th[i] = EVACUATED_EMPTY;
                 continue;
             }
-            if (top < MIN_TOPHASH)
-                gomap__fatal(m, "bad tophash in an old bucket being evacuated");
+            GOMAP_ASSERT_ALWAYS(top >= MIN_TOPHASH); /* live: no evacuation mark */
             bool y = false;
             if (!same_size) {
                 y = have_ybits && s < YBITS_SLOTS ? (ybits >> s) & 1
@@ -159,7 +158,7 @@ ALWAYS_INLINE void move_chain(gomap_t *m, int kind, char *ob, size_t oldbucket, 
             }
             th[i] = (uint8_t)(EVACUATED_X + y);
             evac_dst *d = &dst[y];
-            GOMAP_ASSERT(m, d->b != NULL);
+            GOMAP_ASSERT(d->b != NULL);
             if (d->i == BUCKET_SLOTS) {
                 char *nb = spare;
                 spare = *overflow_of(m, nb);
@@ -178,8 +177,7 @@ ALWAYS_INLINE void move_chain(gomap_t *m, int kind, char *ob, size_t oldbucket, 
             d->i++;
         }
     }
-    if (spare)
-        gomap__fatal(m, "evacuation reserved more overflow buckets than it used");
+    GOMAP_ASSERT_ALWAYS(!spare); /* every reserved overflow bucket used */
 }
 
 /* Evacuates old bucket `oldbucket` unless it already is, then advances the

@@ -67,6 +67,7 @@ void gomap__grid_build(const gomap_t *m, unsigned max_rows, gomap__grid *g)
     while (ceil_div(g->nbuckets, g->fold) > cap)
         g->fold *= 2;
     g->ncells = ceil_div(g->nbuckets, g->fold);
+    GOMAP_ASSERT(g->ncells <= sizeof g->cells / sizeof g->cells[0]);
     g->cols = (unsigned)(g->ncells < GRID_COLS ? g->ncells : GRID_COLS);
     g->rows = g->cols ? (unsigned)ceil_div(g->ncells, g->cols) : 0;
     for (size_t c = 0; c < g->ncells; c++)

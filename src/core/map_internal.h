@@ -27,7 +27,10 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/atomics.h"
+#include "base/compiler.h"
+#include "base/keys.h"
 #include "base/misuse.h"
 
 #define BUCKET_SLOTS 8
@@ -214,17 +217,6 @@ static inline size_t old_bucket_count(const gomap_t *m)
 
 /* ---- keys --------------------------------------------------------------- */
 
-/* The one rule for string keys (GOMAP_KEY_STR) that no map accepts: {NULL,
- * len > 0}, which has no bytes to read, and anything longer than
- * GOMAP_MAX_KEY_SIZE. Every entry point of every map that takes a caller's
- * key applies it before the key is hashed, compared or copied: writes
- * return -EINVAL, lookups answer "absent" (zero-filled output), deletes
- * false, batch lookups NULL for that key. */
-static inline bool gomap__str_key_bad(const gomap_str *s)
-{
-    return (!s->ptr && s->len) || s->len > GOMAP_MAX_KEY_SIZE;
-}
-
 /* True for keys equal to themselves (everything but a NaN double). */
 bool gomap__key_is_reflexive(const gomap_t *m, const void *key);
 
@@ -350,7 +342,8 @@ struct gomap__scope;
 _Noreturn void gomap__scope_fault(const struct gomap__scope *s, const gomap_t *map,
                                   const char *message, const void *site);
 
-/* Aborts with a report: detected corruption. */
+/* Aborts with a one-line report naming m: corruption found by a level-2
+ * validation (assert.h). */
 _Noreturn void gomap__fatal(const gomap_t *m, const char *what);
 
 /* A read (lookup, clone, iterator step) meeting a write in progress. */
@@ -427,16 +420,5 @@ static inline void gomap__write_end(gomap_t *m)
     if (m->budget.next < m->budget.n)
         gomap__budget_check(m);
 }
-
-/* Assertion levels (GOMAP_DEBUG_LEVEL, set by the build presets):
- *   0  only the always-on cheap checks (gomap__fatal on impossible states);
- *   1  also GOMAP_ASSERT: local consistency checks on hot paths;
- *   2  also a whole-map gomap_validate after writes (gomap__write_end). */
-#if GOMAP_DEBUG_LEVEL >= 1
-#define GOMAP_ASSERT(m, cond) \
-    do { if (!(cond)) gomap__fatal((m), "assertion failed: " #cond); } while (0)
-#else
-#define GOMAP_ASSERT(m, cond) ((void)0)
-#endif
 
 #endif /* GOMAP_MAP_INTERNAL_H */

@@ -55,7 +55,7 @@ void gomap_iter_init(gomap_iter *it, gomap_t *m)
         return;
     memset(it, 0, sizeof *it);
     it->map_ = m;
-    it->site_ = __builtin_return_address(0);
+    it->site_ = GOMAP_CALLER;
     if (!m || m->count == 0) {
         it->state_ = ITER_EXHAUSTED; /* nothing to produce; never live */
         return;
@@ -129,16 +129,16 @@ bool gomap_iter_next(gomap_iter *it, const void **key, void **val)
         return false;
 #if GOMAP_DEBUG_LEVEL >= 1
     if (it->state_ == ITER_DONE)
-        gomap__fault(it->map_, MSG_ITER_AFTER_DONE, 0, __builtin_return_address(0));
+        gomap__fault(it->map_, MSG_ITER_AFTER_DONE, 0, GOMAP_CALLER);
     if (it->live_ && ((gomap_t *)it->map_)->id != it->map_id_)
-        gomap__fault(NULL, MSG_ITER_OTHER_MAP, 0, __builtin_return_address(0));
+        gomap__fault(NULL, MSG_ITER_OTHER_MAP, 0, GOMAP_CALLER);
 #endif
     if (!it->live_)
         return false;
     gomap_t *m = it->map_;
-    gomap__read_check(m, MSG_ITER_WRITE, __builtin_return_address(0));
+    gomap__read_check(m, MSG_ITER_WRITE, GOMAP_CALLER);
     if (__builtin_expect(it->epoch_ != m->iter_epoch, 0))
-        resumed_after_reclaim(it, __builtin_return_address(0));
+        resumed_after_reclaim(it, GOMAP_CALLER);
     if (m->clear_seq != it->clear_seq_)
         goto done; /* cleared: stop (golang/go#59411) */
     for (;;) {

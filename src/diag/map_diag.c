@@ -24,11 +24,6 @@
 #include "core/map_heatmap.h"
 #include "core/map_internal.h"
 
-/* Flushes what was written and reports a write error on the stream. */
-static int finish(FILE *out)
-{
-    return (fflush(out) != 0 || ferror(out)) ? -EIO : 0;
-}
 
 /* ======================================================================== */
 /* Dump                                                                      */
@@ -37,12 +32,6 @@ static int finish(FILE *out)
 #define DUMP_HEX_MAX 32  /* bytes of a key or value shown in hex */
 #define DUMP_STR_MAX 64  /* string keys longer than this are shortened ... */
 #define DUMP_STR_HEAD 48 /* ... to their first DUMP_STR_HEAD bytes */
-
-static const char *kind_name(unsigned kind)
-{
-    static const char *const names[] = {"u32", "u64", "f64", "str", "bytes", "custom"};
-    return kind <= GOMAP_KEY_CUSTOM ? names[kind] : "?";
-}
 
 /* Go's name of a marker tophash, or NULL for a live one. */
 static const char *marker_name(uint8_t top)
@@ -196,7 +185,7 @@ static void dump_chain(const gomap_t *m, FILE *out, const char *what, size_t idx
 
 static void dump_header(const gomap_t *m, FILE *out)
 {
-    fprintf(out, "gomap %p: %s keys", (const void *)m, kind_name(m->key_kind));
+    fprintf(out, "gomap %p: %s keys", (const void *)m, gomap__key_kind_name(m->key_kind));
     if (m->key_kind == GOMAP_KEY_BYTES || m->key_kind == GOMAP_KEY_CUSTOM)
         fprintf(out, " of %zu bytes", m->key_size);
     fprintf(out, ", %zu-byte values\n", m->val_size);
@@ -231,7 +220,7 @@ int gomap_dump(const gomap_t *m, FILE *out)
         for (size_t i = 0; i < n; i++)
             dump_chain(m, out, "old bucket", i, bucket_at(m, m->oldbuckets, i));
     }
-    return finish(out);
+    return gomap__out_finish(out);
 }
 
 /* ======================================================================== */
@@ -269,13 +258,8 @@ static svg_layout svg_layout_of(const gomap__grid *g)
 
 static void svg_head(const gomap__grid *g, const svg_layout *l, FILE *out)
 {
-    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
-                 "viewBox=\"0 0 %u %u\" font-family=\"DejaVu Sans, Verdana, sans-serif\">\n",
-            l->w, l->h, l->w, l->h);
-    fprintf(out, "<title>gomap heatmap: %zu entries, %zu buckets, %zu per cell</title>\n",
-            g->entries, g->nbuckets, g->fold);
-    fprintf(out, "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n", l->w, l->h);
+    gomap__svg_begin(out, l->w, l->h, "gomap heatmap: %zu entries, %zu buckets, %zu per cell",
+                     g->entries, g->nbuckets, g->fold);
     fprintf(out, "<text x=\"%d\" y=\"26\" font-size=\"16\" font-weight=\"bold\">"
                  "gomap bucket occupancy: %zu entries, %zu buckets, load factor %.2f</text>\n",
             SVG_MARGIN, g->entries, g->nbuckets, gomap__grid_load(g));
@@ -367,7 +351,7 @@ static void svg_render(const gomap__grid *g, FILE *out)
     svg_head(g, &l, out);
     svg_cells(g, &l, out);
     svg_legend(g, &l, out);
-    fputs("</svg>\n", out);
+    gomap__svg_end(out);
 }
 
 /* ======================================================================== */
@@ -385,5 +369,5 @@ int gomap_heatmap(const gomap_t *m, FILE *out, int format)
         gomap__grid_build(m, GRID_ROWS_MAX, &g);
         svg_render(&g, out);
     }
-    return finish(out);
+    return gomap__out_finish(out);
 }

@@ -103,14 +103,14 @@ static inline uint64_t shard_lock_now_ns(void)
 static inline bool spin_try(shard_lock *l)
 {
     return !load_relaxed(&l->spin) &&
-           !atomic_exchange_explicit(&l->spin, 1, memory_order_acquire);
+           !exchange_acquire(&l->spin, 1);
 }
 
 /* Spins until the lock is free: the caller has already failed to take it. */
 static inline void spin_wait(shard_lock *l)
 {
     while (!spin_try(l))
-        __builtin_ia32_pause();
+        cpu_relax();
 }
 
 /* Tries to take the lock without waiting; shared = for reading. */
@@ -149,7 +149,7 @@ static inline void shard_lock_release(shard_lock *l, int kind)
         pthread_mutex_unlock(&l->mu);
         break;
     default:
-        atomic_store_explicit(&l->spin, 0, memory_order_release);
+        store_release(&l->spin, 0);
         break;
     }
 }

@@ -18,9 +18,6 @@
 #include "base/scope.h"
 #include "shard/shardmap_internal.h"
 
-/* The caller of a public function: named in re-entrancy reports. */
-#define CALLER __builtin_return_address(0)
-
 /* ---- re-entrancy --------------------------------------------------------------- */
 
 /* While a callback runs, the shard it holds is recorded as the thread's
@@ -105,7 +102,8 @@ struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s)
  * arrays through the map's allocator and accounting. */
 void gomap__shard_free_retired(gomap_shard_t *m, struct shard *s, struct array_hdr *list)
 {
-    urcu_memb_synchronize_rcu();
+    GOMAP_ASSERT(list != NULL && !gomap__must_not_wait());
+    gomap__rcu_synchronize();
     shard_take(m, s, false);
     gomap__free_retired_arrays(s->map, list);
     shard_release(m, s);
@@ -139,25 +137,12 @@ void gomap__shard_release_all(gomap_shard_t *m)
         struct shard *s = &m->shards[i];
         unsigned seq = load_relaxed(&s->seq);
         if (seq & 1)
-            atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
+            store_release(&s->seq, seq + 1);
         shard_lock_release(&s->lock, m->lock_kind);
     }
 }
 
 /* ---- life cycle ------------------------------------------------------------------- */
-
-void *gomap__shard_alloc(const gomap_options *o, size_t size)
-{
-    return o->alloc ? o->alloc->alloc(size, o->alloc->ctx) : malloc(size);
-}
-
-void gomap__shard_free_block(const gomap_options *o, void *p, size_t size)
-{
-    if (o->alloc)
-        o->alloc->free(p, size, o->alloc->ctx);
-    else
-        free(p);
-}
 
 /* The automatic shard count: 4 per online CPU, at least 16, a power of two. */
 static unsigned auto_shards(void)
@@ -209,8 +194,7 @@ static void destroy(gomap_shard_t *m, unsigned built)
         gomap_free(m->shards[i].map);
         shard_lock_destroy(&m->shards[i].lock, m->lock_kind);
     }
-    gomap_options o = m->opt;
-    gomap__shard_free_block(&o, m->block, m->block_size);
+    gomap__free(m->opt.alloc, m->block, m->block_size);
 }
 
 int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt, int lock_kind,
@@ -232,7 +216,7 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
     size_t shards_bytes = (size_t)n * sizeof(struct shard);
     size_t size = sizeof(gomap_shard_t) + SHARD_ALIGN + shards_bytes +
                   (size_t)nlanes * stride * sizeof(struct shard_tally);
-    char *block = gomap__shard_alloc(&opt->map, size);
+    char *block = gomap__alloc(opt->map.alloc, size);
     if (!block)
         return -ENOMEM;
     memset(block, 0, size);
@@ -289,7 +273,7 @@ void gomap_shard_free(gomap_shard_t *m)
     const struct gomap__scope *sc = gomap__scope_find(m);
     if (__builtin_expect(sc != NULL, 0)) {
         const struct shard *s = sc->detail;
-        gomap__scope_fault(sc, s->map, MSG_SHARD_FREE_INSIDE, CALLER);
+        gomap__scope_fault(sc, s->map, MSG_SHARD_FREE_INSIDE, GOMAP_CALLER);
     }
     destroy(m, m->nshards);
 }
@@ -300,11 +284,6 @@ unsigned gomap_shard_count(const gomap_shard_t *m)
 }
 
 /* ---- keyed operations ------------------------------------------------------------- */
-
-static bool bad_key(const gomap_shard_t *m, const void *key)
-{
-    return !key || (m->key_kind == GOMAP_KEY_STR && gomap__str_key_bad(key));
-}
 
 /* Finds key (hashed h) in a shard's map, which the caller holds. */
 ALWAYS_INLINE slot_ref shard_find(const struct shard *s, int kind, const void *key, uint64_t h)
@@ -343,17 +322,17 @@ ALWAYS_INLINE bool optimistic_get(struct shard *s, int kind, const void *key, ui
     bool done = false;
     gomap__rcu_read_lock();
     for (int tries = 0; tries < 2 && !done; tries++) {
-        unsigned seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        unsigned seq = load_acquire(&s->seq);
         if (seq & 1)
             break;
         struct gomap hdr;
         gomap__copy_lookup_header(&hdr, s->map);
-        SEQ_FENCE(memory_order_acquire);
+        SEQ_FENCE(fence_acquire);
         if (load_relaxed(&s->seq) != seq)
             continue;
         slot_ref r = layer_find(&hdr, kind, key, h);
         copy_out(m, val_out, r.b ? layer_value(&hdr, r) : NULL);
-        SEQ_FENCE(memory_order_acquire);
+        SEQ_FENCE(fence_acquire);
         done = load_relaxed(&s->seq) == seq;
         *found = r;
     }
@@ -396,21 +375,21 @@ static bool shared_get(gomap_shard_t *m, const void *key, void *val_out, bool co
 
 bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out)
 {
-    if (!m || bad_key(m, key)) {
+    if (!m || !gomap__key_ok(m->key_kind, key)) {
         if (m)
             copy_out(m, val_out, NULL);
         return false;
     }
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h;
     return shared_get(m, key, val_out, true, &h);
 }
 
 int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val)
 {
-    if (!m || bad_key(m, key) || (!val && m->val_size))
+    if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size))
         return -EINVAL;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h = gomap__hash_key(m->shards[0].map, key);
     struct shard *s = shard_for(m, h);
     shard_take(m, s, false);
@@ -422,9 +401,9 @@ int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val)
 
 bool gomap_shard_delete(gomap_shard_t *m, const void *key)
 {
-    if (!m || bad_key(m, key))
+    if (!m || !gomap__key_ok(m->key_kind, key))
         return false;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h = gomap__hash_key(m->shards[0].map, key);
     struct shard *s = shard_for(m, h);
     shard_take(m, s, false);
@@ -439,9 +418,9 @@ int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const void *val
 {
     if (loaded)
         *loaded = false;
-    if (!m || bad_key(m, key) || (!val && m->val_size))
+    if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size))
         return -EINVAL;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     /* Present keys (the common case of a load-or-store) need only the shared
      * lock; an absent key is looked up again under the exclusive one. */
     uint64_t h;
@@ -470,14 +449,14 @@ enum { COMPUTE_STACK_BYTES = 256 };
 int gomap_shard_compute(gomap_shard_t *m, const void *key,
                         int (*fn)(const void *key, void *val, bool *present, void *ctx), void *ctx)
 {
-    if (!m || bad_key(m, key) || !fn)
+    if (!m || !gomap__key_ok(m->key_kind, key) || !fn)
         return -EINVAL;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     /* fn works on a copy, so that a callback that gives up leaves the stored
      * value as it was. */
     _Alignas(16) unsigned char small[COMPUTE_STACK_BYTES];
     void *copy = small;
-    if (m->val_size > sizeof small && !(copy = gomap__shard_alloc(&m->opt, m->val_size)))
+    if (m->val_size > sizeof small && !(copy = gomap__alloc(m->opt.alloc, m->val_size)))
         return -ENOMEM;
 
     uint64_t h = gomap__hash_key(m->shards[0].map, key);
@@ -489,7 +468,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     copy_out(m, copy, stored);
     shard_count(m, s, was);
 
-    shard_hold(m, s, CALLER);
+    shard_hold(m, s, GOMAP_CALLER);
     int rc = fn(key, copy, &present, ctx);
     shard_unhold();
     if (rc == 0) {
@@ -502,23 +481,23 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     }
     shard_release(m, s);
     if (copy != small)
-        gomap__shard_free_block(&m->opt, copy, m->val_size);
+        gomap__free(m->opt.alloc, copy, m->val_size);
     return rc;
 }
 
 bool gomap_shard_visit(gomap_shard_t *m, const void *key,
                        void (*fn)(const void *key, void *val, void *ctx), void *ctx)
 {
-    if (!m || bad_key(m, key) || !fn)
+    if (!m || !gomap__key_ok(m->key_kind, key) || !fn)
         return false;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h = gomap__hash_key(m->shards[0].map, key);
     struct shard *s = shard_for(m, h);
     shard_take(m, s, false);
     slot_ref r = shard_find_any(s, key, h);
     shard_count(m, s, r.b != NULL);
     if (r.b) {
-        shard_hold(m, s, CALLER);
+        shard_hold(m, s, GOMAP_CALLER);
         fn(layer_key(s->map, m->key_kind, r), layer_value(s->map, r), ctx);
         shard_unhold();
     }

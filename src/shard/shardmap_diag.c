@@ -5,11 +5,11 @@
  * slightly different instants while the map is busy.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "base/render.h"
 #include "shard/shardmap_internal.h"
+#include "diag/validate.h"
 
 /* ---- counters ------------------------------------------------------------------------ */
 
@@ -45,7 +45,7 @@ int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
 {
     if (!m || !out)
         return -EINVAL;
-    shard_reentry_check(m, __builtin_return_address(0));
+    shard_reentry_check(m, GOMAP_CALLER);
     memset(out, 0, sizeof *out);
     out->shards = m->nshards;
     for (unsigned i = 0; i < m->nshards; i++) {
@@ -175,12 +175,7 @@ static void svg_render(const load_view *v, FILE *out)
     unsigned grid_h = ((v->n + COLS - 1) / COLS) * SVG_CELL + 16;
     unsigned w = SVG_M * 2 + SVG_LABEL + COLS * SVG_CELL + 80;
     unsigned h = SVG_TOP + 2 * grid_h + 40 + 16 * (v->nhot + 1) + SVG_M;
-    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
-                 "viewBox=\"0 0 %u %u\" font-family=\"DejaVu Sans, Verdana, sans-serif\">\n"
-                 "<title>gomap shard heatmap</title>\n"
-                 "<rect width=\"%u\" height=\"%u\" fill=\"#ffffff\"/>\n",
-            w, h, w, h, w, h);
+    gomap__svg_begin(out, w, h, "gomap shard heatmap");
     fprintf(out, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">gomap shard "
                  "load: %u shards, %zu entries, %llu ops</text>\n"
                  "<text x=\"%d\" y=\"42\" font-size=\"12\">one cell per shard (%u per row); "
@@ -206,7 +201,7 @@ static void svg_render(const load_view *v, FILE *out)
         fprintf(out, "<text x=\"%d\" y=\"%u\" font-size=\"11\">%s%s</text>\n", SVG_M, y,
                 k ? "" : "hottest: ", line);
     }
-    fputs("</svg>\n", out);
+    gomap__svg_end(out);
 }
 
 int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
@@ -214,7 +209,7 @@ int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
     if (!m || !out || (format != GOMAP_HEATMAP_TEXT && format != GOMAP_HEATMAP_SVG))
         return -EINVAL;
     size_t bytes = (size_t)m->nshards * sizeof(gomap_shard_counters);
-    gomap_shard_counters *c = gomap__shard_alloc(&m->opt, bytes);
+    gomap_shard_counters *c = gomap__alloc(m->opt.alloc, bytes);
     if (!c)
         return -ENOMEM;
     load_view v = {.c = c, .n = m->nshards};
@@ -224,22 +219,11 @@ int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
         text_render(&v, out);
     else
         svg_render(&v, out);
-    gomap__shard_free_block(&m->opt, c, bytes);
-    return (fflush(out) != 0 || ferror(out)) ? -EIO : 0;
+    gomap__free(m->opt.alloc, c, bytes);
+    return gomap__out_finish(out);
 }
 
 /* ---- validate ------------------------------------------------------------------------ */
-
-static int fail(char *why, size_t len, const char *fmt, ...)
-{
-    if (why && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, len, fmt, ap);
-        va_end(ap);
-    }
-    return -EFAULT;
-}
 
 typedef struct {
     const gomap_shard_t *m;
@@ -259,38 +243,37 @@ static int check_placement(const void *key, void *val, void *arg)
     return 0;
 }
 
-static int validate_shard(gomap_shard_t *m, unsigned i, char *why, size_t len)
+static int validate_shard(gomap_shard_t *m, unsigned i, struct gomap__why w)
 {
     const gomap_t *map = m->shards[i].map;
     char inner[200];
     if (gomap_validate(map, inner, sizeof inner) != 0)
-        return fail(why, len, "shard %u: %s", i, inner);
+        return gomap__why_fail(w, "shard %u: %s", i, inner);
     if (!layer_seeded_with(map, m->seed))
-        return fail(why, len, "shard %u: hash seed differs from the map's", i);
+        return gomap__why_fail(w, "shard %u: hash seed differs from the map's", i);
     placement_check p = {m, i, 0};
     gomap__for_each_entry(map, check_placement, &p);
     if (p.misplaced)
-        return fail(why, len, "shard %u: %zu key%s belonging to another shard", i, p.misplaced,
-                    p.misplaced == 1 ? "" : "s");
+        return gomap__why_fail(w, "shard %u: %zu key%s belonging to another shard", i,
+                               p.misplaced, p.misplaced == 1 ? "" : "s");
     return 0;
 }
 
 int gomap_shard_validate(gomap_shard_t *m, char *why, size_t why_len)
 {
-    if (why && why_len)
-        why[0] = '\0';
+    struct gomap__why w = gomap__why_start(why, why_len);
     if (!m)
         return -EINVAL;
-    shard_reentry_check(m, __builtin_return_address(0));
+    shard_reentry_check(m, GOMAP_CALLER);
     if (!m->nshards || (m->nshards & (m->nshards - 1)) || m->mask != m->nshards - 1)
-        return fail(why, why_len, "shard count %u and mask %#x disagree (the count must be a "
-                    "power of two and the mask one less)", m->nshards, m->mask);
+        return gomap__why_fail(w, "shard count %u and mask %#x disagree (the count must be a "
+                               "power of two and the mask one less)", m->nshards, m->mask);
     for (unsigned i = 0; i < m->nshards; i++) {
         struct shard *s = &m->shards[i];
         if ((uintptr_t)s % SHARD_ALIGN)
-            return fail(why, why_len, "shard %u not aligned to %d bytes", i, SHARD_ALIGN);
+            return gomap__why_fail(w, "shard %u not aligned to %d bytes", i, SHARD_ALIGN);
         shard_take(m, s, true);
-        int rc = validate_shard(m, i, why, why_len);
+        int rc = validate_shard(m, i, w);
         shard_release(m, s);
         if (rc)
             return rc;

@@ -34,6 +34,9 @@
 #include <gomap/shardmap.h>
 
 #include "core/layer.h"
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/compiler.h"
 #include "base/scope.h"
 #include "shard/shard_lock.h"
 #include "base/tsan.h"
@@ -115,9 +118,9 @@ static inline void shard_count(const gomap_shard_t *m, const struct shard *s, bo
  * read optimistically (optimistic_ok in shardmap.c) and gcc rejects fences
  * under TSan, so there they are nothing. */
 #if defined(GOMAP_TSAN)
-#define SEQ_FENCE(order) ((void)0)
+#define SEQ_FENCE(fence) ((void)0)
 #else
-#define SEQ_FENCE(order) atomic_thread_fence(order)
+#define SEQ_FENCE(fence) fence()
 #endif
 
 /* Outgrown bucket arrays of an optimistic map: taken from its graveyard
@@ -133,8 +136,9 @@ static inline void shard_take(const gomap_shard_t *m, struct shard *s, bool shar
 {
     shard_lock_take(&s->lock, m->lock_kind, shared, &s->waits);
     if (!shared && m->optimistic) {
+        GOMAP_ASSERT(!(load_relaxed(&s->seq) & 1)); /* no other writer inside */
         store_relaxed(&s->seq, load_relaxed(&s->seq) + 1);
-        SEQ_FENCE(memory_order_release);
+        SEQ_FENCE(fence_release);
     }
 }
 
@@ -146,16 +150,13 @@ static inline void shard_release(gomap_shard_t *m, struct shard *s)
     struct array_hdr *retired = NULL;
     if (seq & 1) {
         retired = gomap__shard_take_retired(m, s);
-        atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
+        store_release(&s->seq, seq + 1);
     }
     shard_lock_release(&s->lock, m->lock_kind);
     if (__builtin_expect(retired != NULL, 0))
         gomap__shard_free_retired(m, s, retired);
 }
 
-/* Memory from the map's allocator (options.alloc, or malloc). */
-void *gomap__shard_alloc(const gomap_options *o, size_t size);
-void gomap__shard_free_block(const gomap_options *o, void *p, size_t size);
 
 /* Takes / releases every shard, in index order. */
 void gomap__shard_take_all(gomap_shard_t *m, bool shared);

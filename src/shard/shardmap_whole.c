@@ -9,8 +9,6 @@
 
 #include "shard/shardmap_internal.h"
 
-#define CALLER __builtin_return_address(0)
-
 /* ---- range ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -29,13 +27,13 @@ void gomap_shard_range(gomap_shard_t *m, bool (*fn)(const void *key, const void 
 {
     if (!m || !fn)
         return;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     range_call c = {fn, ctx};
     int stop = 0;
     for (unsigned i = 0; i < m->nshards && !stop; i++) {
         struct shard *s = &m->shards[i];
         shard_take(m, s, true);
-        shard_hold(m, s, CALLER);
+        shard_hold(m, s, GOMAP_CALLER);
         stop = gomap__for_each_entry(s->map, range_entry, &c);
         shard_unhold();
         shard_release(m, s);
@@ -48,7 +46,7 @@ size_t gomap_shard_len(gomap_shard_t *m)
 {
     if (!m)
         return 0;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     gomap__shard_take_all(m, true);
     size_t n = 0;
     for (unsigned i = 0; i < m->nshards; i++)
@@ -83,7 +81,7 @@ void gomap_shard_clear(gomap_shard_t *m)
 {
     if (!m)
         return;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     gomap__shard_take_all(m, false);
     for (unsigned i = 0; i < m->nshards; i++) {
         if (m->optimistic)
@@ -174,9 +172,9 @@ int gomap_shard_snapshot(gomap_shard_t *m, gomap_t **out)
         *out = NULL;
     if (!m || !out)
         return -EINVAL;
-    shard_reentry_check(m, CALLER);
+    shard_reentry_check(m, GOMAP_CALLER);
     size_t bytes = (size_t)m->nshards * sizeof(gomap_t *);
-    gomap_t **clones = gomap__shard_alloc(&m->opt, bytes);
+    gomap_t **clones = gomap__alloc(m->opt.alloc, bytes);
     if (!clones)
         return -ENOMEM;
     memset(clones, 0, bytes);
@@ -186,6 +184,6 @@ int gomap_shard_snapshot(gomap_shard_t *m, gomap_t **out)
         rc = merge(m, clones, total, out);
         free_clones(clones, m->nshards);
     }
-    gomap__shard_free_block(&m->opt, clones, bytes);
+    gomap__free(m->opt.alloc, clones, bytes);
     return rc;
 }

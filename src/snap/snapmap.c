@@ -8,11 +8,6 @@
 /* ---- readers ----------------------------------------------------------------------- */
 
 
-static bool key_ok(int kind, const void *key)
-{
-    return key && (kind != GOMAP_KEY_STR || !gomap__str_key_bad(key));
-}
-
 static void zero_fill(size_t val_size, void *val_out)
 {
     if (val_out && val_size)
@@ -43,7 +38,7 @@ bool gomap_snap_get(gomap_snap_t *m, const void *key, void *val_out)
 {
     if (!m)
         return false;
-    if (!key_ok(m->key_kind, key)) {
+    if (!gomap__key_ok(m->key_kind, key)) {
         zero_fill(m->val_size, val_out);
         return false;
     }
@@ -75,11 +70,11 @@ const gomap_snap_view_t *gomap_snap_acquire(gomap_snap_t *m)
     /* The base reference is held until a grace period after this section,
      * so the count has its base bit here. Relaxed: the map's contents came
      * with the acquire load above. */
-    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    fetch_add_relaxed(&v->refs, 1);
     /* The generation changes only when v is reclaimed, after a grace period
      * that waits for this section; a recycled struct's new one came with
      * the acquire load above. */
-    uintptr_t gen = atomic_load_explicit(&v->gen, memory_order_relaxed) & VIEW_GEN_MASK;
+    uintptr_t gen = load_relaxed(&v->gen) & VIEW_GEN_MASK;
     gomap__rcu_read_unlock();
     return (const gomap_snap_view_t *)((uintptr_t)v | gen);
 }
@@ -88,20 +83,20 @@ const gomap_snap_view_t *gomap_snap_acquire(gomap_snap_t *m)
 void gomap_snap_release(const gomap_snap_view_t *view)
 {
     if (view)
-        gomap__snap_version_put(view_version(view, MSG_VIEW_TWICE_GONE, CALLER), CALLER);
+        gomap__snap_version_put(view_version(view, MSG_VIEW_TWICE_GONE, GOMAP_CALLER), GOMAP_CALLER);
 }
 
 const gomap_t *gomap_snap_view_map(const gomap_snap_view_t *view)
 {
-    return view ? view_version(view, MSG_VIEW_USED_GONE, CALLER)->map : NULL;
+    return view ? view_version(view, MSG_VIEW_USED_GONE, GOMAP_CALLER)->map : NULL;
 }
 
 bool gomap_snap_view_get(const gomap_snap_view_t *view, const void *key, void *val_out)
 {
     if (!view)
         return false;
-    const gomap_t *map = view_version(view, MSG_VIEW_USED_GONE, CALLER)->map;
-    if (!key_ok(layer_key_kind(map), key)) {
+    const gomap_t *map = view_version(view, MSG_VIEW_USED_GONE, GOMAP_CALLER)->map;
+    if (!gomap__key_ok(layer_key_kind(map), key)) {
         zero_fill(layer_val_size(map), val_out);
         return false;
     }
@@ -117,12 +112,12 @@ void gomap_snap_view_range(const gomap_snap_view_t *view,
 {
     if (!view || !fn)
         return;
-    version *v = view_version(view, MSG_VIEW_USED_GONE, CALLER);
+    version *v = view_version(view, MSG_VIEW_USED_GONE, GOMAP_CALLER);
     /* A reference of the range's own, so that fn may even release the view
      * it was given. The count before it must hold the caller's view. */
-    size_t refs = atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    size_t refs = fetch_add_relaxed(&v->refs, 1);
     if (__builtin_expect((refs & REF_VIEWS) == 0, 0))
-        gomap__snap_view_fault(v, refs, MSG_VIEW_USED_UNHELD, CALLER);
+        gomap__snap_view_fault(v, refs, MSG_VIEW_USED_UNHELD, GOMAP_CALLER);
     /* The core iterator takes a non-const map only to count itself in the
      * map's atomic live-iterator counter; it writes nothing else, so any
      * number of threads may iterate one published version at once. */
@@ -131,7 +126,7 @@ void gomap_snap_view_range(const gomap_snap_view_t *view,
     void *val;
     gomap_iter_init(&it, v->map);
     while (gomap_iter_next(&it, &key, &val)) {
-        gomap__scope_enter(v->owner, "a view range", v, CALLER);
+        gomap__scope_enter(v->owner, "a view range", v, GOMAP_CALLER);
         bool more = fn(key, val, ctx);
         gomap__scope_leave();
         if (!more) {
@@ -139,7 +134,7 @@ void gomap_snap_view_range(const gomap_snap_view_t *view,
             break;
         }
     }
-    gomap__snap_version_put(v, CALLER);
+    gomap__snap_version_put(v, GOMAP_CALLER);
 }
 
 /* ---- writers ------------------------------------------------------------------------ */
@@ -152,7 +147,7 @@ static _Noreturn __attribute__((noinline, cold)) void reentry_fault(gomap_snap_t
     char what[96];
     snprintf(what, sizeof what, "the writers' mutex of snapshot map %p, by this thread",
              (void *)m);
-    version *cur = atomic_load_explicit(&m->current, memory_order_relaxed);
+    version *cur = load_relaxed(&m->current);
     gomap__fault_held(cur->map, MSG_SNAP_REENTRY, site, what, m->held_site);
 }
 
@@ -161,23 +156,23 @@ static _Noreturn __attribute__((noinline, cold)) void reentry_fault(gomap_snap_t
 static void writer_lock(gomap_snap_t *m, const void *site)
 {
     struct gomap__thread *self = gomap__self();
-    if (__builtin_expect(atomic_load_explicit(&m->holder, memory_order_relaxed) == self, 0))
+    if (__builtin_expect(load_relaxed(&m->holder) == self, 0))
         reentry_fault(m, site);
     pthread_mutex_lock(&m->mu);
-    atomic_store_explicit(&m->holder, self, memory_order_relaxed);
+    store_relaxed(&m->holder, self);
     m->held_site = site;
 }
 
 static void writer_unlock(gomap_snap_t *m)
 {
-    atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
+    store_relaxed(&m->holder, NULL);
     pthread_mutex_unlock(&m->mu);
 }
 
 /* Under mu: the current version's map (only writers change it). */
 static const gomap_t *current_map_locked(gomap_snap_t *m)
 {
-    return atomic_load_explicit(&m->current, memory_order_relaxed)->map;
+    return load_relaxed(&m->current)->map;
 }
 
 /* gomap__for_each_entry callback: one entry of the source into the private copy.
@@ -224,17 +219,17 @@ static void publish_locked(gomap_snap_t *m, version *v)
     if (gomap_validate(v->map, why, sizeof why) != 0)
         gomap__fatal(v->map, why);
 #endif
-    version *old = atomic_load_explicit(&m->current, memory_order_relaxed);
+    version *old = load_relaxed(&m->current);
+    GOMAP_ASSERT(v != old && v->map != NULL);
     gomap__map_freeze(v->map, true);
     v->bytes = gomap__snap_version_bytes(v);
     /* Counted before the callback that uncounts them can run. */
-    atomic_fetch_add_explicit(&m->retired_versions, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->retired_bytes, old->bytes, memory_order_relaxed);
+    gomap__count_retired(&m->reclaim, 1, old->bytes);
     pthread_mutex_lock(&m->gc_mu);
     /* Release: a reader that loads v sees v and its map as built above
      * (pairs with current_version's acquire). Under gc_mu, so that stats
      * see the new current version and the old one on the list together. */
-    atomic_store_explicit(&m->current, v, memory_order_release);
+    store_release(&m->current, v);
     gomap__snap_list_link_locked(m, old);
     m->versions++;
     pthread_mutex_unlock(&m->gc_mu);
@@ -317,11 +312,11 @@ static int edit_delete(gomap_t *copy, void *ctx)
 
 int gomap_snap_set(gomap_snap_t *m, const void *key, const void *val)
 {
-    if (!m || !key_ok(m->key_kind, key) || (!val && m->val_size))
+    if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size))
         return -EINVAL;
     struct key_val kv = {key, val};
     int rc = 0;
-    writer_lock(m, CALLER);
+    writer_lock(m, GOMAP_CALLER);
     const gomap_t *cur = current_map_locked(m);
     if (!already_set(cur, key, val))
         rc = commit_locked(m, cur, layer_len(cur) + 1, edit_set, &kv);
@@ -331,11 +326,11 @@ int gomap_snap_set(gomap_snap_t *m, const void *key, const void *val)
 
 int gomap_snap_delete(gomap_snap_t *m, const void *key)
 {
-    if (!m || !key_ok(m->key_kind, key))
+    if (!m || !gomap__key_ok(m->key_kind, key))
         return -EINVAL;
     struct key_val kv = {key, NULL};
     int rc = 0;
-    writer_lock(m, CALLER);
+    writer_lock(m, GOMAP_CALLER);
     const gomap_t *cur = current_map_locked(m);
     if (gomap_get(cur, key)) {
         rc = commit_locked(m, cur, layer_len(cur) - 1, edit_delete, &kv);
@@ -350,7 +345,7 @@ int gomap_snap_update(gomap_snap_t *m, int (*fn)(gomap_t *copy, void *ctx), void
 {
     if (!m || !fn)
         return -EINVAL;
-    writer_lock(m, CALLER);
+    writer_lock(m, GOMAP_CALLER);
     const gomap_t *cur = current_map_locked(m);
     int rc = commit_locked(m, cur, layer_len(cur), fn, ctx);
     writer_unlock(m);
@@ -362,7 +357,7 @@ int gomap_snap_clear(gomap_snap_t *m)
     if (!m)
         return -EINVAL;
     int rc = 0;
-    writer_lock(m, CALLER);
+    writer_lock(m, GOMAP_CALLER);
     if (layer_len(current_map_locked(m)) != 0)
         rc = commit_locked(m, NULL, 0, NULL, NULL);
     writer_unlock(m);
@@ -384,7 +379,7 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
     int rc = gomap_new(&map, &o); /* judges the options */
     if (rc)
         return rc;
-    gomap_snap_t *m = gomap__snap_alloc(&o, sizeof *m);
+    gomap_snap_t *m = gomap__alloc(o.alloc, sizeof *m);
     version *v = NULL;
     if (m) {
         memset(m, 0, sizeof *m);
@@ -394,7 +389,7 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
     if (!v) {
         gomap_free(map);
         if (m)
-            gomap__snap_free_block(&o, m, sizeof *m);
+            gomap__free(o.alloc, m, sizeof *m);
         return -ENOMEM;
     }
     v->map = map;
@@ -405,9 +400,7 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->gc_mu, NULL);
     atomic_init(&m->holder, NULL);
-    atomic_init(&m->retired_versions, 0);
-    atomic_init(&m->retired_bytes, 0);
-    atomic_init(&m->reclaimed_bytes, 0);
+    gomap__reclaim_count_init(&m->reclaim);
     atomic_init(&m->current, v);
     *out = m;
     return 0;
@@ -416,43 +409,45 @@ int gomap_snap_new(gomap_snap_t **out, const gomap_options *opt)
 /* Every version m retired has been freed, so m itself may go. */
 static bool snap_drained(struct gomap_retired *r)
 {
-    gomap_snap_t *m = (gomap_snap_t *)(void *)((char *)r - offsetof(gomap_snap_t, final));
-    return atomic_load_explicit(&m->retired_versions, memory_order_acquire) == 0;
+    gomap_snap_t *m = GOMAP_CONTAINER_OF(r, gomap_snap_t, final);
+    return gomap__count_drained(&m->reclaim);
 }
 
 static void snap_destroy(struct gomap_retired *r)
 {
-    gomap_snap_t *m = (gomap_snap_t *)(void *)((char *)r - offsetof(gomap_snap_t, final));
-    gomap__snap_version_destroy(m, atomic_load_explicit(&m->current, memory_order_relaxed));
+    gomap_snap_t *m = GOMAP_CONTAINER_OF(r, gomap_snap_t, final);
+    gomap__snap_version_destroy(m, load_relaxed(&m->current));
     gomap__snap_pool_free_all(m);
     pthread_mutex_destroy(&m->mu);
     pthread_mutex_destroy(&m->gc_mu);
     gomap_options o = m->opt;
-    gomap__snap_free_block(&o, m, sizeof *m);
+    gomap__free(o.alloc, m, sizeof *m);
 }
 
 void gomap_snap_free(gomap_snap_t *m)
 {
     if (!m)
         return;
-    version *cur = atomic_load_explicit(&m->current, memory_order_relaxed);
+    version *cur = load_relaxed(&m->current);
     const struct gomap__scope *s = gomap__scope_find(m);
     if (__builtin_expect(s != NULL, 0))
-        gomap__scope_fault(s, cur->map, MSG_SNAP_FREE_INSIDE, CALLER);
+        gomap__scope_fault(s, cur->map, MSG_SNAP_FREE_INSIDE, GOMAP_CALLER);
     pthread_mutex_lock(&m->gc_mu);
     size_t views = gomap__snap_views_locked(m, cur);
     pthread_mutex_unlock(&m->gc_mu);
     /* A view held now would be left dangling, or keep its retired version
      * (and this wait) alive for ever. */
     if (views != 0)
-        gomap__fault(cur->map, MSG_SNAP_FREE_VIEWS, 0, CALLER);
-    /* Inside a read-side section or a callback the wait for the retired
-     * versions could never end (or deadlock): the reclaimer finishes. */
+        gomap__fault(cur->map, MSG_SNAP_FREE_VIEWS, 0, GOMAP_CALLER);
+    /* After a barrier every retired version's callback has run (the loop
+     * only re-checks; snap_drained's acquire makes their writes ours).
+     * Inside a read-side section or a callback that wait could never end
+     * (or deadlock): the reclaimer finishes. */
     if (gomap__must_not_wait()) {
         gomap__rcu_defer_until(&m->final, snap_drained, snap_destroy);
         return;
     }
     while (!snap_drained(&m->final))
-        gomap__rcu_wait_a_little();
+        gomap__rcu_barrier();
     snap_destroy(&m->final);
 }

@@ -20,17 +20,9 @@ int gomap_snap_stats(gomap_snap_t *m, gomap_snap_stats_t *out)
     out->views = gomap__snap_views_locked(m, cur);
     out->bytes_current = cur->bytes;
     pthread_mutex_unlock(&m->gc_mu);
-    out->retired_versions = atomic_load_explicit(&m->retired_versions, memory_order_relaxed);
-    out->retired_bytes = atomic_load_explicit(&m->retired_bytes, memory_order_relaxed);
-    out->reclaimed_bytes = atomic_load_explicit(&m->reclaimed_bytes, memory_order_relaxed);
+    gomap__count_read(&m->reclaim, &out->retired_versions, &out->retired_bytes,
+                      &out->reclaimed_bytes);
     return 0;
-}
-
-static int fail(char *why, size_t why_len, const char *reason)
-{
-    if (why && why_len)
-        snprintf(why, why_len, "%s", reason);
-    return -EFAULT;
 }
 
 /* V1: the version's map still holds the bytes it was published with, and
@@ -76,10 +68,11 @@ static const char *check_counts_locked(gomap_snap_t *m, const version *cur)
         n++;
         bytes += v->bytes;
     }
-    size_t retired = atomic_load_explicit(&m->retired_versions, memory_order_relaxed);
+    size_t retired, retired_bytes;
+    gomap__count_read(&m->reclaim, &retired, &retired_bytes, NULL);
     if (n > retired || retired > m->versions)
         return "retired_versions disagrees with the retired list or the versions published";
-    if (bytes > atomic_load_explicit(&m->retired_bytes, memory_order_relaxed))
+    if (bytes > retired_bytes)
         return "retired_bytes is below the bytes of the retired list";
     return NULL;
 }
@@ -88,10 +81,9 @@ int gomap_snap_validate(gomap_snap_t *m, char *why, size_t why_len)
 {
     if (!m)
         return -EINVAL;
-    if (why && why_len)
-        why[0] = '\0';
+    struct gomap__why w = gomap__why_start(why, why_len);
     const gomap_snap_view_t *view = gomap_snap_acquire(m);
-    const version *v = view_version(view, MSG_VIEW_USED_GONE, CALLER);
+    const version *v = view_version(view, MSG_VIEW_USED_GONE, GOMAP_CALLER);
     int rc = gomap_validate(v->map, why, why_len);
     if (rc == 0) {
         const char *bad = check_version(m, v);
@@ -101,7 +93,7 @@ int gomap_snap_validate(gomap_snap_t *m, char *why, size_t why_len)
             pthread_mutex_unlock(&m->gc_mu);
         }
         if (bad)
-            rc = fail(why, why_len, bad);
+            rc = gomap__why_fail(w, "%s", bad);
     }
     gomap_snap_release(view);
     return rc;

@@ -73,11 +73,16 @@
 #include <string.h>
 
 #include "core/layer.h"
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/atomics.h"
+#include "base/compiler.h"
 #include "base/rcu.h"
+#include "base/reclaim_count.h"
 #include "base/scope.h"
+#include "diag/validate.h"
 
 #define SNAP_LINE 64
-#define CALLER __builtin_return_address(0)
 
 /* Version structs are aligned to VIEW_ALIGN, so that a view token's low bits
  * can carry the struct's generation. */
@@ -146,29 +151,26 @@ struct gomap_snap {
     version *retired_list;                  /* under gc_mu */
     version *pool;                          /* recycled version structs; under gc_mu */
     uint64_t versions;                      /* published by writes; under gc_mu */
-    atomic_size_t retired_versions;         /* replaced, not yet freed */
-    atomic_size_t retired_bytes;
-    _Atomic uint64_t reclaimed_bytes;
+    struct gomap__reclaim_count reclaim;    /* objects: versions replaced,
+                                               not yet freed */
     struct gomap_retired final;             /* gomap_snap_free's deferred end */
 };
 
 /* ---- memory and reclamation (snapmap_mem.c; each function's contract is
  * at its definition) ----------------------------------------------------------------- */
 
-void *gomap__snap_alloc(const gomap_options *o, size_t size);
-void gomap__snap_free_block(const gomap_options *o, void *p, size_t size);
-version *gomap__snap_version_alloc(gomap_snap_t *m);
-version *gomap__snap_version_reset(version *v);
-version *gomap__snap_version_new(gomap_snap_t *m);
-void gomap__snap_version_destroy(gomap_snap_t *m, version *v);
-void gomap__snap_pool_free_all(gomap_snap_t *m);
-size_t gomap__snap_version_bytes(const version *v);
-void gomap__snap_list_link_locked(gomap_snap_t *m, version *v);
-size_t gomap__snap_views_locked(const gomap_snap_t *m, const version *cur);
 void gomap__snap_version_put(version *v, const void *site);
-void gomap__snap_version_grace_over(struct gomap_retired *r);
+void gomap__snap_list_link_locked(gomap_snap_t *m, version *v);
+version *gomap__snap_version_reset(version *v);
+size_t gomap__snap_version_bytes(const version *v);
+void gomap__snap_version_destroy(gomap_snap_t *m, version *v);
+version *gomap__snap_version_alloc(gomap_snap_t *m);
+void gomap__snap_pool_free_all(gomap_snap_t *m);
+size_t gomap__snap_views_locked(const gomap_snap_t *m, const version *cur);
 _Noreturn __attribute__((noinline, cold)) void
 gomap__snap_view_fault(const version *v, size_t refs, const char *message, const void *site);
+void gomap__snap_version_grace_over(struct gomap_retired *r);
+version *gomap__snap_version_new(gomap_snap_t *m);
 size_t gomap__snap_refs_of(const version *v);
 
 /* ---- readers ----------------------------------------------------------------------- */
@@ -178,7 +180,7 @@ size_t gomap__snap_refs_of(const version *v);
  * release store, so the version's map is seen as it was built. */
 static inline version *current_version(gomap_snap_t *m)
 {
-    return atomic_load_explicit(&m->current, memory_order_acquire);
+    return load_acquire(&m->current);
 }
 
 /* The version a view token names, after checking the token's generation
@@ -192,7 +194,7 @@ ALWAYS_INLINE version *view_version(const gomap_snap_view_t *view, const char *g
 {
     uintptr_t token = (uintptr_t)view;
     version *v = (version *)(token & ~VIEW_GEN_MASK);
-    uint32_t gen = atomic_load_explicit(&v->gen, memory_order_relaxed);
+    uint32_t gen = load_relaxed(&v->gen);
     if (__builtin_expect((gen & VIEW_GEN_MASK) != (token & VIEW_GEN_MASK), 0))
         gomap__snap_view_fault(v, 0, gone_message, site);
     return v;

@@ -7,29 +7,11 @@
 
 /* ---- memory ------------------------------------------------------------------------ */
 
-/* The map's allocator (or malloc) for its own blocks: the map struct and
- * the version structs' blocks. Called from any thread, the reclaimer's
- * included. */
-void *gomap__snap_alloc(const gomap_options *o, size_t size)
-{
-    const gomap_allocator *a = o->alloc;
-    return a ? a->alloc(size, a->ctx) : malloc(size);
-}
-
-void gomap__snap_free_block(const gomap_options *o, void *p, size_t size)
-{
-    const gomap_allocator *a = o->alloc;
-    if (a)
-        a->free(p, size, a->ctx);
-    else
-        free(p);
-}
-
 /* A new version struct of m, aligned to VIEW_ALIGN within its block
  * (allocators promise less), generation 0; or NULL. */
 version *gomap__snap_version_alloc(gomap_snap_t *m)
 {
-    void *block = gomap__snap_alloc(&m->opt, VERSION_BLOCK);
+    void *block = gomap__alloc(m->opt.alloc, VERSION_BLOCK);
     if (!block)
         return NULL;
     version *v = (version *)(((uintptr_t)block + VIEW_GEN_MASK) & ~VIEW_GEN_MASK);
@@ -45,10 +27,11 @@ version *gomap__snap_version_alloc(gomap_snap_t *m)
 version *gomap__snap_version_reset(version *v)
 {
     if (v) {
+        GOMAP_ASSERT(v->map == NULL); /* new, or destroyed (its map freed) */
         v->map = NULL;
         v->bytes = 0;
         v->prev = v->next = NULL;
-        atomic_store_explicit(&v->refs, REF_BASE, memory_order_relaxed);
+        store_relaxed(&v->refs, REF_BASE);
     }
     return v;
 }
@@ -72,7 +55,7 @@ version *gomap__snap_version_new(gomap_snap_t *m)
  * any more; a stale token still finds the struct, and the new generation. */
 void gomap__snap_version_destroy(gomap_snap_t *m, version *v)
 {
-    atomic_fetch_add_explicit(&v->gen, 1, memory_order_relaxed);
+    fetch_add_relaxed(&v->gen, 1);
     if (v->map) {
         gomap__map_freeze(v->map, false);
         gomap_free(v->map);
@@ -91,7 +74,7 @@ void gomap__snap_pool_free_all(gomap_snap_t *m)
     version *v = m->pool;
     while (v) {
         version *next = v->next;
-        gomap__snap_free_block(&m->opt, v->block, VERSION_BLOCK);
+        gomap__free(m->opt.alloc, v->block, VERSION_BLOCK);
         v = next;
     }
     m->pool = NULL;
@@ -125,7 +108,7 @@ static void list_unlink_locked(gomap_snap_t *m, version *v)
 
 size_t gomap__snap_refs_of(const version *v)
 {
-    return atomic_load_explicit(&((version *)(uintptr_t)v)->refs, memory_order_relaxed);
+    return load_relaxed(&((version *)(uintptr_t)v)->refs);
 }
 
 /* Views held (ranges in progress included): the view bits of the current
@@ -144,24 +127,21 @@ size_t gomap__snap_views_locked(const gomap_snap_t *m, const version *cur)
 
 /* A retired version's last reference is gone and it has left the list: its
  * map goes back to the allocator and its struct to the pool, then the
- * counters say so. The release decrement of retired_versions is the last
- * access to m: gomap_snap_free waits (acquire) until the count is zero
- * before it frees m (and the pool). */
+ * counters say so. Counting it out is the last access to m: gomap_snap_free
+ * waits until the count is drained (reclaim_count.h) before it frees m (and
+ * the pool). */
 static void version_reclaim(gomap_snap_t *m, version *v)
 {
     size_t bytes = v->bytes;
     gomap__snap_version_destroy(m, v);
-    atomic_fetch_sub_explicit(&m->retired_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->reclaimed_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&m->retired_versions, 1, memory_order_release);
+    gomap__count_reclaimed(&m->reclaim, 1, bytes);
 }
 
 /* The report for a misused view of v; `refs` is v's count as the caller
  * found it. The version's map is described only while the base reference
  * keeps it alive. */
-_Noreturn __attribute__((noinline, cold)) void gomap__snap_view_fault(const version *v, size_t refs,
-                                                                 const char *message,
-                                                                 const void *site)
+_Noreturn __attribute__((noinline, cold)) void
+gomap__snap_view_fault(const version *v, size_t refs, const char *message, const void *site)
 {
     gomap__fault((refs & REF_BASE) ? v->map : NULL, message, 0, site);
 }
@@ -176,7 +156,7 @@ _Noreturn __attribute__((noinline, cold)) void gomap__snap_view_fault(const vers
  * abort. */
 void gomap__snap_version_put(version *v, const void *site)
 {
-    size_t old = atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel);
+    size_t old = fetch_sub_acq_rel(&v->refs, 1);
     if (__builtin_expect((old & REF_VIEWS) == 0, 0))
         gomap__snap_view_fault(v, old, MSG_VIEW_TWICE_HELD, site);
     if (old == 1) {
@@ -194,10 +174,11 @@ void gomap__snap_version_put(version *v, const void *site)
  * same acq_rel as gomap__snap_version_put. */
 void gomap__snap_version_grace_over(struct gomap_retired *r)
 {
-    version *v = (version *)(void *)((char *)r - offsetof(version, retired));
+    version *v = GOMAP_CONTAINER_OF(r, version, retired);
     gomap_snap_t *m = v->owner;
     pthread_mutex_lock(&m->gc_mu);
-    size_t left = atomic_fetch_sub_explicit(&v->refs, REF_BASE, memory_order_acq_rel) - REF_BASE;
+    size_t left = fetch_sub_acq_rel(&v->refs, REF_BASE) - REF_BASE;
+    GOMAP_ASSERT(!(left & REF_BASE)); /* the base reference was held */
     if (left == 0)
         list_unlink_locked(m, v);
     pthread_mutex_unlock(&m->gc_mu);

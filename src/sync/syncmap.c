@@ -36,8 +36,7 @@ static inline int table_put(struct table *t, const void *key, uint64_t h, struct
  * the table's contents (pairs with read_word's acquire). */
 static void publish(gomap_sync_t *m, struct table *t, bool amended)
 {
-    atomic_store_explicit(&m->read, (uintptr_t)t | (amended ? AMENDED : 0),
-                          memory_order_release);
+    store_release(&m->read, (uintptr_t)t | (amended ? AMENDED : 0));
 }
 
 /* ---- length --------------------------------------------------------------------- */
@@ -51,9 +50,9 @@ static void len_add(gomap_sync_t *m, long delta)
 {
     if (my_stripe == LEN_STRIPES) {
         static atomic_uint next;
-        my_stripe = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) % LEN_STRIPES;
+        my_stripe = fetch_add_relaxed(&next, 1) % LEN_STRIPES;
     }
-    atomic_fetch_add_explicit(&m->len[my_stripe].n, delta, memory_order_relaxed);
+    fetch_add_relaxed(&m->len[my_stripe].n, delta);
 }
 
 /* ---- entry transitions (lock-free unless named _locked) ---------------------------- */
@@ -62,10 +61,9 @@ static void len_add(gomap_sync_t *m, long delta)
  * there was none), or EXPUNGED without storing. */
 static struct box *entry_try_swap(struct entry *e, struct box *nv)
 {
-    struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
+    struct box *p = load_acquire(&e->p);
     while (p != EXPUNGED) {
-        if (atomic_compare_exchange_weak_explicit(&e->p, &p, nv, memory_order_acq_rel,
-                                                  memory_order_acquire))
+        if (cas_weak_acq_rel(&e->p, &p, nv))
             return p;
     }
     return EXPUNGED;
@@ -75,11 +73,11 @@ static struct box *entry_try_swap(struct entry *e, struct box *nv)
  * nothing changes if that fails) and becomes NULL. */
 static int entry_revive_locked(gomap_sync_t *m, struct entry *e, const void *key, uint64_t h)
 {
-    if (atomic_load_explicit(&e->p, memory_order_relaxed) != EXPUNGED)
+    if (load_relaxed(&e->p) != EXPUNGED)
         return 0;
     int rc = table_put(m->dirty, key, h, e);
     if (rc == 0)
-        atomic_store_explicit(&e->p, NULL, memory_order_release);
+        store_release(&e->p, NULL);
     return rc;
 }
 
@@ -87,10 +85,9 @@ static int entry_revive_locked(gomap_sync_t *m, struct entry *e, const void *key
  * entry is (now) EXPUNGED. */
 static bool entry_try_expunge_locked(struct entry *e)
 {
-    struct box *p = atomic_load_explicit(&e->p, memory_order_relaxed);
+    struct box *p = load_relaxed(&e->p);
     while (p == NULL) {
-        if (atomic_compare_exchange_weak_explicit(&e->p, &p, EXPUNGED, memory_order_relaxed,
-                                                  memory_order_relaxed))
+        if (cas_weak_relaxed(&e->p, &p, EXPUNGED))
             return true;
     }
     return p == EXPUNGED;
@@ -100,12 +97,11 @@ static bool entry_try_expunge_locked(struct entry *e)
  * box taken out (the caller may still read it, then retires it) or NULL. */
 static struct box *entry_delete(gomap_sync_t *m, struct entry *e, const void *old)
 {
-    struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
+    struct box *p = load_acquire(&e->p);
     while (has_value(p)) {
         if (old && !same_val(m, p, old))
             return NULL;
-        if (atomic_compare_exchange_weak_explicit(&e->p, &p, NULL, memory_order_acq_rel,
-                                                  memory_order_acquire)) {
+        if (cas_weak_acq_rel(&e->p, &p, NULL)) {
             len_add(m, -1);
             return p;
         }
@@ -122,7 +118,7 @@ enum { TRY_LOCKED = 2 };
 static int entry_try_load_or_store(gomap_sync_t *m, struct entry *e, const void *val,
                                    void *actual_out)
 {
-    struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
+    struct box *p = load_acquire(&e->p);
     struct box *nv = NULL;
     for (;;) {
         if (p == EXPUNGED || has_value(p)) {
@@ -135,8 +131,7 @@ static int entry_try_load_or_store(gomap_sync_t *m, struct entry *e, const void 
         }
         if (!nv && !(nv = gomap__box_new(m, val)))
             return -ENOMEM;
-        if (atomic_compare_exchange_weak_explicit(&e->p, &p, nv, memory_order_acq_rel,
-                                                  memory_order_acquire)) {
+        if (cas_weak_acq_rel(&e->p, &p, nv)) {
             len_add(m, +1);
             if (actual_out && m->val_size)
                 memcpy(actual_out, val, m->val_size);
@@ -148,7 +143,7 @@ static int entry_try_load_or_store(gomap_sync_t *m, struct entry *e, const void 
 /* Go's tryCompareAndSwap: 1 swapped, 0 not, -ENOMEM. */
 static int entry_try_cas(gomap_sync_t *m, struct entry *e, const void *old, const void *nv_val)
 {
-    struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
+    struct box *p = load_acquire(&e->p);
     struct box *nv = NULL;
     for (;;) {
         if (!has_value(p) || !same_val(m, p, old)) {
@@ -158,8 +153,7 @@ static int entry_try_cas(gomap_sync_t *m, struct entry *e, const void *old, cons
         }
         if (!nv && !(nv = gomap__box_new(m, nv_val)))
             return -ENOMEM;
-        if (atomic_compare_exchange_weak_explicit(&e->p, &p, nv, memory_order_acq_rel,
-                                                  memory_order_acquire)) {
+        if (cas_weak_acq_rel(&e->p, &p, nv)) {
             gomap__box_retire(m, p);
             return 1;
         }
@@ -172,7 +166,7 @@ static int retire_if_expunged(const void *key, void *val, void *ctx)
 {
     (void)key;
     struct entry *e = entry_in(val);
-    if (atomic_load_explicit(&e->p, memory_order_relaxed) == EXPUNGED)
+    if (load_relaxed(&e->p) == EXPUNGED)
         gomap__entry_retire(ctx, e);
     return 0;
 }
@@ -222,8 +216,7 @@ static int unexpunge(const void *key, void *val, void *ctx)
     (void)ctx;
     struct entry *e = entry_in(val);
     struct box *want = EXPUNGED;
-    atomic_compare_exchange_strong_explicit(&e->p, &want, NULL, memory_order_relaxed,
-                                            memory_order_relaxed);
+    cas_strong_relaxed(&e->p, &want, NULL);
     return 0;
 }
 
@@ -259,6 +252,7 @@ static int add_new_key_locked(gomap_sync_t *m, const void *key, uint64_t h, stru
     int rc = dirty_locked(m);
     if (rc)
         return rc;
+    GOMAP_ASSERT(m->dirty != NULL);
     struct entry *e = gomap__entry_new(m, nv);
     if (!e)
         return -ENOMEM;
@@ -275,14 +269,9 @@ static int add_new_key_locked(gomap_sync_t *m, const void *key, uint64_t h, stru
 
 /* ---- argument checks ---------------------------------------------------------------- */
 
-static bool key_ok(const gomap_sync_t *m, const void *key)
-{
-    return key && (m->key_kind != GOMAP_KEY_STR || !gomap__str_key_bad(key));
-}
-
 static bool args_ok(const gomap_sync_t *m, const void *key, const void *val)
 {
-    return m && key_ok(m, key) && (val || m->val_size == 0);
+    return m && gomap__key_ok(m->key_kind, key) && (val || m->val_size == 0);
 }
 
 static inline void zero_out(const gomap_sync_t *m, void *out)
@@ -310,7 +299,7 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     inner.hint = 0;
     inner.val_size = sizeof(struct entry *);
 
-    gomap_sync_t *m = gomap__sync_alloc(opt->alloc, sizeof *m);
+    gomap_sync_t *m = gomap__alloc(opt->alloc, sizeof *m);
     if (!m)
         return -ENOMEM;
     memset(m, 0, sizeof *m);
@@ -330,9 +319,7 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     m->max_free = m->max_free < 16 ? 16 : m->max_free > 16384 ? 16384 : m->max_free;
     for (unsigned i = 0; i < LEN_STRIPES; i++)
         atomic_init(&m->len[i].n, 0);
-    atomic_init(&m->retired_bytes, 0);
-    atomic_init(&m->retired_objects, 0);
-    atomic_init(&m->reclaimed_bytes, 0);
+    gomap__reclaim_count_init(&m->reclaim);
     pthread_mutex_init(&m->mu, NULL);
     *out = m;
     return 0;
@@ -345,7 +332,7 @@ static int kill_entry(const void *key, void *val, void *ctx)
     (void)key;
     gomap_sync_t *m = ctx;
     struct entry *e = entry_in(val);
-    struct box *p = atomic_exchange_explicit(&e->p, EXPUNGED, memory_order_acq_rel);
+    struct box *p = exchange_acq_rel(&e->p, EXPUNGED);
     if (has_value(p)) {
         len_add(m, -1);
         gomap__box_retire(m, p);
@@ -386,16 +373,17 @@ void gomap_sync_clear(gomap_sync_t *m)
  * counters), so m itself may go. */
 static bool sync_drained(struct gomap_retired *r)
 {
-    gomap_sync_t *m = (gomap_sync_t *)(void *)((char *)r - offsetof(gomap_sync_t, final));
-    return atomic_load_explicit(&m->retired_objects, memory_order_acquire) == 0;
+    gomap_sync_t *m = GOMAP_CONTAINER_OF(r, gomap_sync_t, final);
+    return gomap__count_drained(&m->reclaim);
 }
 
 static void sync_destroy(struct gomap_retired *r)
 {
-    gomap_sync_t *m = (gomap_sync_t *)(void *)((char *)r - offsetof(gomap_sync_t, final));
+    gomap_sync_t *m = GOMAP_CONTAINER_OF(r, gomap_sync_t, final);
+    GOMAP_ASSERT(gomap__count_drained(&m->reclaim)); /* nothing left to free m's memory */
     gomap__box_free_list(m);
     pthread_mutex_destroy(&m->mu);
-    gomap__sync_free_block(m, m, sizeof *m);
+    gomap__free(m->inner.alloc, m, sizeof *m);
 }
 
 void gomap_sync_free(gomap_sync_t *m)
@@ -404,17 +392,19 @@ void gomap_sync_free(gomap_sync_t *m)
         return;
     const struct gomap__scope *s = gomap__scope_find(m);
     if (__builtin_expect(s != NULL, 0))
-        gomap__scope_fault(s, NULL, MSG_SYNC_FREE_INSIDE, __builtin_return_address(0));
-    /* Clearing retires everything; m goes once all of it has been freed.
-     * Inside a read-side section or a callback that wait could never end
-     * (or deadlock): the reclaimer finishes the job instead. */
+        gomap__scope_fault(s, NULL, MSG_SYNC_FREE_INSIDE, GOMAP_CALLER);
+    /* Clearing retires everything; m goes once all of it has been freed:
+     * after a barrier every free queued so far has run (the loop only
+     * re-checks; sync_drained's acquire makes their writes ours). Inside a
+     * read-side section or a callback that wait could never end (or
+     * deadlock): the reclaimer finishes the job instead. */
     gomap_sync_clear(m);
     if (gomap__must_not_wait()) {
         gomap__rcu_defer_until(&m->final, sync_drained, sync_destroy);
         return;
     }
     while (!sync_drained(&m->final))
-        gomap__rcu_wait_a_little();
+        gomap__rcu_barrier();
     sync_destroy(&m->final);
 }
 
@@ -466,7 +456,7 @@ ALWAYS_INLINE bool load_kind(gomap_sync_t *m, int kind, const void *key, void *v
 {
     gomap__rcu_read_lock();
     struct entry *e = find_entry_kind(m, kind, key);
-    struct box *p = e ? atomic_load_explicit(&e->p, memory_order_acquire) : NULL;
+    struct box *p = e ? load_acquire(&e->p) : NULL;
     bool found = has_value(p);
     if (found)
         copy_val(m, val_out, p);
@@ -478,7 +468,7 @@ ALWAYS_INLINE bool load_kind(gomap_sync_t *m, int kind, const void *key, void *v
 
 bool gomap_sync_load(gomap_sync_t *m, const void *key, void *val_out)
 {
-    if (!m || !key_ok(m, key)) {
+    if (!m || !gomap__key_ok(m->key_kind, key)) {
         zero_out(m, val_out);
         return false;
     }
@@ -506,7 +496,7 @@ static int swap_locked(gomap_sync_t *m, const void *key, uint64_t h, struct box 
         *prev = NULL;
         return add_new_key_locked(m, key, h, nv);
     }
-    *prev = atomic_exchange_explicit(&e->p, nv, memory_order_acq_rel);
+    *prev = exchange_acq_rel(&e->p, nv);
     if (!*prev)
         len_add(m, +1);
     return 0;
@@ -622,7 +612,7 @@ static struct entry *find_for_delete(gomap_sync_t *m, const void *key, void *val
     e = table_find(read_table(w), key, h);
     if (!e && read_amended(w) && (e = table_find(m->dirty, key, h)) != NULL) {
         gomap__remove_hashed(m->dirty->map, key, h);
-        struct box *p = atomic_exchange_explicit(&e->p, EXPUNGED, memory_order_acq_rel);
+        struct box *p = exchange_acq_rel(&e->p, EXPUNGED);
         if (has_value(p)) {
             *done = true;
             len_add(m, -1);
@@ -639,7 +629,7 @@ static struct entry *find_for_delete(gomap_sync_t *m, const void *key, void *val
 
 bool gomap_sync_load_and_delete(gomap_sync_t *m, const void *key, void *val_out)
 {
-    if (!m || !key_ok(m, key)) {
+    if (!m || !gomap__key_ok(m->key_kind, key)) {
         zero_out(m, val_out);
         return false;
     }
@@ -665,7 +655,7 @@ void gomap_sync_delete(gomap_sync_t *m, const void *key)
 
 bool gomap_sync_compare_and_delete(gomap_sync_t *m, const void *key, const void *old)
 {
-    if (!m || !key_ok(m, key) || (!old && m->val_size))
+    if (!m || !gomap__key_ok(m->key_kind, key) || (!old && m->val_size))
         return false;
     static const char no_value;
     gomap__rcu_read_lock();
@@ -705,10 +695,10 @@ void gomap_sync_range(gomap_sync_t *m, bool (*fn)(const void *key, const void *v
         while (gomap_iter_next(&it, &key, &slot)) {
             struct entry *e;
             memcpy(&e, slot, sizeof e);
-            struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
+            struct box *p = load_acquire(&e->p);
             if (!has_value(p))
                 continue;
-            gomap__scope_enter(m, "a range", NULL, __builtin_return_address(0));
+            gomap__scope_enter(m, "a range", NULL, GOMAP_CALLER);
             bool more = fn(key, m->val_size ? box_val(p) : (const void *)PRESENT, ctx);
             gomap__scope_leave();
             if (!more) {
@@ -726,7 +716,7 @@ size_t gomap_sync_len(gomap_sync_t *m)
         return 0;
     long n = 0;
     for (unsigned i = 0; i < LEN_STRIPES; i++)
-        n += atomic_load_explicit(&m->len[i].n, memory_order_relaxed);
+        n += load_relaxed(&m->len[i].n);
     return n > 0 ? (size_t)n : 0;
 }
 

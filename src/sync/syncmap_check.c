@@ -3,6 +3,8 @@
  */
 #include "sync/syncmap_internal.h"
 
+#include "diag/validate.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,9 +27,8 @@ int gomap_sync_stats(gomap_sync_t *m, gomap_sync_stats_t *out)
     out->promotions = m->promotions;
     out->dirty_copies = m->dirty_copies;
     pthread_mutex_unlock(&m->mu);
-    out->retired_bytes = atomic_load_explicit(&m->retired_bytes, memory_order_relaxed);
-    out->retired_objects = atomic_load_explicit(&m->retired_objects, memory_order_relaxed);
-    out->reclaimed_bytes = atomic_load_explicit(&m->reclaimed_bytes, memory_order_relaxed);
+    gomap__count_read(&m->reclaim, &out->retired_objects, &out->retired_bytes,
+                      &out->reclaimed_bytes);
     return 0;
 }
 
@@ -44,7 +45,7 @@ static int check_read_entry(const void *key, void *val, void *ctx)
 {
     struct check_ctx *c = ctx;
     struct entry *e = entry_in(val);
-    struct box *p = atomic_load_explicit(&e->p, memory_order_relaxed);
+    struct box *p = load_relaxed(&e->p);
     if (!c->other) {
         if (p == EXPUNGED)
             c->why = "an entry of the read part is expunged while there is no dirty map";
@@ -62,7 +63,7 @@ static int check_dirty_entry(const void *key, void *val, void *ctx)
 {
     struct check_ctx *c = ctx;
     struct entry *e = entry_in(val);
-    struct box *p = atomic_load_explicit(&e->p, memory_order_relaxed);
+    struct box *p = load_relaxed(&e->p);
     if (p == EXPUNGED)
         c->why = "an expunged entry is in the dirty map";
     else if (c->other && gomap__key_is_reflexive(c->other->map, key) &&
@@ -70,13 +71,6 @@ static int check_dirty_entry(const void *key, void *val, void *ctx)
         c->why = "the dirty map has a key the read part lacks, and the read part is not amended";
     c->live += has_value(p);
     return c->why != NULL;
-}
-
-static int fail(char *why, size_t why_len, const char *reason)
-{
-    if (why && why_len)
-        snprintf(why, why_len, "%s", reason);
-    return -EFAULT;
 }
 
 int gomap_sync_validate(gomap_sync_t *m, char *why, size_t why_len)
@@ -110,6 +104,6 @@ int gomap_sync_validate(gomap_sync_t *m, char *why, size_t why_len)
         c.why = "gomap_sync_len differs from the number of live entries";
     pthread_mutex_unlock(&m->mu);
     if (c.why)
-        rc = fail(why, why_len, c.why);
+        rc = gomap__why_fail((struct gomap__why){why, why_len}, "%s", c.why);
     return rc;
 }

@@ -35,7 +35,12 @@
 #include <stdatomic.h>
 
 #include "core/layer.h"
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/atomics.h"
+#include "base/compiler.h"
 #include "base/rcu.h"
+#include "base/reclaim_count.h"
 
 #define CACHE_LINE 64
 #define LEN_STRIPES 8
@@ -111,9 +116,7 @@ struct gomap_sync {
     uint64_t promotions;          /* under mu */
     uint64_t dirty_copies;        /* under mu */
 
-    atomic_size_t retired_bytes;
-    atomic_size_t retired_objects;
-    _Atomic uint64_t reclaimed_bytes;
+    struct gomap__reclaim_count reclaim; /* what the map retired and freed */
 
     struct gomap_retired final;   /* gomap_sync_free's deferred end */
     gomap_options inner;          /* options of every table (val: entry *) */
@@ -203,7 +206,7 @@ static inline struct entry *table_lookup(const struct table *t, const void *key)
  * published it: a reader sees the table as it was when it was published. */
 static inline uintptr_t read_word(gomap_sync_t *m)
 {
-    return atomic_load_explicit(&m->read, memory_order_acquire);
+    return load_acquire(&m->read);
 }
 
 static inline struct table *read_table(uintptr_t w)
@@ -227,12 +230,10 @@ static inline uint64_t key_hash(const gomap_sync_t *m, const void *key)
 
 /* ---- memory (syncmap_mem.c) -------------------------------------------------
  *
- * All memory comes from the map's allocator (options.alloc, or malloc),
- * which is called from any thread. "Retire" means: free after an RCU grace
- * period, counted in retired_bytes until then. */
-
-void *gomap__sync_alloc(const gomap_allocator *a, size_t size);
-void gomap__sync_free_block(gomap_sync_t *m, void *p, size_t size);
+ * All memory comes from the map's allocator (options.alloc, or malloc:
+ * gomap__alloc, alloc.h), which is called from any thread. "Retire" means:
+ * free after an RCU grace period, counted in m->reclaim until then
+ * (reclaim_count.h). */
 
 /* A box holding a copy of val (PRESENT for a set), or NULL. Must be called
  * inside a read-side section (the free list relies on it). */

@@ -29,40 +29,8 @@
  */
 #include "sync/syncmap_internal.h"
 
-#include <stdlib.h>
-
 const char gomap__sync_expunged;
 const char gomap__sync_present;
-
-void *gomap__sync_alloc(const gomap_allocator *a, size_t size)
-{
-    return a ? a->alloc(size, a->ctx) : malloc(size);
-}
-
-void gomap__sync_free_block(gomap_sync_t *m, void *p, size_t size)
-{
-    const gomap_allocator *a = m->inner.alloc;
-    if (a)
-        a->free(p, size, a->ctx);
-    else
-        free(p);
-}
-
-static void account_retired(gomap_sync_t *m, size_t bytes)
-{
-    atomic_fetch_add_explicit(&m->retired_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->retired_objects, 1, memory_order_relaxed);
-}
-
-/* The last thing a deferred free does with m: gomap_sync_free waits for
- * retired_objects to reach zero (acquire, pairing with this release) and
- * then frees m. */
-static void account_reclaimed(gomap_sync_t *m, size_t bytes)
-{
-    atomic_fetch_sub_explicit(&m->retired_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->reclaimed_bytes, bytes, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&m->retired_objects, 1, memory_order_release);
-}
 
 /* ---- boxes ------------------------------------------------------------------ */
 
@@ -75,30 +43,27 @@ static size_t box_bytes(const gomap_sync_t *m)
 
 static inline struct box *next_of(struct box *b)
 {
-    return atomic_load_explicit(&b->next_free, memory_order_relaxed);
+    return load_relaxed(&b->next_free);
 }
 
 /* Pops a recycled box, or NULL. Inside a read-side section (see the top). */
 static struct box *box_pop(gomap_sync_t *m)
 {
-    struct box *b = atomic_load_explicit(&m->free_boxes, memory_order_acquire);
-    while (b && !atomic_compare_exchange_weak_explicit(&m->free_boxes, &b, next_of(b),
-                                                       memory_order_acquire,
-                                                       memory_order_acquire))
+    struct box *b = load_acquire(&m->free_boxes);
+    while (b && !cas_weak_acquire(&m->free_boxes, &b, next_of(b)))
         ;
     if (b)
-        atomic_fetch_sub_explicit(&m->nfree, 1, memory_order_relaxed);
+        fetch_sub_relaxed(&m->nfree, 1);
     return b;
 }
 
 /* Pushes the chain first..last (linked by next_free) onto a stack. */
 static void push_chain(_Atomic(struct box *) *stack, struct box *first, struct box *last)
 {
-    struct box *top = atomic_load_explicit(stack, memory_order_relaxed);
+    struct box *top = load_relaxed(stack);
     do
-        atomic_store_explicit(&last->next_free, top, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(stack, &top, first, memory_order_release,
-                                                  memory_order_relaxed));
+        store_relaxed(&last->next_free, top);
+    while (!cas_weak_release(stack, &top, first));
 }
 
 struct box *gomap__box_new(gomap_sync_t *m, const void *val)
@@ -107,7 +72,7 @@ struct box *gomap__box_new(gomap_sync_t *m, const void *val)
         return PRESENT;
     struct box *b = box_pop(m);
     if (!b) {
-        b = gomap__sync_alloc(m->inner.alloc, box_bytes(m));
+        b = gomap__alloc(m->inner.alloc, box_bytes(m));
         if (!b)
             return NULL;
         b->owner = m;
@@ -128,28 +93,27 @@ void gomap__box_discard(gomap_sync_t *m, struct box *b)
  * the free list is full. */
 static void box_batch_free_deferred(struct gomap_retired *r)
 {
-    struct box *b = (struct box *)r;
+    struct box *b = GOMAP_CONTAINER_OF(r, struct box, retired);
     gomap_sync_t *m = b->owner;
     size_t bytes = box_bytes(m), n = b->depth;
-    size_t nfree = atomic_load_explicit(&m->nfree, memory_order_relaxed);
+    GOMAP_ASSERT(n >= 1 && b->bottom != NULL);
+    size_t nfree = load_relaxed(&m->nfree);
     if (nfree + n <= m->max_free) {
-        atomic_fetch_add_explicit(&m->nfree, n, memory_order_relaxed);
+        fetch_add_relaxed(&m->nfree, n);
         push_chain(&m->free_boxes, b, b->bottom);
     } else {
         while (b) {
             struct box *next = next_of(b);
-            gomap__sync_free_block(m, b, bytes);
+            gomap__free(m->inner.alloc, b, bytes);
             b = next;
         }
     }
-    atomic_fetch_sub_explicit(&m->retired_bytes, n * bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->reclaimed_bytes, n * bytes, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&m->retired_objects, n, memory_order_release); /* last use of m */
+    gomap__count_reclaimed(&m->reclaim, n, n * bytes); /* last use of m */
 }
 
 void gomap__box_flush(gomap_sync_t *m)
 {
-    struct box *chain = atomic_exchange_explicit(&m->pending, NULL, memory_order_acquire);
+    struct box *chain = exchange_acquire(&m->pending, NULL);
     if (chain)
         gomap__rcu_retire(&chain->retired, box_batch_free_deferred);
 }
@@ -161,34 +125,34 @@ void gomap__box_retire(gomap_sync_t *m, struct box *b)
 {
     if (b == PRESENT)
         return;
-    account_retired(m, box_bytes(m));
-    struct box *top = atomic_load_explicit(&m->pending, memory_order_acquire);
+    GOMAP_ASSERT(b != NULL && b != EXPUNGED); /* a real box */
+    gomap__count_retired(&m->reclaim, 1, box_bytes(m));
+    struct box *top = load_acquire(&m->pending);
     do {
-        atomic_store_explicit(&b->next_free, top, memory_order_relaxed);
+        store_relaxed(&b->next_free, top);
         b->bottom = top ? top->bottom : b;
         b->depth = top ? top->depth + 1 : 1;
-    } while (!atomic_compare_exchange_weak_explicit(&m->pending, &top, b, memory_order_acq_rel,
-                                                    memory_order_acquire));
+    } while (!cas_weak_acq_rel(&m->pending, &top, b));
     if (b->depth >= BOX_BATCH)
         gomap__box_flush(m);
 }
 
 void gomap__box_free_list(gomap_sync_t *m)
 {
-    struct box *b = atomic_exchange_explicit(&m->free_boxes, NULL, memory_order_acquire);
+    struct box *b = exchange_acquire(&m->free_boxes, NULL);
     while (b) {
         struct box *next = next_of(b);
-        gomap__sync_free_block(m, b, box_bytes(m));
+        gomap__free(m->inner.alloc, b, box_bytes(m));
         b = next;
     }
-    atomic_store_explicit(&m->nfree, 0, memory_order_relaxed);
+    store_relaxed(&m->nfree, 0);
 }
 
 /* ---- entries ------------------------------------------------------------------ */
 
 struct entry *gomap__entry_new(gomap_sync_t *m, struct box *val)
 {
-    struct entry *e = gomap__sync_alloc(m->inner.alloc, sizeof *e);
+    struct entry *e = gomap__alloc(m->inner.alloc, sizeof *e);
     if (!e)
         return NULL;
     e->owner = m;
@@ -198,20 +162,20 @@ struct entry *gomap__entry_new(gomap_sync_t *m, struct box *val)
 
 void gomap__entry_free_now(gomap_sync_t *m, struct entry *e)
 {
-    gomap__sync_free_block(m, e, sizeof *e);
+    gomap__free(m->inner.alloc, e, sizeof *e);
 }
 
 static void entry_free_deferred(struct gomap_retired *r)
 {
-    struct entry *e = (struct entry *)r;
+    struct entry *e = GOMAP_CONTAINER_OF(r, struct entry, retired);
     gomap_sync_t *m = e->owner;
     gomap__entry_free_now(m, e);
-    account_reclaimed(m, sizeof *e);
+    gomap__count_reclaimed(&m->reclaim, 1, sizeof *e); /* last use of m */
 }
 
 void gomap__entry_retire(gomap_sync_t *m, struct entry *e)
 {
-    account_retired(m, sizeof *e);
+    gomap__count_retired(&m->reclaim, 1, sizeof *e);
     gomap__rcu_retire(&e->retired, entry_free_deferred);
 }
 
@@ -219,13 +183,13 @@ void gomap__entry_retire(gomap_sync_t *m, struct entry *e)
 
 struct table *gomap__table_new(gomap_sync_t *m, size_t hint)
 {
-    struct table *t = gomap__sync_alloc(m->inner.alloc, sizeof *t);
+    struct table *t = gomap__alloc(m->inner.alloc, sizeof *t);
     if (!t)
         return NULL;
     gomap_options o = m->inner;
     o.hint = hint;
     if (gomap__new_seeded(&t->map, &o, m->seed) != 0) {
-        gomap__sync_free_block(m, t, sizeof *t);
+        gomap__free(m->inner.alloc, t, sizeof *t);
         return NULL;
     }
     t->owner = m;
@@ -236,21 +200,21 @@ struct table *gomap__table_new(gomap_sync_t *m, size_t hint)
 void gomap__table_free_now(gomap_sync_t *m, struct table *t)
 {
     gomap_free(t->map);
-    gomap__sync_free_block(m, t, sizeof *t);
+    gomap__free(m->inner.alloc, t, sizeof *t);
 }
 
 static void table_free_deferred(struct gomap_retired *r)
 {
-    struct table *t = (struct table *)r;
+    struct table *t = GOMAP_CONTAINER_OF(r, struct table, retired);
     gomap_sync_t *m = t->owner;
     size_t bytes = t->bytes;
     gomap__table_free_now(m, t);
-    account_reclaimed(m, bytes);
+    gomap__count_reclaimed(&m->reclaim, 1, bytes); /* last use of m */
 }
 
 void gomap__table_retire(gomap_sync_t *m, struct table *t)
 {
     t->bytes = sizeof *t + layer_bytes_held(t->map);
-    account_retired(m, t->bytes);
+    gomap__count_retired(&m->reclaim, 1, t->bytes);
     gomap__rcu_retire(&t->retired, table_free_deferred);
 }

@@ -48,26 +48,13 @@
 
 enum { CHILD_ALARM = 20, FILL = 100 };
 
-static gomap_t *filled_map(size_t n)
-{
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = GOMAP_KEY_U64;
-    o.val_size = sizeof(uint64_t);
-    gomap_t *m = NULL;
-    CHECK_EQ(gomap_new(&m, &o), 0);
-    for (uint64_t k = 0; k < n; k++)
-        CHECK_EQ(gomap_set(m, &k, &k), 0);
-    return m;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Allowed uses (every build)                                                */
 /* ------------------------------------------------------------------------ */
 
 static void test_done_twice_is_harmless(void)
 {
-    gomap_t *m = filled_map(FILL);
+    gomap_t *m = check_u64_map(GOMAP_CHECK_AUTO, 0, FILL);
     gomap_iter it;
     gomap_iter_init(&it, m);
     CHECK(gomap_iter_next(&it, NULL, NULL));
@@ -79,14 +66,14 @@ static void test_done_twice_is_harmless(void)
 
 static void test_free_after_done_or_exhaustion(void)
 {
-    gomap_t *m = filled_map(FILL);
+    gomap_t *m = check_u64_map(GOMAP_CHECK_AUTO, 0, FILL);
     gomap_iter it;
     gomap_iter_init(&it, m);
     CHECK(gomap_iter_next(&it, NULL, NULL));
     gomap_iter_done(&it);
     gomap_free(m);
 
-    m = filled_map(FILL);
+    m = check_u64_map(GOMAP_CHECK_AUTO, 0, FILL);
     gomap_iter_init(&it, m);
     size_t n = 0;
     while (gomap_iter_next(&it, NULL, NULL))
@@ -94,12 +81,12 @@ static void test_free_after_done_or_exhaustion(void)
     CHECK_EQ(n, FILL);
     gomap_free(m); /* exhausted: ended automatically */
 
-    m = filled_map(0);
+    m = check_u64_map(GOMAP_CHECK_AUTO, 0, 0);
     gomap_iter_init(&it, m); /* empty: exhausted at once, never live */
     CHECK(!gomap_iter_next(&it, NULL, NULL));
     gomap_free(m);
 
-    m = filled_map(0);
+    m = check_u64_map(GOMAP_CHECK_AUTO, 0, 0);
     gomap_iter_init(&it, m);
     gomap_free(m); /* not even stepped: an empty map's iterator is not live */
 }
@@ -216,7 +203,7 @@ static void test_resume_after_reclaim_reported(void)
 
 static void step_after_done(void)
 {
-    gomap_t *m = filled_map(FILL);
+    gomap_t *m = check_u64_map(GOMAP_CHECK_AUTO, 0, FILL);
     gomap_iter it;
     gomap_iter_init(&it, m);
     CHECK(gomap_iter_next(&it, NULL, NULL));
@@ -226,7 +213,7 @@ static void step_after_done(void)
 
 static void step_after_done_twice(void)
 {
-    gomap_t *m = filled_map(FILL);
+    gomap_t *m = check_u64_map(GOMAP_CHECK_AUTO, 0, FILL);
     gomap_iter it;
     gomap_iter_init(&it, m);
     gomap_iter_done(&it); /* ended before the first step */
@@ -236,7 +223,7 @@ static void step_after_done_twice(void)
 
 static void free_with_live_iterator(void)
 {
-    gomap_t *m = filled_map(FILL);
+    gomap_t *m = check_u64_map(GOMAP_CHECK_AUTO, 0, FILL);
     gomap_iter it;
     gomap_iter_init(&it, m);
     CHECK(gomap_iter_next(&it, NULL, NULL));
@@ -245,7 +232,7 @@ static void free_with_live_iterator(void)
 
 static void free_with_unstepped_iterator(void)
 {
-    gomap_t *m = filled_map(FILL);
+    gomap_t *m = check_u64_map(GOMAP_CHECK_AUTO, 0, FILL);
     gomap_iter it;
     gomap_iter_init(&it, m); /* live from initialisation on */
     gomap_free(m); /* the mistake */
@@ -273,7 +260,7 @@ static void test_free_with_live_iterator_reported(void)
 /* Without the debug checks a step after done is just the end. */
 static void test_step_after_done_returns_false(void)
 {
-    gomap_t *m = filled_map(FILL);
+    gomap_t *m = check_u64_map(GOMAP_CHECK_AUTO, 0, FILL);
     gomap_iter it;
     gomap_iter_init(&it, m);
     CHECK(gomap_iter_next(&it, NULL, NULL));

@@ -293,19 +293,6 @@ static void name_self(const char *name)
     child_info("%s %ld\n", name, (long)gettid());
 }
 
-static gomap_t *new_u64_map(gomap_check_mode mode, size_t hint)
-{
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = GOMAP_KEY_U64;
-    o.val_size = sizeof(uint64_t);
-    o.hint = hint;
-    o.check = mode;
-    gomap_t *m = NULL;
-    CHECK_EQ(gomap_new(&m, &o), 0);
-    return m;
-}
-
 static const char *mode_word(gomap_check_mode mode)
 {
     return mode == GOMAP_CHECK_STRICT ? "strict" : mode == GOMAP_CHECK_FAST ? "fast" : "off";
@@ -834,7 +821,7 @@ static void race_body(void *p)
     install_handler(c->handler);
     /* Presized for every key the racers use, so the map never grows: the
      * first overlap is the only thing going on. */
-    gomap_t *m = new_u64_map(c->mode, RACE_KEYS);
+    gomap_t *m = check_u64_map(c->mode, RACE_KEYS, 0);
     child_info("map %p\n", (void *)m);
     pthread_barrier_t start;
     CHECK(pthread_barrier_init(&start, NULL, 2) == 0);
@@ -992,7 +979,7 @@ static void *iterate_thread(void *p)
 static void observe_body(void *p)
 {
     const observe_cfg *c = p;
-    gomap_t *m = new_u64_map(c->mode, OBSERVE_KEYS);
+    gomap_t *m = check_u64_map(c->mode, OBSERVE_KEYS, 0);
     for (uint64_t k = 0; k < OBSERVE_KEYS; k++)
         CHECK_EQ(gomap_set(m, &k, &k), 0);
     child_info("map %p\n", (void *)m);

@@ -148,19 +148,6 @@ typedef struct {
     unsigned long ops;
 } worker;
 
-static gomap_t *new_map(gomap_check_mode mode, size_t hint)
-{
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = GOMAP_KEY_U64;
-    o.val_size = sizeof(uint64_t);
-    o.hint = hint;
-    o.check = mode;
-    gomap_t *m = NULL;
-    CHECK_EQ(gomap_new(&m, &o), 0);
-    return m;
-}
-
 static void *writer_main(void *p)
 {
     worker *w = p;
@@ -367,7 +354,7 @@ static void run_locked(gomap_check_mode mode, lock_kind kind)
     shared_state sh;
     memset(&sh, 0, sizeof sh);
     sh.seed = test_seed() ^ ((uint64_t)mode << 32) ^ (uint64_t)kind;
-    sh.m = new_map(mode, 0);
+    sh.m = check_u64_map(mode, 0, 0);
     for (uint64_t k = 0; k < STABLE; k++) {
         uint64_t v = val_of(k, STABLE_TAG);
         CHECK_EQ(gomap_set(sh.m, &k, &v), 0);
@@ -496,7 +483,7 @@ static void *ro_reader_main(void *p)
 static void run_readers_only(gomap_check_mode mode)
 {
     enum { N = 4 };
-    gomap_t *m = new_map(mode, 0);
+    gomap_t *m = check_u64_map(mode, 0, 0);
     for (uint64_t k = 0; k < RO_KEYS; k++) {
         uint64_t v = val_of(k, STABLE_TAG);
         CHECK_EQ(gomap_set(m, &k, &v), 0);
@@ -538,7 +525,7 @@ static void test_readers_only_fast(void)
 static void run_iterate_and_write(gomap_check_mode mode)
 {
     enum { N = 3000 };
-    gomap_t *m = new_map(mode, 0);
+    gomap_t *m = check_u64_map(mode, 0, 0);
     for (uint64_t k = 0; k < N; k++)
         CHECK_EQ(gomap_set(m, &k, &k), 0);
     gomap_iter it;

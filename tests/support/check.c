@@ -1,5 +1,7 @@
 #include "check.h"
 
+#include "ckey.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -34,4 +36,36 @@ uint64_t test_seed(void)
         fflush(stdout);
     }
     return seed;
+}
+
+gomap_t *check_map_new(gomap_key_kind kind, size_t key_size, size_t val_size, size_t hint)
+{
+    gomap_t *m = NULL;
+    int rc = ckey_map_new(&m, kind, key_size, val_size, HASH_NONE, hint);
+    CHECK_MSG(rc == 0 && m != NULL, "gomap_new(kind %d, key %zu, val %zu, hint %zu): %s",
+              (int)kind, key_size, val_size, hint, gomap_strerror(rc));
+    return m;
+}
+
+gomap_t *check_u64_map(gomap_check_mode mode, size_t hint, uint64_t fill)
+{
+    gomap_options o;
+    memset(&o, 0, sizeof o);
+    o.key_kind = GOMAP_KEY_U64;
+    o.val_size = sizeof(uint64_t);
+    o.hint = hint;
+    o.check = mode;
+    gomap_t *m = NULL;
+    CHECK_EQ(gomap_new(&m, &o), 0);
+    for (uint64_t k = 0; k < fill; k++)
+        CHECK_EQ(gomap_set(m, &k, &k), 0);
+    return m;
+}
+
+gomap_stats_t check_map_stats(const gomap_t *m)
+{
+    gomap_stats_t s;
+    memset(&s, 0xFF, sizeof s);
+    CHECK_EQ(gomap_stats(m, &s), 0);
+    return s;
 }

@@ -33,6 +33,18 @@ void check_fail(const char *file, int line, const char *what, const char *detail
     do { char why_[256]; int rc_ = gomap_validate((m), why_, sizeof why_); \
          if (rc_ != 0) check_fail(__FILE__, __LINE__, "gomap_validate(" #m ")", why_); } while (0)
 
+/* A new map of these options (everything else zero), failing the test
+ * with gomap_strerror's text unless gomap_new succeeds. */
+gomap_t *check_map_new(gomap_key_kind kind, size_t key_size, size_t val_size, size_t hint);
+
+/* A uint64_t -> uint64_t map in check mode `mode`, presized for `hint`,
+ * holding k -> k for every k < fill; fails the test on any error. */
+gomap_t *check_u64_map(gomap_check_mode mode, size_t hint, uint64_t fill);
+
+/* gomap_stats(m), failing the test unless it succeeds. The struct is
+ * filled with 0xFF bytes first, so a field the call leaves unset shows. */
+gomap_stats_t check_map_stats(const gomap_t *m);
+
 /* Runs one test function, printing its name first. */
 #define RUN(fn) do { printf("== %s\n", #fn); fflush(stdout); fn(); } while (0)
 

@@ -222,15 +222,7 @@ static void *make_maps(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 3; i++) {
-        gomap_options o;
-        memset(&o, 0, sizeof o);
-        o.key_kind = GOMAP_KEY_U64;
-        o.val_size = sizeof(uint64_t);
-        gomap_t *m = NULL;
-        CHECK_EQ(gomap_new(&m, &o), 0);
-        for (uint64_t k = 0; k < 50; k++)
-            CHECK_EQ(gomap_set(m, &k, &k), 0);
-        gomap_free(m);
+        gomap_free(check_u64_map(GOMAP_CHECK_AUTO, 0, 50));
     }
     return NULL;
 }

@@ -22,29 +22,6 @@
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static gomap_t *map_new(gomap_key_kind kind, size_t key_size, size_t val_size, size_t hint)
-{
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = kind;
-    o.key_size = key_size;
-    o.val_size = val_size;
-    o.hint = hint;
-    gomap_t *m = NULL;
-    int rc = gomap_new(&m, &o);
-    CHECK_MSG(rc == 0 && m != NULL, "gomap_new(kind %d, key %zu, val %zu, hint %zu): %s",
-              (int)kind, key_size, val_size, hint, gomap_strerror(rc));
-    return m;
-}
-
-static gomap_stats_t stats_of(const gomap_t *m)
-{
-    gomap_stats_t st;
-    memset(&st, 0, sizeof st);
-    CHECK_EQ(gomap_stats(m, &st), 0);
-    return st;
-}
-
 /* Value slots and stored keys carry no alignment promise: read and write them
  * with memcpy. */
 static int64_t rd64(const void *p)
@@ -190,7 +167,7 @@ static void test_negative_zero(void)
     for (int pass = 0; pass < 2; pass++) {
         size_t others = pass ? 1000 : 0;
 
-        gomap_t *m = map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
+        gomap_t *m = check_map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
         for (size_t i = 1; i <= others; i++)
             put_f64(m, (double)i, (int64_t)i);
         put_f64(m, pz, 1);
@@ -219,7 +196,7 @@ static void test_negative_zero(void)
         gomap_free(m);
 
         /* Second half of Go's test: -0 first, then +0 overwrites it. */
-        m = map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
+        m = check_map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
         for (size_t i = 1; i <= others; i++)
             put_f64(m, -(double)i, (int64_t)i);
         put_f64(m, nz, 1);
@@ -284,7 +261,7 @@ static void test_map_assignment_nan(void)
     };
 
     /* Assignment: m[nan] = 1; m[nan] = 2; m[nan] = 4. */
-    gomap_t *m = map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
     put_f64(m, nan, 1);
     CHECK_EQ(gomap_len(m), 1);
     put_f64(m, nan, 2);
@@ -317,7 +294,7 @@ static void test_map_assignment_nan(void)
 
     /* Operator assignment: m[nan] += 1; m[nan] += 2; m[nan] += 4. Each
      * assign inserts a fresh zero slot. */
-    m = map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
+    m = check_map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
     CHECK_EQ(add_f64(m, nan, 1), 1);
     CHECK_EQ(add_f64(m, nan, 2), 1);
     CHECK_EQ(add_f64(m, nan, 4), 1);
@@ -335,11 +312,11 @@ static void test_map_assignment_nan(void)
 static void test_grow_with_nan(void)
 {
     const double nan = NAN;
-    gomap_t *m = map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 4);
+    gomap_t *m = check_map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 4);
     put_f64(m, nan, 1);
     put_f64(m, nan, 2);
     CHECK_EQ(add_f64(m, nan, 4), 1);
-    unsigned b0 = stats_of(m).b;
+    unsigned b0 = check_map_stats(m).b;
 
     unsigned char seen[100] = {0};
     bool growflag = true;
@@ -358,7 +335,7 @@ static void test_grow_with_nan(void)
                 put_f64(m, (double)i, i);
             for (int i = 50; i < 100; i++)
                 CHECK_EQ(add_f64(m, (double)i, i), 1);
-            CHECK_MSG(stats_of(m).b >= b0 + 3, "map did not grow: B %u -> %u", b0, stats_of(m).b);
+            CHECK_MSG(check_map_stats(m).b >= b0 + 3, "map did not grow: B %u -> %u", b0, check_map_stats(m).b);
             growflag = false;
         }
         if (isnan(k)) {
@@ -392,7 +369,7 @@ static void test_grow_with_negative_zero(void)
     const double keys[4] = {0.0, 1.0, 2.0, 3.0};
     int late_zero = 0, rounds = 0;
     for (; rounds < 400 && (rounds < 20 || late_zero < 3); rounds++) {
-        gomap_t *m = map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 4);
+        gomap_t *m = check_map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 4);
         put_f64(m, keys[0], 1);
         CHECK_EQ(add_f64(m, keys[1], 2), 1);
         CHECK_EQ(add_f64(m, keys[2], 4), 1);
@@ -465,7 +442,7 @@ static void test_grow_with_negative_zero(void)
  * present from the start is produced exactly once; values are current. */
 static void test_iter_grow_and_delete(void)
 {
-    gomap_t *m = map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 4);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 4);
     for (uint64_t i = 0; i < 100; i++)
         put_u64(m, i, (int64_t)i);
     unsigned char *seen = calloc(1000, 1);
@@ -521,12 +498,12 @@ static void test_iter_grow_with_gc(void)
     CHECK(seen != NULL);
     for (int part = 1; part <= 2; part++) {
         for (int round = 0; round < 4; round++) {
-            gomap_t *m = map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 4);
+            gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 4);
             for (uint64_t i = 0; i < 8; i++)
                 put_u64(m, i, (int64_t)i);
             for (uint64_t i = 8; i < 16; i++)
                 CHECK_EQ(add_u64(m, i, (int64_t)i), 1);
-            unsigned b0 = stats_of(m).b;
+            unsigned b0 = check_map_stats(m).b;
             memset(seen, 0, MAXKEY);
             uint64_t next = 100;
             size_t held_in_loop = 0;
@@ -550,13 +527,13 @@ static void test_iter_grow_with_gc(void)
                     if (steps % 8 == 0)
                         CHECK_VALID(m);
                 }
-                held_in_loop = stats_of(m).bytes_held;
+                held_in_loop = check_map_stats(m).bytes_held;
                 steps++;
             }
             for (uint64_t i = 0; i < 16; i++)
                 CHECK_MSG(seen[i] == 1, "original key %llu missing (part %d)",
                           (unsigned long long)i, part);
-            gomap_stats_t st = stats_of(m);
+            gomap_stats_t st = check_map_stats(m);
             CHECK_MSG(st.b >= b0 + 3, "map grew only from B=%u to B=%u", b0, st.b);
             CHECK_EQ(gomap_len(m), 16 + (next - 100));
             CHECK_VALID(m);
@@ -564,7 +541,7 @@ static void test_iter_grow_with_gc(void)
              * A delete never allocates, so the total must drop. */
             uint64_t k0 = 0;
             CHECK(gomap_delete(m, &k0));
-            st = stats_of(m);
+            st = check_map_stats(m);
             CHECK_MSG(st.bytes_held < held_in_loop,
                       "bytes held %zu after the iteration, %zu during it", st.bytes_held,
                       held_in_loop);
@@ -593,15 +570,15 @@ static void test_map_nan_grow_iterator(void)
     enum { NBUCKETS = 16, NKEYS = NBUCKETS * 13 / 2 }; /* 16 * 6.5 = 104 */
     const double nan = NAN, one = 1.0;
     for (int round = 0; round < 8; round++) {
-        gomap_t *m = map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
+        gomap_t *m = check_map_new(GOMAP_KEY_F64, 0, sizeof(int64_t), 0);
         for (int i = 0; i < NKEYS; i++)
             put_f64(m, nan, i);
-        gomap_stats_t st = stats_of(m);
+        gomap_stats_t st = check_map_stats(m);
         CHECK_EQ(st.buckets, NBUCKETS);
         CHECK(!st.growing);
         put_f64(m, one, -1); /* count + 1 > 6.5 * 16: growth starts */
         CHECK(gomap_delete(m, &one));
-        st = stats_of(m);
+        st = check_map_stats(m);
         CHECK_MSG(st.growing && st.buckets == 2 * NBUCKETS,
                   "expected a growth to 32 buckets in progress (growing %d, buckets %zu)",
                   (int)st.growing, st.buckets);
@@ -625,7 +602,7 @@ static void test_map_nan_grow_iterator(void)
                 for (int i = 0; i < NBUCKETS; i++)
                     CHECK(!gomap_delete(m, &one));
                 CHECK_VALID(m);
-                CHECK_MSG(!stats_of(m).growing,
+                CHECK_MSG(!check_map_stats(m).growing,
                           "16 deletes did not finish evacuating 16 old buckets");
             }
         }
@@ -730,17 +707,17 @@ static void test_concurrent_reads_after_growth(void)
     }
     size_t growing_steps = 0;
     for (int loop = 0; loop < CR_LOOPS; loop++) {
-        gomap_t *m = map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0);
+        gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0);
         for (uint64_t gs = 0; gs < CR_STEPS; gs++) {
             put_u64(m, gs, (int64_t)gs);
-            if (stats_of(m).growing)
+            if (check_map_stats(m).growing)
                 growing_steps++;
             sh.m = m;
             sh.n = gs + 1;
             pthread_barrier_wait(&sh.go);
             pthread_barrier_wait(&sh.done);
         }
-        CHECK_MSG(stats_of(m).b >= 5, "map did not grow: B=%u", stats_of(m).b);
+        CHECK_MSG(check_map_stats(m).b >= 5, "map did not grow: B=%u", check_map_stats(m).b);
         /* Every reader's iterations have ended, so no iterator is live:
          * shrink (refused with -EBUSY while one is) must go ahead. */
         CHECK_EQ(gomap_shrink(m), 0);
@@ -780,7 +757,7 @@ static void big_key(unsigned char *k, int i)
 static void test_big_items(void)
 {
     unsigned char k[BIG], want[BIG], out[BIG];
-    gomap_t *m = map_new(GOMAP_KEY_BYTES, BIG, BIG, 4);
+    gomap_t *m = check_map_new(GOMAP_KEY_BYTES, BIG, BIG, 4);
     for (int i = 0; i < 100; i++) {
         big_key(k, i);
         CHECK_EQ(gomap_set(m, k, k), 0); /* m[key] = key */
@@ -859,7 +836,7 @@ static void large_fill(uint32_t *v, uint32_t i)
 static void test_map_large_key_no_pointer(void)
 {
     uint32_t k[LARGE_N];
-    gomap_t *m = map_new(GOMAP_KEY_BYTES, sizeof k, sizeof(int64_t), 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_BYTES, sizeof k, sizeof(int64_t), 0);
     for (uint32_t i = 0; i < LARGE_I; i++) {
         large_fill(k, i);
         int64_t v = i;
@@ -900,7 +877,7 @@ static void test_map_large_key_no_pointer(void)
 static void test_map_large_val_no_pointer(void)
 {
     uint32_t v[LARGE_N], want[LARGE_N];
-    gomap_t *m = map_new(GOMAP_KEY_U64, 0, sizeof v, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, sizeof v, 0);
     for (uint32_t i = 0; i < LARGE_I; i++) {
         large_fill(v, i);
         uint64_t k = i;
@@ -945,7 +922,7 @@ static void test_map_huge_zero(void)
         size_t vs = sizes[s];
         unsigned char *buf = malloc(vs);
         CHECK(buf != NULL);
-        gomap_t *m = map_new(GOMAP_KEY_U64, 0, vs, 0);
+        gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, vs, 0);
         uint64_t k0 = 0, k1 = 1;
 
         memset(buf, 0xa5, vs);
@@ -987,7 +964,7 @@ static void test_empty_key_and_value(void)
     static const char zk = 0; /* any non-NULL pointer is a zero-byte key */
 
     /* a := map[int]empty */
-    gomap_t *a = map_new(GOMAP_KEY_U64, 0, 0, 4);
+    gomap_t *a = check_map_new(GOMAP_KEY_U64, 0, 0, 4);
     uint64_t k0 = 0;
     CHECK_EQ(gomap_set(a, &k0, NULL), 0);
     CHECK_EQ(gomap_len(a), 1);
@@ -999,7 +976,7 @@ static void test_empty_key_and_value(void)
     gomap_free(a);
 
     /* b := map[empty]int */
-    gomap_t *b = map_new(GOMAP_KEY_BYTES, 0, sizeof(int64_t), 4);
+    gomap_t *b = check_map_new(GOMAP_KEY_BYTES, 0, sizeof(int64_t), 4);
     int64_t v = 0;
     CHECK_EQ(gomap_set(b, &zk, &v), 0);
     v = 1;
@@ -1029,7 +1006,7 @@ static void test_empty_key_and_value(void)
     gomap_free(b);
 
     /* c := map[empty]empty */
-    gomap_t *c = map_new(GOMAP_KEY_BYTES, 0, 0, 4);
+    gomap_t *c = check_map_new(GOMAP_KEY_BYTES, 0, 0, 4);
     CHECK_EQ(gomap_set(c, &zk, NULL), 0);
     CHECK_EQ(gomap_set(c, &zk, NULL), 0);
     CHECK_EQ(gomap_len(c), 1);
@@ -1080,14 +1057,14 @@ static void *str_lookup(gomap_t *m, gomap_str key, const char *want)
 static void check_single_bucket_strings(const gomap_str *keys, const char *const *vals, size_t n,
                                         const gomap_str *misses, size_t nmiss)
 {
-    gomap_t *m = map_new(GOMAP_KEY_STR, 0, SVAL, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_STR, 0, SVAL, 0);
     for (size_t i = 0; i < n; i++) {
         char v[SVAL] = {0};
         strncpy(v, vals[i], SVAL - 1);
         CHECK_EQ(gomap_set(m, &keys[i], v), 0);
     }
     CHECK_EQ(gomap_len(m), n);
-    CHECK_MSG(stats_of(m).b == 0, "%zu keys should fit one bucket (B=%u)", n, stats_of(m).b);
+    CHECK_MSG(check_map_stats(m).b == 0, "%zu keys should fit one bucket (B=%u)", n, check_map_stats(m).b);
     CHECK_VALID(m);
 
     /* Go's testMapLookups: for k, v := range m { m[k] == v }. */
@@ -1197,7 +1174,7 @@ static void test_map_iter_order(void)
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int n = sizes[s];
         for (int round = 0; round < 100; round++) {
-            gomap_t *m = map_new(GOMAP_KEY_U64, 0, 1, 0);
+            gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 1, 0);
             for (int i = 0; i < n; i++) {
                 uint64_t k = (uint64_t)i;
                 unsigned char t = 1;
@@ -1228,7 +1205,7 @@ static void test_map_sparse_iter_order(void)
 {
     uint64_t first[20], again[20];
     for (int round = 0; round < 10; round++) {
-        gomap_t *m = map_new(GOMAP_KEY_U64, 0, 1, 0);
+        gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 1, 0);
         for (uint64_t i = 0; i < 1000; i++) {
             unsigned char t = 1;
             CHECK_EQ(gomap_set(m, &i, &t), 0);
@@ -1264,9 +1241,9 @@ static void test_ignore_bogus_map_hint(void)
         for (int shape = 0; shape < 2; shape++) {
             /* shape 0: u64 -> int64; shape 1: 16-byte key -> 256-byte value */
             size_t vs = shape ? BIG : sizeof(int64_t);
-            gomap_t *m = shape ? map_new(GOMAP_KEY_BYTES, 16, vs, hints[h])
-                               : map_new(GOMAP_KEY_U64, 0, vs, hints[h]);
-            gomap_stats_t st = stats_of(m);
+            gomap_t *m = shape ? check_map_new(GOMAP_KEY_BYTES, 16, vs, hints[h])
+                               : check_map_new(GOMAP_KEY_U64, 0, vs, hints[h]);
+            gomap_stats_t st = check_map_stats(m);
             CHECK_MSG(st.b == 0 && st.buckets <= 1, "hint %zu not ignored: B=%u, %zu buckets",
                       hints[h], st.b, st.buckets);
             unsigned char key[16], val[BIG], out[BIG];
@@ -1337,13 +1314,13 @@ static void test_map_buckets(void)
         for (size_t kk = 0; kk < sizeof kinds / sizeof kinds[0]; kk++) {
             for (int hinted = 0; hinted < 2; hinted++) {
                 size_t hint = hinted ? (size_t)n : 0; /* negative n wraps to a huge hint */
-                gomap_t *m = map_new(kinds[kk], 0, sizeof(int64_t), hint);
-                gomap_stats_t st = stats_of(m);
+                gomap_t *m = check_map_new(kinds[kk], 0, sizeof(int64_t), hint);
+                gomap_stats_t st = check_map_stats(m);
                 if (hinted) /* make(map[int]int, n) sizes the map up front */
                     CHECK_MSG(st.b == want_b, "hint %lld: B=%u, want %u", n, st.b, want_b);
                 for (uint64_t i = 0; i < count; i++)
                     insert_kind(m, kinds[kk], i);
-                st = stats_of(m);
+                st = check_map_stats(m);
                 CHECK_EQ(st.entries, count);
                 CHECK_MSG(st.b == want_b, "kind %d, %s, n=%lld: B=%u, want %u", (int)kinds[kk],
                           hinted ? "hint n" : "no hint", n, st.b, want_b);
@@ -1424,25 +1401,25 @@ static void test_increment_after_delete(void)
     memset(big1, 1, sizeof big1);
     memset(big2, 2, sizeof big2);
 
-    gomap_t *m = map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0); /* map[int]int */
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0); /* map[int]int */
     increment_after_delete(m, &k12, &k13, sizeof(int64_t), false);
     gomap_free(m);
-    m = map_new(GOMAP_KEY_U64, 0, sizeof(int32_t), 0); /* map[int]int32 */
+    m = check_map_new(GOMAP_KEY_U64, 0, sizeof(int32_t), 0); /* map[int]int32 */
     increment_after_delete(m, &k12, &k13, sizeof(int32_t), false);
     gomap_free(m);
-    m = map_new(GOMAP_KEY_U32, 0, sizeof(int64_t), 0); /* 4-byte key, int64 value */
+    m = check_map_new(GOMAP_KEY_U32, 0, sizeof(int64_t), 0); /* 4-byte key, int64 value */
     increment_after_delete(m, &u12, &u13, sizeof(int64_t), false);
     gomap_free(m);
-    m = map_new(GOMAP_KEY_STR, 0, sizeof(int64_t), 0); /* map[string]int */
+    m = check_map_new(GOMAP_KEY_STR, 0, sizeof(int64_t), 0); /* map[string]int */
     increment_after_delete(m, &s_empty, &s_x, sizeof(int64_t), false);
     gomap_free(m);
-    m = map_new(GOMAP_KEY_STR, 0, 16, 0); /* map[string]string */
+    m = check_map_new(GOMAP_KEY_STR, 0, 16, 0); /* map[string]string */
     increment_after_delete(m, &s_empty, &s_x, 16, true);
     gomap_free(m);
-    m = map_new(GOMAP_KEY_U64, 0, 200, 0); /* value out of line */
+    m = check_map_new(GOMAP_KEY_U64, 0, 200, 0); /* value out of line */
     increment_after_delete(m, &k12, &k13, 200, false);
     gomap_free(m);
-    m = map_new(GOMAP_KEY_BYTES, sizeof big1, sizeof(int64_t), 0); /* key out of line */
+    m = check_map_new(GOMAP_KEY_BYTES, sizeof big1, sizeof(int64_t), 0); /* key out of line */
     increment_after_delete(m, big1, big2, sizeof(int64_t), false);
     gomap_free(m);
 }
@@ -1475,7 +1452,7 @@ static void test_increment_after_bulk_clear(void)
 {
     for (int how = 0; how < 2; how++) {
         for (int many = 0; many < 2; many++) {
-            gomap_t *m = map_new(GOMAP_KEY_STR, 0, sizeof(int64_t), 0);
+            gomap_t *m = check_map_new(GOMAP_KEY_STR, 0, sizeof(int64_t), 0);
             int64_t v99 = 99;
             char buf[32];
             int nkeys = many ? 200 : 1;
@@ -1565,7 +1542,7 @@ static bool tomb_none(uint64_t k)
  * lookups match. Emptying the map re-randomises its seed once. */
 static void test_map_tombstones(void)
 {
-    gomap_t *m = map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0);
     for (uint64_t i = 0; i < TOMB_N; i++)
         put_u64(m, i, (int64_t)i);
     CHECK_VALID(m);
@@ -1581,14 +1558,14 @@ static void test_map_tombstones(void)
     CHECK_VALID(m);
     check_u64_range(m, 0, 3 * TOMB_N / 2, tomb_odd_or_refill);
 
-    uint64_t reseeds = stats_of(m).reseeds;
+    uint64_t reseeds = check_map_stats(m).reseeds;
     for (uint64_t i = 0; i < 3 * TOMB_N / 2; i++) {
         bool was = tomb_odd_or_refill(i);
         CHECK(gomap_delete(m, &i) == was);
     }
     CHECK_VALID(m);
     check_u64_range(m, 0, 3 * TOMB_N / 2, tomb_none);
-    CHECK_EQ(stats_of(m).reseeds, reseeds + 1);
+    CHECK_EQ(check_map_stats(m).reseeds, reseeds + 1);
     gomap_free(m);
 }
 
@@ -1598,13 +1575,13 @@ static void test_map_tombstones(void)
  * after every reseed. */
 static void test_reseed_when_emptied(void)
 {
-    gomap_t *m = map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0);
-    uint64_t r = stats_of(m).reseeds;
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0);
+    uint64_t r = check_map_stats(m).reseeds;
 
     put_u64(m, 1, 1);
-    CHECK_EQ(stats_of(m).reseeds, r);
+    CHECK_EQ(check_map_stats(m).reseeds, r);
     CHECK(gomap_delete_u64(m, 1));
-    CHECK_EQ(stats_of(m).reseeds, r + 1);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 1);
 
     for (uint64_t i = 0; i < 50; i++)
         put_u64(m, i, (int64_t)i);
@@ -1612,15 +1589,15 @@ static void test_reseed_when_emptied(void)
         CHECK(gomap_delete_u64(m, i));
     uint64_t absent = 12345;
     CHECK(!gomap_delete(m, &absent));
-    CHECK_EQ(stats_of(m).reseeds, r + 1);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 1);
     CHECK(gomap_delete_u64(m, 49)); /* the last one */
-    CHECK_EQ(stats_of(m).reseeds, r + 2);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 2);
 
     for (uint64_t i = 0; i < 100; i++)
         put_u64(m, i, (int64_t)i);
     gomap_clear(m);
     CHECK_EQ(gomap_len(m), 0);
-    CHECK_EQ(stats_of(m).reseeds, r + 3);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 3);
     CHECK_VALID(m);
 
     /* Emptied from inside an iteration. */
@@ -1634,7 +1611,7 @@ static void test_reseed_when_emptied(void)
         CHECK(gomap_delete(m, &k));
     }
     CHECK_EQ(gomap_len(m), 0);
-    CHECK_EQ(stats_of(m).reseeds, r + 4);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 4);
 
     /* Still a working map under the new seed. */
     for (uint64_t i = 0; i < 100; i++)
@@ -1642,7 +1619,7 @@ static void test_reseed_when_emptied(void)
     CHECK_VALID(m);
     for (uint64_t i = 0; i < 100; i++)
         CHECK_EQ(must_get(m, &i), (int64_t)i);
-    CHECK_EQ(stats_of(m).reseeds, r + 4);
+    CHECK_EQ(check_map_stats(m).reseeds, r + 4);
     gomap_free(m);
 }
 
@@ -1656,12 +1633,12 @@ static void test_clear_during_iteration(void)
     /* variant: 0 plain, 1 re-insert after clear, 2 started mid-growth and
      * re-insert, 3 one-bucket map and re-insert */
     for (int variant = 0; variant < 4; variant++) {
-        gomap_t *m = map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0);
+        gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, sizeof(int64_t), 0);
         uint64_t n = variant == 3 ? 3 : 100;
         for (uint64_t i = 0; i < n; i++)
             put_u64(m, i, (int64_t)i);
         if (variant == 2) {
-            while (!stats_of(m).growing) {
+            while (!check_map_stats(m).growing) {
                 CHECK(n < 100000);
                 put_u64(m, n, (int64_t)n);
                 n++;

@@ -49,18 +49,10 @@ static gomap_t *new_map(gomap_key_kind kind, size_t key_size, size_t val_size)
     return m;
 }
 
-static gomap_stats_t stats_of(const gomap_t *m)
-{
-    gomap_stats_t s;
-    memset(&s, 0xFF, sizeof s);
-    CHECK_EQ(gomap_stats(m, &s), 0);
-    return s;
-}
-
 /* The relations between gomap_stats fields that hold for every map. */
 static void check_stats_sane(const gomap_t *m)
 {
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     CHECK_EQ(s.entries, gomap_len(m));
     if (s.buckets) {
         CHECK(s.b < 8 * sizeof(size_t));
@@ -202,7 +194,7 @@ static void test_new_hint_sizes(void)
         CHECK_EQ(gomap_new(&m, &o), 0);
         for (uint64_t i = 0; i < cases[ci].hint || i == 0; i++) {
             CHECK_EQ(gomap_set_u64(m, i, &i), 0);
-            gomap_stats_t s = stats_of(m);
+            gomap_stats_t s = check_map_stats(m);
             CHECK_MSG(s.buckets == cases[ci].buckets && !s.growing,
                       "hint %zu, %zu entries: %zu buckets (expected %zu), growing %d",
                       cases[ci].hint, (size_t)i + 1, s.buckets, cases[ci].buckets,
@@ -599,7 +591,7 @@ static void test_str_single_bucket_same_ends(void)
         CHECK_EQ(gomap_set_str(m, k, sizeof k, &i), 0);
     }
     CHECK_EQ(gomap_len(m), 6);
-    CHECK_EQ(stats_of(m).buckets, 1);
+    CHECK_EQ(check_map_stats(m).buckets, 1);
     for (uint32_t i = 0; i < 6; i++) {
         memset(k, 'x', sizeof k);
         k[20] = (char)('a' + i);
@@ -1144,18 +1136,18 @@ static void test_shrink_after_deletes(void)
         CHECK_EQ(gomap_set_u64(m, i, &v), 0);
     }
     CHECK_EQ(gomap_len(m), n);
-    gomap_stats_t full = stats_of(m);
+    gomap_stats_t full = check_map_stats(m);
     CHECK(full.buckets >= n / 8);
     for (uint64_t i = 10; i < n; i++)
         CHECK(gomap_delete_u64(m, i));
     CHECK_EQ(gomap_len(m), 10);
     CHECK_VALID(m);
-    gomap_stats_t before = stats_of(m);
+    gomap_stats_t before = check_map_stats(m);
     /* Deletes never shrink the array. */
     CHECK(before.buckets >= full.buckets);
 
     CHECK_EQ(gomap_shrink(m), 0);
-    gomap_stats_t after = stats_of(m);
+    gomap_stats_t after = check_map_stats(m);
     CHECK_EQ(after.entries, 10);
     CHECK_EQ(after.buckets, test_buckets_for_nonempty(10));
     CHECK_EQ(after.buckets, 2);
@@ -1173,13 +1165,13 @@ static void test_shrink_after_deletes(void)
 
     /* Shrinking again changes nothing. */
     CHECK_EQ(gomap_shrink(m), 0);
-    CHECK_EQ(stats_of(m).buckets, 2);
-    CHECK_EQ(stats_of(m).bytes_held, after.bytes_held);
+    CHECK_EQ(check_map_stats(m).buckets, 2);
+    CHECK_EQ(check_map_stats(m).bytes_held, after.bytes_held);
     /* The map keeps working and grows again. */
     for (uint64_t i = 10; i < 1000; i++)
         CHECK_EQ(gomap_set_u64(m, i, &i), 0);
     CHECK_EQ(gomap_len(m), 1000);
-    CHECK(stats_of(m).buckets > 1);
+    CHECK(check_map_stats(m).buckets > 1);
     CHECK_VALID(m);
     gomap_free(m);
     CHECK_EQ(fa.live_bytes, 0);
@@ -1196,11 +1188,11 @@ static void test_shrink_sizes(void)
         gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8);
         for (uint64_t i = 0; i < 4000; i++)
             CHECK_EQ(gomap_set_u64(m, i, &i), 0);
-        CHECK_EQ(stats_of(m).buckets, 1024);
+        CHECK_EQ(check_map_stats(m).buckets, 1024);
         for (uint64_t i = cases[ci].keep; i < 4000; i++)
             CHECK(gomap_delete_u64(m, i));
         CHECK_EQ(gomap_shrink(m), 0);
-        gomap_stats_t s = stats_of(m);
+        gomap_stats_t s = check_map_stats(m);
         CHECK_EQ(test_buckets_for_nonempty(cases[ci].keep), cases[ci].buckets);
         CHECK_MSG(s.buckets == cases[ci].buckets, "keep %zu: %zu buckets, expected %zu",
                   cases[ci].keep, s.buckets, cases[ci].buckets);
@@ -1229,11 +1221,11 @@ static void test_shrink_empty(void)
         int len = snprintf(buf, sizeof buf, "s%" PRIu64, i);
         CHECK(gomap_delete_str(m, buf, (size_t)len));
     }
-    gomap_stats_t before = stats_of(m);
+    gomap_stats_t before = check_map_stats(m);
     CHECK_EQ(before.entries, 0);
     CHECK(before.buckets > 0);
     CHECK_EQ(gomap_shrink(m), 0);
-    gomap_stats_t after = stats_of(m);
+    gomap_stats_t after = check_map_stats(m);
     CHECK_EQ(after.buckets, 0);
     CHECK_EQ(after.b, 0);
     CHECK_EQ(after.entries, 0);
@@ -1252,7 +1244,7 @@ static void test_shrink_empty(void)
     CHECK_EQ(gomap_len(m), 1);
     const uint64_t *p = gomap_get_str(m, "again", 5);
     CHECK(p != NULL && *p == 9);
-    CHECK(stats_of(m).buckets >= 1);
+    CHECK(check_map_stats(m).buckets >= 1);
     CHECK_VALID(m);
     check_stats_sane(m);
     gomap_free(m);
@@ -1261,7 +1253,7 @@ static void test_shrink_empty(void)
     /* Shrink on a never-used map succeeds and leaves it usable. */
     m = new_map(GOMAP_KEY_U64, 0, 8);
     CHECK_EQ(gomap_shrink(m), 0);
-    CHECK_EQ(stats_of(m).buckets, 0);
+    CHECK_EQ(check_map_stats(m).buckets, 0);
     CHECK_EQ(gomap_set_u64(m, 1, &v), 0);
     CHECK(gomap_get_u64(m, 1) != NULL);
     CHECK_VALID(m);
@@ -1275,7 +1267,7 @@ static void test_shrink_busy_with_iterator(void)
         CHECK_EQ(gomap_set_u64(m, i, &i), 0);
     for (uint64_t i = 20; i < 2000; i++)
         CHECK(gomap_delete_u64(m, i));
-    gomap_stats_t before = stats_of(m);
+    gomap_stats_t before = check_map_stats(m);
 
     /* Live iterator (initialised, one step taken): -EBUSY, map unchanged. */
     gomap_iter it;
@@ -1283,14 +1275,14 @@ static void test_shrink_busy_with_iterator(void)
     const void *kp;
     CHECK(gomap_iter_next(&it, &kp, NULL));
     CHECK_EQ(gomap_shrink(m), -EBUSY);
-    gomap_stats_t busy = stats_of(m);
+    gomap_stats_t busy = check_map_stats(m);
     CHECK_EQ(busy.buckets, before.buckets);
     CHECK_EQ(busy.entries, 20);
     CHECK_VALID(m);
     gomap_iter_done(&it);
     gomap_iter_done(&it);  /* ending twice is harmless */
     CHECK_EQ(gomap_shrink(m), 0);
-    CHECK_EQ(stats_of(m).buckets, 4);
+    CHECK_EQ(check_map_stats(m).buckets, 4);
     CHECK_EQ(gomap_len(m), 20);
 
     /* Initialised but not yet stepped also counts as live. */
@@ -1317,7 +1309,7 @@ static void test_shrink_busy_with_iterator(void)
         seen++;
     CHECK_EQ(seen, 20);
     CHECK_EQ(gomap_shrink(m), 0);
-    CHECK_EQ(stats_of(m).buckets, 4);
+    CHECK_EQ(check_map_stats(m).buckets, 4);
     for (uint64_t i = 0; i < 20; i++)
         CHECK(gomap_get_u64(m, i) != NULL);
     CHECK_VALID(m);
@@ -1365,7 +1357,7 @@ static void test_len_and_stats(void)
         CHECK_EQ(gomap_len(m), len);
         if (step % 97 == 0) {
             check_stats_sane(m);
-            gomap_stats_t s = stats_of(m);
+            gomap_stats_t s = check_map_stats(m);
             saw_growing |= s.growing;
             CHECK_EQ(s.bytes_held, fa.live_bytes);
         }
@@ -1385,7 +1377,7 @@ static void test_len_and_stats(void)
     bool saw_doubling = false, prev_growing = false;
     for (uint64_t i = 0; i < 100000 && !saw_doubling; i++) {
         CHECK_EQ(gomap_set_u64(g, i, &i), 0);
-        gomap_stats_t s = stats_of(g);
+        gomap_stats_t s = check_map_stats(g);
         if (s.growing && !s.same_size_grow && s.b >= 4) {
             CHECK_EQ(s.old_buckets * 2, s.buckets);
             /* A doubling starts on the insert that takes the map past 6.5
@@ -1404,9 +1396,9 @@ static void test_len_and_stats(void)
     gomap_free(g);
 
     /* Clear keeps capacity, empties, reseeds. */
-    gomap_stats_t s0 = stats_of(m);
+    gomap_stats_t s0 = check_map_stats(m);
     gomap_clear(m);
-    gomap_stats_t s1 = stats_of(m);
+    gomap_stats_t s1 = check_map_stats(m);
     CHECK_EQ(gomap_len(m), 0);
     CHECK_EQ(s1.entries, 0);
     CHECK_EQ(s1.buckets, s0.buckets);
@@ -1462,7 +1454,7 @@ static void test_custom_allocator_balance(void)
                 CHECK(gomap_delete(m, key));
         }
         CHECK_EQ(gomap_len(m), 1000);
-        CHECK_EQ(stats_of(m).bytes_held, fa.live_bytes);
+        CHECK_EQ(check_map_stats(m).bytes_held, fa.live_bytes);
         gomap_t *c = NULL;
         CHECK_EQ(gomap_clone(&c, m), 0);
         CHECK_EQ(gomap_len(c), 1000);
@@ -1470,7 +1462,7 @@ static void test_custom_allocator_balance(void)
         CHECK_VALID(c);
         gomap_free(c);
         CHECK_EQ(gomap_shrink(m), 0);
-        CHECK_EQ(stats_of(m).bytes_held, fa.live_bytes);
+        CHECK_EQ(check_map_stats(m).bytes_held, fa.live_bytes);
         gomap_free(m);
         CHECK_MSG(fa.live_bytes == 0, "kind %d: %zu bytes not returned", (int)shapes[si].kind,
                   fa.live_bytes);

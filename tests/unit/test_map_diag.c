@@ -46,19 +46,6 @@ void gomap__heatmap_text(const gomap_t *m, FILE *out, unsigned max_rows);
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static gomap_t *new_map(gomap_key_kind kind, size_t key_size, size_t val_size, size_t hint)
-{
-    gomap_options o;
-    memset(&o, 0, sizeof o);
-    o.key_kind = kind;
-    o.key_size = key_size;
-    o.val_size = val_size;
-    o.hint = hint;
-    gomap_t *m = NULL;
-    CHECK_EQ(gomap_new(&m, &o), 0);
-    return m;
-}
-
 static gomap_t *new_weak_map(void)
 {
     gomap_options o;
@@ -71,13 +58,6 @@ static gomap_t *new_weak_map(void)
     gomap_t *m = NULL;
     CHECK_EQ(gomap_new(&m, &o), 0);
     return m;
-}
-
-static gomap_stats_t stats_of(const gomap_t *m)
-{
-    gomap_stats_t s;
-    CHECK_EQ(gomap_stats(m, &s), 0);
-    return s;
 }
 
 /* What fn writes to a stream, as a NUL-terminated malloc'd string. */
@@ -267,7 +247,7 @@ static census census_of(const gomap_t *m)
 static void check_histograms(const gomap_t *m)
 {
     CHECK_VALID(m);
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     size_t nbuckets = 0, live = 0, chains = 0, weighed_ovf = 0;
     for (size_t i = 0; i < GOMAP_HIST_SLOTS; i++) {
         nbuckets += s.slots_hist[i];
@@ -322,7 +302,7 @@ static void test_stats_randomized(void)
         size_t hint;
     } cfgs[] = {{GOMAP_KEY_U64, 0}, {GOMAP_KEY_U64, 4000}, {GOMAP_KEY_STR, 0}, {GOMAP_KEY_STR, 4000}};
     for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
-        gomap_t *m = new_map(cfgs[ci].kind, 0, 8, cfgs[ci].hint);
+        gomap_t *m = check_map_new(cfgs[ci].kind, 0, 8, cfgs[ci].hint);
         check_histograms(m); /* empty: all bins zero */
         bool saw_growing = false, saw_overflow = false;
         uint32_t space = 3000 / WORK_DIV;
@@ -337,7 +317,7 @@ static void test_stats_randomized(void)
                 CHECK_EQ(gomap_set(m, key, &uk), 0);
             else
                 gomap_delete(m, key);
-            gomap_stats_t s = stats_of(m);
+            gomap_stats_t s = check_map_stats(m);
             saw_growing |= s.growing;
             saw_overflow |= s.overflow_buckets > 0;
             /* Each check walks the whole map twice: often, not always. */
@@ -366,13 +346,13 @@ static void test_stats_long_chains(void)
             check_histograms(m);
         }
         /* Overwrites move the growth along without starting another. */
-        for (uint32_t i = 0; stats_of(m).growing; i = (i + 1) % (uint32_t)sizes[si]) {
+        for (uint32_t i = 0; check_map_stats(m).growing; i = (i + 1) % (uint32_t)sizes[si]) {
             ckey k = {i, i * 7u, 99};
             uint64_t v = i;
             CHECK_EQ(gomap_set(m, &k, &v), 0);
         }
         check_histograms(m);
-        gomap_stats_t s = stats_of(m);
+        gomap_stats_t s = check_map_stats(m);
         CHECK_EQ(s.entries, sizes[si]);
         size_t longest_possible = (sizes[si] + 7) / 8; /* one chain holds them all */
         if (longest_possible <= 8) {
@@ -393,7 +373,7 @@ static void test_stats_long_chains(void)
 
 static void check_dump_header(const gomap_t *m, const char *text)
 {
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     CHECK_EQ(dump_field(text, "count"), s.entries);
     CHECK_EQ(dump_field(text, "B"), s.b);
     CHECK_EQ(dump_field(text, "buckets"), s.buckets);
@@ -447,7 +427,7 @@ static const char *quoted(gomap_str k, char *out)
 
 static void test_dump_integers(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     for (uint64_t k = 0; k < 40; k++) {
         uint64_t key = k * 1000003u + (k == 39 ? UINT64_MAX - 39 * 1000003u : 0);
         uint64_t v = 0x0102030405060708ull;
@@ -465,7 +445,7 @@ static void test_dump_integers(void)
     free(text);
     gomap_free(m);
 
-    m = new_map(GOMAP_KEY_U32, 0, 0, 0);
+    m = check_map_new(GOMAP_KEY_U32, 0, 0, 0);
     uint32_t keys[] = {0, 7, 4000000000u};
     for (int i = 0; i < 3; i++)
         CHECK_EQ(gomap_set(m, &keys[i], NULL), 0);
@@ -480,7 +460,7 @@ static void test_dump_integers(void)
 
 static void test_dump_floats(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_F64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_F64, 0, 8, 0);
     double keys[] = {-0.0, NAN, 1.5, 0.1, 1e300, -2.5, INFINITY, 123456789.0};
     const char *want[] = {"-0", "nan", "1.5", "0.1", "1e+300", "-2.5", "inf", "123456789"};
     for (int i = 0; i < 8; i++) {
@@ -497,7 +477,7 @@ static void test_dump_floats(void)
 
 static void test_dump_strings_and_bytes(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_STR, 0, 200, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_STR, 0, 200, 0);
     char longkey[300];
     memset(longkey, 'x', sizeof longkey);
     gomap_str keys[] = {{"plain", 5}, {"say \"hi\"\\", 9}, {"tab\tnl\n\x01\xff", 9},
@@ -524,7 +504,7 @@ static void test_dump_strings_and_bytes(void)
     free(text);
     gomap_free(m);
 
-    m = new_map(GOMAP_KEY_BYTES, 4, 8, 0);
+    m = check_map_new(GOMAP_KEY_BYTES, 4, 8, 0);
     unsigned char bk[4] = {0xde, 0xad, 0xbe, 0xef};
     uint64_t v = 1;
     CHECK_EQ(gomap_set(m, bk, &v), 0);
@@ -534,7 +514,7 @@ static void test_dump_strings_and_bytes(void)
     free(text);
     gomap_free(m);
 
-    m = new_map(GOMAP_KEY_BYTES, 200, 8, 0); /* keys stored out of line */
+    m = check_map_new(GOMAP_KEY_BYTES, 200, 8, 0); /* keys stored out of line */
     unsigned char big[200];
     memset(big, 0xab, sizeof big);
     CHECK_EQ(gomap_set(m, big, &v), 0);
@@ -551,10 +531,10 @@ static void test_dump_strings_and_bytes(void)
  * string bytes were freed by the delete: reading them is a use after free). */
 static void test_dump_mid_growth(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_STR, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_STR, 0, 8, 0);
     char buf[64 + 200];
     uint32_t n = 0;
-    while (n < 300 || !stats_of(m).growing) {
+    while (n < 300 || !check_map_stats(m).growing) {
         gomap_str k = str_key(n, buf);
         uint64_t v = n++;
         CHECK_EQ(gomap_set(m, &k, &v), 0);
@@ -567,11 +547,11 @@ static void test_dump_mid_growth(void)
     }
     /* Delete keys inserted early, while the growth goes on. */
     uint32_t deleted = 0;
-    for (uint32_t i = 0; i < n && stats_of(m).growing && deleted < 20; i += 3, deleted++) {
+    for (uint32_t i = 0; i < n && check_map_stats(m).growing && deleted < 20; i += 3, deleted++) {
         gomap_str k = str_key(i, buf);
         CHECK(gomap_delete(m, &k));
     }
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     CHECK(s.growing);
     CHECK(s.evacuated > 0 && s.evacuated < s.old_buckets);
     check_histograms(m);
@@ -599,7 +579,7 @@ static void test_dump_mid_growth(void)
 
 static void test_dump_errors(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     uint64_t k = 1;
     CHECK_EQ(gomap_set(m, &k, &k), 0);
     CHECK_EQ(gomap_dump(NULL, stdout), -EINVAL);
@@ -625,7 +605,7 @@ static void test_dump_errors(void)
     remove_file(path);
 
     /* A map without a bucket array yet. */
-    gomap_t *e = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *e = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     char *text = dump_of(e);
     check_dump_header(e, text);
     free(text);
@@ -699,7 +679,7 @@ static heat_text parse_heat(const char *text)
 /* The title agrees with the map and the cells cover every bucket once. */
 static heat_text check_heat_text(const gomap_t *m, const char *text, size_t max_rows)
 {
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     heat_text h = parse_heat(text);
     CHECK_EQ(h.entries, s.entries);
     CHECK_EQ(h.buckets, s.buckets);
@@ -716,7 +696,7 @@ static heat_text check_heat_text(const gomap_t *m, const char *text, size_t max_
 
 static void test_heatmap_text_small(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     char *text = capture(m, heatmap_w, GOMAP_HEATMAP_TEXT); /* no array yet */
     check_heat_text(m, text, 16);
     free(text);
@@ -725,12 +705,12 @@ static void test_heatmap_text_small(void)
     text = capture(m, heatmap_w, GOMAP_HEATMAP_TEXT);
     heat_text h = check_heat_text(m, text, 16);
     CHECK_EQ(h.fold, 1);
-    CHECK_EQ(h.cells, stats_of(m).buckets);
+    CHECK_EQ(h.cells, check_map_stats(m).buckets);
     free(text);
 
     /* Mid-growth: the title says so. */
     uint64_t k = 100;
-    while (!stats_of(m).growing) {
+    while (!check_map_stats(m).growing) {
         CHECK_EQ(gomap_set(m, &k, &k), 0);
         k++;
     }
@@ -742,7 +722,7 @@ static void test_heatmap_text_small(void)
 
 static gomap_t *map_100k(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     for (uint64_t k = 0; k < 100000; k++)
         CHECK_EQ(gomap_set_u64(m, k, &k), 0);
     return m;
@@ -751,7 +731,7 @@ static gomap_t *map_100k(void)
 static void test_heatmap_text_folded(void)
 {
     gomap_t *m = map_100k();
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     char *text = capture(m, heatmap_w, GOMAP_HEATMAP_TEXT);
     heat_text h = check_heat_text(m, text, 16);
     CHECK(h.fold > 1);
@@ -777,7 +757,7 @@ static void test_heatmap_overflow_marks(void)
         uint64_t v = i;
         CHECK_EQ(gomap_set(m, &k, &v), 0);
     }
-    CHECK(stats_of(m).overflow_buckets > 0);
+    CHECK(check_map_stats(m).overflow_buckets > 0);
     char *text = capture(m, heatmap_w, GOMAP_HEATMAP_TEXT);
     heat_text h = check_heat_text(m, text, 16);
     CHECK(h.marker_rows > 0);
@@ -785,10 +765,10 @@ static void test_heatmap_overflow_marks(void)
     gomap_free(m);
 
     /* Sparse: no overflow, no mark. */
-    m = new_map(GOMAP_KEY_U64, 0, 8, 10000);
+    m = check_map_new(GOMAP_KEY_U64, 0, 8, 10000);
     for (uint64_t k = 0; k < 100; k++)
         CHECK_EQ(gomap_set(m, &k, &k), 0);
-    CHECK_EQ(stats_of(m).overflow_buckets, 0);
+    CHECK_EQ(check_map_stats(m).overflow_buckets, 0);
     text = capture(m, heatmap_w, GOMAP_HEATMAP_TEXT);
     h = check_heat_text(m, text, 16);
     CHECK_EQ(h.marker_rows, 0);
@@ -840,7 +820,7 @@ static char *check_svg(const gomap_t *m, const char *png_path)
     if (!png_path)
         remove_file(png);
 
-    gomap_stats_t s = stats_of(m);
+    gomap_stats_t s = check_map_stats(m);
     CHECK(strstr(text, "<svg") != NULL && strstr(text, "<title>") != NULL);
     char want[128];
     snprintf(want, sizeof want, "%zu entries, %zu buckets", s.entries, s.buckets);
@@ -853,7 +833,7 @@ static char *check_svg(const gomap_t *m, const char *png_path)
 
 static void test_heatmap_svg(void)
 {
-    gomap_t *m = new_map(GOMAP_KEY_U64, 0, 8, 0);
+    gomap_t *m = check_map_new(GOMAP_KEY_U64, 0, 8, 0);
     free(check_svg(m, NULL)); /* no array */
     for (uint64_t k = 0; k < 1000; k++)
         CHECK_EQ(gomap_set(m, &k, &k), 0);
@@ -861,10 +841,10 @@ static void test_heatmap_svg(void)
     /* One rect per bucket (fold 1), plus the background, the grid's
      * backdrop and nine legend swatches. */
     CHECK(strstr(text, "each cell: 1 bucket ") != NULL);
-    CHECK_EQ(count_of(text, "<rect "), stats_of(m).buckets + 2 + 9);
+    CHECK_EQ(count_of(text, "<rect "), check_map_stats(m).buckets + 2 + 9);
     free(text);
     uint64_t k = 1000;
-    while (!stats_of(m).growing) {
+    while (!check_map_stats(m).growing) {
         CHECK_EQ(gomap_set(m, &k, &k), 0);
         k++;
     }
@@ -882,7 +862,7 @@ static void test_heatmap_svg(void)
     CHECK(count_of(text, "<circle ") > 1);
     free(text);
     gomap_free(m);
-    m = new_map(GOMAP_KEY_U64, 0, 8, 10000);
+    m = check_map_new(GOMAP_KEY_U64, 0, 8, 10000);
     for (k = 0; k < 100; k++)
         CHECK_EQ(gomap_set(m, &k, &k), 0);
     text = check_svg(m, NULL);

@@ -44,6 +44,7 @@
  */
 #include "check.h"
 #include "ckey.h"
+#include "fuzzkey.h"
 #include "refmap.h"
 
 #include <errno.h>
@@ -100,17 +101,9 @@ static const kind_cfg *kind_named(const char *name)
 /* The model: a map, its reference and the failure context                   */
 /* ------------------------------------------------------------------------ */
 
-/* A key in the form gomap takes, built in a buffer the test owns. */
-typedef struct {
-    union {
-        uint32_t u32;
-        uint64_t u64;
-        double f64;
-        ckey c;
-        unsigned char raw[256];
-    } u;
-    gomap_str s;
-} keybuf;
+/* A key in the form gomap takes, built in a buffer the test owns (the
+ * fuzz targets' buffer; this model builds its own keys in it). */
+typedef fuzzkey_buf keybuf;
 
 typedef struct {
     const kind_cfg *cfg;
@@ -182,16 +175,6 @@ static gomap_stats_t stats_of(model *md, const gomap_t *m)
 static bool stats_due(const model *md)
 {
     return refmap_len(md->r) <= STATS_ALWAYS_UPTO || md->step % 64 == 0;
-}
-
-static size_t key_bytes(const kind_cfg *c)
-{
-    switch (c->kind) {
-    case GOMAP_KEY_U32: return 4;
-    case GOMAP_KEY_U64:
-    case GOMAP_KEY_F64: return 8;
-    default: return c->key_size;
-    }
 }
 
 static gomap_t *new_map(const kind_cfg *c, size_t hint)
@@ -328,19 +311,8 @@ static const void *make_key(model *md, keybuf *kb, uint64_t id)
  * and returns kb's gomap-form pointer. */
 static const void *copy_key(model *md, keybuf *kb, const void *key)
 {
-    if (md->cfg->kind == GOMAP_KEY_STR) {
-        const gomap_str *s = key;
-        MCHECK(md, s->len <= sizeof kb->u.raw);
-        if (s->len)
-            memcpy(kb->u.raw, s->ptr, s->len);
-        kb->s.ptr = s->len ? (const char *)kb->u.raw : NULL;
-        kb->s.len = s->len;
-        return &kb->s;
-    }
-    size_t n = key_bytes(md->cfg);
-    if (n)
-        memcpy(kb->u.raw, key, n);
-    return kb->u.raw;
+    fuzzkey_space sp = {.kind = md->cfg->kind, .key_size = md->cfg->key_size};
+    return fuzzkey_copy(&sp, kb, key);
 }
 
 /* Overwrites a key buffer after a write, so a map that kept a pointer to
