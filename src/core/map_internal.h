@@ -208,8 +208,10 @@ static inline bool is_growing(const gomap_t *m) { return m->oldbuckets != NULL; 
 
 static inline size_t old_bucket_count(const gomap_t *m)
 {
+    /* Half the new array when doubling (B >= 1 then; written as a right
+     * shift so that no shift count is ever negative). */
     return (m->flags & FLAG_SAME_SIZE_GROW) ? (size_t)1 << m->B
-                                            : (size_t)1 << (m->B - 1);
+                                            : ((size_t)1 << m->B) >> 1;
 }
 
 /* ---- keys --------------------------------------------------------------- */
@@ -338,9 +340,9 @@ int gomap__for_each(const gomap_t *m,
  * tophash bytes and overflow pointers only, and bounds every chain walk. */
 void gomap__heatmap_text(const gomap_t *m, FILE *out, unsigned max_rows);
 
-/* The heatmaps' colour ramp: level 0..8 (clamped) to "#rrggbb" (ColorBrewer
+/* The heatmaps' colour ramp: mean 0..8 (clamped) to "#rrggbb" (ColorBrewer
  * YlGnBu, pale for 0, dark for 8). */
-void gomap__ramp_colour(double level, char buf[8]);
+void gomap__ramp_colour(double mean, char buf[8]);
 
 /* The text heatmaps' five shades, lightest first (UTF-8). */
 extern const char *const gomap__shade[5];

@@ -648,7 +648,8 @@ static size_t key_identity_bytes(const gomap_t *map)
 }
 
 /* True when setting key to val would leave map exactly as it is: the key is
- * present, stored with the same bytes, holding the same value. */
+ * present, stored with the same bytes, holding the same value. val is NULL
+ * only in a set (val_size 0). */
 static bool already_set(const gomap_t *map, const void *key, const void *val)
 {
     if (map->count == 0 || !gomap__key_is_reflexive(map, key))
@@ -660,7 +661,7 @@ static bool already_set(const gomap_t *map, const void *key, const void *val)
     const void *stored_key = key_of_slot(map, key_slot_at(map, r.b, r.i));
     const void *stored_val = val_of_slot(map, val_slot_at(map, r.b, r.i));
     return (kb == 0 || memcmp(stored_key, key, kb) == 0) &&
-           (map->val_size == 0 || memcmp(stored_val, val, map->val_size) == 0);
+           (map->val_size == 0 || (val && memcmp(stored_val, val, map->val_size) == 0));
 }
 
 struct key_val {
