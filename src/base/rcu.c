@@ -85,7 +85,7 @@ void gomap__rcu_retire(struct gomap_retired *r, void (*free_fn)(struct gomap_ret
 
 void gomap__rcu_wait_a_little(void)
 {
-    struct timespec ts = {0, 200 * 1000};
+    struct timespec ts = {0, 200 * 1000L};
     nanosleep(&ts, NULL);
 }
 

@@ -709,6 +709,7 @@ void gomap_sync_range(gomap_sync_t *m, bool (*fn)(const void *key, const void *v
         gomap_iter_init(&it, t->map);
         while (gomap_iter_next(&it, &key, &slot)) {
             struct entry *e;
+            /* NOLINTNEXTLINE(bugprone-sizeof-expression): the slot holds the pointer itself */
             memcpy(&e, slot, sizeof e);
             struct box *p = atomic_load_explicit(&e->p, memory_order_acquire);
             if (!has_value(p))

@@ -151,6 +151,7 @@ static inline bool same_val(const gomap_sync_t *m, struct box *p, const void *va
 static inline struct entry *entry_at(const gomap_t *map, char *b, unsigned i)
 {
     struct entry *e;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): the slot holds the pointer itself */
     memcpy(&e, val_slot_at(map, b, i), sizeof e);
     return e;
 }
@@ -190,6 +191,7 @@ ALWAYS_INLINE struct entry *table_lookup_kind(const struct table *t, int kind, c
     void *slot = t ? probe_lookup(t->map, kind, key) : NULL;
     struct entry *e = NULL;
     if (slot)
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): the slot holds the pointer itself */
         memcpy(&e, slot, sizeof e);
     return e;
 }
