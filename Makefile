@@ -5,14 +5,16 @@
 #                     sync map against a locked map and Go's sync.Map, then
 #                     the strategies matrix (sharded, snapshot and sync maps
 #                     against tbb::concurrent_hash_map and Go)
-#   make test         build and run the whole suite: release, asan, tsan, then
-#                     a short libFuzzer run (fuzz preset, clang)
+#   make test         lint, then build and run the whole suite: release, asan,
+#                     tsan, then a short libFuzzer run (fuzz preset, clang)
+#   make lint         clang-tidy and cppcheck over src/ and examples/ (the
+#                     lint preset: configured, not compiled; zero findings)
 #   make bench-peers  install the benchmark peers (absl, GLib, uthash, oneTBB, Go)
 # Missing Debian packages are installed first (scripts/install-deps.sh).
 
 PRESETS_TEST := release asan tsan fuzz
 
-.PHONY: demo test bench-peers deps-build deps-test clean
+.PHONY: demo test lint test-lint bench-peers deps-build deps-test deps-lint clean
 
 demo: deps-build
 	-@scripts/install-deps.sh peers
@@ -21,8 +23,10 @@ demo: deps-build
 	./build/release/bench/gomap-bench --suite sync --quick
 	./build/release/bench/gomap-bench --suite strategies --quick
 
-test: deps-test $(addprefix test-,$(PRESETS_TEST))
-	@echo "gomap: all test presets passed ($(PRESETS_TEST))"
+test: deps-test test-lint $(addprefix test-,$(PRESETS_TEST))
+	@echo "gomap: lint and all test presets passed ($(PRESETS_TEST))"
+
+lint: deps-lint test-lint
 
 bench-peers:
 	@scripts/install-deps.sh peers
@@ -33,12 +37,21 @@ deps-build:
 deps-test:
 	@scripts/install-deps.sh test
 
+deps-lint:
+	@scripts/install-deps.sh lint
+
 build-%:
 	cmake --preset $* >/dev/null
 	cmake --build --preset $*
 
 test-%: build-%
 	ctest --preset $*
+
+# The lint preset is only configured (nothing is compiled); building its
+# target runs clang-tidy and cppcheck (scripts/lint.sh).
+test-lint:
+	cmake --preset lint >/dev/null
+	cmake --build --preset lint
 
 clean:
 	rm -rf build

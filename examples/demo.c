@@ -41,7 +41,7 @@ static gomap_t *new_map(gomap_key_kind kind, size_t val_size)
     int rc = gomap_new(&m, &opt);
     if (rc != 0) {
         fprintf(stderr, "gomap_new: %s\n", gomap_strerror(rc));
-        exit(1);
+        exit(1); /* NOLINT(concurrency-mt-unsafe): the demo is single-threaded */
     }
     return m;
 }
@@ -59,7 +59,7 @@ static const char *human(size_t bytes, char buf[16])
 {
     if (bytes < 1024)
         snprintf(buf, 16, "%zu B", bytes);
-    else if (bytes < 1024 * 1024)
+    else if (bytes < (size_t)1024 * 1024)
         snprintf(buf, 16, "%.1f KiB", (double)bytes / 1024.0);
     else
         snprintf(buf, 16, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
@@ -85,12 +85,12 @@ static void grow(gomap_t *m)
         EXPECT(gomap_set_u64(m, k, &v) == 0);
         if (next < sizeof marks / sizeof marks[0] && k + 1 == marks[next]) {
             gomap_stats_t s = stats(m);
-            char grow[32] = "no";
+            char growth[32] = "no";
             if (s.growing)
-                snprintf(grow, sizeof grow, "yes (%zu of %zu)", s.evacuated, s.old_buckets);
+                snprintf(growth, sizeof growth, "yes (%zu of %zu)", s.evacuated, s.old_buckets);
             char held[16];
             printf("  %8zu  %3u  %8zu  %-18s  %4.2f  %9s\n", s.entries, s.b, s.buckets,
-                   grow, s.load_factor, human(s.bytes_held, held));
+                   growth, s.load_factor, human(s.bytes_held, held));
             EXPECT(s.entries == k + 1 && s.buckets == (size_t)1 << s.b);
             if (k + 1 == 13312)
                 EXPECT(s.buckets == 2048 && !s.growing);

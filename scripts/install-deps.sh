@@ -3,25 +3,28 @@
 # missing. As root it runs apt-get; otherwise it prints the exact command and
 # fails. Why each package is needed: docs/dependencies.md.
 #
-# usage: scripts/install-deps.sh [build|peers|test]
+# usage: scripts/install-deps.sh [build|peers|lint|test]
 #   build  the library, examples and gomap-bench
 #   peers  the benchmark peers gomap-bench compares with (absl, GLib, uthash,
 #          oneTBB, Go); each is compiled in only when present
-#   test   everything the suite needs, peers included (the benchmark's output
-#          test checks that every peer agrees with gomap), and pkg-config,
-#          with which the install test builds programs against an installed
-#          gomap
+#   lint   the static analysers of the lint preset (clang-tidy, cppcheck)
+#   test   everything the suite needs, peers and analysers included (the
+#          benchmark's output test checks that every peer agrees with gomap),
+#          and pkg-config, with which the install test builds programs
+#          against an installed gomap
 set -eu
 
 build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev"
 peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev libtbb-dev golang-go"
 test_pkgs="pkg-config clang libclang-rt-14-dev libxml2-utils librsvg2-bin python3"
+lint_pkgs="clang-tidy cppcheck"
 
 case "${1:-test}" in
   build) want="$build_pkgs" ;;
   peers) want="$build_pkgs $peer_pkgs" ;;
-  test)  want="$build_pkgs $peer_pkgs $test_pkgs" ;;
-  *) echo "usage: $0 [build|peers|test]" >&2; exit 2 ;;
+  lint)  want="$build_pkgs $lint_pkgs" ;;
+  test)  want="$build_pkgs $peer_pkgs $test_pkgs $lint_pkgs" ;;
+  *) echo "usage: $0 [build|peers|lint|test]" >&2; exit 2 ;;
 esac
 
 # pkg-config is in two lists (peers and test): ask for each package once.

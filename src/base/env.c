@@ -45,7 +45,9 @@ bool gomap__env_parse_u64(const char *s, uint64_t *out)
 bool gomap__env_word_is(const char *s, const char *word)
 {
     for (; *s && *word; s++, word++) {
-        char c = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
+        char c = *s;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
         if (c != *word)
             return false;
     }
@@ -59,7 +61,7 @@ bool gomap__env_word_is(const char *s, const char *word)
 static void quote_value(const char *value, char *buf, size_t len)
 {
     size_t o = 0, i = 0;
-    for (; value[i] && i < SHOWN_MAX && o + 5 < len; i++) {
+    for (; i < SHOWN_MAX && value[i] && o + 5 < len; i++) {
         unsigned char c = (unsigned char)value[i];
         if (c == '"' || c == '\\')
             o += (size_t)snprintf(buf + o, len - o, "\\%c", c);

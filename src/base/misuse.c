@@ -239,7 +239,7 @@ static int collect_frame(void *data, uintptr_t pc, const char *file, int line, c
 /* A public entry point: where the user's call entered the library. */
 static bool is_public_fn(const char *fn)
 {
-    return fn && !strncmp(fn, "gomap_", 6) && strncmp(fn, "gomap__", 7);
+    return fn && strncmp(fn, "gomap_", 6) == 0 && strncmp(fn, "gomap__", 7) != 0;
 }
 #endif
 

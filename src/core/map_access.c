@@ -375,7 +375,7 @@ bool gomap_delete(gomap_t *m, const void *key)
 #define TYPED_INT_API(suffix, type, KIND)                                      \
     int gomap_set_##suffix(gomap_t *m, type key, const void *val)             \
     {                                                                          \
-        if (!m || m->key_kind != KIND || (!val && m->val_size)) {              \
+        if (!m || m->key_kind != (KIND) || (!val && m->val_size)) {              \
             refused_write(m, GOMAP_CALLER);                                          \
             return -EINVAL;                                                    \
         }                                                                      \
@@ -384,14 +384,14 @@ bool gomap_delete(gomap_t *m, const void *key)
     }                                                                          \
     void *gomap_get_##suffix(const gomap_t *m, type key)                       \
     {                                                                          \
-        if (!m || m->key_kind != KIND)                                         \
+        if (!m || m->key_kind != (KIND))                                       \
             return NULL;                                                       \
         gomap__read_check(m, MSG_READ_WRITE, GOMAP_CALLER);                          \
         return probe_lookup(m, KIND, &key);                                    \
     }                                                                          \
     bool gomap_delete_##suffix(gomap_t *m, type key)                           \
     {                                                                          \
-        if (!m || m->key_kind != KIND) {                                       \
+        if (!m || m->key_kind != (KIND)) {                                       \
             refused_write(m, GOMAP_CALLER);                                          \
             return false;                                                      \
         }                                                                      \

@@ -15,9 +15,9 @@ static size_t ceil_div(size_t a, size_t b) { return a / b + (a % b != 0); }
 /* The bucket count an array records in its header (see map.c: the header
  * sits right in front of bucket 0). Unlike B, it cannot disagree with the
  * array while a writer swaps arrays under a concurrent reader. */
-static size_t array_nbuckets(char *arr)
+static size_t array_nbuckets(const char *arr)
 {
-    return arr ? ((struct array_hdr *)(void *)arr - 1)->nbuckets : 0;
+    return arr ? ((const struct array_hdr *)(const void *)arr - 1)->nbuckets : 0;
 }
 
 /* Live slots of the chain at head (its first CHAIN_WALK_MAX buckets), and
@@ -113,7 +113,11 @@ static int digits(size_t v)
  * buckets have overflow chains, '.' when fewer do, ' ' when none does. */
 static char overflow_mark(const gomap__cell *x)
 {
-    return !x || x->ovf_share <= 0 ? ' ' : x->ovf_share < 0.25f ? '.' : '^';
+    if (!x || x->ovf_share <= 0)
+        return ' ';
+    if (x->ovf_share < 0.25f)
+        return '.';
+    return '^';
 }
 
 /* One row of cells behind its first bucket's index, and, if any cell of the

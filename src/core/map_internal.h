@@ -211,8 +211,10 @@ static inline bool is_growing(const gomap_t *m) { return m->oldbuckets != NULL; 
 
 static inline size_t old_bucket_count(const gomap_t *m)
 {
+    /* Half the new array when doubling (B >= 1 then; written as a right
+     * shift so that no shift count is ever negative). */
     return (m->flags & FLAG_SAME_SIZE_GROW) ? (size_t)1 << m->B
-                                            : (size_t)1 << (m->B - 1);
+                                            : ((size_t)1 << m->B) >> 1;
 }
 
 /* ---- keys --------------------------------------------------------------- */

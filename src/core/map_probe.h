@@ -116,12 +116,12 @@ static inline bool key_is_nan(int kind, const void *key)
  * of the one matching `kind` in `result`. */
 #define KIND_SWITCH(kind, result, CALL)                                     \
     switch (kind) {                                                         \
-    case GOMAP_KEY_U32: result = CALL(GOMAP_KEY_U32); break;               \
-    case GOMAP_KEY_U64: result = CALL(GOMAP_KEY_U64); break;               \
-    case GOMAP_KEY_F64: result = CALL(GOMAP_KEY_F64); break;               \
-    case GOMAP_KEY_STR: result = CALL(GOMAP_KEY_STR); break;               \
-    case GOMAP_KEY_BYTES: result = CALL(GOMAP_KEY_BYTES); break;           \
-    default: result = CALL(GOMAP_KEY_CUSTOM); break;                       \
+    case GOMAP_KEY_U32: (result) = CALL(GOMAP_KEY_U32); break;              \
+    case GOMAP_KEY_U64: (result) = CALL(GOMAP_KEY_U64); break;              \
+    case GOMAP_KEY_F64: (result) = CALL(GOMAP_KEY_F64); break;              \
+    case GOMAP_KEY_STR: (result) = CALL(GOMAP_KEY_STR); break;              \
+    case GOMAP_KEY_BYTES: (result) = CALL(GOMAP_KEY_BYTES); break;          \
+    default: (result) = CALL(GOMAP_KEY_CUSTOM); break;                      \
     }
 
 /* Copies n bytes where n is usually one of a few small sizes known only at

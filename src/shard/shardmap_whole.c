@@ -118,13 +118,14 @@ static void free_clones(gomap_t **clones, unsigned n)
 /* Clones every non-empty shard into clones[] (NULL for empty ones) while
  * holding them all. Sets *total to the entries cloned. 0 or -ENOMEM (no
  * clone left). */
-static int clone_all(gomap_shard_t *m, gomap_t **clones, size_t *total)
+static int clone_all(gomap_shard_t *m, gomap_t **clones, unsigned n, size_t *total)
 {
     int rc = 0;
     *total = 0;
     gomap__shard_take_all(m, true);
-    for (unsigned i = 0; i < m->nshards && rc == 0; i++) {
+    for (unsigned i = 0; i < n && rc == 0; i++) {
         const gomap_t *map = m->shards[i].map;
+        clones[i] = NULL;
         if (layer_len(map)) {
             rc = gomap_clone(&clones[i], map);
             *total += layer_len(map);
@@ -132,16 +133,16 @@ static int clone_all(gomap_shard_t *m, gomap_t **clones, size_t *total)
     }
     gomap__shard_release_all(m);
     if (rc)
-        free_clones(clones, m->nshards);
+        free_clones(clones, n);
     return rc;
 }
 
 /* One map with the entries of every clone: the only non-empty clone itself
  * when there is one (its seed made its own again), else a new map. */
-static int merge(gomap_shard_t *m, gomap_t **clones, size_t total, gomap_t **out)
+static int merge(gomap_shard_t *m, gomap_t **clones, unsigned n, size_t total, gomap_t **out)
 {
     unsigned nonempty = 0, last = 0;
-    for (unsigned i = 0; i < m->nshards; i++)
+    for (unsigned i = 0; i < n; i++)
         if (clones[i]) {
             nonempty++;
             last = i;
@@ -156,7 +157,7 @@ static int merge(gomap_shard_t *m, gomap_t **clones, size_t total, gomap_t **out
     o.hint = total;
     o.mem_limit = 0;
     int rc = gomap_new(out, &o);
-    for (unsigned i = 0; i < m->nshards && rc == 0; i++)
+    for (unsigned i = 0; i < n && rc == 0; i++)
         if (clones[i])
             rc = gomap__for_each_entry(clones[i], merge_entry, *out);
     if (rc) {
@@ -173,16 +174,17 @@ int gomap_shard_snapshot(gomap_shard_t *m, gomap_t **out)
     if (!m || !out)
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
-    size_t bytes = (size_t)m->nshards * sizeof(gomap_t *);
+    const unsigned n = m->nshards; /* fixed for the map's life */
+    size_t bytes = (size_t)n * sizeof(gomap_t *);
     gomap_t **clones = gomap__alloc(m->opt.alloc, bytes);
     if (!clones)
         return -ENOMEM;
     memset(clones, 0, bytes);
     size_t total;
-    int rc = clone_all(m, clones, &total);
+    int rc = clone_all(m, clones, n, &total);
     if (rc == 0) {
-        rc = merge(m, clones, total, out);
-        free_clones(clones, m->nshards);
+        rc = merge(m, clones, n, total, out);
+        free_clones(clones, n);
     }
     gomap__free(m->opt.alloc, clones, bytes);
     return rc;

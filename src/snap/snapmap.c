@@ -276,7 +276,8 @@ static size_t key_identity_bytes(const gomap_t *map)
 }
 
 /* True when setting key to val would leave map exactly as it is: the key is
- * present, stored with the same bytes, holding the same value. */
+ * present, stored with the same bytes, holding the same value. val is NULL
+ * only in a set (val_size 0). */
 static bool already_set(const gomap_t *map, const void *key, const void *val)
 {
     if (layer_len(map) == 0 || !gomap__key_is_reflexive(map, key))
@@ -289,7 +290,7 @@ static bool already_set(const gomap_t *map, const void *key, const void *val)
     const void *stored_val = layer_value(map, r);
     size_t vb = layer_val_size(map);
     return (kb == 0 || memcmp(stored_key, key, kb) == 0) &&
-           (vb == 0 || memcmp(stored_val, val, vb) == 0);
+           (vb == 0 || (val && memcmp(stored_val, val, vb) == 0));
 }
 
 struct key_val {

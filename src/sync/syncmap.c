@@ -694,6 +694,7 @@ void gomap_sync_range(gomap_sync_t *m, bool (*fn)(const void *key, const void *v
         gomap_iter_init(&it, t->map);
         while (gomap_iter_next(&it, &key, &slot)) {
             struct entry *e;
+            /* NOLINTNEXTLINE(bugprone-sizeof-expression): the slot holds the pointer itself */
             memcpy(&e, slot, sizeof e);
             struct box *p = load_acquire(&e->p);
             if (!has_value(p))

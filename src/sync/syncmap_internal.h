@@ -155,6 +155,7 @@ static inline bool same_val(const gomap_sync_t *m, struct box *p, const void *va
 static inline struct entry *entry_in(const void *val)
 {
     struct entry *e;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): the slot holds the pointer itself */
     memcpy(&e, val, sizeof e);
     return e;
 }
@@ -189,6 +190,7 @@ ALWAYS_INLINE struct entry *table_lookup_kind(const struct table *t, int kind, c
     void *slot = t ? layer_lookup(t->map, kind, key) : NULL;
     struct entry *e = NULL;
     if (slot)
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): the slot holds the pointer itself */
         memcpy(&e, slot, sizeof e);
     return e;
 }
