@@ -30,7 +30,9 @@ static void handler(const gomap_fault *f, void *ctx)
 
 static int evaluated;
 
-static int count_evaluation(void)
+/* Below level 1 it appears only in GOMAP_ASSERT's unevaluated operand,
+ * which clang would report as never emitted. */
+__attribute__((unused)) static int count_evaluation(void)
 {
     evaluated++;
     return 0;
