@@ -18,26 +18,21 @@
  * direction if the ratio did not drop and reverses otherwise; the step
  * starts at 6.25 % of the capacity, decays by 0.98 a sample, and restarts
  * when the ratio moves by 5 points or more.
+ *
+ * tinylfu.h exports the policy as a building block: ours (policy_ours.c)
+ * runs one as the cache and others as its shadows.
  */
 #include <stdlib.h>
 
 #include "cache/dlist.h"
 #include "cache/policy.h"
 #include "cache/sketch.h"
+#include "cache/tinylfu.h"
 
 enum { WINDOW, PROBATION, PROTECTED };
 enum { ADMIT_WARM = 6 }; /* Caffeine's ADMIT_HASHDOS_THRESHOLD */
 
-typedef struct {
-    double window;  /* initial window share of the capacity */
-    bool adaptive;  /* hill climber on */
-    double sample;  /* climber sample, in multiples of the capacity */
-    double step;    /* initial step, share of the capacity */
-    double decay;   /* step decay per sample */
-    double restart; /* a hit-ratio change >= this restarts the step */
-} tlfu_config;
-
-struct policy {
+struct tlfu {
     qset s;
     sketch sk;
     tlfu_config cfg;
@@ -47,7 +42,7 @@ struct policy {
     uint64_t rng;
 };
 
-static size_t clamp_window(const policy *c, double w)
+static size_t clamp_window(const tlfu *c, double w)
 {
     size_t max = c->cap > 1 ? c->cap - 1 : 1;
     if (w < 1)
@@ -55,16 +50,16 @@ static size_t clamp_window(const policy *c, double w)
     return w > (double)max ? max : (size_t)w;
 }
 
-static void set_window(policy *c, double target)
+static void set_window(tlfu *c, double target)
 {
     c->window_cap = clamp_window(c, target);
     c->window_target = target < 1 ? 1 : target > (double)c->cap ? (double)c->cap : target;
     c->protected_cap = (c->cap - c->window_cap) * 8 / 10;
 }
 
-static policy *tlfu_create(const policy_params *p, const tlfu_config *cfg)
+tlfu *tlfu_new(const policy_params *p, const tlfu_config *cfg)
 {
-    policy *c = calloc(1, sizeof *c);
+    tlfu *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     if (qset_init(&c->s, p->n_keys)) {
@@ -87,13 +82,13 @@ static policy *tlfu_create(const policy_params *p, const tlfu_config *cfg)
     return c;
 }
 
-static void demote_protected(policy *c)
+static void demote_protected(tlfu *c)
 {
     while (c->s.q[PROTECTED].len > c->protected_cap)
         qset_move(&c->s, PROBATION, dlist_back(&c->s.q[PROTECTED]));
 }
 
-static bool admit(policy *c, uint32_t cand, uint32_t victim)
+static bool admit(tlfu *c, uint32_t cand, uint32_t victim)
 {
     unsigned cf = sketch_frequency(&c->sk, cand), vf = sketch_frequency(&c->sk, victim);
     if (cf > vf)
@@ -103,7 +98,7 @@ static bool admit(policy *c, uint32_t cand, uint32_t victim)
 
 /* Moves window overflow to probation; over capacity, each candidate duels
  * probation's oldest key. */
-static void evict(policy *c)
+static void evict(tlfu *c)
 {
     while (c->s.q[WINDOW].len > c->window_cap) {
         uint32_t cand = dlist_back(&c->s.q[WINDOW]);
@@ -119,7 +114,7 @@ static void evict(policy *c)
 
 /* Applies a new window size: grows it from main's oldest keys, or shrinks
  * it into probation's front. */
-static void resize_window(policy *c, double target)
+static void resize_window(tlfu *c, double target)
 {
     set_window(c, target);
     while (c->s.q[WINDOW].len < c->window_cap) {
@@ -134,7 +129,7 @@ static void resize_window(policy *c, double target)
     demote_protected(c);
 }
 
-static void climb(policy *c, bool hit)
+static void climb(tlfu *c, bool hit)
 {
     if (!c->cfg.adaptive || qset_len(&c->s) < c->cap)
         return;
@@ -152,7 +147,7 @@ static void climb(policy *c, bool hit)
     resize_window(c, c->window_target + amount);
 }
 
-static bool tlfu_access(policy *c, uint32_t k)
+bool tlfu_access(tlfu *c, uint32_t k)
 {
     bool hit = true;
     sketch_increment(&c->sk, k);
@@ -174,27 +169,32 @@ static bool tlfu_access(policy *c, uint32_t k)
     return hit;
 }
 
-static size_t tlfu_len(const policy *c) { return qset_len(&c->s); }
+void tlfu_set_window(tlfu *c, double share) { resize_window(c, share * (double)c->cap); }
 
-static void tlfu_destroy(policy *c)
+size_t tlfu_len(const tlfu *c) { return qset_len(&c->s); }
+
+void tlfu_free(tlfu *c)
 {
     sketch_free(&c->sk);
     qset_free(&c->s);
     free(c);
 }
 
+/* The policy interface over a tlfu (a policy pointer is a tlfu here). */
+static bool kind_access(policy *p, uint32_t k) { return tlfu_access((tlfu *)p, k); }
+static size_t kind_len(const policy *p) { return tlfu_len((const tlfu *)p); }
+static void kind_destroy(policy *p) { tlfu_free((tlfu *)p); }
+
 #define TLFU_KIND(var, label, about, ...)                                                        \
     static policy *var##_create(const policy_params *p)                                          \
     {                                                                                            \
         static const tlfu_config cfg = __VA_ARGS__;                                              \
-        return tlfu_create(p, &cfg);                                                             \
+        return (policy *)tlfu_new(p, &cfg);                                                      \
     }                                                                                            \
-    const policy_kind var = {label, about, var##_create, tlfu_access, tlfu_len, tlfu_destroy}
+    const policy_kind var = {label, about, var##_create, kind_access, kind_len, kind_destroy}
 
 /* Caffeine's defaults: 1 % window; the climber samples 10 x capacity. */
 TLFU_KIND(policy_wtinylfu, "W-TinyLFU", "1 % window LRU, SLRU main, count-min admission",
           {0.01, false, 10, 0.0625, 0.98, 0.05});
 TLFU_KIND(policy_wtinylfu_adapt, "W-TinyLFU-adapt", "W-TinyLFU with the hill-climbed window",
-          {0.01, true, 10, 0.0625, 0.98, 0.05});
-TLFU_KIND(policy_ours, "ours", "adaptive W-TinyLFU, tuned by measurement (docs/cache-policy.md)",
           {0.01, true, 10, 0.0625, 0.98, 0.05});
