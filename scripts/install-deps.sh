@@ -4,7 +4,7 @@
 # fails. Why each package is needed: docs/dependencies.md.
 #
 # usage: scripts/install-deps.sh [build|peers|lint|test]
-#   build  the library, examples and gomap-bench
+#   build  the library, examples, gomap-bench and gomap-cachesim
 #   peers  the benchmark peers gomap-bench compares with (absl, GLib, uthash,
 #          oneTBB, Go); each is compiled in only when present
 #   lint   the static analysers of the lint preset (clang-tidy, cppcheck)
@@ -14,7 +14,7 @@
 #          against an installed gomap
 set -eu
 
-build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev"
+build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev xz-utils"
 peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev libtbb-dev golang-go"
 test_pkgs="pkg-config clang libclang-rt-14-dev libxml2-utils librsvg2-bin python3"
 lint_pkgs="clang-tidy cppcheck"
