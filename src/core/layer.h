@@ -46,7 +46,9 @@ static inline gomap__hasher gomap__hasher_of(const gomap_t *m)
     return (gomap__hasher){m->seed, m->key_size, m->hash};
 }
 
-/* The hasher of every map made by gomap__new_seeded(opt, seed). */
+/* The hasher of every map made by gomap__new_seeded(opt, seed); gomap_new
+ * takes its own from here too, so the rule of which kinds hash a declared
+ * key size lives in one place. */
 static inline gomap__hasher gomap__hasher_for(const gomap_options *opt, uint64_t seed)
 {
     bool sized = opt->key_kind == GOMAP_KEY_BYTES || opt->key_kind == GOMAP_KEY_CUSTOM;

@@ -540,13 +540,13 @@ int gomap_new(gomap_t **out, const gomap_options *opt)
     m->check = (uint8_t)(opt->check == GOMAP_CHECK_AUTO ? gomap__check_mode_default() : (int)opt->check);
     m->id = fetch_add_relaxed(&next_id, 1);
     m->key_kind = (uint8_t)opt->key_kind;
-    m->key_size = opt->key_kind == GOMAP_KEY_BYTES || opt->key_kind == GOMAP_KEY_CUSTOM
-                      ? opt->key_size : 0;
+    const gomap__hasher h = gomap__hasher_for(opt, gomap__rand64());
+    m->seed = h.seed;
+    m->key_size = h.key_size;
+    m->hash = h.hash;
     m->val_size = opt->val_size;
-    m->hash = opt->hash;
     m->equal = opt->equal;
     atomic_init(&m->iterators, 0);
-    m->seed = gomap__rand64();
     compute_layout(m);
 
     /* As in Go, a small map allocates its one bucket on first insert. A

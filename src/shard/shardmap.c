@@ -285,13 +285,8 @@ unsigned gomap_shard_count(const gomap_shard_t *m)
 
 /* ---- keyed operations ------------------------------------------------------------- */
 
-/* Finds key (hashed h) in a shard's map, which the caller holds. */
-ALWAYS_INLINE slot_ref shard_find(const struct shard *s, int kind, const void *key, uint64_t h)
-{
-    return layer_find(s->map, kind, key, h);
-}
-
-/* shard_find for a kind known only at run time. */
+/* Finds key (hashed h) in a shard's map, which the caller holds, for a
+ * kind known only at run time (layer_find for a constant one). */
 static slot_ref shard_find_any(const struct shard *s, const void *key, uint64_t h)
 {
     if (layer_len(s->map) == 0)
@@ -355,7 +350,7 @@ ALWAYS_INLINE bool get_kind(gomap_shard_t *m, int kind, const void *key, void *v
         return found.b != NULL;
     }
     shard_take(m, s, true);
-    slot_ref r = shard_find(s, kind, key, h);
+    slot_ref r = layer_find(s->map, kind, key, h);
     copy_out(m, val_out, r.b ? layer_value(s->map, r) : NULL);
     if (r.b || count_miss)
         shard_count(m, s, r.b != NULL);
