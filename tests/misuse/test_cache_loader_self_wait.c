@@ -1,0 +1,323 @@
+/*
+ * test_cache_loader_self_wait.c — a get_or_load loader that calls
+ * get_or_load for its own key would wait for itself; gomap/cache.h says that
+ * is reported as misuse:
+ *
+ *   fatal error: gomap cache loader waits for its own key
+ *
+ * through the misuse report and the fault handler of gomap/diag.h, then
+ * abort(). Each case runs in a forked child (child.h) with a hang guard
+ * (alarm): a child that hangs, exits, or dies any other way fails the test.
+ *
+ *   test_reported      the loader of key k calls get_or_load(k) directly,
+ *                      on caches of 1 and 16 shards, with u64 and string
+ *                      keys, with the inner call's loader the same or
+ *                      another: the child dies of SIGABRT with the line
+ *                      above on stderr, the fault handler was called with
+ *                      that message and the report stderr shows, and the
+ *                      inner call never returned.
+ *   test_not_reported  loaders that call get_or_load for other keys (nested
+ *                      two deep), set and get their own key, and a second
+ *                      thread that waits for a key another thread's loader
+ *                      is loading: every answer right, exit 0, silent
+ *                      stderr, the handler not called.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "cachecheck.h"
+#include "check.h"
+#include "child.h"
+
+#include <gomap/diag.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define SELF_WAIT_MSG "gomap cache loader waits for its own key"
+
+enum { ALARM_SECONDS = 20 };
+
+/* ------------------------------------------------------------------------ */
+/* The fault handler (in children): its facts go to the parent as info      */
+/* ------------------------------------------------------------------------ */
+
+static int token;
+
+static uint64_t checksum(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    while (n--)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+static void info_handler(const gomap_fault *f, void *ctx)
+{
+    size_t len = f->report ? strlen(f->report) : 0;
+    child_info("fault_message %s\n", f->message ? f->message : "(null)");
+    child_info("fault_ctx %d\n", ctx == &token);
+    child_info("fault_report %zu %016llx\n", len,
+               (unsigned long long)checksum(f->report ? f->report : "", len));
+}
+
+static const char *info_line(const char *info, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *p = info; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, key, kl) == 0 && p[kl] == ' ')
+            return p + kl + 1;
+    return NULL;
+}
+
+static void fail_child(const char *label, const child_result *r, const char *why)
+{
+    char how[80];
+    if (WIFSIGNALED(r->status))
+        snprintf(how, sizeof how, "killed by signal %d%s", WTERMSIG(r->status),
+                 WTERMSIG(r->status) == SIGALRM ? " (the hang guard: it hung)" : "");
+    else
+        snprintf(how, sizeof how, "exited with %d", WEXITSTATUS(r->status));
+    fprintf(stderr, "==== child '%s' %s\n==== stderr:\n%.*s\n==== info:\n%s====\n", label, how,
+            (int)(r->err_len > 8000 ? 8000 : r->err_len), r->err, r->info);
+    CHECK_MSG(false, "child '%s': %s", label, why);
+}
+
+static void expect_reported(const char *label, const child_result *r)
+{
+    if (!WIFSIGNALED(r->status) || WTERMSIG(r->status) != SIGABRT)
+        fail_child(label, r, "expected death by SIGABRT");
+    const char *fatal = strstr(r->err, "fatal error: " SELF_WAIT_MSG "\n");
+    if (!fatal)
+        fail_child(label, r, "no \"fatal error: " SELF_WAIT_MSG "\" line on stderr");
+    if (strstr(r->err, "Sanitizer"))
+        fail_child(label, r, "a sanitizer reported something");
+    if (info_line(r->info, "survived"))
+        fail_child(label, r, "the inner get_or_load returned");
+    if (!info_line(r->info, "entered"))
+        fail_child(label, r, "the loader never ran");
+    const char *msg = info_line(r->info, "fault_message");
+    if (!msg || strncmp(msg, SELF_WAIT_MSG "\n", strlen(SELF_WAIT_MSG) + 1) != 0)
+        fail_child(label, r, "the fault handler was not called with the message");
+    const char *ctx = info_line(r->info, "fault_ctx");
+    if (!ctx || *ctx != '1')
+        fail_child(label, r, "the fault handler did not get its context");
+    size_t len = 0;
+    unsigned long long sum = 0;
+    const char *rep = info_line(r->info, "fault_report");
+    if (!rep || sscanf(rep, "%zu %llx", &len, &sum) != 2 || len == 0)
+        fail_child(label, r, "the fault handler got no report");
+    const char *starts[2] = {r->err, fatal};
+    bool same = false;
+    for (int i = 0; i < 2; i++) {
+        size_t at = (size_t)(starts[i] - r->err);
+        same |= at + len <= r->err_len && checksum(starts[i], len) == sum;
+    }
+    if (!same)
+        fail_child(label, r, "the handler's report is not the report on stderr");
+}
+
+static void expect_clean(const char *label, const child_result *r)
+{
+    if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
+        fail_child(label, r, "expected exit 0");
+    if (r->err_len != 0)
+        fail_child(label, r, "expected a silent stderr");
+    if (info_line(r->info, "fault_message"))
+        fail_child(label, r, "the fault handler was called");
+    if (!info_line(r->info, "done"))
+        fail_child(label, r, "the child did not reach its end");
+}
+
+/* ------------------------------------------------------------------------ */
+/* A loader waiting for its own key                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    bool strings;
+    unsigned shards;
+    bool other_loader;   /* the inner call passes a different loader */
+} self_case;
+
+typedef struct {
+    gomap_cache_t *c;
+    const self_case *sc;
+} self_ctx;
+
+static int plain_loader(const void *key, void *val_out, uint64_t *ttl_ns, void *ctx)
+{
+    (void)key;
+    (void)ttl_ns;
+    (void)ctx;
+    memset(val_out, 0x11, 8);
+    return 0;
+}
+
+static int self_loader(const void *key, void *val_out, uint64_t *ttl_ns, void *ctx)
+{
+    self_ctx *s = ctx;
+    (void)ttl_ns;
+    child_info("entered\n");
+    uint64_t out;
+    int rc = gomap_cache_get_or_load(s->c, key, &out,
+                                     s->sc->other_loader ? plain_loader : self_loader, s);
+    child_info("survived %d\n", rc);
+    memset(val_out, 0x22, 8);
+    return 0;
+}
+
+static void self_body(void *arg)
+{
+    const self_case *sc = arg;
+    gomap_set_fault_handler(info_handler, &token);
+    gomap_cache_options o = cachecheck_options(sc->strings ? GOMAP_KEY_STR : GOMAP_KEY_U64, 8,
+                                               NULL, NULL);
+    o.shards = sc->shards;
+    gomap_cache_t *c = cachecheck_new(&o);
+    uint64_t out;
+    for (uint64_t k = 0; k < 32; k++) {
+        char text[16];
+        gomap_str s = {text, (size_t)snprintf(text, sizeof text, "k%" PRIu64, k)};
+        CHECK_EQ(gomap_cache_set(c, sc->strings ? (const void *)&s : (const void *)&k, &k, 0), 0);
+    }
+    self_ctx ctx = {c, sc};
+    uint64_t k = 1000;
+    gomap_str s = {"the key", 7};
+    (void)gomap_cache_get_or_load(c, sc->strings ? (const void *)&s : (const void *)&k, &out,
+                                  self_loader, &ctx);
+    child_info("outer call returned\n");
+}
+
+static void test_reported(void)
+{
+    static const self_case cases[] = {
+        {false, 1, false}, {false, 16, false}, {true, 1, false}, {true, 16, true},
+        {false, 4, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char label[128];
+        snprintf(label, sizeof label, "loader calls get_or_load for its own key (%s keys, %u "
+                 "shards, %s loader)", cases[i].strings ? "string" : "u64", cases[i].shards,
+                 cases[i].other_loader ? "another" : "the same");
+        child_result r = run_child(self_body, (void *)&cases[i], ALARM_SECONDS);
+        expect_reported(label, &r);
+        child_result_free(&r);
+    }
+    printf("   %zu self-waits, each reported\n", sizeof cases / sizeof cases[0]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Not misuse                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    gomap_cache_t *c;
+    int depth;
+    atomic_int loading;     /* the slow loader has started */
+    atomic_int release;     /* the slow loader may return */
+} nest_ctx;
+
+static int nested_loader(const void *key, void *val_out, uint64_t *ttl_ns, void *ctx)
+{
+    nest_ctx *n = ctx;
+    (void)ttl_ns;
+    uint64_t k, out = 0;
+    memcpy(&k, key, 8);
+    if (n->depth < 2) {
+        n->depth++;
+        CHECK_EQ(gomap_cache_get_or_load(n->c, &(uint64_t){k + 1}, &out, nested_loader, n), 0);
+        CHECK_EQ(out, (k + 1) * 10);
+        n->depth--;
+    }
+    /* Its own key with set and get (no wait for a load): allowed. */
+    CHECK(!gomap_cache_get(n->c, key, &out));
+    CHECK_EQ(gomap_cache_set(n->c, key, &(uint64_t){1}, 0), 0);
+    CHECK(gomap_cache_get(n->c, key, &out) && out == 1);
+    memcpy(val_out, &(uint64_t){k * 10}, 8);
+    return 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static int slow_loader(const void *key, void *val_out, uint64_t *ttl_ns, void *ctx)
+{
+    nest_ctx *n = ctx;
+    (void)key;
+    (void)ttl_ns;
+    atomic_store(&n->loading, 1);
+    while (!atomic_load(&n->release))
+        sleep_ms(1);
+    memcpy(val_out, &(uint64_t){77}, 8);
+    return 0;
+}
+
+static void *slow_thread(void *arg)
+{
+    nest_ctx *n = arg;
+    uint64_t out = 0;
+    CHECK_EQ(gomap_cache_get_or_load(n->c, &(uint64_t){500}, &out, slow_loader, n), 0);
+    CHECK_EQ(out, 77);
+    return NULL;
+}
+
+static void not_reported_body(void *arg)
+{
+    unsigned shards = *(const unsigned *)arg;
+    gomap_set_fault_handler(info_handler, &token);
+    gomap_cache_options o = cachecheck_options(GOMAP_KEY_U64, 8, NULL, NULL);
+    o.shards = shards;
+    nest_ctx n;
+    memset(&n, 0, sizeof n);
+    n.c = cachecheck_new(&o);
+    uint64_t out = 0;
+    CHECK_EQ(gomap_cache_get_or_load(n.c, &(uint64_t){10}, &out, nested_loader, &n), 0);
+    CHECK_EQ(out, 100);
+    CHECK(gomap_cache_get(n.c, &(uint64_t){11}, &out) && out == 110);
+    CHECK(gomap_cache_get(n.c, &(uint64_t){12}, &out) && out == 120);
+
+    /* Waiting for another thread's load of the same key is no misuse. */
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, slow_thread, &n), 0);
+    while (!atomic_load(&n.loading))
+        sleep_ms(1);
+    atomic_store(&n.release, 1);
+    CHECK(gomap_cache_get_or_load(n.c, &(uint64_t){500}, &out, plain_loader, NULL) >= 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK(gomap_cache_get(n.c, &(uint64_t){500}, &out) && out == 77);
+    CHECK_CACHE_VALID(n.c);
+    gomap_cache_free(n.c);
+    child_info("done 1\n");
+}
+
+static void test_not_reported(void)
+{
+    static const unsigned counts[] = {1, 16};
+    for (int i = 0; i < 2; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "loaders using other keys, %u shards", counts[i]);
+        child_result r = run_child(not_reported_body, (void *)&counts[i], ALARM_SECONDS);
+        expect_clean(label, &r);
+        child_result_free(&r);
+    }
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    test_seed();
+    RUN(test_reported);
+    RUN(test_not_reported);
+    printf("ok\n");
+    return 0;
+}
