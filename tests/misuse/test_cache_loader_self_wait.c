@@ -163,7 +163,7 @@ static int self_loader(const void *key, void *val_out, uint64_t *ttl_ns, void *c
 {
     self_ctx *s = ctx;
     (void)ttl_ns;
-    child_info("entered\n");
+    child_info("entered 1\n");
     uint64_t out;
     int rc = gomap_cache_get_or_load(s->c, key, &out,
                                      s->sc->other_loader ? plain_loader : self_loader, s);

@@ -85,7 +85,7 @@ typedef struct {
 
 static uint64_t own_key(unsigned t, uint64_t i)
 {
-    return (uint64_t)t << 32 | (i * 2654435761u);
+    return (uint64_t)t << 32 | (uint32_t)(i * 2654435761u);
 }
 
 static void *own_thread(void *arg)

@@ -146,7 +146,7 @@ static void expect_same(fixture *f, const state *before, const char *ctx)
                   before->val[i], before->ttl[i], now->present[i], now->val[i], now->ttl[i]);
     char why[256] = "";
     int rc = gomap_cache_validate(f->cache, why, sizeof why);
-    CHECK_MSG(rc == 0, "%s: validate: %s", ctx, why);
+    CHECK_MSG(rc == 0, "%.250s: validate: %.200s", ctx, why);
     free(now);
 }
 
