@@ -55,8 +55,14 @@
  *                         (returns false), by a set over it, by clear and by
  *                         free is reported GOMAP_CACHE_EXPIRED, live ones
  *                         REPLACED or DELETED.
+ *   test_maintenance_thread with maintenance_thread set (and the real clock),
+ *                         entries with a 5 ms TTL are reclaimed with no call
+ *                         made (polled with a hang guard only), the others
+ *                         kept; free stops the thread and reports the rest.
  * Seed: test_seed() (test_random_deadlines; GOMAP_TEST_SEED reproduces it).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "cachecheck.h"
 #include "check.h"
 #include "testclock.h"
@@ -67,6 +73,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MS ((uint64_t)1000000)
 #define SEC ((uint64_t)1000000000)
@@ -913,6 +920,43 @@ static void test_expired_removal(void)
     CHECK_EQ(cache_removed_total(&rec), 16);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The maintenance thread                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void test_maintenance_thread(void)
+{
+    /* The real clock: the thread sleeps by it. No call is made while it
+     * works; the poll has no deadline but a hang guard. */
+    const uint64_t n = 2000 / WORK_DIV, keep = 10;
+    cache_removals rec;
+    cache_removals_init(&rec, NULL, NULL);
+    gomap_cache_options o = cachecheck_options(GOMAP_KEY_U64, 8, NULL, &rec);
+    o.shards = 4;
+    o.maintenance_thread = true;
+    gomap_cache_t *c = cachecheck_new(&o);
+    for (uint64_t k = 0; k < n + keep; k++)
+        CHECK_EQ(gomap_cache_set(c, &k, &k, k < n ? 5 * MS : GOMAP_CACHE_NO_EXPIRY), 0);
+    size_t polls = 0;
+    while (gomap_cache_len(c) > keep) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        CHECK_MSG(++polls < 12000, "the maintenance thread left %zu of %" PRIu64 " expired "
+                  "entries for two minutes", gomap_cache_len(c) - keep, n);
+    }
+    CHECK_EQ(cache_removed(&rec, GOMAP_CACHE_EXPIRED), n);
+    CHECK_EQ(cache_removed_total(&rec), n);
+    gomap_cache_stats_t s = cachecheck_stats(c);
+    CHECK_EQ(s.removed[GOMAP_CACHE_EXPIRED], n);
+    CHECK(s.maintenance_runs > 0);
+    for (uint64_t k = n; k < n + keep; k++)
+        CHECK(gomap_cache_get(c, &k, NULL));
+    CHECK_CACHE_VALID(c);
+    gomap_cache_free(c);
+    CHECK_EQ(cache_removed(&rec, GOMAP_CACHE_DELETED), keep);
+    printf("   %" PRIu64 " entries reclaimed by the maintenance thread alone\n", n);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -927,6 +971,7 @@ int main(void)
     RUN(test_reschedule);
     RUN(test_mass_expiry);
     RUN(test_expired_removal);
+    RUN(test_maintenance_thread);
     printf("ok\n");
     return 0;
 }
