@@ -24,15 +24,15 @@
  *
  * The window's share. Shard 0 of a bounded cache runs the tuner
  * (cache_tuner.c) on its accesses, a hash-sampled share of all of them,
- * and publishes its choice in window_permille; every shard adopts the
- * published share at the end of each of its epochs (2 x its bound in
- * accesses).
+ * follows its choice at once and publishes it in window_permille; every
+ * other shard adopts the published share at the end of each of its epochs
+ * (2 x its bound in accesses).
  */
 #include <errno.h>
 
 #include "cache/cache_internal.h"
 
-enum { ADMIT_WARM = 6, SKETCH_START = 256 };
+enum { ADMIT_WARM = 6, SKETCH_START = 16384 };
 static const double WINDOW_START = 0.01, PROTECTED_SHARE = 0.8;
 
 static bool bounded(const struct cache_shard *s) { return s->pol.max_cost != 0; }
@@ -145,6 +145,8 @@ static void resize_window(gomap_cache_t *c, struct cache_shard *s, double share)
 
 void gomap__policy_follow(gomap_cache_t *c, struct cache_shard *s)
 {
+    if (s->pol.tuner)
+        return; /* it leads */
     double share = (double)load_relaxed(&c->window_permille) / 1000.0;
     if (bounded(s) && share != s->pol.share)
         resize_window(c, s, share);
@@ -157,9 +159,11 @@ static void count_access(gomap_cache_t *c, struct cache_shard *s, uint64_t hash)
     gomap__sketch_increment(&p->sketch, hash);
     if (p->tuner) {
         gomap__tuner_access(p->tuner, hash);
-        uint32_t pm = (uint32_t)(gomap__tuner_window_share(p->tuner) * 1000.0 + 0.5);
-        if (pm != load_relaxed(&c->window_permille))
-            store_relaxed(&c->window_permille, pm);
+        double share = gomap__tuner_window_share(p->tuner);
+        if (share != p->share) {
+            resize_window(c, s, share);
+            store_relaxed(&c->window_permille, (uint32_t)(share * 1000.0 + 0.5));
+        }
     }
     if (++p->epoch_n >= p->epoch_len) {
         p->epoch_n = 0;
