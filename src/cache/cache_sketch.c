@@ -20,7 +20,10 @@ static size_t width_for(size_t capacity)
     return width;
 }
 
-static size_t words_bytes(size_t width) { return ROWS * (width / PER_WORD) * sizeof(uint64_t); }
+static size_t words_bytes(size_t width)
+{
+    return ROWS * (width / PER_WORD) * sizeof(uint64_t);
+}
 
 /* A zeroed word array for `width` counters a row, or NULL. */
 static uint64_t *words_new(size_t width, const gomap_allocator *a)
@@ -123,4 +126,7 @@ unsigned gomap__sketch_frequency(const cache_sketch *s, uint64_t hash)
     return f;
 }
 
-size_t gomap__sketch_bytes(const cache_sketch *s) { return s->words ? words_bytes(s->width) : 0; }
+size_t gomap__sketch_bytes(const cache_sketch *s)
+{
+    return s->words ? words_bytes(s->width) : 0;
+}
