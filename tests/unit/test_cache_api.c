@@ -67,6 +67,7 @@
 #include "check.h"
 #include "ckey.h"
 #include "fail_alloc.h"
+#include "shardcheck.h"
 #include "testclock.h"
 
 #include <errno.h>
@@ -75,6 +76,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* 4096 shards: len, clear and stats hold every shard at once, more locks
+ * than TSan's deadlock detector follows (shardcheck.h). Single-threaded. */
+SHARDCHECK_MANY_SHARDS
 
 #define MS ((uint64_t)1000000)
 #define SEC ((uint64_t)1000000000)
