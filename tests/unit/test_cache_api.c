@@ -45,12 +45,14 @@
  *                        tmpfile return 0 and write something plausible,
  *                        -EINVAL (nothing written) on a bad format;
  *                        gomap_strerror names -ENOENT.
- *   test_size_bound      1 shard of max_cost N: after every set of 5000 new
- *                        keys stats.cost <= N and len <= N, each set key
- *                        readable at once, evictions + len = inserts; with
+ *   test_size_bound      1 shard of max_cost N: after every one of 5000
+ *                        sets (new keys, and older ones with a new cost)
+ *                        stats.cost <= N and len <= N, each set key readable
+ *                        at once, evictions + replacements + len = sets; with
  *                        random costs the live costs (followed through
  *                        on_remove) add up to stats.cost <= max_cost; the
- *                        same with 4 shards.
+ *                        same with 4 and 16 shards, and without on_remove
+ *                        (overwrites in place).
  *   test_no_dropped_write a cache full of a hot, often-read working set: each
  *                        new key is readable right after its own set (a set
  *                        never evicts the entry it stores).
@@ -1181,56 +1183,87 @@ static void cost_hook(const void *key, const void *val, gomap_cache_cause cause,
     uint64_t k;
     memcpy(&k, key, 8);
     CHECK(k < BOUND_KEYS && t->live[k]);
-    CHECK_MSG(cause == GOMAP_CACHE_EVICTED, "key %" PRIu64 " removed as %s", k,
-              cache_cause_names[cause]);
-    CHECK_MSG(k != t->setting, "the set of key %" PRIu64 " evicted the entry it stores", k);
+    if (cause == GOMAP_CACHE_REPLACED)
+        CHECK_MSG(k == t->setting, "key %" PRIu64 " REPLACED by the set of key %" PRIu64, k,
+                  t->setting);
+    else
+        CHECK_MSG(cause == GOMAP_CACHE_EVICTED, "key %" PRIu64 " removed as %s", k,
+                  cache_cause_names[cause]);
+    CHECK_MSG(cause != GOMAP_CACHE_EVICTED || k != t->setting, "the set of key %" PRIu64
+              " evicted the entry it stores", k);
     CHECK(memcmp(val, &k, 8) == 0);
     t->live[k] = false;
     t->live_cost -= t->cost[k];
     t->live_n--;
 }
 
-static void bound_case(uint64_t max_cost, unsigned shards, uint64_t max_item, uint64_t seed)
+/* Sets of new keys, and of older ones (present or evicted) with a new
+ * cost. With `track`, on_remove follows every entry, so the live costs are
+ * known exactly; without, the cache has no on_remove (a present key is then
+ * overwritten in place) and only the bound and readability are checked. */
+static void bound_case(uint64_t max_cost, unsigned shards, uint64_t max_item, bool track,
+                       uint64_t seed)
 {
     costs *t = calloc(1, sizeof *t);
     CHECK(t != NULL);
     cache_removals rec;
     cache_removals_init(&rec, cost_hook, t);
-    gomap_cache_t *c = u64_cache(NULL, &rec, max_cost, shards);
+    gomap_cache_t *c = u64_cache(NULL, track ? &rec : NULL, max_cost, shards);
     uint64_t rng = seed, item = max_item < gomap_cache_max_entry_cost(c) ? max_item :
                    gomap_cache_max_entry_cost(c);
-    for (uint64_t k = 0; k < BOUND_KEYS; k++) {
+    uint64_t next = 0, overwrites = 0;
+    char what[96];
+    snprintf(what, sizeof what, "max_cost %" PRIu64 ", %u shards, costs 1..%" PRIu64 "%s",
+             max_cost, shards, item, track ? "" : ", no on_remove");
+    for (size_t step = 0; step < BOUND_KEYS; step++) {
+        uint64_t k = next;
+        if (next > 0 && test_rand_below(&rng, 3) == 0) {
+            k = test_rand_below(&rng, next);
+            overwrites++;
+        } else {
+            next++;
+        }
         uint64_t cost = 1 + test_rand_below(&rng, item);
         t->setting = k;
         CHECK_EQ(gomap_cache_set_cost(c, &k, &k, 0, cost), 0);
         t->setting = UINT64_MAX;
-        t->live[k] = true;
-        t->cost[k] = cost;
-        t->live_cost += cost;
-        t->live_n++;
         uint64_t out = 0;
-        CHECK_MSG(gomap_cache_get(c, &k, &out) && out == k, "max_cost %" PRIu64 ", %u shards: "
-                  "key %" PRIu64 " not readable right after its set", max_cost, shards, k);
+        CHECK_MSG(gomap_cache_get(c, &k, &out) && out == k, "%s: key %" PRIu64 " (cost %" PRIu64
+                  ") not readable right after its set", what, k, cost);
         gomap_cache_stats_t s = cachecheck_stats(c);
-        CHECK_MSG(s.cost == t->live_cost && s.cost <= max_cost, "max_cost %" PRIu64 ", %u shards,"
-                  " after key %" PRIu64 ": stats.cost %" PRIu64 ", live costs %" PRIu64, max_cost,
-                  shards, k, s.cost, t->live_cost);
-        CHECK_EQ(gomap_cache_len(c), t->live_n);
-        CHECK(t->live_n <= max_cost);
+        CHECK_MSG(s.cost <= max_cost, "%s: after the set of key %" PRIu64 ": stats.cost %" PRIu64,
+                  what, k, s.cost);
+        CHECK(gomap_cache_len(c) <= max_cost);
+        if (track) {
+            CHECK_MSG(!t->live[k], "%s: the entry key %" PRIu64 "'s set replaced was not "
+                      "reported", what, k);
+            t->live[k] = true;
+            t->cost[k] = cost;
+            t->live_cost += cost;
+            t->live_n++;
+            CHECK_MSG(s.cost == t->live_cost, "%s: after key %" PRIu64 ": stats.cost %" PRIu64
+                      ", live costs %" PRIu64, what, k, s.cost, t->live_cost);
+            CHECK_EQ(gomap_cache_len(c), t->live_n);
+        }
         /* Read a few older keys now and then (frequencies for the policy). */
-        if (k % 3 == 0)
+        if (step % 3 == 0)
             for (int i = 0; i < 4; i++) {
-                uint64_t j = test_rand_below(&rng, k + 1);
-                CHECK(gomap_cache_get(c, &j, &out) == t->live[j]);
+                uint64_t j = test_rand_below(&rng, next);
+                bool got = gomap_cache_get(c, &j, &out);
+                CHECK(!track || got == t->live[j]);
             }
-        if (k % 500 == 0)
+        if (step % 500 == 0)
             CHECK_CACHE_VALID(c);
     }
-    CHECK_EQ(cache_removed(&rec, GOMAP_CACHE_EVICTED) + gomap_cache_len(c), BOUND_KEYS);
-    CHECK_EQ(cache_removed_total(&rec), cache_removed(&rec, GOMAP_CACHE_EVICTED));
-    printf("   max_cost %" PRIu64 ", %u shard%s, costs 1..%" PRIu64 ": %zu entries of cost %"
-           PRIu64 " held after %d sets\n", max_cost, shards, shards == 1 ? "" : "s", item,
-           t->live_n, t->live_cost, BOUND_KEYS);
+    if (track) {
+        CHECK_EQ(cache_removed(&rec, GOMAP_CACHE_EVICTED) + cache_removed(&rec,
+                 GOMAP_CACHE_REPLACED) + gomap_cache_len(c), BOUND_KEYS);
+        CHECK_EQ(cache_removed_total(&rec), cache_removed(&rec, GOMAP_CACHE_EVICTED) +
+                 cache_removed(&rec, GOMAP_CACHE_REPLACED));
+    }
+    gomap_cache_stats_t s = cachecheck_stats(c);
+    printf("   %s: %zu entries of cost %" PRIu64 " held after %d sets (%" PRIu64
+           " overwrites)\n", what, gomap_cache_len(c), s.cost, BOUND_KEYS, overwrites);
     CHECK_CACHE_VALID(c);
     cache_removals_init(&rec, NULL, NULL);
     gomap_cache_free(c);
@@ -1240,11 +1273,13 @@ static void bound_case(uint64_t max_cost, unsigned shards, uint64_t max_item, ui
 static void test_size_bound(void)
 {
     uint64_t seed = test_seed();
-    bound_case(100, 1, 1, seed);
-    bound_case(1000, 1, 200, seed + 1);
-    bound_case(1000, 4, 1, seed + 2);
-    bound_case(1000, 4, 250, seed + 3);
-    bound_case(4096, 16, 40, seed + 4);
+    for (int track = 1; track >= 0; track--) {
+        bound_case(100, 1, 1, track, seed);
+        bound_case(1000, 1, 200, track, seed + 1);
+        bound_case(1000, 4, 1, track, seed + 2);
+        bound_case(1000, 4, 250, track, seed + 3);
+        bound_case(4096, 16, 40, track, seed + 4);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
