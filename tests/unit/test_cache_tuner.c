@@ -59,10 +59,10 @@ static void test_sketch_counts(void)
     CHECK(s.words == NULL);
     gomap__sketch_free(&s, NULL); /* twice is harmless */
 
-    /* Capacity 0 is sized as 1. */
+    /* Capacity 0 is sized as 1, in one block. */
     CHECK_EQ(gomap__sketch_init(&s, 0, seed, NULL), 0);
     CHECK_EQ(s.sample, 10);
-    CHECK_EQ(s.width, 16);
+    CHECK_EQ(s.width, 32); /* one 64-byte block of counters at least */
     gomap__sketch_free(&s, NULL);
 }
 
@@ -117,14 +117,14 @@ static void test_sketch_ensure(void)
     CHECK_EQ(s.sample, 160);
     CHECK_EQ(gomap__sketch_frequency(&s, h), 5);
 
-    /* Larger, rows wide enough already (16 counters a row fit 4 x 4):
-     * the sample grows, the counts stay. */
+    /* Larger, rows wide enough already (the smallest sketch, one block of
+     * 32 counters a row, fits 4 x 8): the sample grows, the counts stay. */
     cache_sketch one;
     CHECK_EQ(gomap__sketch_init(&one, 1, seed, &fa.iface), 0);
     gomap__sketch_increment(&one, h);
-    CHECK_EQ(gomap__sketch_ensure(&one, 4, &fa.iface), 0);
-    CHECK_EQ(one.sample, 40);
-    CHECK_EQ(one.width, 16);
+    CHECK_EQ(gomap__sketch_ensure(&one, 8, &fa.iface), 0);
+    CHECK_EQ(one.sample, 80);
+    CHECK_EQ(one.width, 32);
     CHECK_EQ(gomap__sketch_frequency(&one, h), 1);
     gomap__sketch_free(&one, &fa.iface);
 
