@@ -22,7 +22,9 @@
  *                    stats.rejected, get_or_load's val_out zero-filled. A call
  *                    that succeeds leaves its key readable with its value and
  *                    TTL. u64 and string keys (copied), 1 and more shards,
- *                    unbounded and bounded.
+ *                    unbounded and bounded; half-way through, entries
+ *                    expire unreclaimed, and a failed write must not
+ *                    reclaim them either.
  *   test_never_fail  every allocation refused: get, ttl, delete, len, stats,
  *                    validate, clear and run_maintenance (reclaiming
  *                    expired entries) still work, and get_or_load on a hit.
@@ -320,6 +322,10 @@ static void run_workload(const cfg *c)
     fixture_init(&f, c);
     size_t enomem[3] = {0}, calls = 0;
     for (uint64_t i = 0; i < c->nkeys; i++) {
+        /* Half-way, the 5 s entries expire (no maintenance): a write that
+         * fails must not reclaim them either ("exactly as it was"). */
+        if (i == c->nkeys / 2)
+            testclock_advance(&f.clk, 6 * SEC);
         enum wop op = (enum wop)(i % 3);
         enomem[op] += each_allocation(&f, op, i, i * 1000);
         calls++;
