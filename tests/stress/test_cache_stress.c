@@ -23,6 +23,10 @@
  *                          returned true = DELETED removals, stats.removed[]
  *                          = on_remove calls. Once more without on_remove
  *                          (overwrites in place): the bound and the values.
+ *                          And with TTLs of 1-20 ms on the real clock, the
+ *                          maintenance thread and run_maintenance calls
+ *                          among the operations: the same checks, EXPIRED
+ *                          removals included in the balance.
  * Work is bounded by operation counts (divided by WORK_DIV under TSan),
  * never by time. Seed: test_seed() (the operation streams; the interleaving
  * is the scheduler's).
@@ -170,6 +174,7 @@ typedef struct {
     gomap_cache_t *c;
     uint64_t max_cost, keyspace;
     bool costs;
+    bool ttls;                 /* short TTLs, maintenance thread, run_maintenance */
     pthread_barrier_t start;
     atomic_int running;
     atomic_uint_fast64_t loader_calls;
@@ -189,13 +194,24 @@ typedef struct {
 
 static void bound_hook(const void *key, const void *val, gomap_cache_cause cause, void *ctx)
 {
-    (void)ctx;
+    const bool *ttls = ctx;
     uint64_t k;
     memcpy(&k, key, 8);
     val24 v;
     memcpy(&v, val, sizeof v);
-    CHECK_MSG(cause != GOMAP_CACHE_EXPIRED, "key %" PRIu64 " EXPIRED without a TTL", k);
+    CHECK_MSG(*ttls || cause != GOMAP_CACHE_EXPIRED, "key %" PRIu64 " EXPIRED without a TTL", k);
     check_val(&v, k, "on_remove");
+}
+
+/* 0 (no default: never), or 1-20 ms, or never. */
+static uint64_t pick_ttl(bound_run *run, uint64_t r)
+{
+    if (!run->ttls)
+        return 0;
+    switch (r % 4) {
+    case 0: return GOMAP_CACHE_NO_EXPIRY;
+    default: return 1000000 * (1 + (r >> 2) % 20);
+    }
 }
 
 static int bound_loader(const void *key, void *val_out, uint64_t *ttl_ns, void *ctx)
@@ -221,14 +237,18 @@ static void *bound_thread(void *arg)
         val24 v = make_val(k, (uint64_t)w->id << 32 | i), out;
         switch (r % 10) {
         case 0: case 1: case 2: {
-            int rc = gomap_cache_set(run->c, &k, &v, 0);
+            if (run->ttls && (r >> 40) % 64 == 0) {
+                gomap_cache_run_maintenance(run->c);
+                break;
+            }
+            int rc = gomap_cache_set(run->c, &k, &v, pick_ttl(run, r >> 12));
             CHECK_MSG(rc == 0, "set: %d", rc);
             w->sets_ok++;
             break;
         }
         case 3: {
             uint64_t cost = run->costs ? 1 + (r >> 8) % 8 : 1;
-            int rc = gomap_cache_set_cost(run->c, &k, &v, 0, cost);
+            int rc = gomap_cache_set_cost(run->c, &k, &v, pick_ttl(run, r >> 12), cost);
             CHECK_MSG(rc == 0, "set_cost: %d", rc);
             w->sets_ok++;
             break;
@@ -273,12 +293,19 @@ static void *sampler_thread(void *arg)
     return NULL;
 }
 
-static void over_bound(uint64_t max_cost, unsigned shards, bool costs, bool track, uint64_t seed)
+static void over_bound(uint64_t max_cost, unsigned shards, bool costs, bool track, bool ttls,
+                       uint64_t seed)
 {
     cache_removals rec;
-    cache_removals_init(&rec, bound_hook, NULL);
+    cache_removals_init(&rec, bound_hook, &ttls);
     bound_run run;
-    run.c = new_cache(track ? &rec : NULL, max_cost, shards);
+    gomap_cache_options o = cachecheck_options(GOMAP_KEY_U64, sizeof(val24), NULL,
+                                               track ? &rec : NULL);
+    o.max_cost = max_cost;
+    o.shards = shards;
+    o.maintenance_thread = ttls;
+    run.c = cachecheck_new(&o);
+    run.ttls = ttls;
     run.max_cost = max_cost;
     run.keyspace = max_cost * 8;
     run.costs = costs;
@@ -334,20 +361,24 @@ static void over_bound(uint64_t max_cost, unsigned shards, bool costs, bool trac
                   cache_removed(&rec, (gomap_cache_cause)c));
     CHECK_EQ(s.loads, loads);
     CHECK(cache_removed(&rec, GOMAP_CACHE_EVICTED) > 0);
-    printf("   max_cost %" PRIu64 ", %u shard%s%s: %" PRIu64 " sets, %" PRIu64 " loads, %" PRIu64
-           " hits, %" PRIu64 " evicted; %" PRIu64 " samples, highest cost seen %" PRIu64 "\n",
-           max_cost, shards, shards == 1 ? "" : "s", costs ? ", costs 1-8" : "", sets, loads,
-           hits, cache_removed(&rec, GOMAP_CACHE_EVICTED), smp.samples, smp.max_seen);
+    printf("   max_cost %" PRIu64 ", %u shard%s%s%s: %" PRIu64 " sets, %" PRIu64 " loads, %" PRIu64
+           " hits, %" PRIu64 " evicted, %" PRIu64 " expired; %" PRIu64 " samples, highest cost "
+           "seen %" PRIu64 "\n", max_cost, shards, shards == 1 ? "" : "s", costs ? ", costs 1-8" :
+           "", ttls ? ", TTLs 1-20 ms, maintenance thread" : "", sets, loads, hits,
+           cache_removed(&rec, GOMAP_CACHE_EVICTED), cache_removed(&rec, GOMAP_CACHE_EXPIRED),
+           smp.samples, smp.max_seen);
     gomap_cache_free(run.c);
 }
 
 static void test_over_bound(void)
 {
     uint64_t seed = test_seed();
-    over_bound(256, 1, false, true, seed);
-    over_bound(1024, 8, false, true, seed + 1);
-    over_bound(512, 2, true, true, seed + 2);
-    over_bound(512, 2, true, false, seed + 3);
+    over_bound(256, 1, false, true, false, seed);
+    over_bound(1024, 8, false, true, false, seed + 1);
+    over_bound(512, 2, true, true, false, seed + 2);
+    over_bound(512, 2, true, false, false, seed + 3);
+    over_bound(512, 4, false, true, true, seed + 4);
+    over_bound(256, 1, true, true, true, seed + 5);
 }
 
 int main(void)

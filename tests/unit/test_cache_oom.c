@@ -28,6 +28,9 @@
  *   test_never_fail  every allocation refused: get, ttl, delete, len, stats,
  *                    validate, clear and run_maintenance (reclaiming
  *                    expired entries) still work, and get_or_load on a hit.
+ *   test_diag_fails  the heatmaps (text, SVG) and the dump with each of
+ *                    their allocations refused in turn: -ENOMEM with nothing
+ *                    written and no block kept, or a complete success.
  * After every gomap_cache_free the allocator holds no block and no byte.
  * fail_alloc is not thread-safe: no maintenance thread, one thread.
  */
@@ -41,6 +44,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #define SEC ((uint64_t)1000000000)
 #define START (100 * SEC)
@@ -414,6 +418,51 @@ static void test_never_fail(void)
     fixture_done(&f);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Diagnostics                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void test_diag_fails(void)
+{
+    static const cfg c = {"u64 keys, 4 shards, max_cost 100", GOMAP_KEY_U64, 4, 100, 0, 0};
+    fixture f;
+    fixture_init(&f, &c);
+    for (uint64_t i = 0; i < 60; i++)
+        CHECK_EQ(gomap_cache_set(f.cache, key_of(&f, i), &i, ttl_for(i)), 0);
+    static const char *const names[] = {"text heatmap", "SVG heatmap", "dump"};
+    for (int what = 0; what < 3; what++) {
+        size_t enomem = 0;
+        for (size_t n = 1;; n++) {
+            CHECK(n < 1000);
+            FILE *out = tmpfile();
+            CHECK(out != NULL);
+            size_t refused0 = f.fa.failures, blocks0 = f.fa.live_blocks;
+            fail_alloc_fail_nth(&f.fa, n);
+            int rc = what < 2 ? gomap_cache_heatmap(f.cache, out, what == 0 ? GOMAP_HEATMAP_TEXT
+                                                                           : GOMAP_HEATMAP_SVG)
+                              : gomap_cache_dump(f.cache, out);
+            fail_alloc_fail_nth(&f.fa, 0);
+            fflush(out);
+            long len = ftell(out);
+            fclose(out);
+            CHECK_MSG(f.fa.live_blocks == blocks0, "%s, allocation #%zu refused: %zd blocks kept",
+                      names[what], n, (ssize_t)(f.fa.live_blocks - blocks0));
+            if (rc == -ENOMEM) {
+                enomem++;
+                CHECK_MSG(len == 0, "%s: -ENOMEM after writing %ld bytes (\"nothing written\")",
+                          names[what], len);
+                continue;
+            }
+            CHECK_MSG(rc == 0 && len > 0, "%s, allocation #%zu refused: %d, %ld bytes",
+                      names[what], n, rc, len);
+            if (f.fa.failures == refused0)
+                break;
+        }
+        printf("   %s: %zu -ENOMEM, each with nothing written\n", names[what], enomem);
+    }
+    fixture_done(&f);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -421,6 +470,7 @@ int main(void)
     RUN(test_new_fails);
     RUN(test_each_op);
     RUN(test_never_fail);
+    RUN(test_diag_fails);
     printf("ok\n");
     return 0;
 }
