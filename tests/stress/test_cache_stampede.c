@@ -14,6 +14,8 @@
  *   test_one_key_fails the same with a loader that fails with a code of its
  *                      own: one call, every thread gets that code and zeros,
  *                      nothing is stored; the next get_or_load loads again.
+ *                      And with a loader whose TTL overflows the clock: one
+ *                      call, -EINVAL to every thread, nothing stored.
  *   test_many_keys     64 keys x 16 threads each, all at once: 64 loader
  *                      calls, one per key, and every thread gets its key's
  *                      value.
@@ -70,7 +72,8 @@ typedef struct {
     atomic_int loaders_inside;
     int threads;                   /* in this run */
     int loaders_expected;          /* loads that run at once */
-    int fail;                      /* the loader fails */
+    int fail;                      /* the loader fails (1), or sets a TTL that
+                                      overflows the clock (2) */
 } run;
 
 typedef struct {
@@ -111,6 +114,10 @@ static int loader(const void *key, void *val_out, uint64_t *ttl_ns, void *ctx)
     }
     uint64_t v = value_of(k);
     memcpy(val_out, &v, 8);
+    if (r->fail == 2) {
+        *ttl_ns = UINT64_MAX - 1; /* a deadline past 2^64: -EINVAL to everyone */
+        return 0;
+    }
     return r->fail ? FAIL_CODE : 0;
 }
 
@@ -201,38 +208,46 @@ static int load_ok(const void *key, void *val_out, uint64_t *ttl_ns, void *ctx)
     return 0;
 }
 
-static void test_one_key_fails(void)
+static void one_key_fails(int how)
 {
+    const int want = how == 1 ? FAIL_CODE : -EINVAL;
     caller *cl = calloc(N, sizeof *cl);
     CHECK(cl != NULL);
     run r;
     memset(&r, 0, sizeof r);
     r.c = new_cache();
-    r.fail = 1;
+    r.fail = how;
     stampede(&r, cl, N, 1);
     CHECK_MSG(atomic_load(&r.loader_calls) == 1, "%d threads: the failing loader ran %d times", N,
               atomic_load(&r.loader_calls));
     for (int i = 0; i < N; i++)
-        CHECK_MSG(cl[i].rc == FAIL_CODE && cl[i].val == 0, "thread %d: returned %d with value %"
-                  PRIu64 " (expected the loader's %d and zeros)", i, cl[i].rc, cl[i].val,
-                  FAIL_CODE);
+        CHECK_MSG(cl[i].rc == want && cl[i].val == 0, "thread %d: returned %d with value %"
+                  PRIu64 " (expected %d and zeros)", i, cl[i].rc, cl[i].val, want);
     CHECK(!gomap_cache_get(r.c, &(uint64_t){1000}, NULL));
     CHECK_EQ(gomap_cache_len(r.c), 0);
     gomap_cache_stats_t s = cachecheck_stats(r.c);
-    CHECK_EQ(s.loads, 0);
-    CHECK_EQ(s.load_failures, 1);
     CHECK_EQ(s.sets, 0);
+    if (how == 1) {
+        CHECK_EQ(s.loads, 0);
+        CHECK_EQ(s.load_failures, 1);
+    }
     /* Not cached: the next miss loads again. */
     int calls = 0;
     uint64_t v = 0;
     CHECK_EQ(gomap_cache_get_or_load(r.c, &(uint64_t){1000}, &v, load_ok, &calls), 0);
     CHECK_EQ(calls, 1);
     CHECK_EQ(v, value_of(1000));
-    printf("   %d threads, one key, a failing loader: 1 call, every thread got %d\n", N,
-           FAIL_CODE);
+    printf("   %d threads, one key, %s: 1 call, every thread got %d\n", N,
+           how == 1 ? "a failing loader" : "a loader's TTL past 2^64", want);
     CHECK_CACHE_VALID(r.c);
     gomap_cache_free(r.c);
     free(cl);
+}
+
+static void test_one_key_fails(void)
+{
+    one_key_fails(1);
+    one_key_fails(2);
 }
 
 static void test_many_keys(void)
