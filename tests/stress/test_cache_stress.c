@@ -21,7 +21,8 @@
  *                          balances: successful sets + loader stores = len +
  *                          on_remove calls of every cause, deletes that
  *                          returned true = DELETED removals, stats.removed[]
- *                          = on_remove calls. Once more without on_remove
+ *                          = on_remove calls, stats.sets = sets + stores,
+ *                          hits + misses = gets + get_or_load calls. Once more without on_remove
  *                          (overwrites in place): the bound and the values.
  *                          And with TTLs of 1-20 ms on the real clock, the
  *                          maintenance thread and run_maintenance calls
@@ -184,7 +185,7 @@ typedef struct {
     bound_run *run;
     unsigned id;
     uint64_t rng;
-    uint64_t sets_ok, deletes_true, hits;
+    uint64_t sets_ok, deletes_true, hits, lookups;
 } bound_worker;
 
 typedef struct {
@@ -257,12 +258,14 @@ static void *bound_thread(void *arg)
             w->deletes_true += gomap_cache_delete(run->c, &k);
             break;
         case 5: {
+            w->lookups++;
             int rc = gomap_cache_get_or_load(run->c, &k, &out, bound_loader, run);
             CHECK_MSG(rc == 0 || rc == 1, "get_or_load: %d", rc);
             check_val(&out, k, "get_or_load");
             break;
         }
         default:
+            w->lookups++;
             if (gomap_cache_get(run->c, &k, &out)) {
                 check_val(&out, k, "get");
                 w->hits++;
@@ -316,7 +319,7 @@ static void over_bound(uint64_t max_cost, unsigned shards, bool costs, bool trac
     bound_worker w[THREADS];
     sampler smp = {&run, 0, 0};
     for (unsigned t = 0; t < THREADS; t++) {
-        w[t] = (bound_worker){&run, t, seed ^ (0x1234567ull * (t + 1)), 0, 0, 0};
+        w[t] = (bound_worker){&run, t, seed ^ (0x1234567ull * (t + 1)), 0, 0, 0, 0};
         CHECK(pthread_create(&th[t], NULL, bound_thread, &w[t]) == 0);
     }
     CHECK(pthread_create(&sth, NULL, sampler_thread, &smp) == 0);
@@ -326,11 +329,12 @@ static void over_bound(uint64_t max_cost, unsigned shards, bool costs, bool trac
     CHECK(pthread_join(sth, NULL) == 0);
     pthread_barrier_destroy(&run.start);
 
-    uint64_t sets = 0, deletes = 0, hits = 0;
+    uint64_t sets = 0, deletes = 0, hits = 0, lookups = 0;
     for (unsigned t = 0; t < THREADS; t++) {
         sets += w[t].sets_ok;
         deletes += w[t].deletes_true;
         hits += w[t].hits;
+        lookups += w[t].lookups;
     }
     uint64_t loads = atomic_load(&run.loader_calls);
     CHECK_CACHE_VALID(run.c);
@@ -360,6 +364,8 @@ static void over_bound(uint64_t max_cost, unsigned shards, bool costs, bool trac
                   PRIu64 ", on_remove %" PRIu64, cache_cause_names[c], s.removed[c],
                   cache_removed(&rec, (gomap_cache_cause)c));
     CHECK_EQ(s.loads, loads);
+    CHECK_EQ(s.sets, sets + loads);
+    CHECK_EQ(s.hits + s.misses, lookups);
     CHECK(cache_removed(&rec, GOMAP_CACHE_EVICTED) > 0);
     printf("   max_cost %" PRIu64 ", %u shard%s%s%s: %" PRIu64 " sets, %" PRIu64 " loads, %" PRIu64
            " hits, %" PRIu64 " evicted, %" PRIu64 " expired; %" PRIu64 " samples, highest cost "
