@@ -27,6 +27,12 @@ built), the operation counts, the snapshot map's rows capped and nobody
 else's, every one-thread checksum checked against the reference and equal
 across all contenders that ran the whole stream, multi-thread checksums not
 checked, JSON and Markdown, and bad usage exiting 2.
+The cache suite (--suite cache --tiny): CSV columns and a row for every
+workload x thread count x contender (gomap-cache, shard, and caffeine,
+ristretto and golang-lru when their peers are built), checksums not checked,
+the dropped-writes counts present exactly on the two-thread rows of the
+workloads that set, and zero for gomap's cache and map; the expiry and
+memory figures in JSON and Markdown; bad usage exiting 2.
 """
 import csv
 import io
@@ -72,6 +78,15 @@ STRAT_DISTS = ["uniform", "zipf"]
 STRAT_TINY_N = 10000
 STRAT_TINY_OPS = 3000            # 300 000 at scale 1, tiny's scale 0.01 (bench/strategies/strat_bench.c)
 STRAT_ONLY = {"tbb"}             # peers of the strategies matrix only
+CACHE_ONLY = {"caffeine", "ristretto", "golang-lru"}  # peers of the cache suite only
+
+CACHE_CSV_COLUMNS = STRAT_CSV_COLUMNS[:STRAT_CSV_COLUMNS.index("profile")] + [
+    "dropped_writes", "refused_writes", "drop_ops", "profile"]
+CACHE_CSV_COLUMNS[CACHE_CSV_COLUMNS.index("ratio_to_shard")] = "ratio_to_gomap_cache"
+CACHE_WORKLOADS = ["read-100", "read-75", "insert-evict"]
+CACHE_TINY_N = 10000             # the key universe at tiny (bench/gomap_bench.c)
+CACHE_METRICS = ["reclaim-idle p50", "reclaim-idle p99.9", "reclaim-busy p99.9",
+                 "get-mass-expiry p99.9", "get-no-expiry p99.9"]
 
 failures = []
 
@@ -337,10 +352,74 @@ def check_strategies(bench, impls):
     check_version(out, strat_doc, "strategies")
 
 
+def check_cache(bench, impls):
+    who = ["gomap-cache", "shard"] + [i for i in ("caffeine", "ristretto", "golang-lru")
+                                      if i in impls]
+    check_bad_usage(bench, ["--suite", "cache", "--dists", "zipf"],
+                    ["--suite", "cache", "--workloads", "read-90"],
+                    ["--suite", "cache", "--sizes", "1e4"], ["--suite", "cache", "--threads", "0"])
+    records = csv_records(bench, CACHE_CSV_COLUMNS, "cache",
+                          "--suite", "cache", "--tiny", "--csv", "--quiet")
+    check(len(records) == len(CACHE_WORKLOADS) * len(SYNC_THREADS) * len(who),
+          "one cache CSV row per workload, thread count and contender (%d rows)" % len(records))
+    cases = {}
+    for r in records:
+        check_figures(r, ("n", "threads", "reps", "ops", "checksum", "checksum_checked",
+                          "checksum_ok", "capped", "drop_ops"))
+        check(r["n"] == str(CACHE_TINY_N) and r["dist"] == "zipf" and r["capped"] == "0"
+              and r["checksum_checked"] == "0", "cache row's case and checks: %s" % r)
+        check((float(r["ratio_to_gomap_cache"]) > 0) == (r["impl"] != "gomap-cache"),
+              "ratio to gomap-cache in %s" % r)
+        measured = r["threads"] == "2" and r["workload"] != "read-100"
+        check((int(r["dropped_writes"]) >= 0) == measured
+              and (int(r["refused_writes"]) >= 0) == measured
+              and (int(r["drop_ops"]) > 0) == measured,
+              "dropped writes measured on the two-thread rows of workloads that set: %s" % r)
+        if measured and r["impl"] in ("gomap-cache", "shard"):
+            check(r["dropped_writes"] == "0" and r["refused_writes"] == "0",
+                  "%s drops no write: %s" % (r["impl"], r))
+        cases.setdefault((r["workload"], r["threads"]), []).append(r["impl"])
+    for case, by in cases.items():
+        check(sorted(by) == sorted(who), "cache %s ran on %s, want %s" % (case, by, who))
+
+    rc, out, err = run(bench, "--suite", "cache", "--tiny", "--json", "--quiet",
+                       "--workloads", "read-75,expiry", "--threads", "2")
+    check(rc == 0, "cache JSON run exits 0: %s" % err.strip())
+    try:
+        doc = json.loads(out)
+    except ValueError as e:
+        doc = {}
+        check(False, "cache JSON parses: %s" % e)
+    params = doc.get("params", {})
+    check(params.get("suite") == "cache" and params.get("base") == "gomap-cache"
+          and params.get("threads") == [2], "cache JSON params: %s" % params)
+    rows = doc.get("rows", [])
+    check(len(rows) == len(who) and all(j.get("dropped_writes", -1) >= 0 for j in rows),
+          "cache JSON has a row per contender, each with its dropped writes")
+    names = {m.get("name"): m for m in doc.get("metrics", [])}
+    for name in CACHE_METRICS:
+        check(name in names and names[name]["value"] >= 0,
+              "cache JSON metric %s: %s" % (name, sorted(names)))
+    check(any(n.startswith("metadata n=") and m["unit"] == "B/entry" for n, m in names.items()),
+          "cache JSON has the metadata per entry")
+
+    rc, out, _ = run(bench, "--suite", "cache", "--tiny", "--markdown", "--quiet",
+                     "--workloads", "insert-evict,expiry", "--threads", "1,2")
+    check(rc == 0 and out.count("\n| insert-evict | zipf | 1e4 | ") == 2
+          and "**Throughput**" in out and "**Dropped writes**" in out
+          and "**Expiry and memory**" in out and "| reclaim-busy p99.9 |" in out,
+          "cache Markdown has the rows, throughput, dropped writes and expiry tables")
+    rc, out, _ = run(bench, "--suite", "cache", "--tiny", "--quiet", "--workloads", "read-100")
+    lines = [l for l in out.splitlines() if l.startswith("read-100 ")]
+    check(rc == 0 and len(lines) == len(SYNC_THREADS) * len(who),
+          "cache table has one line per thread count and contender")
+    check_version(out, doc, "cache")
+
+
 def main():
     bench, impls = sys.argv[1], sys.argv[2].split(",")
     strat_impls = impls
-    impls = [i for i in impls if i not in STRAT_ONLY]
+    impls = [i for i in impls if i not in STRAT_ONLY and i not in CACHE_ONLY]
     count_bytes = len(sys.argv) < 4 or sys.argv[3] != "no-bytes"
 
     rc, _, _ = run(bench, "--no-such-option")
@@ -399,6 +478,7 @@ def main():
 
     check_sync(bench, impls)
     check_strategies(bench, strat_impls)
+    check_cache(bench, strat_impls)
 
     print("gomap-bench output: %s" % ("%d check(s) failed" % len(failures) if failures else "all checks passed"))
     return 1 if failures else 0
