@@ -556,7 +556,7 @@ static const struct {
 static void add_contender(options *o, bench_params *par, const char *name, const void *impl,
                           const char *what)
 {
-    static char lines[PAR_MAX_CONTENDERS][192];
+    static char lines[PAR_MAX_CONTENDERS][256];
     if (par->nimpls == PAR_MAX_CONTENDERS || o->nwho == MAX_CONTENDERS)
         return;
     if (o->suite == SUITE_SYNC)
@@ -609,7 +609,8 @@ static void setup_java(options *o, bench_params *par)
     }
     snprintf(what, sizeof what,
              "Caffeine 2.6.2 (Debian), maximumSize = bound, default executor, %s, "
-             "JIT warm-up: 3 untimed rounds per stream and thread count (Java peer)",
+             "JIT warm-up per stream: untimed rounds, >= 3 and >= 1e6 ops, until two agree "
+             "within 5 %% (Java peer)",
              go_peer_version(o->java));
     add_contender(o, par, "caffeine", NULL, what);
     o->st.who[o->st.nwho - 1].peer = o->java;

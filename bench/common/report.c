@@ -360,7 +360,7 @@ static void write_par_table(FILE *out, const bench_params *p, const par_row *row
             base_label(p), p->base, keyed ? "the RCU maps'" : "gomap-sync's");
     if (keyed)
         fprintf(out, "# capped: a contender whose writes copy the map ran fewer ops "
-                     "(docs/bench.md)\n%-10s %-7s %-4s", "workload", "dist", "n");
+                     "(docs/bench.md)\n%-12s %-7s %-4s", "workload", "dist", "n");
     else
         fprintf(out, "%-26s", "workload");
     snprintf(col, sizeof col, "x %s", base_label(p));
@@ -381,7 +381,7 @@ static void write_par_table(FILE *out, const bench_params *p, const par_row *row
             snprintf(ret, sizeof ret, "%s/%s", kib_text(r->retired_peak, pk, sizeof pk),
                      kib_text(r->retired_end, end, sizeof end));
         if (keyed)
-            fprintf(out, "%-10s %-7s %-4s", r->workload, r->dist, size_name(r->n, sz, sizeof sz));
+            fprintf(out, "%-12s %-7s %-4s", r->workload, r->dist, size_name(r->n, sz, sizeof sz));
         else
             fprintf(out, "%-26s", r->workload);
         fprintf(out, " %3u %-11s %8" PRIu64 " %9s %19s %8.2f %7s %8s %17s %s%s", r->threads,

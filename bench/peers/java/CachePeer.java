@@ -8,8 +8,10 @@
 //   <- ok ns=.. ops=.. checksum=..
 // The stream is gomap-bench's (bench/strategies/opstream.h); the cache is
 // bounded to the stream's prefill (maximumSize) and starts holding it.
-// Before the first timed round of a stream at a thread count, WARMUP
-// untimed rounds run on fresh caches, so the JIT has compiled the loop and
+// Before the first timed round of a stream, untimed rounds run on one
+// filled cache until the JIT has settled: at least WARMUP_MIN rounds and
+// WARMUP_OPS operations, then until two rounds in a row agree within 5 %
+// (at most WARMUP_MAX rounds), so the JIT has compiled the loop and
 // Caffeine's paths before anything is timed.
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -28,7 +30,8 @@ import java.util.concurrent.CyclicBarrier;
 public final class CachePeer {
     static final int OP_GET = 0, OP_SET = 1, OP_SET_GET = 4;
     static final long READABLE = 1L << 24, REFUSED = 1L << 44;
-    static final int WARMUP = 3;
+    static final int WARMUP_MIN = 3, WARMUP_MAX = 50;
+    static final long WARMUP_OPS = 1000000;
 
     static final class Stream {
         String path;
@@ -147,6 +150,18 @@ public final class CachePeer {
         return new long[] {lastEnd - first, sum + c.estimatedSize()};
     }
 
+    static void warmUp(Stream s, int threads, int per) throws Exception {
+        Cache<Long, Long> c = filled(s);
+        long prev = 0, ops = 0;
+        for (int i = 0; i < WARMUP_MAX; i++) {
+            long ns = round(c, s, threads, per)[0];
+            ops += (long) per * threads;
+            if (i + 1 >= WARMUP_MIN && ops >= WARMUP_OPS && Math.abs(ns - prev) < 0.05 * prev)
+                break;
+            prev = ns;
+        }
+    }
+
     static String strat(String[] f) throws Exception {
         if (f.length != 6)
             return "err usage: strat caffeine <file> <threads> <per> <rounds>";
@@ -155,9 +170,8 @@ public final class CachePeer {
         int per = (int) Long.parseLong(f[4]);
         if (threads < 1 || threads > 256 || per < 1 || per > s.ops.length / threads || rounds < 1)
             return "err bad threads, per or rounds";
-        if (warmed.add(f[2] + " " + threads))
-            for (int i = 0; i < WARMUP; i++)
-                round(filled(s), s, threads, per);
+        if (warmed.add(f[2]))
+            warmUp(s, threads, per);
         long ns = 0, sum = 0;
         for (int i = 0; i < rounds; i++) {
             Cache<Long, Long> c = prepared != null && f[2].equals(preparedPath) ? prepared : filled(s);
