@@ -180,15 +180,22 @@ static bool first_of_case(const bench_row *rows, size_t i)
     return true;
 }
 
-static void md_header(FILE *out, const char *first, const char **cols, unsigned k)
+/* "| first | second | cols... | extra... |" and its rule, numbers right-aligned. */
+static void md_header2(FILE *out, const char *first, const char *second, const char **cols,
+                       unsigned k, const char *const *extra, unsigned nextra)
 {
-    fprintf(out, "| %s | n |", first);
-    for (unsigned c = 0; c < k; c++)
-        fprintf(out, " %s |", cols[c]);
+    fprintf(out, "| %s | %s |", first, second);
+    for (unsigned c = 0; c < k + nextra; c++)
+        fprintf(out, " %s |", c < k ? cols[c] : extra[c - k]);
     fprintf(out, "\n|---|---:|");
-    for (unsigned c = 0; c < k; c++)
+    for (unsigned c = 0; c < k + nextra; c++)
         fprintf(out, "---:|");
     fprintf(out, "\n");
+}
+
+static void md_header(FILE *out, const char *first, const char **cols, unsigned k)
+{
+    md_header2(out, first, "n", cols, k, NULL, 0);
 }
 
 static void write_markdown(FILE *out, const bench_params *p, const bench_row *rows, size_t n)
@@ -560,16 +567,10 @@ static void write_markdown_mops(FILE *out, const par_row *rows, size_t n, const 
                                 unsigned k)
 {
     static const char *const vs[] = {"caffeine", "ristretto"};
+    static const char *const vs_cols[] = {"÷ caffeine", "÷ ristretto"};
     fprintf(out, "**Throughput** (Mops/s, median; last columns: %s's throughput / the "
-                 "peer's)\n\n| workload | threads |", cols[0]);
-    for (unsigned c = 0; c < k; c++)
-        fprintf(out, " %s |", cols[c]);
-    for (unsigned v = 0; v < 2; v++)
-        fprintf(out, " ÷ %s |", vs[v]);
-    fprintf(out, "\n|---|---:|");
-    for (unsigned c = 0; c < k + 2; c++)
-        fprintf(out, "---:|");
-    fprintf(out, "\n");
+                 "peer's)\n\n", cols[0]);
+    md_header2(out, "workload", "threads", cols, k, vs_cols, 2);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(rows[i].impl, cols[0]) != 0)
             continue;
@@ -600,13 +601,8 @@ static void write_markdown_drops(FILE *out, const par_row *rows, size_t n, const
         return;
     fprintf(out, "**Dropped writes** (set, then get of the same key by the same thread, in a "
                  "full cache: sets that returned success but could not be read back / sets "
-                 "refused)\n\n| workload | set-gets |");
-    for (unsigned c = 0; c < k; c++)
-        fprintf(out, " %s |", cols[c]);
-    fprintf(out, "\n|---|---:|");
-    for (unsigned c = 0; c < k; c++)
-        fprintf(out, "---:|");
-    fprintf(out, "\n");
+                 "refused)\n\n");
+    md_header2(out, "workload", "set-gets", cols, k, NULL, 0);
     for (size_t i = 0; i < n; i++) {
         if (rows[i].dropped < 0 || strcmp(rows[i].impl, cols[0]) != 0)
             continue;

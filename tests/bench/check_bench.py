@@ -141,6 +141,38 @@ def csv_records(bench, columns, what, *args):
     return [dict(zip(columns, r)) for r in rows[1:]]
 
 
+def suite_records(bench, columns, suite, rows):
+    """A concurrent suite's tiny CSV run: csv_records, and a row for every
+    case and contender (`rows` of them)."""
+    records = csv_records(bench, columns, suite, "--suite", suite, "--tiny", "--csv", "--quiet")
+    check(len(records) == rows, "one %s CSV row per case and contender (%d rows, want %d)"
+          % (suite, len(records), rows))
+    return records
+
+
+def check_table(bench, suite, workload, want, doc, *args):
+    """A concurrent suite's aligned table for one workload: `want` lines
+    (one per thread count and contender), and the version in its header
+    and in doc, the suite's JSON."""
+    rc, out, _ = run(bench, "--suite", suite, "--tiny", "--quiet", "--workloads", workload, *args)
+    lines = [l for l in out.splitlines() if l.startswith(workload + " ")]
+    check(rc == 0 and len(lines) == want,
+          "%s table has one line per thread count and contender" % suite)
+    check_version(out, doc, suite)
+
+
+def json_run(bench, what, *args):
+    """Runs gomap-bench with args (a --json run); the document, or one with
+    no rows if the run failed or its output does not parse."""
+    rc, out, err = run(bench, *args)
+    check(rc == 0, "%s JSON run exits 0: %s" % (what, err.strip()))
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        check(False, "%s JSON parses: %s" % (what, e))
+        return {"rows": []}
+
+
 def check_figures(r, integers, positive=()):
     """A row's integer columns hold integers, its time and throughput (and
     the columns `positive`) are positive, and min <= median <= max."""
@@ -210,10 +242,8 @@ def check_sync(bench, impls):
                     ["--suite", "sync", "--sizes", "1e3"], ["--threads", "2"], ["--suite", "both"],
                     ["--suite", "sync", "--scale", "0"])
 
-    records = csv_records(bench, SYNC_CSV_COLUMNS, "sync",
-                          "--suite", "sync", "--tiny", "--csv", "--quiet")
-    check(len(records) == len(SYNC_WORKLOADS) * len(SYNC_THREADS) * len(who),
-          "one sync CSV row per workload, thread count and contender (%d rows)" % len(records))
+    records = suite_records(bench, SYNC_CSV_COLUMNS, "sync",
+                            len(SYNC_WORKLOADS) * len(SYNC_THREADS) * len(who))
     cases = {}
     for r in records:
         check_figures(r, ("threads", "reps", "ops", "checksum", "checksum_checked", "checksum_ok"),
@@ -235,14 +265,8 @@ def check_sync(bench, impls):
     for case, by in cases.items():
         check(sorted(by) == sorted(who), "sync %s ran on %s, want %s" % (case, sorted(by), who))
 
-    rc, out, err = run(bench, "--suite", "sync", "--tiny", "--json", "--quiet",
-                       "--workloads", "LoadMostlyHits,range", "--threads", "1,2")
-    check(rc == 0, "sync JSON run exits 0: %s" % err.strip())
-    try:
-        doc = json.loads(out)
-    except ValueError as e:
-        doc = {"rows": []}
-        check(False, "sync JSON parses: %s" % e)
+    doc = json_run(bench, "sync", "--suite", "sync", "--tiny", "--json", "--quiet",
+                   "--workloads", "LoadMostlyHits,range", "--threads", "1,2")
     params = doc.get("params", {})
     check(params.get("suite") == "sync" and params.get("threads") == [1, 2],
           "sync JSON params name the suite and threads")
@@ -258,11 +282,7 @@ def check_sync(bench, impls):
           and out.count("\n| adversarial-delete | 8 | ") == 1 and "not checked" in out
           and "**Scaling**" in out and out.count("\n| range | ") == 4,
           "sync Markdown has the rows and the scaling table")
-    rc, out, _ = run(bench, "--suite", "sync", "--tiny", "--quiet", "--workloads", "range")
-    lines = [l for l in out.splitlines() if l.startswith("range ")]
-    check(rc == 0 and len(lines) == len(SYNC_THREADS) * len(who),
-          "sync table has one line per thread count and contender")
-    check_version(out, sync_doc, "sync")
+    check_table(bench, "sync", "range", len(SYNC_THREADS) * len(who), sync_doc)
 
 
 def strat_ops(workload, threads):
@@ -282,11 +302,8 @@ def check_strategies(bench, impls):
                     ["--suite", "strategies", "--min-ops", "5"],
                     ["--suite", "sync", "--dists", "zipf"], ["--suite", "strategies", "--threads", "0"])
 
-    records = csv_records(bench, STRAT_CSV_COLUMNS, "strategies",
-                          "--suite", "strategies", "--tiny", "--csv", "--quiet")
-    check(len(records) == len(STRAT_WORKLOADS) * len(STRAT_DISTS) * len(SYNC_THREADS) * len(who),
-          "one strategies CSV row per workload, distribution, thread count and contender "
-          "(%d rows)" % len(records))
+    records = suite_records(bench, STRAT_CSV_COLUMNS, "strategies",
+                            len(STRAT_WORKLOADS) * len(STRAT_DISTS) * len(SYNC_THREADS) * len(who))
     cases = {}
     for r in records:
         check_figures(r, ("n", "threads", "reps", "ops", "checksum", "checksum_checked",
@@ -316,14 +333,8 @@ def check_strategies(bench, impls):
             check(len(set(whole.values())) == 1 and next(iter(whole.values())) > 0,
                   "one-thread checksums of %s %s agree: %s" % (workload, dist, whole))
 
-    rc, out, err = run(bench, "--suite", "strategies", "--tiny", "--json", "--quiet",
-                       "--workloads", "read-90,rapid-grow", "--dists", "zipf", "--threads", "1,2")
-    check(rc == 0, "strategies JSON run exits 0: %s" % err.strip())
-    try:
-        doc = json.loads(out)
-    except ValueError as e:
-        doc = {"rows": []}
-        check(False, "strategies JSON parses: %s" % e)
+    doc = json_run(bench, "strategies", "--suite", "strategies", "--tiny", "--json", "--quiet",
+                   "--workloads", "read-90,rapid-grow", "--dists", "zipf", "--threads", "1,2")
     params = doc.get("params", {})
     check(params.get("suite") == "strategies" and params.get("threads") == [1, 2]
           and params.get("sizes") == [STRAT_TINY_N] and params.get("base") == "shard",
@@ -344,12 +355,8 @@ def check_strategies(bench, impls):
     check(rc == 0 and out.count("\n| exchange | zipf | 1e4 | 8 |") == 1
           and out.count("\n| exchange | uniform | 1e4 | ") == 4 and "**Scaling**" in out
           and "capped" in out, "strategies Markdown has the rows and the scaling table")
-    rc, out, _ = run(bench, "--suite", "strategies", "--tiny", "--quiet", "--workloads", "read-98",
-                     "--dists", "uniform")
-    lines = [l for l in out.splitlines() if l.startswith("read-98 ")]
-    check(rc == 0 and len(lines) == len(SYNC_THREADS) * len(who),
-          "strategies table has one line per thread count and contender")
-    check_version(out, strat_doc, "strategies")
+    check_table(bench, "strategies", "read-98", len(SYNC_THREADS) * len(who), strat_doc,
+                "--dists", "uniform")
 
 
 def check_cache(bench, impls):
@@ -358,10 +365,8 @@ def check_cache(bench, impls):
     check_bad_usage(bench, ["--suite", "cache", "--dists", "zipf"],
                     ["--suite", "cache", "--workloads", "read-90"],
                     ["--suite", "cache", "--sizes", "1e4"], ["--suite", "cache", "--threads", "0"])
-    records = csv_records(bench, CACHE_CSV_COLUMNS, "cache",
-                          "--suite", "cache", "--tiny", "--csv", "--quiet")
-    check(len(records) == len(CACHE_WORKLOADS) * len(SYNC_THREADS) * len(who),
-          "one cache CSV row per workload, thread count and contender (%d rows)" % len(records))
+    records = suite_records(bench, CACHE_CSV_COLUMNS, "cache",
+                            len(CACHE_WORKLOADS) * len(SYNC_THREADS) * len(who))
     cases = {}
     for r in records:
         check_figures(r, ("n", "threads", "reps", "ops", "checksum", "checksum_checked",
@@ -382,14 +387,8 @@ def check_cache(bench, impls):
     for case, by in cases.items():
         check(sorted(by) == sorted(who), "cache %s ran on %s, want %s" % (case, by, who))
 
-    rc, out, err = run(bench, "--suite", "cache", "--tiny", "--json", "--quiet",
-                       "--workloads", "read-75,expiry", "--threads", "2")
-    check(rc == 0, "cache JSON run exits 0: %s" % err.strip())
-    try:
-        doc = json.loads(out)
-    except ValueError as e:
-        doc = {}
-        check(False, "cache JSON parses: %s" % e)
+    doc = json_run(bench, "cache", "--suite", "cache", "--tiny", "--json", "--quiet",
+                   "--workloads", "read-75,expiry", "--threads", "2")
     params = doc.get("params", {})
     check(params.get("suite") == "cache" and params.get("base") == "gomap-cache"
           and params.get("threads") == [2], "cache JSON params: %s" % params)
@@ -409,11 +408,7 @@ def check_cache(bench, impls):
           and "**Throughput**" in out and "**Dropped writes**" in out
           and "**Expiry and memory**" in out and "| reclaim-busy p99.9 |" in out,
           "cache Markdown has the rows, throughput, dropped writes and expiry tables")
-    rc, out, _ = run(bench, "--suite", "cache", "--tiny", "--quiet", "--workloads", "read-100")
-    lines = [l for l in out.splitlines() if l.startswith("read-100 ")]
-    check(rc == 0 and len(lines) == len(SYNC_THREADS) * len(who),
-          "cache table has one line per thread count and contender")
-    check_version(out, doc, "cache")
+    check_table(bench, "cache", "read-100", len(SYNC_THREADS) * len(who), doc)
 
 
 def main():
@@ -453,13 +448,7 @@ def main():
         if case[0] == "lookup-miss":
             check(next(iter(sums.values())) == 0, "lookup-miss finds nothing")
 
-    rc, out, err = run(bench, "--tiny", "--json", "--quiet")
-    check(rc == 0, "tiny JSON run exits 0: %s" % err.strip())
-    try:
-        doc = json.loads(out)
-    except ValueError as e:
-        doc = {"rows": []}
-        check(False, "JSON parses: %s" % e)
+    doc = json_run(bench, "tiny", "--tiny", "--json", "--quiet")
     check(doc.get("params", {}).get("profile") == "tiny", "JSON params name the profile")
     map_doc = doc
     jrows = doc.get("rows", [])

@@ -16,13 +16,15 @@ import (
 // counted by the dropped-writes pass as they are.
 type ristrettoCache struct{ c *ristretto.Cache }
 
-func (r ristrettoCache) get(k uint64) (uint64, bool) {
-	v, ok := r.c.Get(k)
+// unboxed is a cache's Get result as a uint64 value.
+func unboxed(v interface{}, ok bool) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
 	return v.(uint64), true
 }
+
+func (r ristrettoCache) get(k uint64) (uint64, bool) { return unboxed(r.c.Get(k)) }
 
 func (r ristrettoCache) set(k, v uint64) bool { return r.c.Set(k, v, 1) }
 
@@ -47,13 +49,7 @@ func (r ristrettoCache) settle() { time.Sleep(100 * time.Millisecond) }
 
 type lruCache struct{ c *lru.Cache }
 
-func (l lruCache) get(k uint64) (uint64, bool) {
-	v, ok := l.c.Get(k)
-	if !ok {
-		return 0, false
-	}
-	return v.(uint64), true
-}
+func (l lruCache) get(k uint64) (uint64, bool) { return unboxed(l.c.Get(k)) }
 
 func (l lruCache) set(k, v uint64) bool {
 	l.c.Add(k, v)
