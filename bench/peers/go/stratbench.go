@@ -211,10 +211,16 @@ func fillStratMap(contender string, s *opStream) *stratMap {
 	sm := &stratMap{path: s.path}
 	if mk := cacheContenders[contender]; mk != nil {
 		sm.c = mk(s.prefill)
-		for i := uint64(0); i < s.prefill; i++ {
-			sm.c.set(key(s.seed, 0, i), i+1)
+		// Sets again what a cache did not keep (Ristretto drops writes
+		// when its buffers are full), a few passes at most.
+		for pass := 0; pass < 4; pass++ {
+			for i := uint64(0); i < s.prefill; i++ {
+				if _, ok := sm.c.get(key(s.seed, 0, i)); pass == 0 || !ok {
+					sm.c.set(key(s.seed, 0, i), i+1)
+				}
+			}
+			sm.c.settle()
 		}
-		sm.c.settle()
 	} else if contender == "go-sync" {
 		sm.m = new(sync.Map)
 		for i := uint64(0); i < s.prefill; i++ {
