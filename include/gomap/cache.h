@@ -38,7 +38,7 @@
  * Thread-safety. Every function except gomap_cache_new and gomap_cache_free
  * may be called by any thread at any time. Each keyed call is linearizable:
  * it takes its key's shard lock (an adaptive mutex) for its whole effect.
- * gomap_cache_len and gomap_cache_clear take every shard, in index order.
+ * gomap_cache_len takes every shard, in index order; clear takes each in turn.
  *
  * Callbacks. on_remove runs once per entry that leaves the cache, with its
  * cause, outside every lock of the cache, in the thread whose call removed
@@ -56,7 +56,8 @@
  * Errors. Functions returning int return 0 or a negative errno value:
  * -EINVAL for bad arguments (nothing changed), -ENOMEM when memory runs
  * out (the cache exactly as it was: no entry added, replaced or lost), and
- * where documented -ENOENT, -EIO, -EFAULT. gomap_strerror names them.
+ * where documented -ENOENT, -EAGAIN, -EIO, -EFAULT. gomap_strerror names
+ * them.
  */
 #ifndef GOMAP_CACHE_H
 #define GOMAP_CACHE_H
@@ -110,8 +111,10 @@ typedef struct gomap_cache_options {
 } gomap_cache_options;
 
 /* Creates a cache. 0, -EINVAL (NULL argument, shards not a power of two or
- * too many, a mem_limit, options gomap_new rejects; *out NULL), -ENOMEM, or
- * -EAGAIN (the maintenance thread could not be started).
+ * too many, a mem_limit, options gomap_new rejects, a max_cost below the
+ * shard count (a shard that could not hold an entry of cost 1); *out
+ * NULL), -ENOMEM, or -EAGAIN (the maintenance thread could not be
+ * started).
  * Context: takes no lock; never waits. */
 GOMAP_API int gomap_cache_new(gomap_cache_t **out, const gomap_cache_options *opt);
 
@@ -132,9 +135,9 @@ GOMAP_API bool gomap_cache_get(gomap_cache_t *c, const void *key, void *val_out)
 
 /* Sets the value of `key` with time to live ttl_ns (0 = the default TTL;
  * GOMAP_CACHE_NO_EXPIRY = never) and cost 1. 0, -EINVAL (NULL c or key, NULL
- * val with val_size > 0, a key no map accepts, a TTL whose deadline does not
- * fit the clock's 64 bits, a bounded cache whose shards cannot hold an entry
- * of cost 1) or -ENOMEM. A replaced entry is reported with
+ * val with val_size > 0, a key no map accepts, a NaN f64 key (no get could
+ * ever find it), a TTL whose deadline does not fit the clock's 64 bits) or
+ * -ENOMEM. A replaced entry is reported with
  * GOMAP_CACHE_REPLACED (GOMAP_CACHE_EXPIRED if it had expired); entries
  * evicted to make room with GOMAP_CACHE_EVICTED.
  * Context: the key's shard lock; then, with no lock held, on_remove for
@@ -164,11 +167,11 @@ typedef int (*gomap_cache_loader)(const void *key, void *val_out, uint64_t *ttl_
  * the other threads wait for it and return its value (0) or its failure.
  * A failure is not cached: the next miss loads again. Returns load's
  * nonzero value when load fails (every waiter gets the same value: give
- * negative errno values or positive codes of your own), -EINVAL (NULL c,
- * key or load, a key no map accepts, a TTL the loader set that overflows
- * the clock: the value is then returned but not stored, to every waiter)
- * or -ENOMEM (the value is not stored; waiters get -ENOMEM too). On any
- * failure val_out is zero-filled.
+ * negative errno values or codes above 1 of your own: 1 means a hit),
+ * -EINVAL (NULL c, key or load, a key no map accepts, or a TTL the loader
+ * set that overflows the clock: the value is then not stored, and every
+ * waiter gets -EINVAL too) or -ENOMEM (the value is not stored; waiters
+ * get -ENOMEM too). On any failure val_out is zero-filled.
  * Context: the key's shard lock, briefly, to look up and to store; load
  * runs with no lock held and may call into this cache (for other keys) and
  * any other; waiters block (on a condition variable) until the load ends.
@@ -195,8 +198,7 @@ GOMAP_API size_t gomap_cache_len(gomap_cache_t *c);
  * Context: each shard's lock in turn; on_remove with no lock held. */
 GOMAP_API void gomap_cache_clear(gomap_cache_t *c);
 
-/* Reclaims every entry whose deadline has passed (and, after a window
- * resize, evicts what the bound requires), in slices of a bounded number
+/* Reclaims every entry whose deadline has passed, in slices of a bounded number
  * of entries with the shard's lock released between them, so concurrent
  * calls wait at most one slice. For programs with their own event loop.
  * Context: each shard's lock in turn, in slices; on_remove with no lock

@@ -10,7 +10,7 @@
  *   load_<o>(p)                 o: relaxed, acquire, seq_cst
  *   store_<o>(p, v)             o: relaxed, release, seq_cst
  *   exchange_<o>(p, v)          o: relaxed, acquire, release, acq_rel
- *   fetch_add_<o>(p, v)         o: relaxed, release, acq_rel
+ *   fetch_add_<o>(p, v)         o: relaxed, release, acq_rel, seq_cst
  *   fetch_sub_<o>(p, v)         o: relaxed, release, acq_rel
  *   cas_weak_<o>(p, e, v)       o: relaxed, acquire, release, acq_rel
  *   cas_strong_<o>(p, e, v)     o: relaxed, acquire, release, acq_rel
@@ -66,6 +66,7 @@
 #define fetch_add_relaxed(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
 #define fetch_add_release(p, v) atomic_fetch_add_explicit((p), (v), memory_order_release)
 #define fetch_add_acq_rel(p, v) atomic_fetch_add_explicit((p), (v), memory_order_acq_rel)
+#define fetch_add_seq_cst(p, v) atomic_fetch_add_explicit((p), (v), memory_order_seq_cst)
 
 #define fetch_sub_relaxed(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_relaxed)
 #define fetch_sub_release(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_release)

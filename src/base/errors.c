@@ -2,8 +2,9 @@
  * errors.c — names for the negative errno values gomap returns.
  *
  * Exactly the codes the library returns have a name here: 0, -ENOMEM,
- * -EINVAL, -EBUSY (gomap_shrink), -EFAULT (the validators) and -EIO (the
- * dump and heatmap writers). A function that starts returning a new code
+ * -EINVAL, -EBUSY (gomap_shrink), -EFAULT (the validators), -EIO (the
+ * dump and heatmap writers), -ENOENT (gomap_cache_ttl) and -EAGAIN
+ * (gomap_cache_new: its maintenance thread could not be started). A function that starts returning a new code
  * adds it here, to the list at gomap_strerror in gomap/map.h and to
  * tests/unit/test_errors.c.
  */
@@ -20,6 +21,8 @@ const char *gomap_strerror(int err)
     case -EBUSY:  return "busy: an iterator over the map is live";
     case -EFAULT: return "structure failed validation";
     case -EIO:    return "output error: writing to the stream failed";
+    case -ENOENT: return "no such entry (absent or expired)";
+    case -EAGAIN: return "resource temporarily unavailable: a thread could not be started";
     default:      return "unknown gomap error";
     }
 }

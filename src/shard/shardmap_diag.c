@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/render.h"
+#include "diag/shard_grid.h"
 #include "shard/shardmap_internal.h"
 #include "diag/validate.h"
 
@@ -68,22 +69,7 @@ int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
 
 /* ---- heatmap ------------------------------------------------------------------------ */
 
-/* A shard's load relative to the mean over shards, on the colour ramp's
- * 0..8 scale: the mean is 4, twice the mean or more is 8. */
-static double load_level(double v, double mean)
-{
-    double l = mean > 0 ? 4.0 * v / mean : 0;
-    return l > 8 ? 8 : l;
-}
-
-/* Text shade: none, under half the mean, under the mean, under twice the
- * mean, twice the mean or more. */
-static unsigned load_shade(double v, double mean)
-{
-    return v <= 0 ? 0 : v < 0.5 * mean ? 1 : v < mean ? 2 : v < 2 * mean ? 3 : 4;
-}
-
-enum { COLS = 64, HOTTEST = 5 };
+enum { HOTTEST = 5 };
 
 typedef struct {
     const gomap_shard_counters *c;
@@ -91,10 +77,15 @@ typedef struct {
     gomap_shard_stats_t st;
     unsigned hot[HOTTEST]; /* busiest shards by ops, busiest first */
     unsigned nhot;
+    double *col; /* n values: the grid being drawn */
 } load_view;
 
-static double ops_of(const gomap_shard_counters *c) { return (double)c->ops; }
-static double entries_of(const gomap_shard_counters *c) { return (double)c->entries; }
+/* One value per shard: its ops, or its entries. */
+static void column(const load_view *v, double *out, bool entries)
+{
+    for (unsigned i = 0; i < v->n; i++)
+        out[i] = entries ? (double)v->c[i].entries : (double)v->c[i].ops;
+}
 
 static void find_hottest(load_view *v)
 {
@@ -109,18 +100,6 @@ static void find_hottest(load_view *v)
         unsigned end = v->nhot < HOTTEST ? v->nhot++ : HOTTEST - 1;
         memmove(&v->hot[at + 1], &v->hot[at], (end - at) * sizeof v->hot[0]);
         v->hot[at] = i;
-    }
-}
-
-static void text_grid(const load_view *v, FILE *out, const char *what,
-                      double (*metric)(const gomap_shard_counters *), double total)
-{
-    double mean = total / v->n;
-    for (unsigned r = 0; r * COLS < v->n; r++) {
-        fprintf(out, "%-7s %5u \u2502", r ? "" : what, r * COLS);
-        for (unsigned c = 0; c < COLS && r * COLS + c < v->n; c++)
-            fputs(gomap__shade[load_shade(metric(&v->c[r * COLS + c]), mean)], out);
-        fputs("\u2502\n", out);
     }
 }
 
@@ -139,10 +118,11 @@ static void text_render(const load_view *v, FILE *out)
     fprintf(out, "shard heatmap: %u shards, %zu entries, %llu ops, imbalance %.2f "
                  "(busiest shard's ops / mean)\n",
             v->n, v->st.total.entries, (unsigned long long)v->st.total.ops, v->st.imbalance);
-    text_grid(v, out, "ops", ops_of, (double)v->st.total.ops);
-    text_grid(v, out, "entries", entries_of, (double)v->st.total.entries);
-    fprintf(out, "%s 0  %s <0.5x  %s <1x  %s <2x  %s 2x+  of the mean over shards\n",
-            gomap__shade[0], gomap__shade[1], gomap__shade[2], gomap__shade[3], gomap__shade[4]);
+    column(v, v->col, false);
+    gomap__grid_text(out, "ops", v->col, v->n);
+    column(v, v->col, true);
+    gomap__grid_text(out, "entries", v->col, v->n);
+    gomap__grid_text_legend(out);
     for (unsigned k = 0; k < v->nhot; k++) {
         char line[160];
         hot_line(v, k, line, sizeof line);
@@ -150,30 +130,13 @@ static void text_render(const load_view *v, FILE *out)
     }
 }
 
-enum { SVG_M = 16, SVG_CELL = 12, SVG_LABEL = 64, SVG_TOP = 56 };
-
-static unsigned svg_grid(const load_view *v, FILE *out, unsigned y, const char *what,
-                         double (*metric)(const gomap_shard_counters *), double total)
-{
-    double mean = total / v->n;
-    fprintf(out, "<text x=\"%d\" y=\"%u\" font-size=\"12\">%s</text>\n", SVG_M, y + 10, what);
-    for (unsigned i = 0; i < v->n; i++) {
-        char colour[8];
-        double m = metric(&v->c[i]);
-        gomap__ramp_colour(load_level(m, mean), colour);
-        fprintf(out, "<rect x=\"%u\" y=\"%u\" width=\"%d\" height=\"%d\" fill=\"%s\">"
-                     "<title>shard %u: %.0f</title></rect>\n",
-                SVG_M + SVG_LABEL + (i % COLS) * SVG_CELL, y + (i / COLS) * SVG_CELL,
-                SVG_CELL - 1, SVG_CELL - 1, colour, i, m);
-    }
-    return y + ((v->n + COLS - 1) / COLS) * SVG_CELL + 16;
-}
+enum { SVG_M = GRID_SVG_MARGIN, SVG_TOP = 56 };
 
 static void svg_render(const load_view *v, FILE *out)
 {
-    unsigned cols = v->n < COLS ? v->n : COLS;
-    unsigned grid_h = ((v->n + COLS - 1) / COLS) * SVG_CELL + 16;
-    unsigned w = SVG_M * 2 + SVG_LABEL + COLS * SVG_CELL + 80;
+    unsigned cols = v->n < GRID_COLS ? v->n : GRID_COLS;
+    unsigned grid_h = gomap__grid_svg_height(v->n);
+    unsigned w = SVG_M * 2 + GRID_SVG_LABEL + GRID_COLS * GRID_SVG_CELL + 80;
     unsigned h = SVG_TOP + 2 * grid_h + 40 + 16 * (v->nhot + 1) + SVG_M;
     gomap__svg_begin(out, w, h, "gomap shard heatmap");
     fprintf(out, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">gomap shard "
@@ -182,19 +145,11 @@ static void svg_render(const load_view *v, FILE *out)
                  "colour = load relative to the mean; imbalance %.2f</text>\n",
             SVG_M, v->n, v->st.total.entries, (unsigned long long)v->st.total.ops, SVG_M, cols,
             v->st.imbalance);
-    unsigned y = svg_grid(v, out, SVG_TOP, "ops", ops_of, (double)v->st.total.ops);
-    y = svg_grid(v, out, y, "entries", entries_of, (double)v->st.total.entries);
-    static const char *const legend[] = {"0", "0.5x", "1x", "1.5x", "2x+"};
-    for (unsigned i = 0; i < 5; i++) {
-        char colour[8];
-        gomap__ramp_colour(2.0 * i, colour);
-        fprintf(out, "<rect x=\"%u\" y=\"%u\" width=\"28\" height=\"12\" fill=\"%s\" "
-                     "stroke=\"#999999\" stroke-width=\"0.5\"/><text x=\"%u\" y=\"%u\" "
-                     "font-size=\"10\">%s</text>\n",
-                SVG_M + SVG_LABEL + i * 64, y, colour, SVG_M + SVG_LABEL + i * 64 + 32, y + 10,
-                legend[i]);
-    }
-    y += 36;
+    column(v, v->col, false);
+    unsigned y = gomap__grid_svg(out, SVG_TOP, "ops", v->col, v->n);
+    column(v, v->col, true);
+    y = gomap__grid_svg(out, y, "entries", v->col, v->n);
+    y = gomap__grid_svg_legend(out, y);
     for (unsigned k = 0; k < v->nhot; k++, y += 16) {
         char line[160];
         hot_line(v, k, line, sizeof line);
@@ -208,11 +163,11 @@ int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
 {
     if (!m || !out || (format != GOMAP_HEATMAP_TEXT && format != GOMAP_HEATMAP_SVG))
         return -EINVAL;
-    size_t bytes = (size_t)m->nshards * sizeof(gomap_shard_counters);
+    size_t bytes = (size_t)m->nshards * (sizeof(gomap_shard_counters) + sizeof(double));
     gomap_shard_counters *c = gomap__alloc(m->opt.alloc, bytes);
     if (!c)
         return -ENOMEM;
-    load_view v = {.c = c, .n = m->nshards};
+    load_view v = {.c = c, .n = m->nshards, .col = (double *)(c + m->nshards)};
     gomap_shard_stats(m, &v.st, c, m->nshards);
     find_hottest(&v);
     if (format == GOMAP_HEATMAP_TEXT)

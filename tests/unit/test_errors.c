@@ -3,10 +3,11 @@
  * functions return.
  *
  *   every_code_named   each code the library returns (0, -ENOMEM, -EINVAL,
- *                      -EBUSY, -EFAULT, -EIO) has its own name: not the text
+ *                      -EBUSY, -EFAULT, -EIO, -ENOENT, -EAGAIN) has its own
+ *                      name: not the text
  *                      for unknown codes, and no two codes share one.
- *   unknown_codes      codes gomap never returns (-EEXIST and -ENOENT
- *                      included, which it once named), and positive errno
+ *   unknown_codes      codes gomap never returns (-EEXIST included), and
+ *                      positive errno
  *                      values, get the unknown text (never NULL).
  *   codes_returned     -ENOMEM, -EINVAL, -EBUSY and -EFAULT come from the
  *                      calls that document them, and their names say what
@@ -42,6 +43,8 @@ static const struct {
     {-EBUSY, "-EBUSY"},
     {-EFAULT, "-EFAULT"},
     {-EIO, "-EIO"},
+    {-ENOENT, "-ENOENT"},
+    {-EAGAIN, "-EAGAIN"},
 };
 
 enum { N_DOCUMENTED = sizeof documented / sizeof documented[0] };
@@ -62,12 +65,13 @@ static void test_every_code_named(void)
     }
     /* The name says what happened, in words a log reader recognises. */
     CHECK(strstr(gomap_strerror(-EIO), "output") != NULL);
+    CHECK(strstr(gomap_strerror(-ENOENT), "expired") != NULL);
 }
 
 static void test_unknown_codes(void)
 {
-    static const int never[] = {-ERANGE, -EAGAIN, -EPERM, -EEXIST, -ENOENT, -1000,
-                                EIO,     EINVAL,  1,      INT32_MIN};
+    static const int never[] = {-ERANGE, -EPERM, -EEXIST, -ESRCH, -1000,
+                                EIO,     EINVAL, 1,       INT32_MIN};
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
         const char *name = gomap_strerror(never[i]);
         CHECK(name != NULL);

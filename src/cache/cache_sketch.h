@@ -1,0 +1,70 @@
+/*
+ * cache_sketch.h — the count-min sketch of the cache's W-TinyLFU admission
+ * (Einziger, Friedman, Manes: "TinyLFU: A Highly Efficient Cache Admission
+ * Policy", ACM TOS 2017), as large as Caffeine's FrequencySketch: one 64-bit
+ * word of 16 counters per entry of capacity, in 4 rows of 4-bit counters (at
+ * most 15), each row as wide as the next power of two >= 4 x the capacity.
+ * A key's estimate is the least of its 4 counters. Every `sample` (10 x the
+ * capacity) increments, every counter is halved, which ages the history.
+ *
+ * Keys are 64-bit hashes from the map's hasher. Each row's index is still a
+ * mix of the hash with the sketch's seed, so a caller who can choose keys
+ * whose hashes collide in the map cannot aim them at one counter without
+ * knowing the seed too.
+ *
+ * Not thread-safe (the cache calls it under its shard lock). Out of memory
+ * leaves the sketch unchanged.
+ */
+#ifndef GOMAP_CACHE_SKETCH_H
+#define GOMAP_CACHE_SKETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/alloc.h"
+
+/* splitmix64's finaliser: the cache's seeded mixer of hashes (the sketch's
+ * row indices, the tuner's sample and generator). */
+static inline uint64_t cache_mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+typedef struct cache_sketch {
+    uint64_t *words; /* 4 rows of width / 16 words, 16 counters a word */
+    size_t width;    /* counters per row, a power of two >= 16 */
+    uint64_t seed;
+    size_t additions, sample; /* increments since the last halving; its period */
+} cache_sketch;
+
+/* Sized for `capacity` entries (at least 1), all counts 0, row indices
+ * mixed with `seed`. 0, or -ENOMEM (s untouched). */
+int gomap__sketch_init(cache_sketch *s, size_t capacity, uint64_t seed, const gomap_allocator *a);
+
+/* Grows the sketch to `capacity` entries if that is more than it was sized
+ * for; never shrinks. When the rows must widen, the counts restart from 0
+ * (as Caffeine's ensureCapacity); when they are wide enough already, only
+ * the halving period grows and the counts stay. 0, or -ENOMEM (s unchanged
+ * and usable). `a` is the allocator s was made with. */
+int gomap__sketch_ensure(cache_sketch *s, size_t capacity, const gomap_allocator *a);
+
+/* Frees the counters (s may then be initialised again). NULL words are
+ * ignored. */
+void gomap__sketch_free(cache_sketch *s, const gomap_allocator *a);
+
+/* Counts one occurrence of the key of this hash; halves every counter when
+ * it completes a sample. */
+void gomap__sketch_increment(cache_sketch *s, uint64_t hash);
+
+/* The estimated count of the key of this hash, 0..15: the least of its 4
+ * counters, so never less than its increments since the last halving
+ * (up to 15). */
+unsigned gomap__sketch_frequency(const cache_sketch *s, uint64_t hash);
+
+/* Bytes of the counters (the struct itself is the caller's). */
+size_t gomap__sketch_bytes(const cache_sketch *s);
+
+#endif /* GOMAP_CACHE_SKETCH_H */
