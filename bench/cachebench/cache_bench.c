@@ -123,14 +123,24 @@ static size_t add_metric(bench_metric *out, size_t k, const char *name, const ch
     return k + 1;
 }
 
-/* p50, p99.9 and max of s (sorted here) as three metrics, scaled by mul. */
+/* p50, p99.9 and max of s (sorted here) as three metrics, scaled by mul;
+ * with over > 0, also the samples above `over` (scaled), as a count. */
 static size_t add_quantiles(bench_metric *out, size_t k, const char *name, samples *s,
-                            double mul, const char *unit)
+                            double mul, const char *unit, double over)
 {
     qsort(s->v, s->n, sizeof *s->v, cmp_double);
     k = add_metric(out, k, name, "p50", quantile(s, 0.5) * mul, unit);
     k = add_metric(out, k, name, "p99.9", quantile(s, 0.999) * mul, unit);
-    return add_metric(out, k, name, "max", s->n ? s->v[s->n - 1] * mul : 0, unit);
+    k = add_metric(out, k, name, "max", s->n ? s->v[s->n - 1] * mul : 0, unit);
+    if (over > 0) {
+        size_t above = 0;
+        while (above < s->n && s->v[s->n - 1 - above] * mul > over)
+            above++;
+        char what[64];
+        snprintf(what, sizeof what, "calls over %.0f %s (of %zu)", over, unit, s->n);
+        k = add_metric(out, k, name, what, (double)above, "calls");
+    }
+    return k;
 }
 
 /* ---- time to reclaim -------------------------------------------------------------- */
@@ -219,7 +229,7 @@ static size_t reclaim_latency(size_t n, bool busy, bench_metric *out, size_t k)
      * no callback runs while the samples are sorted. */
     gomap_cache_free(r.c);
     r.lat.n = atomic_load(&r.n) < n ? atomic_load(&r.n) : n;
-    k = add_quantiles(out, k, busy ? "reclaim-busy" : "reclaim-idle", &r.lat, 1e-6, "ms");
+    k = add_quantiles(out, k, busy ? "reclaim-busy" : "reclaim-idle", &r.lat, 1e-6, "ms", 0);
 out:
     free(r.lat.v);
     return k;
@@ -315,10 +325,10 @@ static size_t mass_expiry(size_t n, bench_metric *out, size_t k)
     if (gets && mass_case(n, false, gets, &without)) {
         double tick = clock_ns_per_tick();
         double p_with, p_without;
-        k = add_quantiles(out, k, "get-mass-expiry", &with, tick, "ns");
-        p_with = out[k - 2].value;
-        k = add_quantiles(out, k, "get-no-expiry", &without, tick, "ns");
-        p_without = out[k - 2].value;
+        k = add_quantiles(out, k, "get-mass-expiry", &with, tick, "ns", 1e5);
+        p_with = out[k - 3].value;
+        k = add_quantiles(out, k, "get-no-expiry", &without, tick, "ns", 1e5);
+        p_without = out[k - 3].value;
         k = add_metric(out, k, "get-mass-expiry", "p99.9 / no-expiry p99.9",
                        p_without > 0 ? p_with / p_without : 0, "x");
     }

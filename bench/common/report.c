@@ -602,11 +602,12 @@ static void write_markdown_drops(FILE *out, const par_row *rows, size_t n, const
     fprintf(out, "**Dropped writes** (set, then get of the same key by the same thread, in a "
                  "full cache: sets that returned success but could not be read back / sets "
                  "refused)\n\n");
-    md_header2(out, "workload", "set-gets", cols, k, NULL, 0);
+    md_header2(out, "workload, threads", "set-gets", cols, k, NULL, 0);
     for (size_t i = 0; i < n; i++) {
         if (rows[i].dropped < 0 || strcmp(rows[i].impl, cols[0]) != 0)
             continue;
-        fprintf(out, "| %s | %" PRIu64 " |", rows[i].workload, rows[i].drop_ops);
+        fprintf(out, "| %s, %u | %" PRIu64 " |", rows[i].workload, rows[i].threads,
+                rows[i].drop_ops);
         for (unsigned c = 0; c < k; c++) {
             const par_row *x = find_par_row(rows, n, &rows[i], rows[i].threads, cols[c]);
             if (x && x->dropped >= 0)

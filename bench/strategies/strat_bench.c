@@ -322,17 +322,15 @@ size_t strat_suite_rows(const strat_suite *s)
     return (size_t)nmixes * DIST_COUNT * s->nsizes * s->par.nthreads * s->nwho;
 }
 
-/* The cache suite's dropped-writes pass (opstream.h, OP_SET_GET): every
- * contender runs once, untimed, on a copy of the case's stream whose
- * operations all set a key and get it back, on STRAT_DROP_THREADS threads
- * in a full cache; the counts go to the rows at that thread count (or, if
- * it was not run, the first rows of the case). 0 or -1 (message given). */
-static int drop_pass(strat_case *c, par_row *rows, size_t nrows)
+/* The cache suite's dropped-writes pass (opstream.h, OP_SET_GET) on
+ * `threads` threads: every contender runs once, untimed, on a copy of the
+ * case's stream whose operations all set a key and get it back, in a full
+ * cache; the counts go to row[0..nwho). 0 or -1 (message given). */
+static int drop_pass(strat_case *c, par_row *row, unsigned threads)
 {
     const strat_suite *s = c->s;
     op_stream sg;
     char path[256] = "";
-    unsigned threads = STRAT_DROP_THREADS;
     if (opstream_set_get_copy(&sg, &c->st, threads) ||
         (any_go(s) && opstream_write_temp(&sg, path, sizeof path))) {
         fprintf(stderr, "gomap-bench: cannot build the dropped-writes pass of %s\n",
@@ -340,12 +338,6 @@ static int drop_pass(strat_case *c, par_row *rows, size_t nrows)
         opstream_free(&sg);
         return -1;
     }
-    size_t first = 0;
-    for (size_t i = 0; i < nrows; i += s->nwho)
-        if (rows[i].threads == threads) {
-            first = i;
-            break;
-        }
     int rc = 0;
     for (unsigned w = 0; w < s->nwho && rc == 0; w++) {
         par_result r = {0};
@@ -358,9 +350,9 @@ static int drop_pass(strat_case *c, par_row *rows, size_t nrows)
                                                path, threads, per);
         uint64_t refused = r.checksum / OPS_REFUSED;
         uint64_t readable = r.checksum % OPS_REFUSED / OPS_READABLE;
-        rows[first + w].refused = (int64_t)refused;
-        rows[first + w].dropped = (int64_t)(r.ops - refused - readable);
-        rows[first + w].drop_ops = r.ops;
+        row[w].refused = (int64_t)refused;
+        row[w].dropped = (int64_t)(r.ops - refused - readable);
+        row[w].drop_ops = r.ops;
         if (rc)
             fprintf(stderr, "gomap-bench: %s failed the dropped-writes pass of %s\n",
                     s->who[w].name, c->mix->name);
@@ -371,6 +363,24 @@ static int drop_pass(strat_case *c, par_row *rows, size_t nrows)
         unlink(path);
     opstream_free(&sg);
     return rc ? -1 : 0;
+}
+
+/* The dropped-writes passes of a case whose rows[0..nrows) are written: at
+ * each of STRAT_DROP_THREADS that was run, into its rows; if none was, at
+ * the last of them, into the first rows. 0 or -1. */
+static int drop_passes(strat_case *c, par_row *rows, size_t nrows)
+{
+    static const unsigned counts[] = {STRAT_DROP_THREADS};
+    unsigned n = sizeof counts / sizeof counts[0];
+    bool any = false;
+    int rc = 0;
+    for (unsigned k = 0; k < n; k++)
+        for (size_t i = 0; i < nrows; i += c->s->nwho)
+            if (rows[i].threads == counts[k]) {
+                rc = drop_pass(c, &rows[i], counts[k]) ? -1 : rc;
+                any = true;
+            }
+    return any ? rc : drop_pass(c, rows, counts[n - 1]);
 }
 
 /* Runs one case at every thread count; returns the rows written. */
@@ -391,7 +401,7 @@ static size_t run_case(strat_case *c, par_row *rows, size_t *done, size_t ncases
         if (run_threads(c, rows + nrows, ok) == 0)
             nrows += s->nwho;
     }
-    if (s->capacity && c->mix->set && nrows && drop_pass(c, rows, nrows))
+    if (s->capacity && c->mix->set && nrows && drop_passes(c, rows, nrows))
         *ok = false;
     case_release(c);
     par_scaling(rows, 0, nrows, par_base_threads(s->par.threads, s->par.nthreads));
