@@ -58,6 +58,16 @@ static inline uint64_t sim_rand(uint64_t *state)
     return sim_mix64(*state);
 }
 
+/* The 64-bit hash the cache would see for a key (its map's seeded hasher):
+ * what the library's sketch and tuner (src/cache) take. A policy hashes its
+ * keys with a key seed drawn from its run's seed (sim_key_seed). */
+static inline uint64_t sim_key_seed(uint64_t seed) { return sim_mix64(seed + 3); }
+
+static inline uint64_t sim_key_hash(uint64_t key_seed, uint32_t key)
+{
+    return sim_mix64(key ^ key_seed);
+}
+
 /* calloc(n, size), never asked for 0 bytes (an empty trace has 0 keys). */
 void *sim_calloc(size_t n, size_t size);
 

@@ -6,8 +6,9 @@
  * probation promotes the key to protected, whose overflow is demoted back
  * to probation's front. A key leaving the window is a candidate for the
  * main part: when the cache is over capacity it is compared with
- * probation's oldest key (the victim) by the count-min sketch (sketch.h,
- * which counts every access), and the more frequent one stays. Hash
+ * probation's oldest key (the victim) by the count-min sketch (the
+ * library's, src/cache/cache_sketch.h, over the keys' hashes; it counts
+ * every access), and the more frequent one stays. Hash
  * flooding resistance as Caffeine's admit(): a candidate that loses or ties
  * but is warm (estimate >= 6) is still admitted with probability 1/128, so
  * an attacker cannot pin a hot victim by colliding with it.
@@ -20,13 +21,13 @@
  * when the ratio moves by 5 points or more.
  *
  * tinylfu.h exports the policy as a building block: ours (policy_ours.c)
- * runs one as the cache and others as its shadows.
+ * runs one as the cache, steered by the library's tuner.
  */
 #include <stdlib.h>
 
+#include "cache/cache_sketch.h"
 #include "cache/dlist.h"
 #include "cache/policy.h"
-#include "cache/sketch.h"
 #include "cache/tinylfu.h"
 
 enum { WINDOW, PROBATION, PROTECTED };
@@ -34,7 +35,8 @@ enum { ADMIT_WARM = 6 }; /* Caffeine's ADMIT_HASHDOS_THRESHOLD */
 
 struct tlfu {
     qset s;
-    sketch sk;
+    cache_sketch sk;
+    uint64_t key_seed; /* sim_key_hash(key_seed, key): what the sketch counts */
     tlfu_config cfg;
     size_t cap, window_cap, protected_cap;
     double window_target, step, prev_ratio;
@@ -66,11 +68,12 @@ tlfu *tlfu_new(const policy_params *p, const tlfu_config *cfg)
         free(c);
         return NULL;
     }
-    if (sketch_init(&c->sk, p->capacity, sim_mix64(p->seed))) {
+    if (gomap__sketch_init(&c->sk, p->capacity, sim_mix64(p->seed), NULL)) {
         qset_free(&c->s);
         free(c);
         return NULL;
     }
+    c->key_seed = sim_key_seed(p->seed);
     c->cfg = *cfg;
     c->cap = p->capacity;
     c->rng = p->seed;
@@ -90,7 +93,8 @@ static void demote_protected(tlfu *c)
 
 static bool admit(tlfu *c, uint32_t cand, uint32_t victim)
 {
-    unsigned cf = sketch_frequency(&c->sk, cand), vf = sketch_frequency(&c->sk, victim);
+    unsigned cf = gomap__sketch_frequency(&c->sk, sim_key_hash(c->key_seed, cand));
+    unsigned vf = gomap__sketch_frequency(&c->sk, sim_key_hash(c->key_seed, victim));
     if (cf > vf)
         return true;
     return cf >= ADMIT_WARM && (sim_rand(&c->rng) & 127) == 0;
@@ -150,7 +154,7 @@ static void climb(tlfu *c, bool hit)
 bool tlfu_access(tlfu *c, uint32_t k)
 {
     bool hit = true;
-    sketch_increment(&c->sk, k);
+    gomap__sketch_increment(&c->sk, sim_key_hash(c->key_seed, k));
     switch (qset_where(&c->s, k)) {
     case 1 + WINDOW:
     case 1 + PROTECTED:
@@ -175,7 +179,7 @@ size_t tlfu_len(const tlfu *c) { return qset_len(&c->s); }
 
 void tlfu_free(tlfu *c)
 {
-    sketch_free(&c->sk);
+    gomap__sketch_free(&c->sk, NULL);
     qset_free(&c->s);
     free(c);
 }

@@ -1,7 +1,7 @@
 /*
  * tinylfu.h — W-TinyLFU (policy_tinylfu.c) as a building block: the
  * policies of the table wrap it, and ours (policy_ours.c) runs one as the
- * cache and others as its shadows.
+ * cache, its window set by the library's tuner (src/cache/cache_tuner.h).
  */
 #ifndef GOMAP_CACHESIM_TINYLFU_H
 #define GOMAP_CACHESIM_TINYLFU_H

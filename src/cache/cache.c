@@ -216,14 +216,14 @@ bool gomap_cache_get(gomap_cache_t *c, const void *key, void *val_out)
     }
     uint64_t hash = cache_hash(c, key);
     struct cache_shard *s = cache_shard_for(c, hash);
-    uint64_t now = cache_now(c);
     cache_lock(s);
     uint32_t i;
     KIND_SWITCH(c->lay.key_kind, i, FIND_KIND);
     bool hit = false;
     if (i != CACHE_NONE) {
         struct cache_entry *e = entry_at(c, s, i);
-        if (entry_live(e, now)) {
+        /* The clock is read only for an entry that can expire. */
+        if (e->deadline == CACHE_NEVER || entry_live(e, cache_now(c))) {
             hit = true;
             if (val_out)
                 copy_slot_bytes(val_out, entry_val(c, e), vs);
@@ -392,8 +392,6 @@ int gomap__cache_store(gomap_cache_t *c, struct cache_shard *s, const void *key,
                        const void *val, uint64_t deadline, uint64_t cost, uint64_t now,
                        struct cache_notify *nl)
 {
-    if (wheel_due(&s->wheel, now))
-        gomap__wheel_advance(c, s, now, WRITE_BUDGET, nl);
     uint32_t i = gomap__cache_find(c, s, key, hash);
     int rc = 0;
     if (i == CACHE_NONE)
@@ -402,11 +400,16 @@ int gomap__cache_store(gomap_cache_t *c, struct cache_shard *s, const void *key,
         store_in_place(c, s, i, hash, val, deadline, cost, now, nl);
     else
         rc = store_replacing(c, s, i, key, hash, val, deadline, cost, now, nl);
-    if (rc)
+    if (rc) {
         s->n.rejected++;
-    else
-        s->n.sets++;
-    return rc;
+        return rc;
+    }
+    s->n.sets++;
+    /* After the store, so that a set that fails has changed nothing (not
+     * even reclaimed an expired entry). */
+    if (wheel_due(&s->wheel, now))
+        gomap__wheel_advance(c, s, now, WRITE_BUDGET, nl);
+    return 0;
 }
 
 static bool nan_key(const gomap_cache_t *c, const void *key)

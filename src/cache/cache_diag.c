@@ -90,7 +90,7 @@ static int check_entries(gomap_cache_t *c, struct cache_shard *s, unsigned k, st
             t->detached++;
             continue;
         }
-        if (e->queue > Q_DETACHED)
+        if (e->queue > Q_PROTECTED)
             return gomap__why_fail(w, "shard %u: entry %u has state %u", k, i, e->queue);
         t->live++;
         t->cost += e->cost;

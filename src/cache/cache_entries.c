@@ -98,19 +98,15 @@ static int table_grow(gomap_cache_t *c, struct cache_shard *s)
     if (len > ((size_t)UINT32_MAX >> c->lay.chunk_shift))
         return -ENOMEM; /* indices are 32-bit */
     char **chunks = gomap__alloc(c->alloc, len * sizeof *chunks);
-    struct cache_retired_table *r = NULL;
-    if (chunks && t->chunks) {
-        r = gomap__alloc(c->alloc, sizeof *r);
+    if (!chunks)
+        return -ENOMEM;
+    if (t->chunks) {
+        struct cache_retired_table *r = gomap__alloc(c->alloc, sizeof *r);
         if (!r) {
             gomap__free(c->alloc, chunks, len * sizeof *chunks);
             return -ENOMEM;
         }
-    }
-    if (!chunks)
-        return -ENOMEM;
-    if (t->nchunks)
         memcpy(chunks, t->chunks, t->nchunks * sizeof *chunks);
-    if (r) {
         *r = (struct cache_retired_table){t->retired, t->chunks, t->table_len};
         t->retired = r;
         s->bytes += sizeof *r;

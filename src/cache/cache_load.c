@@ -70,7 +70,7 @@ static int loads_map(gomap_cache_t *c, struct cache_shard *s)
     if (s->loads)
         return 0;
     gomap_options o = c->map_opt;
-    o.val_size = sizeof(struct cache_load *);
+    o.val_size = sizeof(void *);
     o.hint = 0;
     return gomap__new_seeded(&s->loads, &o, c->seed) ? -ENOMEM : 0;
 }
@@ -81,7 +81,7 @@ static struct cache_load *load_find(struct cache_shard *s, const void *key, uint
     if (!r.b)
         return NULL;
     struct cache_load *l;
-    memcpy(&l, layer_value(s->loads, r), sizeof l);
+    memcpy((void *)&l, layer_value(s->loads, r), sizeof(void *));
     return l;
 }
 

@@ -182,7 +182,7 @@ void gomap__policy_hit(gomap_cache_t *c, struct cache_shard *s, uint32_t i, uint
     if (e->queue == Q_PROBATION) {
         move(c, s, Q_PROTECTED, i);
         demote_protected(c, s);
-    } else {
+    } else if (s->pol.q[e->queue].newest != i) { /* a hot key often is already */
         move(c, s, e->queue, i);
     }
 }

@@ -2,9 +2,11 @@
  * cache_sketch.h — the count-min sketch of the cache's W-TinyLFU admission
  * (Einziger, Friedman, Manes: "TinyLFU: A Highly Efficient Cache Admission
  * Policy", ACM TOS 2017), as large as Caffeine's FrequencySketch: one 64-bit
- * word of 16 counters per entry of capacity, in 4 rows of 4-bit counters (at
- * most 15), each row as wide as the next power of two >= 4 x the capacity.
- * A key's estimate is the least of its 4 counters. Every `sample` (10 x the
+ * word of 16 counters per entry of capacity: 4-bit counters (at most 15),
+ * 4 per key, as many in all as 4 rows each as wide as the next power of two
+ * >= 4 x the capacity. A key's 4 counters share one 64-byte block, so an
+ * access touches one cache line. A key's estimate is the least of its 4
+ * counters. Every `sample` (10 x the
  * capacity) increments, every counter is halved, which ages the history.
  *
  * Keys are 64-bit hashes from the map's hasher. Each row's index is still a

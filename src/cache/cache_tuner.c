@@ -76,7 +76,10 @@ struct cache_tuner {
 
 /* ---- lists of nodes ---- */
 
-static uint16_t sentinel(const shadow *s, unsigned list) { return (uint16_t)(s->cap + 1 + list); }
+static uint16_t sentinel(const shadow *s, unsigned list)
+{
+    return (uint16_t)(s->cap + 1 + list);
+}
 
 static void list_push(shadow *s, unsigned list, uint16_t x)
 {
@@ -150,7 +153,10 @@ static void table_remove(shadow *s, uint16_t x)
 
 /* ---- one shadow: W-TinyLFU with a fixed window ---- */
 
-static size_t shadow_len(const shadow *s) { return s->len[WINDOW] + s->len[PROBATION] + s->len[PROTECTED]; }
+static size_t shadow_len(const shadow *s)
+{
+    return s->len[WINDOW] + s->len[PROBATION] + s->len[PROTECTED];
+}
 
 static void shadow_remove(shadow *s, uint16_t x)
 {
@@ -288,9 +294,10 @@ cache_tuner *gomap__tuner_new(size_t capacity, uint64_t seed, const gomap_alloca
         }
     t->sample_seed = cache_mix64(seed + 2);
     /* Sample rate SHADOW_MAX / capacity: below = rate x 2^64. */
-    t->sample_below = capacity <= SHADOW_MAX
-                          ? UINT64_MAX
-                          : (uint64_t)((double)SHADOW_MAX / (double)capacity * 18446744073709551616.0);
+    t->sample_below =
+        capacity <= SHADOW_MAX
+            ? UINT64_MAX
+            : (uint64_t)((double)SHADOW_MAX / (double)capacity * 18446744073709551616.0);
     double epoch = EPOCH * (double)capacity;
     t->epoch_len = epoch >= (double)SIZE_MAX ? SIZE_MAX : (size_t)epoch;
     t->share = SHADOW_SHARES[0];
@@ -326,7 +333,10 @@ void gomap__tuner_access(cache_tuner *t, uint64_t hash)
         end_epoch(t);
 }
 
-double gomap__tuner_window_share(const cache_tuner *t) { return t->share; }
+double gomap__tuner_window_share(const cache_tuner *t)
+{
+    return t->share;
+}
 
 size_t gomap__tuner_bytes(const cache_tuner *t)
 {

@@ -29,6 +29,12 @@
 
 static unsigned level_shift(unsigned level) { return WHEEL_TICK_SHIFT + WHEEL_SLOT_BITS * level; }
 
+/* The bucket of a tick at a level (the tick modulo the level's slots). */
+static uint16_t bucket_of(unsigned level, uint64_t tick)
+{
+    return (uint16_t)((uint64_t)level * WHEEL_SLOTS + (tick & (WHEEL_SLOTS - 1)));
+}
+
 void gomap__wheel_init(struct cache_wheel *w, uint64_t now)
 {
     for (unsigned b = 0; b < WHEEL_LEVELS * WHEEL_SLOTS; b++)
@@ -46,14 +52,14 @@ uint16_t gomap__wheel_bucket_for(uint64_t deadline, uint64_t now)
             uint64_t tick = deadline >> sh, now_tick = now >> sh;
             if (tick <= now_tick)
                 tick = now_tick + 1; /* the current tick's bucket is behind us */
-            return (uint16_t)(l * WHEEL_SLOTS + (tick & (WHEEL_SLOTS - 1)));
+            return bucket_of(l, tick);
         }
     }
     /* Beyond the top level's span: the top level's bucket 64 ticks ahead
      * (the current one), from where it is placed again. */
     unsigned top = WHEEL_LEVELS - 1;
     uint64_t now_tick = now >> level_shift(top);
-    return (uint16_t)(top * WHEEL_SLOTS + (now_tick & (WHEEL_SLOTS - 1)));
+    return bucket_of(top, now_tick);
 }
 
 void gomap__wheel_schedule(gomap_cache_t *c, struct cache_shard *s, uint32_t i, uint64_t now)
@@ -126,7 +132,7 @@ bool gomap__wheel_advance(gomap_cache_t *c, struct cache_shard *s, uint64_t now,
         if (to - from > WHEEL_SLOTS)
             from = to - WHEEL_SLOTS;
         for (uint64_t t = from + 1; t <= to; t++)
-            if (!visit(c, s, (uint16_t)(l * WHEEL_SLOTS + (t & (WHEEL_SLOTS - 1))), now,
+            if (!visit(c, s, bucket_of(l, t), now,
                        &budget, nl))
                 return false;
     }
