@@ -4,12 +4,15 @@
 #                     install them first; see make bench-peers), then the
 #                     sync map against a locked map and Go's sync.Map, then
 #                     the strategies matrix (sharded, snapshot and sync maps
-#                     against tbb::concurrent_hash_map and Go)
+#                     against tbb::concurrent_hash_map and Go), then the cache
+#                     suite (the cache against Caffeine, Ristretto and
+#                     golang-lru; its expiry and memory figures)
 #   make test         lint, then build and run the whole suite: release, asan,
 #                     tsan, then a short libFuzzer run (fuzz preset, clang)
 #   make lint         clang-tidy and cppcheck over src/ and examples/ (the
 #                     lint preset: configured, not compiled; zero findings)
-#   make bench-peers  install the benchmark peers (absl, GLib, uthash, oneTBB, Go)
+#   make bench-peers  install the benchmark peers (absl, GLib, uthash, oneTBB, Go,
+#                     Ristretto, golang-lru, Caffeine and a JDK)
 # Missing Debian packages are installed first (scripts/install-deps.sh).
 
 PRESETS_TEST := release asan tsan fuzz
@@ -22,6 +25,7 @@ demo: deps-build
 	./build/release/bench/gomap-bench --quick
 	./build/release/bench/gomap-bench --suite sync --quick
 	./build/release/bench/gomap-bench --suite strategies --quick
+	./build/release/bench/gomap-bench --suite cache --quick
 
 test: deps-test test-lint $(addprefix test-,$(PRESETS_TEST))
 	@echo "gomap: lint and all test presets passed ($(PRESETS_TEST))"

@@ -15,8 +15,11 @@
  * (strat_bench.c): read-heavy, exchange and rapid-grow mixes on uniform and
  * Zipf keys, on gomap's sharded, snapshot and sync maps,
  * tbb::concurrent_hash_map and Go's sync.Map and RWMutex-guarded map.
+ * `--suite cache` runs the cache suite (cachebench/cache_bench.h): gomap's
+ * cache against its sharded map, Caffeine (a Java peer process), Ristretto
+ * and golang-lru (the Go peer), then the cache's expiry and memory figures.
  *
- * usage: gomap-bench [--suite single|sync|strategies] [--quick|--long|--tiny]
+ * usage: gomap-bench [--suite single|sync|strategies|cache] [--quick|--long|--tiny]
  *                    [--csv|--json|--markdown] ...
  * (gomap-bench --help lists every option). Exit status: 0; 1 if a checksum
  * disagreed or a run failed; 2 for bad usage.
@@ -31,6 +34,7 @@
 #include "common/bench.h"
 #include "common/peer_go.h"
 #include "common/report.h"
+#include "cachebench/cache_bench.h"
 #include "core/runner.h"
 #include "strategies/strat_bench.h"
 #include "sync/sync_bench.h"
@@ -64,20 +68,26 @@ typedef struct {
         unsigned reps;
         double scale;     /* multiplies a run's operations (300 000) and copy budget */
     } strat;              /* the strategies matrix */
+    struct {
+        size_t universe, capacity; /* Zipf keys over universe; caches bounded to capacity */
+        unsigned reps;
+        double scale;     /* multiplies a run's operations (300 000) and the expiry runs */
+    } cache;              /* the cache suite */
 } profile;
 
 #define ALL_WORKLOADS ((1u << WL_COUNT) - 1)
 #define WL_BIT(w) (1u << (w))
 
 static const profile profiles[] = {
-    {"tiny", {1000}, 1, 2, 20000, ALL_WORKLOADS, 1000, 0.01, {{10000}, 1, 1, 0.01}},
+    {"tiny", {1000}, 1, 2, 20000, ALL_WORKLOADS, 1000, 0.01, {{10000}, 1, 1, 0.01},
+     {10000, 1000, 1, 0.01}},
     {"quick", {10000, 1000000}, 2, 2, 250000,
      WL_BIT(WL_INSERT) | WL_BIT(WL_LOOKUP_50) | WL_BIT(WL_LOOKUP_BATCH), 1000000, 0.25,
-     {{10000}, 1, 2, 0.1}},
+     {{10000}, 1, 2, 0.1}, {CACHE_UNIVERSE, CACHE_CAPACITY, 1, 0.1}},
     {"default", {1000, 10000, 100000, 1000000}, 4, 5, 1000000, ALL_WORKLOADS, 1000000, 1,
-     {{10000, 1000000}, 2, 3, 1}},
+     {{10000, 1000000}, 2, 3, 1}, {CACHE_UNIVERSE, CACHE_CAPACITY, 5, 1}},
     {"long", {1000, 10000, 100000, 1000000, 10000000}, 5, 5, 1000000, ALL_WORKLOADS, 10000000, 4,
-     {{10000, 1000000}, 2, 5, 4}},
+     {{10000, 1000000}, 2, 5, 4}, {CACHE_UNIVERSE, CACHE_CAPACITY, 9, 4}},
 };
 
 /* ---- contenders ----------------------------------------------------------------- */
@@ -87,12 +97,16 @@ typedef struct {
     const bench_impl *impl; /* NULL: the Go peer */
 } contender;
 
-typedef enum { SUITE_SINGLE, SUITE_SYNC, SUITE_STRAT, SUITE_COUNT } suite_kind;
+typedef enum { SUITE_SINGLE, SUITE_SYNC, SUITE_STRAT, SUITE_CACHE, SUITE_COUNT } suite_kind;
 
-static const char *const suite_names[SUITE_COUNT] = {"single", "sync", "strategies"};
+static const char *const suite_names[SUITE_COUNT] = {"single", "sync", "strategies", "cache"};
 
 /* The contender every ratio is against, run whatever --impls says. */
-static const char *const suite_base[SUITE_COUNT] = {"gomap", "gomap-sync", "shard"};
+static const char *const suite_base[SUITE_COUNT] = {"gomap", "gomap-sync", "shard", "gomap-cache"};
+
+/* The cache suite's --workloads bit for the expiry and memory figures,
+ * after its throughput workloads'. */
+#define CACHE_EXPIRY_BIT (1u << CWL_COUNT)
 
 /* Options that only some suites take. */
 enum {
@@ -109,6 +123,7 @@ static const unsigned suite_options[SUITE_COUNT] = {
     OPT_KEYS | OPT_SIZES | OPT_MIN_OPS | OPT_REPS,
     OPT_THREADS | OPT_SCALE | OPT_REPS,
     OPT_THREADS | OPT_SCALE | OPT_SIZES | OPT_DISTS | OPT_REPS,
+    OPT_THREADS | OPT_SCALE | OPT_REPS,
 };
 
 typedef struct {
@@ -128,11 +143,13 @@ typedef struct {
     bool quiet;
     const char *only;       /* comma list of implementation names, or NULL */
     const char *go_path;
+    const char *java_path;
     contender who[MAX_CONTENDERS];
     unsigned nwho;
     sync_suite ss;          /* the sync suite's contenders */
-    strat_suite st;         /* the strategies matrix's contenders */
+    strat_suite st;         /* the strategies matrix's (and the cache suite's) contenders */
     go_peer *go;
+    go_peer *java;          /* the cache suite's Java peer */
 } options;
 
 /* ---- command line ---------------------------------------------------------------- */
@@ -140,7 +157,8 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: gomap-bench [--suite single|sync|strategies] [profile] [format] [options]\n"
+            "usage: gomap-bench [--suite single|sync|strategies|cache] [profile] [format] "
+            "[options]\n"
             "profiles: --quick (under a minute), default, --long (adds 1e7), --tiny (tests)\n"
             "formats:  aligned table (default), --csv, --json, --markdown\n"
             "options:\n"
@@ -158,8 +176,11 @@ static void usage(FILE *f)
             "  --suite strategies the strategies matrix (docs/bench.md): --impls shard,shard-1,\n"
             "                     snap,sync,tbb,go-sync,go-rwmutex (default: all built; shard\n"
             "                     always), --workloads from read-90 read-98 exchange rapid-grow\n"
-            "  --threads LIST     sync, strategies: thread counts (default 1,2,8)\n"
-            "  --scale X          sync, strategies: multiply every run's operations by X\n"
+            "  --suite cache      the cache suite (docs/cache-bench.md): --impls gomap-cache,shard,\n"
+            "                     caffeine,ristretto,golang-lru (default: all built; gomap-cache\n"
+            "                     always), --workloads from read-100 read-75 insert-evict expiry\n"
+            "  --threads LIST     sync, strategies, cache: thread counts (default 1,2,8)\n"
+            "  --scale X          sync, strategies, cache: multiply every run's operations by X\n"
             "  --dists LIST       strategies: key distributions, uniform,zipf\n"
             "  --keys LIST        u64,str\n"
             "  --sizes LIST       e.g. 1e4,1e6 (at most 2e7); strategies: key universes\n"
@@ -167,6 +188,7 @@ static void usage(FILE *f)
             "  --min-ops N        lookups/churn steps at least N; inserts/iterations repeat to N\n"
             "  --seed N           key-stream seed (default 1)\n"
             "  --go-peer PATH     the Go peer program (default: gomap-peer-go beside this program)\n"
+            "  --java-peer PATH   cache: the Java peer (default: gomap-peer-java beside this program)\n"
             "  --quiet            no progress on stderr\n");
 }
 
@@ -214,6 +236,14 @@ static bool add_sync_workload(const char *item, void *ctx)
 static bool add_strat_workload(const char *item, void *ctx)
 {
     int w = strat_workload_parse(item);
+    if (w >= 0)
+        *(unsigned *)ctx |= 1u << w;
+    return w >= 0;
+}
+
+static bool add_cache_workload(const char *item, void *ctx)
+{
+    int w = strcmp(item, "expiry") == 0 ? CWL_COUNT : cache_workload_parse(item);
     if (w >= 0)
         *(unsigned *)ctx |= 1u << w;
     return w >= 0;
@@ -296,6 +326,15 @@ static void finish_concurrent(options *o)
         o->scale = o->scale > 0 ? o->scale : o->prof.sync_scale;
         return;
     }
+    if (o->suite == SUITE_CACHE) {
+        o->scale = o->scale > 0 ? o->scale : o->prof.cache.scale;
+        o->prof.sizes[0] = o->prof.cache.universe;
+        o->prof.nsizes = 1;
+        o->prof.reps = o->given & OPT_REPS ? o->prof.reps : o->prof.cache.reps;
+        o->dists = 1u << DIST_ZIPF;
+        list_text(o->sizes_text, sizeof o->sizes_text, o->prof.sizes, o->prof.nsizes);
+        return;
+    }
     o->scale = o->scale > 0 ? o->scale : o->prof.strat.scale;
     if (!(o->given & OPT_SIZES)) {
         memcpy(o->prof.sizes, o->prof.strat.sizes, sizeof o->prof.strat.sizes);
@@ -312,9 +351,10 @@ static void finish_concurrent(options *o)
 static int finish_args(options *o)
 {
     static bool (*const parse_wl[SUITE_COUNT])(const char *, void *) = {
-        add_workload, add_sync_workload, add_strat_workload};
+        add_workload, add_sync_workload, add_strat_workload, add_cache_workload};
     static const unsigned all_wl[SUITE_COUNT] = {ALL_WORKLOADS, (1u << SWL_COUNT) - 1,
-                                                 (1u << STWL_COUNT) - 1};
+                                                 (1u << STWL_COUNT) - 1,
+                                                 CACHE_EXPIRY_BIT | ((1u << CWL_COUNT) - 1)};
     if (o->given & ~suite_options[o->suite]) {
         static const struct {
             unsigned bit;
@@ -427,6 +467,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->seed = num;
         } else if (strcmp(a, "--go-peer") == 0) {
             o->go_path = argv[++i];
+        } else if (strcmp(a, "--java-peer") == 0) {
+            o->java_path = argv[++i];
         } else {
             goto bad;
         }
@@ -456,17 +498,18 @@ static bool wanted(const options *o, const char *name, bool by_default)
     return false;
 }
 
-/* gomap-peer-go next to this program, unless --go-peer said otherwise. */
-static void default_go_path(char *buf, size_t len)
+/* The program `name` next to this one (a peer), unless `given` (--go-peer,
+ * --java-peer) said otherwise. */
+static void peer_path(char *buf, size_t len, const char *given, const char *name)
 {
-    ssize_t k = readlink("/proc/self/exe", buf, len - 16);
-    if (k <= 0) {
-        snprintf(buf, len, "gomap-peer-go");
+    ssize_t k = given ? 0 : readlink("/proc/self/exe", buf, len - 32);
+    if (given || k <= 0) {
+        snprintf(buf, len, "%s", given ? given : name);
         return;
     }
     buf[k] = 0;
     char *slash = strrchr(buf, '/');
-    strcpy(slash ? slash + 1 : buf, "gomap-peer-go");
+    snprintf(slash ? slash + 1 : buf, len - (size_t)(slash ? slash + 1 - buf : 0), "%s", name);
 }
 
 static void machine_line(char *out, size_t len)
@@ -500,6 +543,12 @@ static const struct {
      "Go's sync.Map, %s, values *atomic.Uint64 (update = Add), GOMAXPROCS = threads (Go peer)"},
     {SUITE_STRAT, "go-rwmutex",
      "Go's map + sync.RWMutex (get under RLock), %s, GOMAXPROCS = threads (Go peer)"},
+    {SUITE_CACHE, "ristretto",
+     "github.com/dgraph-io/ristretto 0.0.3 (Debian), NumCounters = 10 x bound, MaxCost = bound, "
+     "BufferItems 64, cost 1, %s, GOMAXPROCS = threads (Go peer)"},
+    {SUITE_CACHE, "golang-lru",
+     "github.com/hashicorp/golang-lru 0.5.4 (Debian) lru.Cache (one lock), %s, GOMAXPROCS = "
+     "threads (Go peer)"},
 };
 
 /* Adds a contender (impl NULL: the Go peer's) to the suite's list and its
@@ -507,13 +556,13 @@ static const struct {
 static void add_contender(options *o, bench_params *par, const char *name, const void *impl,
                           const char *what)
 {
-    static char lines[PAR_MAX_CONTENDERS][192];
+    static char lines[PAR_MAX_CONTENDERS][256];
     if (par->nimpls == PAR_MAX_CONTENDERS || o->nwho == MAX_CONTENDERS)
         return;
     if (o->suite == SUITE_SYNC)
         o->ss.who[o->ss.nwho++] = (sync_contender){name, impl};
-    else if (o->suite == SUITE_STRAT)
-        o->st.who[o->st.nwho++] = (strat_contender){name, impl};
+    else if (o->suite == SUITE_STRAT || o->suite == SUITE_CACHE)
+        o->st.who[o->st.nwho++] = (strat_contender){name, impl, NULL};
     else
         o->who[o->nwho++] = (contender){name, impl};
     snprintf(lines[par->nimpls], sizeof lines[par->nimpls], "%s: %s", name, what);
@@ -524,16 +573,13 @@ static void add_contender(options *o, bench_params *par, const char *name, const
 /* Starts the Go peer if the suite wants any of its contenders, and adds them. */
 static void setup_go(options *o, bench_params *par)
 {
-    static char whats[sizeof go_contenders / sizeof go_contenders[0]][160];
+    static char whats[sizeof go_contenders / sizeof go_contenders[0]][224];
     char path[PATH_MAX] = "";
     for (size_t i = 0; i < sizeof go_contenders / sizeof go_contenders[0]; i++) {
         if (go_contenders[i].suite != o->suite || !wanted(o, go_contenders[i].name, true))
             continue;
         if (!o->go && !*path) {
-            if (o->go_path)
-                snprintf(path, sizeof path, "%s", o->go_path);
-            else
-                default_go_path(path, sizeof path);
+            peer_path(path, sizeof path, o->go_path, "gomap-peer-go");
             o->go = go_peer_start(path);
             if (!o->go && !o->quiet)
                 fprintf(stderr, "gomap-bench: no Go peer at %s (make bench-peers); running "
@@ -544,6 +590,30 @@ static void setup_go(options *o, bench_params *par)
         snprintf(whats[i], sizeof whats[i], go_contenders[i].what, go_peer_version(o->go));
         add_contender(o, par, go_contenders[i].name, NULL, whats[i]);
     }
+}
+
+/* The cache suite's Java peer (Caffeine), if wanted and there. */
+static void setup_java(options *o, bench_params *par)
+{
+    static char what[224];
+    char path[PATH_MAX];
+    if (!wanted(o, "caffeine", true))
+        return;
+    peer_path(path, sizeof path, o->java_path, "gomap-peer-java");
+    o->java = go_peer_start(path);
+    if (!o->java) {
+        if (!o->quiet)
+            fprintf(stderr, "gomap-bench: no Java peer at %s (make bench-peers); running "
+                            "without\n", path);
+        return;
+    }
+    snprintf(what, sizeof what,
+             "Caffeine 2.6.2 (Debian), maximumSize = bound, default executor, %s, "
+             "JIT warm-up per stream: untimed rounds, >= 3 and >= 1e6 ops, until two agree "
+             "within 5 %% (Java peer)",
+             go_peer_version(o->java));
+    add_contender(o, par, "caffeine", NULL, what);
+    o->st.who[o->st.nwho - 1].peer = o->java;
 }
 
 static void setup(options *o, bench_params *par)
@@ -562,10 +632,13 @@ static void setup(options *o, bench_params *par)
         for (const sync_impl *const *p = sync_impls; *p; p++)
             if (wanted(o, (*p)->name, (*p)->by_default))
                 add_contender(o, par, (*p)->name, *p, (*p)->what);
-    } else if (o->suite == SUITE_STRAT) {
-        for (const strat_impl *const *p = strat_impls; *p; p++)
+    } else if (o->suite == SUITE_STRAT || o->suite == SUITE_CACHE) {
+        for (const strat_impl *const *p = o->suite == SUITE_CACHE ? cache_impls : strat_impls;
+             *p; p++)
             if (wanted(o, (*p)->name, true))
                 add_contender(o, par, (*p)->name, *p, (*p)->what);
+        if (o->suite == SUITE_CACHE)
+            setup_java(o, par);
     } else {
         for (const bench_impl *const *p = bench_impls; *p; p++)
             if (wanted(o, (*p)->name, true))
@@ -654,7 +727,7 @@ static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
 
 /* A concurrent suite (sync_bench.c or strat_bench.c), once setup() has
  * found its contenders. */
-static int run_concurrent(options *o, const bench_params *par)
+static int run_concurrent(options *o, bench_params *par)
 {
     par_settings run = {.go = o->go, .workloads = o->prof.workloads, .nthreads = o->nthreads,
                         .reps = o->prof.reps, .scale = o->scale, .quiet = o->quiet};
@@ -666,6 +739,12 @@ static int run_concurrent(options *o, const bench_params *par)
     memcpy(st->sizes, o->prof.sizes, o->prof.nsizes * sizeof st->sizes[0]);
     st->nsizes = o->prof.nsizes;
     st->seed = o->seed;
+    if (o->suite == SUITE_CACHE) {
+        st->mixes = cache_mixes;
+        st->nmixes = CWL_COUNT;
+        st->capacity = o->prof.cache.capacity;
+        st->par.workloads &= (1u << CWL_COUNT) - 1;
+    }
     size_t room = o->suite == SUITE_SYNC ? (size_t)SWL_COUNT * run.nthreads * o->ss.nwho
                                          : strat_suite_rows(st);
     par_row *rows = calloc(room + 1, sizeof *rows);
@@ -674,6 +753,12 @@ static int run_concurrent(options *o, const bench_params *par)
     size_t nrows = o->suite == SUITE_SYNC ? sync_suite_run(&o->ss, rows, &ok)
                                           : strat_suite_run(st, rows, &ok);
     go_peer_stop(o->go);
+    go_peer_stop(o->java);
+    bench_metric metrics[CACHE_MAX_METRICS];
+    if (o->suite == SUITE_CACHE && (o->prof.workloads & CACHE_EXPIRY_BIT)) {
+        par->metrics = metrics;
+        par->nmetrics = cache_expiry_run(o->scale, o->quiet, metrics);
+    }
     report_write_par(stdout, o->fmt, par, rows, nrows);
     free(rows);
     return ok ? 0 : 1;

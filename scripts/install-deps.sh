@@ -4,9 +4,11 @@
 # fails. Why each package is needed: docs/dependencies.md.
 #
 # usage: scripts/install-deps.sh [build|peers|lint|test]
-#   build  the library, examples, gomap-bench and gomap-cachesim
+#   build  the library, examples, gomap-bench and gomap-cachesim, and gnuplot
+#          for the hit-ratio chart (bench/cache/hit_ratio_chart.sh)
 #   peers  the benchmark peers gomap-bench compares with (absl, GLib, uthash,
-#          oneTBB, Go); each is compiled in only when present
+#          oneTBB, Go; for the cache suite Ristretto and golang-lru in Go and
+#          Caffeine in Java); each is compiled in only when present
 #   lint   the static analysers of the lint preset (clang-tidy, cppcheck)
 #   test   everything the suite needs, peers and analysers included (the
 #          benchmark's output test checks that every peer agrees with gomap),
@@ -14,8 +16,10 @@
 #          against an installed gomap
 set -eu
 
-build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev xz-utils"
-peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev libtbb-dev golang-go"
+build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev xz-utils gnuplot-nox"
+peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev libtbb-dev golang-go
+  golang-github-dgraph-io-ristretto-dev golang-github-hashicorp-golang-lru-dev
+  default-jdk-headless libcaffeine-java"
 test_pkgs="pkg-config clang libclang-rt-14-dev libxml2-utils librsvg2-bin python3"
 lint_pkgs="clang-tidy cppcheck"
 

@@ -27,7 +27,7 @@
 
 const policy_kind *const policy_all[] = {&policy_lru,      &policy_sieve,         &policy_s3fifo,
                                          &policy_wtinylfu, &policy_wtinylfu_adapt, &policy_ours,
-                                         &policy_belady,   NULL};
+                                         &policy_gomap,    &policy_belady,         NULL};
 
 enum { MAX_POLICIES = 16, MAX_SIZES = 16 };
 typedef enum { OUT_TEXT, OUT_CSV, OUT_MARKDOWN } out_format;
@@ -108,7 +108,7 @@ static int gap_columns(const policy_kind **pol, size_t np, size_t *ours)
     for (size_t i = 0; i < np; i++) {
         if (pol[i] == &policy_ours)
             *ours = i;
-        else if (pol[i] != &policy_belady)
+        else if (pol[i] != &policy_belady && pol[i] != &policy_gomap)
             other = true;
     }
     return *ours < np && other;
@@ -144,7 +144,7 @@ static void print_row(out_format fmt, const char *name, size_t size, const trace
 {
     double best = -1;
     for (size_t i = 0; i < np; i++)
-        if (i != ours && pol[i] != &policy_belady && ratio[i] > best)
+        if (i != ours && pol[i] != &policy_belady && pol[i] != &policy_gomap && ratio[i] > best)
             best = ratio[i];
     if (fmt == OUT_CSV)
         printf("%s,%zu,%zu,%u", name, size, t->len, t->n_keys);

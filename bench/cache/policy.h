@@ -38,7 +38,7 @@ typedef struct {
 } policy_kind;
 
 extern const policy_kind policy_lru, policy_sieve, policy_s3fifo, policy_wtinylfu,
-    policy_wtinylfu_adapt, policy_ours, policy_belady;
+    policy_wtinylfu_adapt, policy_ours, policy_gomap, policy_belady;
 
 /* Every policy, in the order of the table's columns; NULL-terminated. */
 extern const policy_kind *const policy_all[];

@@ -180,15 +180,22 @@ static bool first_of_case(const bench_row *rows, size_t i)
     return true;
 }
 
-static void md_header(FILE *out, const char *first, const char **cols, unsigned k)
+/* "| first | second | cols... | extra... |" and its rule, numbers right-aligned. */
+static void md_header2(FILE *out, const char *first, const char *second, const char **cols,
+                       unsigned k, const char *const *extra, unsigned nextra)
 {
-    fprintf(out, "| %s | n |", first);
-    for (unsigned c = 0; c < k; c++)
-        fprintf(out, " %s |", cols[c]);
+    fprintf(out, "| %s | %s |", first, second);
+    for (unsigned c = 0; c < k + nextra; c++)
+        fprintf(out, " %s |", c < k ? cols[c] : extra[c - k]);
     fprintf(out, "\n|---|---:|");
-    for (unsigned c = 0; c < k; c++)
+    for (unsigned c = 0; c < k + nextra; c++)
         fprintf(out, "---:|");
     fprintf(out, "\n");
+}
+
+static void md_header(FILE *out, const char *first, const char **cols, unsigned k)
+{
+    md_header2(out, first, "n", cols, k, NULL, 0);
 }
 
 static void write_markdown(FILE *out, const bench_params *p, const bench_row *rows, size_t n)
@@ -311,6 +318,30 @@ static const char *check_text(const par_row *r)
  * besides the workload and thread count (sync). */
 static bool keyed_cases(const bench_params *p) { return strcmp(p->suite, "sync") != 0; }
 
+/* Whether the rows carry dropped-writes counts (the cache suite). */
+static bool drop_counts(const bench_params *p) { return strcmp(p->suite, "cache") == 0; }
+
+/* "dropped/refused of ops", or "-" when not measured. */
+static const char *drops_text(const par_row *r, char *buf, size_t len)
+{
+    if (r->dropped < 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%" PRId64 "/%" PRId64 " of %" PRIu64, r->dropped, r->refused,
+                 r->drop_ops);
+    return buf;
+}
+
+/* The cache suite's other figures (p->metrics), one line each. */
+static void write_metrics_table(FILE *out, const bench_params *p)
+{
+    if (p->nmetrics)
+        fprintf(out, "# expiry and memory (docs/cache-bench.md):\n");
+    for (size_t i = 0; i < p->nmetrics; i++)
+        fprintf(out, "%-12s %-52s %12.3f %s\n", p->metrics[i].impl, p->metrics[i].name,
+                p->metrics[i].value, p->metrics[i].unit);
+}
+
 /* The ratio column's short name: "gomap-sync" -> "sync". */
 static const char *base_label(const bench_params *p)
 {
@@ -336,12 +367,13 @@ static void write_par_table(FILE *out, const bench_params *p, const par_row *row
             base_label(p), p->base, keyed ? "the RCU maps'" : "gomap-sync's");
     if (keyed)
         fprintf(out, "# capped: a contender whose writes copy the map ran fewer ops "
-                     "(docs/bench.md)\n%-10s %-7s %-4s", "workload", "dist", "n");
+                     "(docs/bench.md)\n%-12s %-7s %-4s", "workload", "dist", "n");
     else
         fprintf(out, "%-26s", "workload");
     snprintf(col, sizeof col, "x %s", base_label(p));
-    fprintf(out, " %3s %-11s %8s %9s %19s %8s %7s %8s %17s %s\n", "thr", "impl", "ops", "ns/op",
-            "(min-max)", "Mops/s", col, "vs Nthr", "retired KiB", "check");
+    fprintf(out, " %3s %-11s %8s %9s %19s %8s %7s %8s %17s %s%s\n", "thr", "impl", "ops", "ns/op",
+            "(min-max)", "Mops/s", col, "vs Nthr", "retired KiB", "check",
+            drop_counts(p) ? "  dropped/refused writes" : "");
     for (size_t i = 0; i < n; i++) {
         const par_row *r = &rows[i];
         char med[32], lo[32], hi[32], range[80], ratio[32] = "-", scal[32] = "-", pk[32], end[32],
@@ -356,14 +388,18 @@ static void write_par_table(FILE *out, const bench_params *p, const par_row *row
             snprintf(ret, sizeof ret, "%s/%s", kib_text(r->retired_peak, pk, sizeof pk),
                      kib_text(r->retired_end, end, sizeof end));
         if (keyed)
-            fprintf(out, "%-10s %-7s %-4s", r->workload, r->dist, size_name(r->n, sz, sizeof sz));
+            fprintf(out, "%-12s %-7s %-4s", r->workload, r->dist, size_name(r->n, sz, sizeof sz));
         else
             fprintf(out, "%-26s", r->workload);
-        fprintf(out, " %3u %-11s %8" PRIu64 " %9s %19s %8.2f %7s %8s %17s %s%s\n", r->threads,
+        fprintf(out, " %3u %-11s %8" PRIu64 " %9s %19s %8.2f %7s %8s %17s %s%s", r->threads,
                 r->impl, r->ops, ns_text(r->ns_med, med, sizeof med), range,
                 r->ns_med > 0 ? 1e3 / r->ns_med : 0.0, ratio, scal, ret, check_text(r),
                 r->capped ? " capped" : "");
+        if (drop_counts(p))
+            fprintf(out, "  %s", drops_text(r, ret, sizeof ret));
+        fprintf(out, "\n");
     }
+    write_metrics_table(out, p);
 }
 
 /* The ratio's CSV column and JSON field: "ratio_to_gomap_sync". */
@@ -383,8 +419,9 @@ static void write_par_csv(FILE *out, const bench_params *p, const par_row *rows,
     fprintf(out, "suite,workload,%sthreads,impl,reps,ops,ns_per_op_median,ns_per_op_min,"
                  "ns_per_op_max,mops_per_s,%s,throughput_vs_base,base_threads,"
                  "retired_peak_bytes,retired_end_bytes,checksum,checksum_checked,checksum_ok,"
-                 "%sprofile\n",
-            keyed ? "dist,n," : "", ratio_col, keyed ? "capped," : "");
+                 "%s%sprofile\n",
+            keyed ? "dist,n," : "", ratio_col, keyed ? "capped," : "",
+            drop_counts(p) ? "dropped_writes,refused_writes,drop_ops," : "");
     for (size_t i = 0; i < n; i++) {
         const par_row *r = &rows[i];
         fprintf(out, "%s,%s,", p->suite, r->workload);
@@ -397,6 +434,9 @@ static void write_par_csv(FILE *out, const bench_params *p, const par_row *rows,
                 r->retired_peak, r->retired_end, r->checksum, r->checked, r->checksum_ok);
         if (keyed)
             fprintf(out, "%d,", r->capped);
+        if (drop_counts(p))
+            fprintf(out, "%" PRId64 ",%" PRId64 ",%" PRIu64 ",", r->dropped, r->refused,
+                    r->drop_ops);
         fprintf(out, "%s\n", p->profile);
     }
 }
@@ -447,10 +487,28 @@ static void write_par_json(FILE *out, const bench_params *p, const par_row *rows
                     r->retired_peak, r->retired_end);
         if (keyed)
             fprintf(out, ", \"capped\": %s", r->capped ? "true" : "false");
+        if (drop_counts(p) && r->dropped >= 0)
+            fprintf(out, ", \"dropped_writes\": %" PRId64 ", \"refused_writes\": %" PRId64
+                         ", \"drop_ops\": %" PRIu64,
+                    r->dropped, r->refused, r->drop_ops);
         fprintf(out, ", \"checksum\": %" PRIu64 ", \"checksum_checked\": %s, \"checksum_ok\": %s}",
                 r->checksum, r->checked ? "true" : "false", r->checksum_ok ? "true" : "false");
     }
-    fprintf(out, "\n  ]\n}\n");
+    fprintf(out, "\n  ]");
+    if (p->nmetrics) {
+        fprintf(out, ",\n  \"metrics\": [");
+        for (size_t i = 0; i < p->nmetrics; i++) {
+            fprintf(out, "%s\n    {\"impl\": ", i ? "," : "");
+            json_string(out, p->metrics[i].impl);
+            fprintf(out, ", \"name\": ");
+            json_string(out, p->metrics[i].name);
+            fprintf(out, ", \"value\": %.6g, \"unit\": ", p->metrics[i].value);
+            json_string(out, p->metrics[i].unit);
+            fprintf(out, "}");
+        }
+        fprintf(out, "\n  ]");
+    }
+    fprintf(out, "\n}\n");
 }
 
 /* Whether a and b are the same case; threads 0: at any thread count. */
@@ -502,6 +560,66 @@ static void md_case_cells(FILE *out, bool keyed, const par_row *r)
         fprintf(out, "| %s |", r->workload);
 }
 
+/* The cache suite's throughput: Mops/s medians per contender, and the
+ * base's throughput over Caffeine's and Ristretto's (the targets of
+ * docs/cache-bench.md). */
+static void write_markdown_mops(FILE *out, const par_row *rows, size_t n, const char **cols,
+                                unsigned k)
+{
+    static const char *const vs[] = {"caffeine", "ristretto"};
+    static const char *const vs_cols[] = {"÷ caffeine", "÷ ristretto"};
+    fprintf(out, "**Throughput** (Mops/s, median; last columns: %s's throughput / the "
+                 "peer's)\n\n", cols[0]);
+    md_header2(out, "workload", "threads", cols, k, vs_cols, 2);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].impl, cols[0]) != 0)
+            continue;
+        fprintf(out, "| %s | %u |", rows[i].workload, rows[i].threads);
+        for (unsigned c = 0; c < k; c++) {
+            const par_row *x = find_par_row(rows, n, &rows[i], rows[i].threads, cols[c]);
+            fprintf(out, x && x->ns_med > 0 ? " %.2f |" : " - |", x ? 1e3 / x->ns_med : 0.0);
+        }
+        for (unsigned v = 0; v < 2; v++) {
+            const par_row *x = find_par_row(rows, n, &rows[i], rows[i].threads, vs[v]);
+            fprintf(out, x && rows[i].ns_med > 0 ? " %.2f |" : " - |",
+                    x ? x->ns_med / rows[i].ns_med : 0.0);
+        }
+        fprintf(out, "\n");
+    }
+    fprintf(out, "\n");
+}
+
+/* The cache suite's dropped writes: a row per workload that measured them,
+ * "dropped / refused" per contender. */
+static void write_markdown_drops(FILE *out, const par_row *rows, size_t n, const char **cols,
+                                 unsigned k)
+{
+    bool any = false;
+    for (size_t i = 0; i < n; i++)
+        any = any || rows[i].dropped >= 0;
+    if (!any)
+        return;
+    fprintf(out, "**Dropped writes** (set, then get of the same key by the same thread, in a "
+                 "full cache: sets that returned success but could not be read back / sets "
+                 "refused)\n\n");
+    md_header2(out, "workload, threads", "set-gets", cols, k, NULL, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].dropped < 0 || strcmp(rows[i].impl, cols[0]) != 0)
+            continue;
+        fprintf(out, "| %s, %u | %" PRIu64 " |", rows[i].workload, rows[i].threads,
+                rows[i].drop_ops);
+        for (unsigned c = 0; c < k; c++) {
+            const par_row *x = find_par_row(rows, n, &rows[i], rows[i].threads, cols[c]);
+            if (x && x->dropped >= 0)
+                fprintf(out, " %" PRId64 " / %" PRId64 " |", x->dropped, x->refused);
+            else
+                fprintf(out, " - |");
+        }
+        fprintf(out, "\n");
+    }
+    fprintf(out, "\n");
+}
+
 static void write_par_markdown(FILE *out, const bench_params *p, const par_row *rows, size_t n)
 {
     bool keyed = keyed_cases(p), any_capped = false;
@@ -517,7 +635,12 @@ static void write_par_markdown(FILE *out, const bench_params *p, const par_row *
     fprintf(out, "Machine: %s. Suite `%s`, profile `%s`, threads %s, %u interleaved "
                  "repetitions, medians.\n\n",
             p->machine, p->suite, p->profile, p->threads, p->reps);
-    if (keyed)
+    if (drop_counts(p))
+        fprintf(out, "**Cache suite**: %s in ns/op (wall time / all threads' operations, "
+                     "median and min–max); the others as their time / %s's (above 1: %s is "
+                     "faster)\n\n",
+                b0, b0, b0);
+    else if (keyed)
         fprintf(out, "**Strategies matrix**: %s in ns/op (wall time / all threads' operations, "
                      "median and min–max); the others as their time / %s's (above 1: %s is "
                      "faster); retired KiB of the RCU maps (peak / end of run)\n\n",
@@ -564,6 +687,17 @@ static void write_par_markdown(FILE *out, const bench_params *p, const par_row *
         fprintf(out, "† capped: the contender's writes copy the whole map, so it ran fewer "
                      "operations (its figure is per operation it ran; docs/bench.md).\n\n");
 
+    if (drop_counts(p)) {
+        write_markdown_mops(out, rows, n, cols, k);
+        write_markdown_drops(out, rows, n, cols, k);
+    }
+    if (drop_counts(p) && p->nmetrics) {
+        fprintf(out, "**Expiry and memory** (gomap-cache)\n\n| figure | value |\n|---|---:|\n");
+        for (size_t i = 0; i < p->nmetrics; i++)
+            fprintf(out, "| %s | %.3g %s |\n", p->metrics[i].name, p->metrics[i].value,
+                    p->metrics[i].unit);
+        fprintf(out, "\n");
+    }
     if (base == 0 || base == max_threads)
         return;
     fprintf(out, "**Scaling**: each contender's throughput at %u threads / its own at %u\n\n",

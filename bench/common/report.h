@@ -49,7 +49,21 @@ typedef struct {
     bool checksum_ok;           /* every run's checksum as expected (if checked) */
     bool capped;                /* strategies: ran fewer operations than the others
                                    (a contender whose writes cost O(n); docs/bench.md) */
+    int64_t dropped, refused;   /* cache suite: of drop_ops set-then-get operations, the
+                                   sets that returned success but whose value the same
+                                   thread could not read right after, and the sets that
+                                   returned failure; -1: not measured */
+    uint64_t drop_ops;
 } par_row;
+
+/* A figure that is not a throughput (the cache suite's expiry and memory
+ * measurements): name, e.g. "reclaim-idle p99.9", its value and unit. */
+typedef struct {
+    char name[96];
+    const char *impl;
+    double value;
+    const char *unit;           /* "ms", "ns", "B/entry", "x" */
+} bench_metric;
 
 /* What a run was: printed with every format. */
 typedef struct {
@@ -65,6 +79,8 @@ typedef struct {
     const char *threads;        /* concurrent suites: "1,2,8" */
     double scale;               /* concurrent suites: operation-count multiplier */
     const char *sizes;          /* strategies: "1e4,1e6" */
+    const bench_metric *metrics; /* cache suite: printed after the rows (not in CSV) */
+    size_t nmetrics;
 } bench_params;
 
 typedef enum { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_MARKDOWN } bench_format;

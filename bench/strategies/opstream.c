@@ -14,7 +14,7 @@
 #include "common/keystream.h"
 
 /* The ks_key streams a stream draws from, past keystream.h's four. */
-enum { OPS_STREAM_KIND = 4, OPS_STREAM_RANK = 5 };
+enum { OPS_STREAM_KIND = 4, OPS_STREAM_RANK = 5, OPS_STREAM_FRESH = 6 };
 
 /* ---- ranks -------------------------------------------------------------------- */
 
@@ -99,6 +99,12 @@ int opstream_make(op_stream *s, const op_mix *mix, op_dist dist, uint64_t n, uin
         uint64_t r = rank_next(&g, ks_key(seed, OPS_STREAM_RANK, j)), index = r;
         if (mix->grow && op == OP_SET)
             index = inserted++;
+        else if (op == OP_SET && mix->fresh &&
+                 ks_key(seed, OPS_STREAM_FRESH, j) % 100 < mix->fresh) {
+            s->op[j] = (uint8_t)op;
+            s->key[j] = ks_key(seed, STREAM_MISS, j);
+            continue;
+        }
         else if (mix->grow && inserted > 0)
             index = inserted - 1 - r % inserted;
         s->op[j] = (uint8_t)op;
@@ -112,6 +118,27 @@ void opstream_free(op_stream *s)
     free(s->op);
     free(s->key);
     memset(s, 0, sizeof *s);
+}
+
+int opstream_set_get_copy(op_stream *out, const op_stream *s, unsigned threads)
+{
+    uint64_t slice = s->nops / (threads ? threads : 1);
+    memset(out, 0, sizeof *out);
+    out->op = malloc(s->nops ? s->nops : 1);
+    out->key = malloc((s->nops ? s->nops : 1) * sizeof *out->key);
+    if (!out->op || !out->key) {
+        opstream_free(out);
+        return -ENOMEM;
+    }
+    out->nops = s->nops;
+    out->prefill = s->prefill;
+    out->seed = s->seed;
+    memset(out->op, OP_SET_GET, s->nops);
+    for (uint64_t j = 0; j < s->nops; j++) {
+        uint64_t t = slice ? j / slice : 0;
+        out->key[j] = t == 0 ? s->key[j] : ks_mix(s->key[j] + t);
+    }
+    return 0;
 }
 
 /* ---- the file for the Go peer --------------------------------------------------- */

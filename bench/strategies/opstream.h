@@ -38,8 +38,19 @@ typedef enum {
     OP_GET = 0,    /* look up; a hit adds value + 1 to the thread's sum */
     OP_SET = 1,    /* insert or overwrite with the operation's index */
     OP_DELETE = 2, /* delete if present */
-    OP_UPDATE = 3  /* read-modify-write: value + 1 (an absent key counts as 0) */
+    OP_UPDATE = 3, /* read-modify-write: value + 1 (an absent key counts as 0) */
+    OP_SET_GET = 4 /* the cache suite's dropped-writes pass: set the key to the
+                      operation's index j, then get it at once in the same
+                      thread; the sum gains OPS_READABLE if the get returned j
+                      and OPS_REFUSED if the set itself reported failure */
 } op_code;
+
+/* What an OP_SET_GET adds to the sum. The checksum of a run also adds the
+ * map's length at its end, below OPS_READABLE; a pass makes fewer than
+ * OPS_SET_GET_MAX operations, so the two counts stay apart. */
+#define OPS_READABLE (UINT64_C(1) << 24)
+#define OPS_REFUSED (UINT64_C(1) << 44)
+#define OPS_SET_GET_MAX (UINT64_C(1) << 20)
 
 typedef enum { DIST_UNIFORM, DIST_ZIPF, DIST_COUNT } op_dist;
 
@@ -50,16 +61,21 @@ typedef enum { DIST_UNIFORM, DIST_ZIPF, DIST_COUNT } op_dist;
  * grows: the map starts empty, every set inserts a fresh key, and the other
  * operations pick among the keys inserted so far (rank r: the (r mod m)-th
  * most recent of the m inserts before it). Otherwise the map starts with the
- * n keys of the universe, and every operation picks a key of it by rank. */
+ * n keys of the universe (a cache: with the `capacity` most popular ones,
+ * opstream_make's caller lowering prefill), and every operation picks a key
+ * of it by rank, except that `fresh` percent of the sets write a key never
+ * used before (ks_key(seed, STREAM_MISS, j) for operation j). */
 typedef struct {
     const char *name;
     unsigned get, set, del, update;
     bool grow;
+    unsigned fresh;
 } op_mix;
 
 typedef struct {
     uint64_t nops;
-    uint64_t prefill;  /* keys in the map before the timed phase */
+    uint64_t prefill;  /* keys in the map before the timed phase (for a
+                          cache, its bound: it starts full) */
     uint64_t seed;
     uint8_t *op;       /* nops op_codes */
     uint64_t *key;     /* nops keys */
@@ -77,6 +93,13 @@ void opstream_free(op_stream *s);
  * name is stored in path (room for $TMPDIR and 24 bytes). 0, and the caller
  * removes the file; or -errno, with no file and path "". */
 int opstream_write_temp(const op_stream *s, char *path, size_t len);
+
+/* The cache suite's dropped-writes pass on `threads` threads: a copy of s
+ * whose every operation is an OP_SET_GET on the same key, except that the
+ * keys of thread slices t >= 1 are remapped (ks_mix(key + t)) so that no
+ * two threads ever write the same key and a get can only see its own
+ * thread's write. 0 or -ENOMEM (*out zeroed). */
+int opstream_set_get_copy(op_stream *out, const op_stream *s, unsigned threads);
 
 /* For a map whose every write copies the whole map, run on `threads`
  * threads: the most operations `per` (at least 1, at most S = nops /

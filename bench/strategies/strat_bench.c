@@ -22,10 +22,10 @@
 
 static const op_mix mixes[STWL_COUNT] = {
     /* name, get, set, delete, update, grow */
-    [STWL_READ_90] = {"read-90", 90, 9, 1, 0, false},
-    [STWL_READ_98] = {"read-98", 98, 1, 1, 0, false},
-    [STWL_EXCHANGE] = {"exchange", 10, 40, 40, 10, false},
-    [STWL_RAPID_GROW] = {"rapid-grow", 5, 80, 5, 10, true},
+    [STWL_READ_90] = {"read-90", 90, 9, 1, 0, false, 0},
+    [STWL_READ_98] = {"read-98", 98, 1, 1, 0, false, 0},
+    [STWL_EXCHANGE] = {"exchange", 10, 40, 40, 10, false, 0},
+    [STWL_RAPID_GROW] = {"rapid-grow", 5, 80, 5, 10, true, 0},
 };
 
 static const char *const dist_names[DIST_COUNT] = {"uniform", "zipf"};
@@ -127,6 +127,12 @@ typedef struct {
     void *ready[PAR_MAX_CONTENDERS]; /* the repetition's prefilled maps */
 } strat_case;
 
+/* The peer process that runs contender w (impl NULL). */
+static struct go_peer *peer_of(const strat_suite *s, const strat_contender *w)
+{
+    return w->peer ? w->peer : s->par.go;
+}
+
 static bool is_capped(const strat_case *c, const strat_contender *w)
 {
     return c->capping && w->impl && w->impl->writes_copy;
@@ -153,7 +159,7 @@ static int prepare_rep(void *ctx, unsigned rep)
     if (c->st.prefill) {
         for (unsigned w = 0; w < s->nwho; w++)
             if (!s->who[w].impl)
-                go_peer_send(s->par.go, "prep %s %s", s->who[w].name, c->path);
+                go_peer_send(peer_of(s, &s->who[w]), "prep %s %s", s->who[w].name, c->path);
         for (unsigned w = 0; w < s->nwho; w++) {
             const strat_impl *impl = s->who[w].impl;
             if (impl && !c->ready[w])
@@ -161,7 +167,7 @@ static int prepare_rep(void *ctx, unsigned rep)
             rc = impl && !c->ready[w] ? -1 : rc;
         }
         for (unsigned w = 0; w < s->nwho; w++)
-            rc = !s->who[w].impl && go_peer_await(s->par.go) ? -1 : rc;
+            rc = !s->who[w].impl && go_peer_await(peer_of(s, &s->who[w])) ? -1 : rc;
     }
     maps_free_wait();
     return rc;
@@ -177,7 +183,7 @@ static int run_one(void *ctx, unsigned who, unsigned rep, par_result *r)
     if (w->impl)
         return run_inprocess(w->impl, &c->st, c->threads, per, rounds, &c->ready[who], r);
     r->retired_peak = r->retired_end = -1;
-    return go_peer_parallel(c->s->par.go, &r->ns, &r->ops, &r->checksum,
+    return go_peer_parallel(peer_of(c->s, w), &r->ns, &r->ops, &r->checksum,
                             "strat %s %s %u %" PRIu64 " %u", w->name, c->path, c->threads, per,
                             rounds);
 }
@@ -225,9 +231,9 @@ static int run_threads(strat_case *c, par_row *rows, bool *ok)
         uint64_t want = (capped ? c->ref_cap : c->ref_whole) * rounds;
         rows[w] = (par_row){.workload = c->mix->name, .dist = dist_names[c->dist], .n = c->n,
                             .threads = c->threads, .impl = s->who[w].name,
-                            .capped = capped};
+                            .capped = capped, .dropped = -1, .refused = -1};
         par_row_fill(&rows[w], res[w], s->par.reps, w ? &rows[0] : NULL,
-                     c->threads == 1 ? &want : NULL, ok);
+                     c->threads == 1 && !s->capacity ? &want : NULL, ok);
     }
     return 0;
 }
@@ -271,6 +277,10 @@ static int case_prepare(strat_case *c)
         fprintf(stderr, "gomap-bench: out of memory building the %s stream\n", c->mix->name);
         return -1;
     }
+    if (s->capacity && !c->mix->grow) {
+        c->st.prefill = s->capacity < c->n ? s->capacity : c->n;
+        one = false; /* what a cache keeps is its own: no reference checksum */
+    }
     int rc = any_go(s) ? opstream_write_temp(&c->st, c->path, sizeof c->path) : 0;
     if (rc)
         fprintf(stderr, "gomap-bench: cannot write the operation stream: %s\n", strerror(-rc));
@@ -298,9 +308,79 @@ static void case_release(strat_case *c)
     opstream_free(&c->st);
 }
 
+/* The suite's workloads: its own table, or the strategies'. */
+static const op_mix *suite_mixes(const strat_suite *s, unsigned *n)
+{
+    *n = s->mixes ? s->nmixes : STWL_COUNT;
+    return s->mixes ? s->mixes : mixes;
+}
+
 size_t strat_suite_rows(const strat_suite *s)
 {
-    return (size_t)STWL_COUNT * DIST_COUNT * s->nsizes * s->par.nthreads * s->nwho;
+    unsigned nmixes;
+    suite_mixes(s, &nmixes);
+    return (size_t)nmixes * DIST_COUNT * s->nsizes * s->par.nthreads * s->nwho;
+}
+
+/* The cache suite's dropped-writes pass (opstream.h, OP_SET_GET) on
+ * `threads` threads: every contender runs once, untimed, on a copy of the
+ * case's stream whose operations all set a key and get it back, in a full
+ * cache; the counts go to row[0..nwho). 0 or -1 (message given). */
+static int drop_pass(strat_case *c, par_row *row, unsigned threads)
+{
+    const strat_suite *s = c->s;
+    op_stream sg;
+    char path[256] = "";
+    if (opstream_set_get_copy(&sg, &c->st, threads) ||
+        (any_go(s) && opstream_write_temp(&sg, path, sizeof path))) {
+        fprintf(stderr, "gomap-bench: cannot build the dropped-writes pass of %s\n",
+                c->mix->name);
+        opstream_free(&sg);
+        return -1;
+    }
+    int rc = 0;
+    for (unsigned w = 0; w < s->nwho && rc == 0; w++) {
+        par_result r = {0};
+        void *ready = NULL;
+        uint64_t per = sg.nops / threads;
+        per = per < OPS_SET_GET_MAX / threads ? per : OPS_SET_GET_MAX / threads - 1;
+        rc = s->who[w].impl ? run_inprocess(s->who[w].impl, &sg, threads, per, 1, &ready, &r)
+                            : go_peer_parallel(peer_of(s, &s->who[w]), &r.ns, &r.ops, &r.checksum,
+                                               "strat %s %s %u %" PRIu64 " 1", s->who[w].name,
+                                               path, threads, per);
+        uint64_t refused = r.checksum / OPS_REFUSED;
+        uint64_t readable = r.checksum % OPS_REFUSED / OPS_READABLE;
+        row[w].refused = (int64_t)refused;
+        row[w].dropped = (int64_t)(r.ops - refused - readable);
+        row[w].drop_ops = r.ops;
+        if (rc)
+            fprintf(stderr, "gomap-bench: %s failed the dropped-writes pass of %s\n",
+                    s->who[w].name, c->mix->name);
+    }
+    maps_free_start();
+    maps_free_wait();
+    if (*path)
+        unlink(path);
+    opstream_free(&sg);
+    return rc ? -1 : 0;
+}
+
+/* The dropped-writes passes of a case whose rows[0..nrows) are written: at
+ * each of STRAT_DROP_THREADS that was run, into its rows; if none was, at
+ * the last of them, into the first rows. 0 or -1. */
+static int drop_passes(strat_case *c, par_row *rows, size_t nrows)
+{
+    static const unsigned counts[] = {STRAT_DROP_THREADS};
+    unsigned n = sizeof counts / sizeof counts[0];
+    bool any = false;
+    int rc = 0;
+    for (unsigned k = 0; k < n; k++)
+        for (size_t i = 0; i < nrows; i += c->s->nwho)
+            if (rows[i].threads == counts[k]) {
+                rc = drop_pass(c, &rows[i], counts[k]) ? -1 : rc;
+                any = true;
+            }
+    return any ? rc : drop_pass(c, rows, counts[n - 1]);
 }
 
 /* Runs one case at every thread count; returns the rows written. */
@@ -315,11 +395,14 @@ static size_t run_case(strat_case *c, par_row *rows, size_t *done, size_t ncases
     for (unsigned t = 0; t < s->par.nthreads; t++) {
         c->threads = s->par.threads[t];
         if (!s->par.quiet)
-            fprintf(stderr, "gomap-bench: strategies %-10s %-7s n=%-8zu threads=%-3u (%zu/%zu)\n",
-                    c->mix->name, dist_names[c->dist], c->n, c->threads, ++*done, ncases);
+            fprintf(stderr, "gomap-bench: %s %-10s %-7s n=%-8zu threads=%-3u (%zu/%zu)\n",
+                    s->mixes ? "cache" : "strategies", c->mix->name, dist_names[c->dist], c->n,
+                    c->threads, ++*done, ncases);
         if (run_threads(c, rows + nrows, ok) == 0)
             nrows += s->nwho;
     }
+    if (s->capacity && c->mix->set && nrows && drop_passes(c, rows, nrows))
+        *ok = false;
     case_release(c);
     par_scaling(rows, 0, nrows, par_base_threads(s->par.threads, s->par.nthreads));
     return nrows;
@@ -328,15 +411,17 @@ static size_t run_case(strat_case *c, par_row *rows, size_t *done, size_t ncases
 size_t strat_suite_run(const strat_suite *s, par_row *rows, bool *ok)
 {
     size_t nrows = 0, done = 0, ncases = 0;
-    for (unsigned wl = 0; wl < STWL_COUNT; wl++)
+    unsigned nmixes;
+    const op_mix *mx = suite_mixes(s, &nmixes);
+    for (unsigned wl = 0; wl < nmixes; wl++)
         for (unsigned d = 0; d < DIST_COUNT; d++)
             ncases += (s->par.workloads >> wl & s->dists >> d & 1) * s->nsizes * s->par.nthreads;
-    for (unsigned wl = 0; wl < STWL_COUNT; wl++)
+    for (unsigned wl = 0; wl < nmixes; wl++)
         for (unsigned d = 0; d < DIST_COUNT; d++)
             for (unsigned z = 0; z < s->nsizes; z++) {
                 if (!(s->par.workloads >> wl & s->dists >> d & 1))
                     continue;
-                strat_case c = {.s = s, .mix = &mixes[wl], .dist = (op_dist)d, .n = s->sizes[z]};
+                strat_case c = {.s = s, .mix = &mx[wl], .dist = (op_dist)d, .n = s->sizes[z]};
                 nrows += run_case(&c, rows + nrows, &done, ncases, ok);
             }
     return nrows;

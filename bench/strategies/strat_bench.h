@@ -61,20 +61,34 @@ typedef struct strat_impl {
 /* shard, shard-1, snap, sync and (when built) tbb. NULL-terminated. */
 extern const strat_impl *const strat_impls[];
 
+/* gomap_shard_t, shards auto: the matrix's base, and the cache suite's
+ * ceiling (a map without bound or expiry). */
+extern const strat_impl strat_impl_shard;
+
 /* A plain core gomap_t, no lock: the single-thread reference whose
  * checksum every one-thread run must match. Not a contender. */
 extern const strat_impl strat_reference;
 
-/* A contender: in process, or the Go peer's `name` (impl NULL). */
+struct go_peer;
+
+/* A contender: in process, or a peer process's `name` (impl NULL): the Go
+ * peer's (peer NULL: par.go) or another speaking its protocol (the cache
+ * suite's Java peer). */
 typedef struct {
     const char *name;
     const strat_impl *impl;
+    struct go_peer *peer;
 } strat_contender;
 
 enum { STRAT_MAX_SIZES = 8 };
 
+/* The thread counts of the cache suite's dropped-writes passes: one
+ * thread, where nothing can come between a set and its get, and two, where
+ * the other thread's sets may (strat_bench.c). */
+#define STRAT_DROP_THREADS 1, 2
+
 typedef struct {
-    strat_contender who[PAR_MAX_CONTENDERS]; /* who[0] is shard, the base */
+    strat_contender who[PAR_MAX_CONTENDERS]; /* who[0] is the base */
     unsigned nwho;
     par_settings par;        /* workloads: bit per strat_workload; scale also
                                 multiplies the copy budget */
@@ -82,6 +96,16 @@ typedef struct {
     size_t sizes[STRAT_MAX_SIZES];
     unsigned nsizes;
     uint64_t seed;
+    /* The cache suite (cache_bench.h) runs this matrix on its own
+     * workloads: mixes[0..nmixes) instead of the strategies' (NULL), and
+     * capacity > 0: every map starts holding the `capacity` most popular
+     * keys of the universe (a cache contender is bounded to that, its
+     * create() hint), no checksum is checked against the reference, and
+     * every workload that sets is followed by a dropped-writes pass
+     * (OP_SET_GET) whose counts go to the rows. */
+    const op_mix *mixes;
+    unsigned nmixes;
+    uint64_t capacity;
 } strat_suite;
 
 /* Rows the suite can write: room for every case x thread count x contender. */

@@ -64,7 +64,7 @@ static int shard_update(void *m, uint64_t key)
 static const strat_ops shard_ops = {shard_get, shard_set, shard_del, shard_update};
 STRAT_INSTANTIATE(shard, shard_ops)
 
-static const strat_impl strat_impl_shard = {
+const strat_impl strat_impl_shard = {
     .name = "shard",
     .what = "gomap_shard_t (gomap/shardmap.h), shards auto; update = gomap_shard_compute",
     .create = shard_create,

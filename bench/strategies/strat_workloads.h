@@ -31,7 +31,9 @@ typedef struct {
 #define STRAT_LOOP static inline __attribute__((always_inline))
 
 /* Operations [from, from + count) of s. A get that hits adds value + 1 to
- * the sum; operation j that sets stores j. */
+ * the sum; operation j that sets stores j; OP_SET_GET as opstream.h says
+ * (a set that fails with -ENOMEM counts as refused there, not as an
+ * error). */
 STRAT_LOOP void strat_loop(const strat_ops *o, void *m, const op_stream *s, uint64_t from,
                            uint64_t count, par_tally *out)
 {
@@ -47,6 +49,12 @@ STRAT_LOOP void strat_loop(const strat_ops *o, void *m, const op_stream *s, uint
             break;
         case OP_SET: t.errors += o->set(m, key[j], j) < 0; break;
         case OP_DELETE: o->del(m, key[j]); break;
+        case OP_SET_GET:
+            if (o->set(m, key[j], j) < 0)
+                t.sum += OPS_REFUSED;
+            else if (o->get(m, key[j], &v) && v == j)
+                t.sum += OPS_READABLE;
+            break;
         default: t.errors += o->update(m, key[j]) < 0; break;
         }
     }

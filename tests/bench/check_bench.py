@@ -27,6 +27,14 @@ built), the operation counts, the snapshot map's rows capped and nobody
 else's, every one-thread checksum checked against the reference and equal
 across all contenders that ran the whole stream, multi-thread checksums not
 checked, JSON and Markdown, and bad usage exiting 2.
+The cache suite (--suite cache --tiny): CSV columns and a row for every
+workload x thread count x contender (gomap-cache, shard, and caffeine,
+ristretto and golang-lru when their peers are built), checksums not checked,
+the dropped-writes counts present exactly on the one- and two-thread rows
+of the workloads that set, zero for the sharded map, and for gomap's cache
+and golang-lru on one thread (where nothing comes between a set and its
+get); the expiry and
+memory figures in JSON and Markdown; bad usage exiting 2.
 """
 import csv
 import io
@@ -72,6 +80,15 @@ STRAT_DISTS = ["uniform", "zipf"]
 STRAT_TINY_N = 10000
 STRAT_TINY_OPS = 3000            # 300 000 at scale 1, tiny's scale 0.01 (bench/strategies/strat_bench.c)
 STRAT_ONLY = {"tbb"}             # peers of the strategies matrix only
+CACHE_ONLY = {"caffeine", "ristretto", "golang-lru"}  # peers of the cache suite only
+
+CACHE_CSV_COLUMNS = STRAT_CSV_COLUMNS[:STRAT_CSV_COLUMNS.index("profile")] + [
+    "dropped_writes", "refused_writes", "drop_ops", "profile"]
+CACHE_CSV_COLUMNS[CACHE_CSV_COLUMNS.index("ratio_to_shard")] = "ratio_to_gomap_cache"
+CACHE_WORKLOADS = ["read-100", "read-75", "insert-evict"]
+CACHE_TINY_N = 10000             # the key universe at tiny (bench/gomap_bench.c)
+CACHE_METRICS = ["reclaim-idle p50", "reclaim-idle p99.9", "reclaim-busy p99.9",
+                 "get-mass-expiry p99.9", "get-no-expiry p99.9"]
 
 failures = []
 
@@ -124,6 +141,38 @@ def csv_records(bench, columns, what, *args):
     check(rows and rows[0] == columns, "%s CSV header is %s" % (what, rows[0] if rows else None))
     check(all(len(r) == len(columns) for r in rows[1:]), "every %s CSV row is complete" % what)
     return [dict(zip(columns, r)) for r in rows[1:]]
+
+
+def suite_records(bench, columns, suite, rows):
+    """A concurrent suite's tiny CSV run: csv_records, and a row for every
+    case and contender (`rows` of them)."""
+    records = csv_records(bench, columns, suite, "--suite", suite, "--tiny", "--csv", "--quiet")
+    check(len(records) == rows, "one %s CSV row per case and contender (%d rows, want %d)"
+          % (suite, len(records), rows))
+    return records
+
+
+def check_table(bench, suite, workload, want, doc, *args):
+    """A concurrent suite's aligned table for one workload: `want` lines
+    (one per thread count and contender), and the version in its header
+    and in doc, the suite's JSON."""
+    rc, out, _ = run(bench, "--suite", suite, "--tiny", "--quiet", "--workloads", workload, *args)
+    lines = [l for l in out.splitlines() if l.startswith(workload + " ")]
+    check(rc == 0 and len(lines) == want,
+          "%s table has one line per thread count and contender" % suite)
+    check_version(out, doc, suite)
+
+
+def json_run(bench, what, *args):
+    """Runs gomap-bench with args (a --json run); the document, or one with
+    no rows if the run failed or its output does not parse."""
+    rc, out, err = run(bench, *args)
+    check(rc == 0, "%s JSON run exits 0: %s" % (what, err.strip()))
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        check(False, "%s JSON parses: %s" % (what, e))
+        return {"rows": []}
 
 
 def check_figures(r, integers, positive=()):
@@ -195,10 +244,8 @@ def check_sync(bench, impls):
                     ["--suite", "sync", "--sizes", "1e3"], ["--threads", "2"], ["--suite", "both"],
                     ["--suite", "sync", "--scale", "0"])
 
-    records = csv_records(bench, SYNC_CSV_COLUMNS, "sync",
-                          "--suite", "sync", "--tiny", "--csv", "--quiet")
-    check(len(records) == len(SYNC_WORKLOADS) * len(SYNC_THREADS) * len(who),
-          "one sync CSV row per workload, thread count and contender (%d rows)" % len(records))
+    records = suite_records(bench, SYNC_CSV_COLUMNS, "sync",
+                            len(SYNC_WORKLOADS) * len(SYNC_THREADS) * len(who))
     cases = {}
     for r in records:
         check_figures(r, ("threads", "reps", "ops", "checksum", "checksum_checked", "checksum_ok"),
@@ -220,14 +267,8 @@ def check_sync(bench, impls):
     for case, by in cases.items():
         check(sorted(by) == sorted(who), "sync %s ran on %s, want %s" % (case, sorted(by), who))
 
-    rc, out, err = run(bench, "--suite", "sync", "--tiny", "--json", "--quiet",
-                       "--workloads", "LoadMostlyHits,range", "--threads", "1,2")
-    check(rc == 0, "sync JSON run exits 0: %s" % err.strip())
-    try:
-        doc = json.loads(out)
-    except ValueError as e:
-        doc = {"rows": []}
-        check(False, "sync JSON parses: %s" % e)
+    doc = json_run(bench, "sync", "--suite", "sync", "--tiny", "--json", "--quiet",
+                   "--workloads", "LoadMostlyHits,range", "--threads", "1,2")
     params = doc.get("params", {})
     check(params.get("suite") == "sync" and params.get("threads") == [1, 2],
           "sync JSON params name the suite and threads")
@@ -243,11 +284,7 @@ def check_sync(bench, impls):
           and out.count("\n| adversarial-delete | 8 | ") == 1 and "not checked" in out
           and "**Scaling**" in out and out.count("\n| range | ") == 4,
           "sync Markdown has the rows and the scaling table")
-    rc, out, _ = run(bench, "--suite", "sync", "--tiny", "--quiet", "--workloads", "range")
-    lines = [l for l in out.splitlines() if l.startswith("range ")]
-    check(rc == 0 and len(lines) == len(SYNC_THREADS) * len(who),
-          "sync table has one line per thread count and contender")
-    check_version(out, sync_doc, "sync")
+    check_table(bench, "sync", "range", len(SYNC_THREADS) * len(who), sync_doc)
 
 
 def strat_ops(workload, threads):
@@ -267,11 +304,8 @@ def check_strategies(bench, impls):
                     ["--suite", "strategies", "--min-ops", "5"],
                     ["--suite", "sync", "--dists", "zipf"], ["--suite", "strategies", "--threads", "0"])
 
-    records = csv_records(bench, STRAT_CSV_COLUMNS, "strategies",
-                          "--suite", "strategies", "--tiny", "--csv", "--quiet")
-    check(len(records) == len(STRAT_WORKLOADS) * len(STRAT_DISTS) * len(SYNC_THREADS) * len(who),
-          "one strategies CSV row per workload, distribution, thread count and contender "
-          "(%d rows)" % len(records))
+    records = suite_records(bench, STRAT_CSV_COLUMNS, "strategies",
+                            len(STRAT_WORKLOADS) * len(STRAT_DISTS) * len(SYNC_THREADS) * len(who))
     cases = {}
     for r in records:
         check_figures(r, ("n", "threads", "reps", "ops", "checksum", "checksum_checked",
@@ -301,14 +335,8 @@ def check_strategies(bench, impls):
             check(len(set(whole.values())) == 1 and next(iter(whole.values())) > 0,
                   "one-thread checksums of %s %s agree: %s" % (workload, dist, whole))
 
-    rc, out, err = run(bench, "--suite", "strategies", "--tiny", "--json", "--quiet",
-                       "--workloads", "read-90,rapid-grow", "--dists", "zipf", "--threads", "1,2")
-    check(rc == 0, "strategies JSON run exits 0: %s" % err.strip())
-    try:
-        doc = json.loads(out)
-    except ValueError as e:
-        doc = {"rows": []}
-        check(False, "strategies JSON parses: %s" % e)
+    doc = json_run(bench, "strategies", "--suite", "strategies", "--tiny", "--json", "--quiet",
+                   "--workloads", "read-90,rapid-grow", "--dists", "zipf", "--threads", "1,2")
     params = doc.get("params", {})
     check(params.get("suite") == "strategies" and params.get("threads") == [1, 2]
           and params.get("sizes") == [STRAT_TINY_N] and params.get("base") == "shard",
@@ -329,18 +357,67 @@ def check_strategies(bench, impls):
     check(rc == 0 and out.count("\n| exchange | zipf | 1e4 | 8 |") == 1
           and out.count("\n| exchange | uniform | 1e4 | ") == 4 and "**Scaling**" in out
           and "capped" in out, "strategies Markdown has the rows and the scaling table")
-    rc, out, _ = run(bench, "--suite", "strategies", "--tiny", "--quiet", "--workloads", "read-98",
-                     "--dists", "uniform")
-    lines = [l for l in out.splitlines() if l.startswith("read-98 ")]
-    check(rc == 0 and len(lines) == len(SYNC_THREADS) * len(who),
-          "strategies table has one line per thread count and contender")
-    check_version(out, strat_doc, "strategies")
+    check_table(bench, "strategies", "read-98", len(SYNC_THREADS) * len(who), strat_doc,
+                "--dists", "uniform")
+
+
+def check_cache(bench, impls):
+    who = ["gomap-cache", "shard"] + [i for i in ("caffeine", "ristretto", "golang-lru")
+                                      if i in impls]
+    check_bad_usage(bench, ["--suite", "cache", "--dists", "zipf"],
+                    ["--suite", "cache", "--workloads", "read-90"],
+                    ["--suite", "cache", "--sizes", "1e4"], ["--suite", "cache", "--threads", "0"])
+    records = suite_records(bench, CACHE_CSV_COLUMNS, "cache",
+                            len(CACHE_WORKLOADS) * len(SYNC_THREADS) * len(who))
+    cases = {}
+    for r in records:
+        check_figures(r, ("n", "threads", "reps", "ops", "checksum", "checksum_checked",
+                          "checksum_ok", "capped", "drop_ops"))
+        check(r["n"] == str(CACHE_TINY_N) and r["dist"] == "zipf" and r["capped"] == "0"
+              and r["checksum_checked"] == "0", "cache row's case and checks: %s" % r)
+        check((float(r["ratio_to_gomap_cache"]) > 0) == (r["impl"] != "gomap-cache"),
+              "ratio to gomap-cache in %s" % r)
+        measured = r["threads"] in ("1", "2") and r["workload"] != "read-100"
+        check((int(r["dropped_writes"]) >= 0) == measured
+              and (int(r["refused_writes"]) >= 0) == measured
+              and (int(r["drop_ops"]) > 0) == measured,
+              "dropped writes measured on the 1- and 2-thread rows of workloads that set: %s" % r)
+        if measured and (r["impl"] == "shard" or (r["threads"] == "1" and r["impl"] in
+                                                  ("gomap-cache", "golang-lru"))):
+            check(r["dropped_writes"] == "0" and r["refused_writes"] == "0",
+                  "%s drops no write: %s" % (r["impl"], r))
+        cases.setdefault((r["workload"], r["threads"]), []).append(r["impl"])
+    for case, by in cases.items():
+        check(sorted(by) == sorted(who), "cache %s ran on %s, want %s" % (case, by, who))
+
+    doc = json_run(bench, "cache", "--suite", "cache", "--tiny", "--json", "--quiet",
+                   "--workloads", "read-75,expiry", "--threads", "2")
+    params = doc.get("params", {})
+    check(params.get("suite") == "cache" and params.get("base") == "gomap-cache"
+          and params.get("threads") == [2], "cache JSON params: %s" % params)
+    rows = doc.get("rows", [])
+    check(len(rows) == len(who) and all(j.get("dropped_writes", -1) >= 0 for j in rows),
+          "cache JSON has a row per contender, each with its dropped writes")
+    names = {m.get("name"): m for m in doc.get("metrics", [])}
+    for name in CACHE_METRICS:
+        check(name in names and names[name]["value"] >= 0,
+              "cache JSON metric %s: %s" % (name, sorted(names)))
+    check(any(n.startswith("metadata n=") and m["unit"] == "B/entry" for n, m in names.items()),
+          "cache JSON has the metadata per entry")
+
+    rc, out, _ = run(bench, "--suite", "cache", "--tiny", "--markdown", "--quiet",
+                     "--workloads", "insert-evict,expiry", "--threads", "1,2")
+    check(rc == 0 and out.count("\n| insert-evict | zipf | 1e4 | ") == 2
+          and "**Throughput**" in out and "**Dropped writes**" in out
+          and "**Expiry and memory**" in out and "| reclaim-busy p99.9 |" in out,
+          "cache Markdown has the rows, throughput, dropped writes and expiry tables")
+    check_table(bench, "cache", "read-100", len(SYNC_THREADS) * len(who), doc)
 
 
 def main():
     bench, impls = sys.argv[1], sys.argv[2].split(",")
     strat_impls = impls
-    impls = [i for i in impls if i not in STRAT_ONLY]
+    impls = [i for i in impls if i not in STRAT_ONLY and i not in CACHE_ONLY]
     count_bytes = len(sys.argv) < 4 or sys.argv[3] != "no-bytes"
 
     rc, _, _ = run(bench, "--no-such-option")
@@ -374,13 +451,7 @@ def main():
         if case[0] == "lookup-miss":
             check(next(iter(sums.values())) == 0, "lookup-miss finds nothing")
 
-    rc, out, err = run(bench, "--tiny", "--json", "--quiet")
-    check(rc == 0, "tiny JSON run exits 0: %s" % err.strip())
-    try:
-        doc = json.loads(out)
-    except ValueError as e:
-        doc = {"rows": []}
-        check(False, "JSON parses: %s" % e)
+    doc = json_run(bench, "tiny", "--tiny", "--json", "--quiet")
     check(doc.get("params", {}).get("profile") == "tiny", "JSON params name the profile")
     map_doc = doc
     jrows = doc.get("rows", [])
@@ -399,6 +470,7 @@ def main():
 
     check_sync(bench, impls)
     check_strategies(bench, strat_impls)
+    check_cache(bench, strat_impls)
 
     print("gomap-bench output: %s" % ("%d check(s) failed" % len(failures) if failures else "all checks passed"))
     return 1 if failures else 0

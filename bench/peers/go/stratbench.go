@@ -3,6 +3,9 @@
 // (go-sync) and on a Go map behind a sync.RWMutex (go-rwmutex), with
 // GOMAXPROCS = threads and one goroutine per thread. The C side
 // (bench/strategies/strat_workloads.h) runs the same loop on its contenders.
+// The cache suite (docs/cache-bench.md) runs its streams through the same
+// commands on the caches that cachebench.go registers in cacheContenders,
+// when it is built in.
 package main
 
 import (
@@ -22,6 +25,9 @@ const (
 	opSet    = 1 // insert or overwrite with the operation's index
 	opDelete = 2
 	opUpdate = 3 // value+1, an absent key counting as 0
+	opSetGet = 4 // set to j, then get: +readable if read back as j, +refused if the set failed
+	readable = 1 << 24
+	refused  = 1 << 44
 
 	streamHeaderBytes = 48
 	maxRounds         = 1000000
@@ -88,6 +94,11 @@ func syncMapRun(m *sync.Map, s *opStream, from, n uint64) (sum uint64) {
 			m.Store(k, counter(j))
 		case opDelete:
 			m.Delete(k)
+		case opSetGet:
+			m.Store(k, counter(j))
+			if v, ok := m.Load(k); ok && v.(*atomic.Uint64).Load() == j {
+				sum += readable
+			}
 		default:
 			if v, ok := m.Load(k); ok {
 				v.(*atomic.Uint64).Add(1)
@@ -126,6 +137,15 @@ func lockedMapRun(l *lockedMap, s *opStream, from, n uint64) (sum uint64) {
 			l.mu.Lock()
 			delete(l.m, k)
 			l.mu.Unlock()
+		case opSetGet:
+			l.mu.Lock()
+			l.m[k] = j
+			l.mu.Unlock()
+			l.mu.RLock()
+			if l.m[k] == j {
+				sum += readable
+			}
+			l.mu.RUnlock()
 		default:
 			l.mu.Lock()
 			l.m[k]++
@@ -135,12 +155,48 @@ func lockedMapRun(l *lockedMap, s *opStream, from, n uint64) (sum uint64) {
 	return
 }
 
-// stratMap is a contender's map holding a stream's prefill: go-sync's m or
-// go-rwmutex's l.
+// cacheMap is a cache of the cache suite, bounded to the stream's prefill:
+// set returns false if the cache refused the write; settle waits until
+// the writes so far are applied (after the untimed prefill).
+type cacheMap interface {
+	get(k uint64) (uint64, bool)
+	set(k, v uint64) bool
+	len() int
+	settle()
+}
+
+// cacheContenders makes each cache contender's cache (cachebench.go).
+var cacheContenders = map[string]func(bound uint64) cacheMap{}
+
+// cacheRun runs operations [from, from+n) of s on c.
+func cacheRun(c cacheMap, s *opStream, from, n uint64) (sum uint64) {
+	for j := from; j < from+n; j++ {
+		k := s.keys[j]
+		switch s.ops[j] {
+		case opGet:
+			if v, ok := c.get(k); ok {
+				sum += v + 1
+			}
+		case opSet:
+			c.set(k, j)
+		case opSetGet:
+			if !c.set(k, j) {
+				sum += refused
+			} else if v, ok := c.get(k); ok && v == j {
+				sum += readable
+			}
+		}
+	}
+	return
+}
+
+// stratMap is a contender's map holding a stream's prefill: go-sync's m,
+// go-rwmutex's l or a cache contender's c.
 type stratMap struct {
 	path string
 	m    *sync.Map
 	l    *lockedMap
+	c    cacheMap
 }
 
 // prepared holds the maps "prep" filled ahead, one per contender, for the
@@ -153,7 +209,19 @@ var prepared = map[string]*stratMap{}
 func fillStratMap(contender string, s *opStream) *stratMap {
 	debug.SetGCPercent(-1)
 	sm := &stratMap{path: s.path}
-	if contender == "go-sync" {
+	if mk := cacheContenders[contender]; mk != nil {
+		sm.c = mk(s.prefill)
+		// Sets again what a cache did not keep (Ristretto drops writes
+		// when its buffers are full), a few passes at most.
+		for pass := 0; pass < 4; pass++ {
+			for i := uint64(0); i < s.prefill; i++ {
+				if _, ok := sm.c.get(key(s.seed, 0, i)); pass == 0 || !ok {
+					sm.c.set(key(s.seed, 0, i), i+1)
+				}
+			}
+			sm.c.settle()
+		}
+	} else if contender == "go-sync" {
 		sm.m = new(sync.Map)
 		for i := uint64(0); i < s.prefill; i++ {
 			sm.m.Store(key(s.seed, 0, i), counter(i+1))
@@ -183,6 +251,12 @@ func stratRound(contender string, s *opStream, threads int, per uint64) (int64, 
 		sm = fillStratMap(contender, s)
 	}
 	mapSink = sm
+	if sm.c != nil {
+		ns, sum := parallel(threads, func(g int) uint64 {
+			return cacheRun(sm.c, s, uint64(g)*slice, per)
+		})
+		return ns, sum + uint64(sm.c.len())
+	}
 	if sm.m != nil {
 		ns, sum := parallel(threads, func(g int) uint64 {
 			return syncMapRun(sm.m, s, uint64(g)*slice, per)
@@ -201,7 +275,7 @@ func stratRound(contender string, s *opStream, threads int, per uint64) (int64, 
 
 // stratContender parses a contender name.
 func stratContender(name string) error {
-	if name != "go-sync" && name != "go-rwmutex" {
+	if name != "go-sync" && name != "go-rwmutex" && cacheContenders[name] == nil {
 		return fmt.Errorf("unknown strat contender %q", name)
 	}
 	return nil
