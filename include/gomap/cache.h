@@ -198,7 +198,9 @@ GOMAP_API size_t gomap_cache_len(gomap_cache_t *c);
  * Context: each shard's lock in turn; on_remove with no lock held. */
 GOMAP_API void gomap_cache_clear(gomap_cache_t *c);
 
-/* Reclaims every entry whose deadline has passed, in slices of a bounded number
+/* Reclaims the expired entries the wheel has reached (every entry whose
+ * deadline is at least one wheel tick plus its level's granularity past:
+ * see Expiry), in slices of a bounded number
  * of entries with the shard's lock released between them, so concurrent
  * calls wait at most one slice. For programs with their own event loop.
  * Context: each shard's lock in turn, in slices; on_remove with no lock
@@ -228,7 +230,9 @@ typedef struct gomap_cache_stats {
     uint64_t sets;                 /* sets and stores of loaded values */
     uint64_t removed[5];           /* by cause: [GOMAP_CACHE_EXPIRED] ...
                                       [GOMAP_CACHE_DELETED]; [0] unused */
-    uint64_t rejected;             /* sets refused (-EINVAL, -ENOMEM) */
+    uint64_t rejected;             /* sets and stores of loaded values
+                                      refused (-EINVAL with a cache,
+                                      -ENOMEM) */
     size_t entries;                /* entries held now */
     uint64_t cost;                 /* cost held now */
     uint64_t max_cost;             /* the bound (0 = unbounded) */

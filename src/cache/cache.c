@@ -125,6 +125,7 @@ int gomap_cache_new(gomap_cache_t **out, const gomap_cache_options *opt)
     c->remove_ctx = opt->remove_ctx;
     atomic_init(&c->window_permille, 10);
     atomic_init(&c->scheduled, 0);
+    atomic_init(&c->invalid, 0);
     uint64_t now = cache_now(c);
     for (unsigned i = 0; i < n; i++) {
         if (shard_init(c, &c->shards[i], i, now)) {
@@ -424,13 +425,15 @@ static bool nan_key(const gomap_cache_t *c, const void *key)
 int gomap_cache_set_cost(gomap_cache_t *c, const void *key, const void *val, uint64_t ttl_ns,
                          uint64_t cost)
 {
-    if (!c || !gomap__key_ok(c->lay.key_kind, key) || (!val && c->lay.val_size) || cost == 0 ||
-        cost > c->max_entry_cost || nan_key(c, key))
+    if (!c)
         return -EINVAL;
-    uint64_t now = cache_now(c);
-    uint64_t deadline = gomap__cache_deadline(c, ttl_ns, now);
-    if (deadline == 0)
+    uint64_t now = 0, deadline = 0;
+    if (!gomap__key_ok(c->lay.key_kind, key) || (!val && c->lay.val_size) || cost == 0 ||
+        cost > c->max_entry_cost || nan_key(c, key) ||
+        (deadline = gomap__cache_deadline(c, ttl_ns, now = cache_now(c))) == 0) {
+        fetch_add_relaxed(&c->invalid, 1);
         return -EINVAL;
+    }
     uint64_t hash = cache_hash(c, key);
     struct cache_shard *s = cache_shard_for(c, hash);
     struct cache_notify nl;

@@ -62,6 +62,7 @@ int gomap_cache_stats(gomap_cache_t *c, gomap_cache_stats_t *out)
             out->window_share = s->pol.max_cost ? s->pol.share : 0;
         cache_unlock(s);
     }
+    out->rejected += load_relaxed(&c->invalid);
     out->max_cost = c->max_cost;
     out->shards = c->nshards;
     out->bytes_held += sizeof *c + 64 + c->nshards * sizeof(struct cache_shard);

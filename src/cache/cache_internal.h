@@ -162,6 +162,7 @@ struct gomap_cache {
     _Atomic uint32_t window_permille; /* shard 0's tuner's choice, for the others */
     struct cache_maint *maint;   /* the maintenance thread, or NULL */
     _Atomic uint64_t scheduled;  /* entries on any wheel (wakes the thread) */
+    _Atomic uint64_t invalid;    /* sets refused with -EINVAL (stats.rejected) */
 };
 
 /* ---- small helpers ---------------------------------------------------------------- */

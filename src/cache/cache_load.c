@@ -121,8 +121,12 @@ static int load_run(gomap_cache_t *c, struct cache_shard *s, struct cache_load *
     } else {
         s->n.loads++;
         uint64_t deadline = gomap__cache_deadline(c, ttl, now);
-        rc = deadline ? gomap__cache_store(c, s, key, hash, l->val, deadline, 1, now, nl)
-                      : -EINVAL;
+        if (deadline) {
+            rc = gomap__cache_store(c, s, key, hash, l->val, deadline, 1, now, nl);
+        } else {
+            rc = -EINVAL;
+            fetch_add_relaxed(&c->invalid, 1);
+        }
     }
     l->result = rc;
     l->done = true;

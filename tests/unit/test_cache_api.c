@@ -604,40 +604,32 @@ static void test_cost_input(void)
 
 }
 
-/* A cache whose shards' share of max_cost is below 1 (max_cost 3 over 4
- * shards): gomap_cache_new's -EINVAL cases do not include it, and set's
- * include "a bounded cache whose shards cannot hold an entry of cost 1": it
- * is created, and each set is taken or refused, never holding more than
- * max_cost. */
+/* A bounded cache whose shards' share of max_cost would be below 1
+ * (max_cost 3 over 4 shards) is refused by gomap_cache_new ("a max_cost
+ * below the shard count"): -EINVAL, *out NULL. max_cost equal to the shard
+ * count is the smallest accepted: one entry of cost 1 per shard. */
 static void test_shares_below_one(void)
 {
     cache_removals rec;
-    gomap_cache_t *c;
-    uint64_t out;
     cache_removals_init(&rec, NULL, NULL);
     gomap_cache_options o = cachecheck_options(GOMAP_KEY_U64, 8, NULL, &rec);
     o.max_cost = 3;
     o.shards = 4;
-    c = NULL;
-    int rc = gomap_cache_new(&c, &o);
-    CHECK_MSG(rc == 0 && c != NULL, "gomap_cache_new(max_cost 3, 4 shards) returned %d (%s)",
-              rc, gomap_strerror(rc));
-    CHECK_EQ(gomap_cache_max_entry_cost(c), 0);
-    CHECK_EQ(gomap_cache_set_cost(c, &(uint64_t){1}, &(uint64_t){1}, 0, 1), -EINVAL);
-    size_t ok = 0;
+    gomap_cache_t *c = (gomap_cache_t *)&o; /* not NULL: new must clear it */
+    CHECK_EQ(gomap_cache_new(&c, &o), -EINVAL);
+    CHECK(c == NULL);
+    o.max_cost = 4;
+    CHECK_EQ(gomap_cache_new(&c, &o), 0);
+    CHECK_EQ(gomap_cache_max_entry_cost(c), 1);
+    CHECK_EQ(gomap_cache_set_cost(c, &(uint64_t){1}, &(uint64_t){1}, 0, 2), -EINVAL);
+    uint64_t out;
     for (uint64_t k = 0; k < 64; k++) {
-        int rc = gomap_cache_set(c, &k, &k, 0);
-        CHECK_MSG(rc == 0 || rc == -EINVAL, "set with max_cost 3 over 4 shards: %d", rc);
-        if (rc == 0) {
-            ok++;
-            CHECK(gomap_cache_get(c, &k, &out) && out == k);
-        } else {
-            CHECK(!gomap_cache_get(c, &k, &out));
-        }
-        CHECK(cachecheck_stats(c).cost <= 3);
-        CHECK(gomap_cache_len(c) <= 3);
+        CHECK_EQ(gomap_cache_set(c, &k, &k, 0), 0);
+        CHECK(gomap_cache_get(c, &k, &out) && out == k); /* never evicts itself */
+        CHECK(cachecheck_stats(c).cost <= 4);
+        CHECK(gomap_cache_len(c) <= 4);
     }
-    CHECK_EQ(cache_removed(&rec, GOMAP_CACHE_EVICTED) + gomap_cache_len(c), ok);
+    CHECK_EQ(cache_removed(&rec, GOMAP_CACHE_EVICTED) + gomap_cache_len(c), 64);
     CHECK_CACHE_VALID(c);
     gomap_cache_free(c);
 }
