@@ -14,7 +14,7 @@ enum { ROWS = 4, PER_WORD = 16, SAMPLE_FACTOR = 10 };
 
 static size_t width_for(size_t capacity)
 {
-    size_t width = 2 * PER_WORD; /* one block of 8 words at least */
+    size_t width = (size_t)2 * PER_WORD; /* one block of 8 words at least */
     while (width < 4 * capacity)
         width *= 2;
     return width;
@@ -93,7 +93,7 @@ static size_t slot(const cache_sketch *s, uint64_t h, unsigned row, unsigned *sh
     size_t block = (size_t)(h & (blocks - 1)) * 8;
     unsigned byte = (unsigned)(cache_mix64(h) >> (row * 8)) & 0xff;
     *shift = ((byte >> 1) & 15) * 4;
-    return block + row * 2 + (byte & 1);
+    return block + (size_t)row * 2 + (byte & 1);
 }
 
 static void halve(cache_sketch *s)
