@@ -201,6 +201,16 @@ static inline uint32_t find_kind(const gomap_t *m, int kind, const void *key, ui
     return i;
 }
 
+void gomap__cache_op_begin(gomap_cache_t *c, const void *key, struct cache_op *op)
+{
+    op->hash = cache_hash(c, key);
+    op->s = cache_shard_for(c, op->hash);
+    op->now = cache_now(c);
+    notify_init(&op->nl, op->s);
+    cache_lock(op->s);
+    op->i = gomap__cache_find(c, op->s, key, op->hash);
+}
+
 uint32_t gomap__cache_find(gomap_cache_t *c, struct cache_shard *s, const void *key,
                            uint64_t hash)
 {
@@ -455,19 +465,14 @@ bool gomap_cache_delete(gomap_cache_t *c, const void *key)
 {
     if (!c || !gomap__key_ok(c->lay.key_kind, key))
         return false;
-    uint64_t hash = cache_hash(c, key);
-    struct cache_shard *s = cache_shard_for(c, hash);
-    uint64_t now = cache_now(c);
-    struct cache_notify nl;
-    notify_init(&nl, s);
-    cache_lock(s);
-    uint32_t i = gomap__cache_find(c, s, key, hash);
+    struct cache_op op;
+    gomap__cache_op_begin(c, key, &op);
     bool live = false;
-    if (i != CACHE_NONE) {
-        live = entry_live(entry_at(c, s, i), now);
-        gomap__cache_entry_remove(c, s, i, hash, live ? GOMAP_CACHE_DELETED : GOMAP_CACHE_EXPIRED,
-                            &nl);
+    if (op.i != CACHE_NONE) {
+        live = entry_live(entry_at(c, op.s, op.i), op.now);
+        gomap__cache_entry_remove(c, op.s, op.i, op.hash,
+                                  live ? GOMAP_CACHE_DELETED : GOMAP_CACHE_EXPIRED, &op.nl);
     }
-    gomap__cache_unlock_notify(c, &nl);
+    gomap__cache_unlock_notify(c, &op.nl);
     return live;
 }

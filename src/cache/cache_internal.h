@@ -343,6 +343,21 @@ void gomap__cache_entry_remove_unhashed(gomap_cache_t *c, struct cache_shard *s,
  * releases it. Without anything on nl it only releases the lock. */
 void gomap__cache_unlock_notify(gomap_cache_t *c, struct cache_notify *nl);
 
+/* ---- keyed calls ------------------------------------------------------------------ */
+
+/* A keyed call that may remove entries: its key's hash and shard, the
+ * clock, its notify list, and the key's entry index (CACHE_NONE). */
+struct cache_op {
+    uint64_t hash, now;
+    struct cache_shard *s;
+    struct cache_notify nl;
+    uint32_t i;
+};
+
+/* Hashes key, reads the clock, takes the key's shard and looks the key up;
+ * the call ends with gomap__cache_unlock_notify(c, &op->nl). */
+void gomap__cache_op_begin(gomap_cache_t *c, const void *key, struct cache_op *op);
+
 /* ---- misc ---------------------------------------------------------------------- */
 
 /* Reclaims due entries of shard s, in slices; the caller holds nothing. */

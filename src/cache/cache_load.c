@@ -139,49 +139,43 @@ int gomap_cache_get_or_load(gomap_cache_t *c, const void *key, void *val_out,
 {
     size_t vs = c ? c->lay.val_size : 0;
     int rc = -EINVAL;
-    if (!c || !load || !gomap__key_ok(c->lay.key_kind, key))
-        goto fail;
-    uint64_t hash = cache_hash(c, key);
-    struct cache_shard *s = cache_shard_for(c, hash);
-    uint64_t now = cache_now(c);
-    struct cache_notify nl;
-    notify_init(&nl, s);
-    cache_lock(s);
-    uint32_t i = gomap__cache_find(c, s, key, hash);
-    if (i != CACHE_NONE && entry_live(entry_at(c, s, i), now)) {
-        if (val_out && vs)
-            memcpy(val_out, entry_val(c, entry_at(c, s, i)), vs);
-        gomap__policy_hit(c, s, i, hash);
-        s->n.hits++;
-        cache_unlock(s);
-        return 1;
-    }
-    s->n.misses++;
-    gomap__policy_miss(c, s, hash);
-    rc = loads_map(c, s);
-    struct cache_load *l = rc ? NULL : load_find(s, key, hash);
-    if (l) {
-        rc = load_wait(c, s, l, val_out);
-    } else if (rc == 0) {
-        l = load_new(c);
-        if (!l || gomap__upsert_hashed(s->loads, key, hash, &l, true, NULL) < 0) {
-            if (l)
+    if (c && load && gomap__key_ok(c->lay.key_kind, key)) {
+        struct cache_op op;
+        gomap__cache_op_begin(c, key, &op);
+        struct cache_shard *s = op.s;
+        if (op.i != CACHE_NONE && entry_live(entry_at(c, s, op.i), op.now)) {
+            if (val_out && vs)
+                memcpy(val_out, entry_val(c, entry_at(c, s, op.i)), vs);
+            gomap__policy_hit(c, s, op.i, op.hash);
+            s->n.hits++;
+            cache_unlock(s);
+            return 1;
+        }
+        s->n.misses++;
+        gomap__policy_miss(c, s, op.hash);
+        rc = loads_map(c, s);
+        struct cache_load *l = rc ? NULL : load_find(s, key, op.hash);
+        if (l) {
+            rc = load_wait(c, s, l, val_out);
+        } else if (rc == 0) {
+            l = load_new(c);
+            if (!l || gomap__upsert_hashed(s->loads, key, op.hash, &l, true, NULL) < 0) {
+                if (l)
+                    load_put(c, l);
+                rc = -ENOMEM;
+            } else {
+                rc = load_run(c, s, l, key, op.hash, load, ctx, &op.nl);
+                if (rc == 0 && val_out && vs)
+                    memcpy(val_out, l->val, vs);
                 load_put(c, l);
-            rc = -ENOMEM;
-        } else {
-            rc = load_run(c, s, l, key, hash, load, ctx, &nl);
-            if (rc == 0 && val_out && vs)
-                memcpy(val_out, l->val, vs);
-            load_put(c, l);
+            }
+        }
+        gomap__cache_unlock_notify(c, &op.nl);
+        if (rc == 0) {
+            gomap__maint_kick(c);
+            return 0;
         }
     }
-    gomap__cache_unlock_notify(c, &nl);
-    if (rc == 0)
-        gomap__maint_kick(c);
-    else
-        goto fail;
-    return 0;
-fail:
     if (val_out && vs)
         memset(val_out, 0, vs);
     return rc;
