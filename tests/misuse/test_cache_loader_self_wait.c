@@ -27,6 +27,7 @@
 #include "cachecheck.h"
 #include "check.h"
 #include "child.h"
+#include "deathcheck.h"
 
 #include <gomap/diag.h>
 
@@ -43,97 +44,6 @@
 #define SELF_WAIT_MSG "gomap cache loader waits for its own key"
 
 enum { ALARM_SECONDS = 20 };
-
-/* ------------------------------------------------------------------------ */
-/* The fault handler (in children): its facts go to the parent as info      */
-/* ------------------------------------------------------------------------ */
-
-static int token;
-
-static uint64_t checksum(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    while (n--)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
-}
-
-static void info_handler(const gomap_fault *f, void *ctx)
-{
-    size_t len = f->report ? strlen(f->report) : 0;
-    child_info("fault_message %s\n", f->message ? f->message : "(null)");
-    child_info("fault_ctx %d\n", ctx == &token);
-    child_info("fault_report %zu %016llx\n", len,
-               (unsigned long long)checksum(f->report ? f->report : "", len));
-}
-
-static const char *info_line(const char *info, const char *key)
-{
-    size_t kl = strlen(key);
-    for (const char *p = info; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, key, kl) == 0 && p[kl] == ' ')
-            return p + kl + 1;
-    return NULL;
-}
-
-static void fail_child(const char *label, const child_result *r, const char *why)
-{
-    char how[80];
-    if (WIFSIGNALED(r->status))
-        snprintf(how, sizeof how, "killed by signal %d%s", WTERMSIG(r->status),
-                 WTERMSIG(r->status) == SIGALRM ? " (the hang guard: it hung)" : "");
-    else
-        snprintf(how, sizeof how, "exited with %d", WEXITSTATUS(r->status));
-    fprintf(stderr, "==== child '%s' %s\n==== stderr:\n%.*s\n==== info:\n%s====\n", label, how,
-            (int)(r->err_len > 8000 ? 8000 : r->err_len), r->err, r->info);
-    CHECK_MSG(false, "child '%s': %s", label, why);
-}
-
-static void expect_reported(const char *label, const child_result *r)
-{
-    if (!WIFSIGNALED(r->status) || WTERMSIG(r->status) != SIGABRT)
-        fail_child(label, r, "expected death by SIGABRT");
-    const char *fatal = strstr(r->err, "fatal error: " SELF_WAIT_MSG "\n");
-    if (!fatal)
-        fail_child(label, r, "no \"fatal error: " SELF_WAIT_MSG "\" line on stderr");
-    if (strstr(r->err, "Sanitizer"))
-        fail_child(label, r, "a sanitizer reported something");
-    if (info_line(r->info, "survived"))
-        fail_child(label, r, "the inner get_or_load returned");
-    if (!info_line(r->info, "entered"))
-        fail_child(label, r, "the loader never ran");
-    const char *msg = info_line(r->info, "fault_message");
-    if (!msg || strncmp(msg, SELF_WAIT_MSG "\n", strlen(SELF_WAIT_MSG) + 1) != 0)
-        fail_child(label, r, "the fault handler was not called with the message");
-    const char *ctx = info_line(r->info, "fault_ctx");
-    if (!ctx || *ctx != '1')
-        fail_child(label, r, "the fault handler did not get its context");
-    size_t len = 0;
-    unsigned long long sum = 0;
-    const char *rep = info_line(r->info, "fault_report");
-    if (!rep || sscanf(rep, "%zu %llx", &len, &sum) != 2 || len == 0)
-        fail_child(label, r, "the fault handler got no report");
-    const char *starts[2] = {r->err, fatal};
-    bool same = false;
-    for (int i = 0; i < 2; i++) {
-        size_t at = (size_t)(starts[i] - r->err);
-        same |= at + len <= r->err_len && checksum(starts[i], len) == sum;
-    }
-    if (!same)
-        fail_child(label, r, "the handler's report is not the report on stderr");
-}
-
-static void expect_clean(const char *label, const child_result *r)
-{
-    if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
-        fail_child(label, r, "expected exit 0");
-    if (r->err_len != 0)
-        fail_child(label, r, "expected a silent stderr");
-    if (info_line(r->info, "fault_message"))
-        fail_child(label, r, "the fault handler was called");
-    if (!info_line(r->info, "done"))
-        fail_child(label, r, "the child did not reach its end");
-}
 
 /* ------------------------------------------------------------------------ */
 /* A loader waiting for its own key                                          */
@@ -175,7 +85,7 @@ static int self_loader(const void *key, void *val_out, uint64_t *ttl_ns, void *c
 static void self_body(void *arg)
 {
     const self_case *sc = arg;
-    gomap_set_fault_handler(info_handler, &token);
+    gomap_set_fault_handler(death_info_handler, death_token());
     gomap_cache_options o = cachecheck_options(sc->strings ? GOMAP_KEY_STR : GOMAP_KEY_U64, 8,
                                                NULL, NULL);
     o.shards = sc->shards;
@@ -206,7 +116,7 @@ static void test_reported(void)
                  "shards, %s loader)", cases[i].strings ? "string" : "u64", cases[i].shards,
                  cases[i].other_loader ? "another" : "the same");
         child_result r = run_child(self_body, (void *)&cases[i], ALARM_SECONDS);
-        expect_reported(label, &r);
+        death_expect_reported(label, &r, SELF_WAIT_MSG, "the inner get_or_load", "the loader");
         child_result_free(&r);
     }
     printf("   %zu self-waits, each reported\n", sizeof cases / sizeof cases[0]);
@@ -274,7 +184,7 @@ static void *slow_thread(void *arg)
 static void not_reported_body(void *arg)
 {
     unsigned shards = *(const unsigned *)arg;
-    gomap_set_fault_handler(info_handler, &token);
+    gomap_set_fault_handler(death_info_handler, death_token());
     gomap_cache_options o = cachecheck_options(GOMAP_KEY_U64, 8, NULL, NULL);
     o.shards = shards;
     nest_ctx n;
@@ -307,7 +217,7 @@ static void test_not_reported(void)
         char label[64];
         snprintf(label, sizeof label, "loaders using other keys, %u shards", counts[i]);
         child_result r = run_child(not_reported_body, (void *)&counts[i], ALARM_SECONDS);
-        expect_clean(label, &r);
+        death_expect_clean(label, &r);
         child_result_free(&r);
     }
 }

@@ -33,6 +33,7 @@
 
 #include "check.h"
 #include "child.h"
+#include "deathcheck.h"
 #include "hashvariant.h"
 #include "shardcheck.h"
 
@@ -51,105 +52,6 @@
 #define REENTRY_MSG "re-entrant call into a locked gomap shard (would deadlock)"
 
 enum { ALARM_SECONDS = 20, FILL = 64, SHARDS = 16 };
-
-/* ------------------------------------------------------------------------ */
-/* The fault handler (in children): its facts go to the parent as info      */
-/* ------------------------------------------------------------------------ */
-
-static int token;
-
-static uint64_t checksum(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    while (n--)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
-}
-
-static void info_handler(const gomap_fault *f, void *ctx)
-{
-    size_t len = f->report ? strlen(f->report) : 0;
-    child_info("fault_message %s\n", f->message ? f->message : "(null)");
-    child_info("fault_ctx %d\n", ctx == &token);
-    child_info("fault_report %zu %016llx\n", len,
-               (unsigned long long)checksum(f->report ? f->report : "", len));
-}
-
-/* The rest of the info line that starts with `key ` (NULL if none). */
-static const char *info_line(const char *info, const char *key)
-{
-    size_t kl = strlen(key);
-    for (const char *p = info; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (strncmp(p, key, kl) == 0 && p[kl] == ' ')
-            return p + kl + 1;
-    return NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Parent side                                                               */
-/* ------------------------------------------------------------------------ */
-
-static void fail_child(const char *label, const child_result *r, const char *why)
-{
-    char how[80];
-    if (WIFSIGNALED(r->status))
-        snprintf(how, sizeof how, "killed by signal %d%s", WTERMSIG(r->status),
-                 WTERMSIG(r->status) == SIGALRM ? " (the hang guard: it hung)" : "");
-    else
-        snprintf(how, sizeof how, "exited with %d", WEXITSTATUS(r->status));
-    fprintf(stderr, "==== child '%s' %s\n==== stderr:\n%.*s\n==== info:\n%s====\n", label, how,
-            (int)(r->err_len > 8000 ? 8000 : r->err_len), r->err, r->info);
-    CHECK_MSG(false, "child '%s': %s", label, why);
-}
-
-/* The child died of the re-entrancy report, with the handler called. */
-static void expect_reported(const char *label, const child_result *r)
-{
-    if (!WIFSIGNALED(r->status) || WTERMSIG(r->status) != SIGABRT)
-        fail_child(label, r, "expected death by SIGABRT");
-    const char *fatal = strstr(r->err, "fatal error: " REENTRY_MSG "\n");
-    if (!fatal)
-        fail_child(label, r, "no \"fatal error: " REENTRY_MSG "\" line on stderr");
-    if (strstr(r->err, "Sanitizer"))
-        fail_child(label, r, "a sanitizer reported something");
-    if (info_line(r->info, "survived"))
-        fail_child(label, r, "the re-entrant call returned");
-    if (!info_line(r->info, "entered"))
-        fail_child(label, r, "the callback never ran");
-    const char *msg = info_line(r->info, "fault_message");
-    if (!msg || strncmp(msg, REENTRY_MSG "\n", strlen(REENTRY_MSG) + 1) != 0)
-        fail_child(label, r, "the fault handler was not called with the message");
-    const char *ctx = info_line(r->info, "fault_ctx");
-    if (!ctx || *ctx != '1')
-        fail_child(label, r, "the fault handler did not get its context");
-    size_t len = 0;
-    unsigned long long sum = 0;
-    const char *rep = info_line(r->info, "fault_report");
-    if (!rep || sscanf(rep, "%zu %llx", &len, &sum) != 2 || len == 0)
-        fail_child(label, r, "the fault handler got no report");
-    /* The report handed to the handler is the one printed: it starts at
-     * the beginning of stderr or at the fatal line. */
-    const char *starts[2] = {r->err, fatal};
-    bool same = false;
-    for (int i = 0; i < 2; i++) {
-        size_t at = (size_t)(starts[i] - r->err);
-        same |= at + len <= r->err_len && checksum(starts[i], len) == sum;
-    }
-    if (!same)
-        fail_child(label, r, "the handler's report is not the report on stderr");
-}
-
-static void expect_clean(const char *label, const child_result *r)
-{
-    if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
-        fail_child(label, r, "expected exit 0");
-    if (r->err_len != 0)
-        fail_child(label, r, "expected a silent stderr");
-    if (info_line(r->info, "fault_message"))
-        fail_child(label, r, "the fault handler was called");
-    if (!info_line(r->info, "done"))
-        fail_child(label, r, "the child did not reach its end");
-}
 
 /* ------------------------------------------------------------------------ */
 /* Re-entrant calls                                                          */
@@ -257,7 +159,7 @@ static bool reenter_range(const void *key, const void *val, void *ctx)
 static void reentry_body(void *arg)
 {
     const reentry_case *rc = arg;
-    gomap_set_fault_handler(info_handler, &token);
+    gomap_set_fault_handler(death_info_handler, death_token());
     gomap_shard_t *m = shardcheck_new_u64(HV_BUILTIN, 8, rc->shards);
     for (uint64_t k = 0; k < FILL; k++)
         CHECK_EQ(gomap_shard_set(m, &k, &k), 0);
@@ -284,7 +186,7 @@ static void run_reported(outer_op outer, inner_op inner, unsigned shards)
     snprintf(label, sizeof label, "%s callback calls %s, %u shard%s", outer_names[outer],
              inner_names[inner], shards, shards == 1 ? "" : "s");
     child_result r = run_child(reentry_body, &rc, ALARM_SECONDS);
-    expect_reported(label, &r);
+    death_expect_reported(label, &r, REENTRY_MSG, "the re-entrant call", "the callback");
     child_result_free(&r);
 }
 
@@ -401,7 +303,7 @@ static gomap_shard_t *filled(unsigned shards, uint64_t mul)
 static void nested_body(void *arg)
 {
     unsigned shards = *(const unsigned *)arg;
-    gomap_set_fault_handler(info_handler, &token);
+    gomap_set_fault_handler(death_info_handler, death_token());
     nest n = {filled(shards, 1), filled(shards, 100), filled(shards, 10000), 0, 0};
     uint64_t k = 3, v = 0;
 
@@ -439,7 +341,7 @@ static void test_not_reported(void)
         char label[64];
         snprintf(label, sizeof label, "nested calls into other maps, %u shards", counts[s]);
         child_result r = run_child(nested_body, (void *)&counts[s], ALARM_SECONDS);
-        expect_clean(label, &r);
+        death_expect_clean(label, &r);
         child_result_free(&r);
     }
 }
@@ -518,7 +420,7 @@ static int caller_compute(const void *key, void *val, bool *present, void *ctx)
 static void wait_body(void *arg)
 {
     bool ranges = *(const bool *)arg;
-    gomap_set_fault_handler(info_handler, &token);
+    gomap_set_fault_handler(death_info_handler, death_token());
     wait_ctx w = {filled(SHARDS, 1), filled(1, 1), ranges, 0, 0, 0};
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, holder_thread, &w), 0);
@@ -550,7 +452,7 @@ static void test_other_thread(void)
         snprintf(label, sizeof label, "A's callback calls into B while another thread holds B "
                  "(%s)", ranges[i] ? "range" : "compute");
         child_result r = run_child(wait_body, (void *)&ranges[i], ALARM_SECONDS);
-        expect_clean(label, &r);
+        death_expect_clean(label, &r);
         child_result_free(&r);
     }
 }
