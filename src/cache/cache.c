@@ -30,9 +30,7 @@ enum { WRITE_BUDGET = 8 };
 static uint64_t monotonic_ns(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return cache_mono_ns();
 }
 
 /* ---- life cycle ------------------------------------------------------------------- */
@@ -374,10 +372,12 @@ static void store_in_place(gomap_cache_t *c, struct cache_shard *s, uint32_t i, 
 
 /* A present key whose old entry goes to on_remove: a new entry takes its
  * place in the map and in the policy. */
-static int store_replacing(gomap_cache_t *c, struct cache_shard *s, uint32_t i, const void *key,
+static int store_replacing(gomap_cache_t *c, struct cache_shard *s, slot_ref at, const void *key,
                            uint64_t hash, const void *val, uint64_t deadline, uint64_t cost,
                            uint64_t now, struct cache_notify *nl)
 {
+    uint32_t i;
+    memcpy(&i, layer_value(s->map, at), sizeof i);
     uint32_t j;
     int rc = entry_make(c, s, key, val, deadline, cost, &j);
     if (rc)
@@ -385,8 +385,7 @@ static int store_replacing(gomap_cache_t *c, struct cache_shard *s, uint32_t i, 
     struct cache_entry *old = entry_at(c, s, i);
     gomap_cache_cause cause = entry_live(old, now) ? GOMAP_CACHE_REPLACED : GOMAP_CACHE_EXPIRED;
     gomap__policy_hit(c, s, i, hash);
-    slot_ref r = gomap__find_hashed(s->map, key, hash);
-    memcpy(layer_value(s->map, r), &j, sizeof j);
+    memcpy(layer_value(s->map, at), &j, sizeof j); /* entry_make never writes the map */
     s->cost += cost;
     schedule(c, s, j, now);
     gomap__policy_take_place(c, s, i, j);
@@ -403,14 +402,17 @@ int gomap__cache_store(gomap_cache_t *c, struct cache_shard *s, const void *key,
                        const void *val, uint64_t deadline, uint64_t cost, uint64_t now,
                        struct cache_notify *nl)
 {
-    uint32_t i = gomap__cache_find(c, s, key, hash);
+    slot_ref at = layer_find(s->map, c->lay.key_kind, key, hash);
     int rc = 0;
-    if (i == CACHE_NONE)
+    if (!at.b) {
         rc = store_new(c, s, key, hash, val, deadline, cost, now, nl);
-    else if (!c->on_remove)
+    } else if (c->on_remove) {
+        rc = store_replacing(c, s, at, key, hash, val, deadline, cost, now, nl);
+    } else {
+        uint32_t i;
+        memcpy(&i, layer_value(s->map, at), sizeof i);
         store_in_place(c, s, i, hash, val, deadline, cost, now, nl);
-    else
-        rc = store_replacing(c, s, i, key, hash, val, deadline, cost, now, nl);
+    }
     if (rc) {
         s->n.rejected++;
         return rc;

@@ -18,7 +18,7 @@
 static size_t shard_bytes(const struct cache_shard *s)
 {
     size_t b = s->bytes + layer_bytes_held(s->map) + (s->loads ? layer_bytes_held(s->loads) : 0);
-    if (s->pol.sketch_ok)
+    if (s->pol.sketch.words)
         b += gomap__sketch_bytes(&s->pol.sketch);
     if (s->pol.tuner)
         b += gomap__tuner_bytes(s->pol.tuner);

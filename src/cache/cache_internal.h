@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <gomap/cache.h>
 
@@ -114,8 +115,6 @@ struct cache_policy {
     cache_sketch sketch;
     size_t sketch_cap;      /* the entries the sketch is sized for */
     uint64_t last_miss;     /* hash of the last miss counted (see policy.c) */
-    bool sketch_ok;         /* false: the sketch could not be allocated (never
-                               for a bounded cache: creation fails instead) */
     cache_tuner *tuner;     /* shard 0 of a bounded cache only */
     uint64_t epoch_n, epoch_len;
     uint64_t rng;
@@ -169,6 +168,15 @@ struct gomap_cache {
 
 static inline uint64_t cache_now(const gomap_cache_t *c) { return c->clock(c->clock_ctx); }
 
+/* CLOCK_MONOTONIC in ns: the default clock, and the timer of loads and
+ * maintenance slices (real time, whatever clock the cache was given). */
+static inline uint64_t cache_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static inline uint64_t cache_hash(const gomap_cache_t *c, const void *key)
 {
     return layer_hash(&c->hasher, c->lay.key_kind, key);
@@ -182,13 +190,19 @@ static inline struct cache_shard *cache_shard_for(const gomap_cache_t *c, uint64
 static inline void cache_lock(struct cache_shard *s) { pthread_mutex_lock(&s->mu); }
 static inline void cache_unlock(struct cache_shard *s) { pthread_mutex_unlock(&s->mu); }
 
+/* The entry at index i of a chunk table (which must have been handed out
+ * when the table was the shard's). */
+static inline struct cache_entry *entry_in(const gomap_cache_t *c, char *const *table, uint32_t i)
+{
+    unsigned sh = c->lay.chunk_shift;
+    return (struct cache_entry *)(table[i >> sh] + (size_t)(i & ((1u << sh) - 1)) * c->lay.size);
+}
+
 /* The entry at index i (which must have been handed out). */
 static inline struct cache_entry *entry_at(const gomap_cache_t *c, const struct cache_shard *s,
                                            uint32_t i)
 {
-    unsigned sh = c->lay.chunk_shift;
-    return (struct cache_entry *)(s->ents.chunks[i >> sh] +
-                                  (size_t)(i & ((1u << sh) - 1)) * c->lay.size);
+    return entry_in(c, s->ents.chunks, i);
 }
 
 static inline void *entry_key(const gomap_cache_t *c, struct cache_entry *e)
@@ -266,10 +280,6 @@ struct cache_notify;
 bool gomap__wheel_advance(gomap_cache_t *c, struct cache_shard *s, uint64_t now,
                           unsigned budget, struct cache_notify *nl);
 
-/* The bucket an entry with this deadline belongs in at time now (for
- * validate). */
-uint16_t gomap__wheel_bucket_for(uint64_t deadline, uint64_t now);
-
 /* ---- the policy (cache_policy.c) ------------------------------------------------- */
 
 /* 0 or -ENOMEM. tuned: this shard runs the window tuner. */
@@ -302,9 +312,6 @@ void gomap__policy_evict(gomap_cache_t *c, struct cache_shard *s, uint32_t self,
 
 /* Takes entry i off its list. */
 void gomap__policy_unlink(gomap_cache_t *c, struct cache_shard *s, uint32_t i);
-
-/* Adopts shard 0's window choice if it changed. */
-void gomap__policy_follow(gomap_cache_t *c, struct cache_shard *s);
 
 /* ---- removal and notification (cache_notify.c) ------------------------------------ */
 

@@ -33,13 +33,6 @@ struct cache_load {
     _Alignas(16) char val[];
 };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static struct cache_load *load_new(gomap_cache_t *c)
 {
     size_t size = sizeof(struct cache_load) + c->lay.val_size;
@@ -110,9 +103,9 @@ static int load_run(gomap_cache_t *c, struct cache_shard *s, struct cache_load *
                     struct cache_notify *nl)
 {
     cache_unlock(s);
-    uint64_t ttl = 0, t0 = mono_ns();
+    uint64_t ttl = 0, t0 = cache_mono_ns();
     int rc = load(key, l->val, &ttl, ctx);
-    uint64_t spent = mono_ns() - t0, now = cache_now(c);
+    uint64_t spent = cache_mono_ns() - t0, now = cache_now(c);
     cache_lock(s);
     gomap__remove_hashed(s->loads, key, hash);
     s->n.load_ns += spent;

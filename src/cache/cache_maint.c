@@ -28,13 +28,6 @@ struct cache_maint {
     _Atomic bool idle;    /* sleeping until kicked */
 };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void gomap__cache_shard_maintain(gomap_cache_t *c, struct cache_shard *s)
 {
     for (bool done = false; !done;) {
@@ -42,10 +35,10 @@ void gomap__cache_shard_maintain(gomap_cache_t *c, struct cache_shard *s)
         notify_init(&nl, s);
         uint64_t now = cache_now(c);
         cache_lock(s);
-        uint64_t t0 = mono_ns();
+        uint64_t t0 = cache_mono_ns();
         done = gomap__wheel_advance(c, s, now, SLICE_ENTRIES, &nl);
         s->n.maint_runs++;
-        s->n.maint_ns += mono_ns() - t0;
+        s->n.maint_ns += cache_mono_ns() - t0;
         gomap__cache_unlock_notify(c, &nl);
     }
 }
@@ -61,7 +54,7 @@ void gomap_cache_run_maintenance(gomap_cache_t *c)
 /* Waits on the thread's condition variable (mu held) for at most ns. */
 static void sleep_for(struct cache_maint *m, uint64_t ns)
 {
-    uint64_t at = mono_ns() + ns;
+    uint64_t at = cache_mono_ns() + ns;
     struct timespec ts = {(time_t)(at / 1000000000u), (long)(at % 1000000000u)};
     pthread_cond_timedwait(&m->wake, &m->mu, &ts);
 }

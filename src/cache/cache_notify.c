@@ -55,13 +55,6 @@ void gomap__cache_entry_remove_unhashed(gomap_cache_t *c, struct cache_shard *s,
     gomap__cache_entry_remove(c, s, i, hash, cause, nl);
 }
 
-/* The entry at index i of a chunk table read under the lock. */
-static struct cache_entry *entry_in(const gomap_cache_t *c, char **table, uint32_t i)
-{
-    unsigned sh = c->lay.chunk_shift;
-    return (struct cache_entry *)(table[i >> sh] + (size_t)(i & ((1u << sh) - 1)) * c->lay.size);
-}
-
 void gomap__cache_unlock_notify(gomap_cache_t *c, struct cache_notify *nl)
 {
     struct cache_shard *s = nl->s;

@@ -32,7 +32,7 @@
 
 #include "cache/cache_internal.h"
 
-enum { ADMIT_WARM = 6, SKETCH_START = 16384 };
+enum { SKETCH_START = 16384 };
 static const double WINDOW_START = 0.01, PROTECTED_SHARE = 0.8;
 
 static bool bounded(const struct cache_shard *s) { return s->pol.max_cost != 0; }
@@ -61,7 +61,6 @@ int gomap__policy_init(gomap_cache_t *c, struct cache_shard *s, bool tuned)
     uint64_t cap = p->max_cost < SKETCH_START ? p->max_cost : SKETCH_START;
     if (gomap__sketch_init(&p->sketch, (size_t)cap, c->seed + 1, c->alloc))
         return -ENOMEM;
-    p->sketch_ok = true;
     p->sketch_cap = (size_t)cap;
     p->epoch_len = 2 * p->max_cost;
     if (tuned) {
@@ -69,7 +68,6 @@ int gomap__policy_init(gomap_cache_t *c, struct cache_shard *s, bool tuned)
         p->tuner = gomap__tuner_new((size_t)entries, c->seed + 2, c->alloc);
         if (!p->tuner) {
             gomap__sketch_free(&p->sketch, c->alloc);
-            p->sketch_ok = false;
             return -ENOMEM;
         }
     }
@@ -79,9 +77,8 @@ int gomap__policy_init(gomap_cache_t *c, struct cache_shard *s, bool tuned)
 void gomap__policy_destroy(gomap_cache_t *c, struct cache_shard *s)
 {
     struct cache_policy *p = &s->pol;
-    if (p->sketch_ok)
+    if (p->sketch.words)
         gomap__sketch_free(&p->sketch, c->alloc);
-    p->sketch_ok = false;
     if (p->tuner)
         gomap__tuner_free(p->tuner, c->alloc);
     p->tuner = NULL;
@@ -143,7 +140,7 @@ static void resize_window(gomap_cache_t *c, struct cache_shard *s, double share)
     demote_protected(c, s);
 }
 
-void gomap__policy_follow(gomap_cache_t *c, struct cache_shard *s)
+static void policy_follow(gomap_cache_t *c, struct cache_shard *s)
 {
     if (s->pol.tuner)
         return; /* it leads */
@@ -167,7 +164,7 @@ static void count_access(gomap_cache_t *c, struct cache_shard *s, uint64_t hash)
     }
     if (++p->epoch_n >= p->epoch_len) {
         p->epoch_n = 0;
-        gomap__policy_follow(c, s);
+        policy_follow(c, s);
     }
 }
 
@@ -195,14 +192,6 @@ void gomap__policy_miss(gomap_cache_t *c, struct cache_shard *s, uint64_t hash)
     s->pol.last_miss = hash;
 }
 
-static uint64_t next_rand(struct cache_policy *p)
-{
-    uint64_t x = (p->rng += 0x9e3779b97f4a7c15ull);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 static uint64_t entry_hash(gomap_cache_t *c, struct cache_shard *s, uint32_t i)
 {
     return cache_hash(c, entry_key(c, entry_at(c, s, i)));
@@ -213,9 +202,7 @@ static bool admit(gomap_cache_t *c, struct cache_shard *s, uint32_t cand, uint32
     struct cache_policy *p = &s->pol;
     unsigned cf = gomap__sketch_frequency(&p->sketch, entry_hash(c, s, cand));
     unsigned vf = gomap__sketch_frequency(&p->sketch, entry_hash(c, s, victim));
-    if (cf > vf)
-        return true;
-    return cf >= ADMIT_WARM && (next_rand(p) & 127) == 0;
+    return cache_admit(cf, vf, &p->rng);
 }
 
 static void evict_one(gomap_cache_t *c, struct cache_shard *s, uint32_t i,

@@ -20,6 +20,7 @@
 #ifndef GOMAP_CACHE_SKETCH_H
 #define GOMAP_CACHE_SKETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,21 @@ static inline uint64_t cache_mix64(uint64_t x)
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
     return x ^ (x >> 31);
+}
+
+/* W-TinyLFU's admission duel, as Caffeine's admit(): the candidate wins
+ * with the higher estimate; a warm candidate (estimate >= 6, Caffeine's
+ * ADMIT_HASHDOS_THRESHOLD) that loses or ties still wins with probability
+ * 1/128, so an attacker who collides keys with a victim cannot pin it.
+ * rng is the caller's generator state. */
+static inline bool cache_admit(unsigned cand_freq, unsigned victim_freq, uint64_t *rng)
+{
+    if (cand_freq > victim_freq)
+        return true;
+    if (cand_freq < 6)
+        return false;
+    *rng += 0x9e3779b97f4a7c15ull;
+    return (cache_mix64(*rng) & 127) == 0;
 }
 
 typedef struct cache_sketch {

@@ -40,7 +40,6 @@ enum { SHADOWS = sizeof SHADOW_SHARES / sizeof SHADOW_SHARES[0], SHADOW_MAX = 10
 static const double EPOCH = 2, DECAY = 0.9, STEP = 0.05;
 
 enum { WINDOW, PROBATION, PROTECTED, LISTS };
-enum { ADMIT_WARM = 6 }; /* Caffeine's ADMIT_HASHDOS_THRESHOLD */
 #define NONE UINT16_MAX
 
 typedef struct {
@@ -176,12 +175,7 @@ static bool admit(shadow *s, uint16_t cand, uint16_t victim)
 {
     unsigned cf = gomap__sketch_frequency(&s->sk, s->key[cand]);
     unsigned vf = gomap__sketch_frequency(&s->sk, s->key[victim]);
-    if (cf > vf)
-        return true;
-    if (cf < ADMIT_WARM)
-        return false;
-    s->rng += 0x9e3779b97f4a7c15ull;
-    return (cache_mix64(s->rng) & 127) == 0;
+    return cache_admit(cf, vf, &s->rng);
 }
 
 /* Moves window overflow to probation; over capacity, each candidate duels

@@ -43,7 +43,8 @@ void gomap__wheel_init(struct cache_wheel *w, uint64_t now)
     w->scheduled = 0;
 }
 
-uint16_t gomap__wheel_bucket_for(uint64_t deadline, uint64_t now)
+/* The bucket an entry with this deadline belongs in, placed at time now. */
+static uint16_t bucket_for(uint64_t deadline, uint64_t now)
 {
     uint64_t delta = deadline > now ? deadline - now : 0;
     for (unsigned l = 0; l < WHEEL_LEVELS; l++) {
@@ -65,7 +66,7 @@ uint16_t gomap__wheel_bucket_for(uint64_t deadline, uint64_t now)
 void gomap__wheel_schedule(gomap_cache_t *c, struct cache_shard *s, uint32_t i, uint64_t now)
 {
     struct cache_entry *e = entry_at(c, s, i);
-    uint16_t b = gomap__wheel_bucket_for(e->deadline, now);
+    uint16_t b = bucket_for(e->deadline, now);
     gomap__clist_push_newest(c, s, &s->wheel.bucket[b], LINKS_WHEEL, i);
     e->wbucket = b;
     if (s->wheel.scheduled++ == 0)
@@ -90,17 +91,17 @@ static bool visit(gomap_cache_t *c, struct cache_shard *s, uint16_t b, uint64_t 
     cache_list *bucket = &s->wheel.bucket[b];
     if (bucket->oldest == CACHE_NONE)
         return true;
-    cache_list todo = *bucket;
+    cache_list pending = *bucket;
     *bucket = (cache_list){CACHE_NONE, CACHE_NONE};
-    while (todo.oldest != CACHE_NONE) {
+    while (pending.oldest != CACHE_NONE) {
         if (*budget == 0) {
-            *bucket = todo; /* the bucket was emptied above: give the rest back */
+            *bucket = pending; /* the bucket was emptied above: give the rest back */
             return false;
         }
         --*budget;
-        uint32_t i = todo.oldest;
+        uint32_t i = pending.oldest;
         struct cache_entry *e = entry_at(c, s, i);
-        gomap__clist_remove(c, s, &todo, LINKS_WHEEL, i);
+        gomap__clist_remove(c, s, &pending, LINKS_WHEEL, i);
         e->wbucket = WHEEL_NO_BUCKET;
         if (--s->wheel.scheduled == 0)
             fetch_sub_relaxed(&c->scheduled, 1);

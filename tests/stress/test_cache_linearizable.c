@@ -36,31 +36,21 @@
 
 enum { HISTORIES = 3000 / WORK_DIV, MAX_SETUP = LC_MAX_KEYS };
 
-/* The real key of key number k: edge values and ordinary ones. */
-static const uint64_t real_keys[LC_MAX_KEYS] = {
-    0, UINT64_MAX, 1, 0x8000000000000000ull, 42, 0xDEADBEEFull, 1ull << 32, 7,
-};
-
-static const void *key_of(uint64_t k)
-{
-    return &real_keys[k];
-}
-
 static bool c_load(void *c, uint64_t k, uint64_t *val)
 {
-    bool found = gomap_cache_get(c, key_of(k), val);
+    bool found = gomap_cache_get(c, lincheck_key(k), val);
     CHECK_MSG(found || *val == 0, "get of an absent key gave %" PRIu64, *val);
     return found;
 }
 
 static void c_store(void *c, uint64_t k, uint64_t val)
 {
-    CHECK_EQ(gomap_cache_set(c, key_of(k), &val, 0), 0);
+    CHECK_EQ(gomap_cache_set(c, lincheck_key(k), &val, 0), 0);
 }
 
 static void c_delete(void *c, uint64_t k)
 {
-    (void)gomap_cache_delete(c, key_of(k));
+    (void)gomap_cache_delete(c, lincheck_key(k));
 }
 
 static size_t c_len(void *c)

@@ -47,38 +47,28 @@ enum { HISTORIES = 3000 / WORK_DIV, MAX_SETUP = LC_MAX_KEYS };
 /* The sharded map as lincheck sees it                                       */
 /* ------------------------------------------------------------------------ */
 
-/* The real key of key number k: edge values and ordinary ones. */
-static const uint64_t real_keys[LC_MAX_KEYS] = {
-    0, UINT64_MAX, 1, 0x8000000000000000ull, 42, 0xDEADBEEFull, 1ull << 32, 7,
-};
-
-static const void *key_of(uint64_t k)
-{
-    return &real_keys[k];
-}
-
 static bool sh_load(void *m, uint64_t k, uint64_t *val)
 {
-    bool found = gomap_shard_get(m, key_of(k), val);
+    bool found = gomap_shard_get(m, lincheck_key(k), val);
     CHECK_MSG(found || *val == 0, "get of an absent key gave %" PRIu64, *val);
     return found;
 }
 
 static void sh_store(void *m, uint64_t k, uint64_t val)
 {
-    CHECK_EQ(gomap_shard_set(m, key_of(k), &val), 0);
+    CHECK_EQ(gomap_shard_set(m, lincheck_key(k), &val), 0);
 }
 
 static bool sh_load_or_store(void *m, uint64_t k, uint64_t val, uint64_t *actual)
 {
     bool loaded = true;
-    CHECK_EQ(gomap_shard_load_or_store(m, key_of(k), &val, actual, &loaded), 0);
+    CHECK_EQ(gomap_shard_load_or_store(m, lincheck_key(k), &val, actual, &loaded), 0);
     return loaded;
 }
 
 static void sh_delete(void *m, uint64_t k)
 {
-    (void)gomap_shard_delete(m, key_of(k));
+    (void)gomap_shard_delete(m, lincheck_key(k));
 }
 
 /* A compute that puts `val` (swap) or deletes (load_and_delete); the
@@ -86,7 +76,7 @@ static void sh_delete(void *m, uint64_t k)
 static bool sh_replace(void *m, uint64_t k, cop_mode mode, uint64_t val, uint64_t *prev)
 {
     shard_cop op = {.mode = mode, .val = &val, .val_size = 8, .seen = prev};
-    CHECK_EQ(shardcheck_compute(m, key_of(k), &op), 0);
+    CHECK_EQ(shardcheck_compute(m, lincheck_key(k), &op), 0);
     CHECK_EQ(op.calls, 1);
     CHECK_MSG(op.was_present || (op.zeroed && *prev == 0), "compute showed an absent key's "
               "value as %" PRIu64, *prev);
@@ -109,7 +99,7 @@ static bool sh_compare(void *m, uint64_t k, cop_mode mode, uint64_t old, uint64_
 {
     shard_cop op = {.mode = mode, .val = &new_val, .expect = &old, .val_size = 8,
                     .abandon_rc = (int)(old & 1)};
-    int rc = shardcheck_compute(m, key_of(k), &op);
+    int rc = shardcheck_compute(m, lincheck_key(k), &op);
     CHECK_MSG(rc == (op.matched ? 0 : op.abandon_rc), "compute returned %d (matched %d)", rc,
               op.matched);
     return op.matched;
@@ -143,7 +133,7 @@ static lc_state sh_snapshot(void *m, unsigned nkeys)
     size_t found = 0;
     for (unsigned k = 0; k < nkeys; k++) {
         uint64_t v;
-        if (gomap_get_copy(snap, key_of(k), &v)) {
+        if (gomap_get_copy(snap, lincheck_key(k), &v)) {
             CHECK_MSG(v <= LC_MAX_VALUE, "snapshot: key %u holds %" PRIu64, k, v);
             s = lc_state_put(s, k, v);
             found++;

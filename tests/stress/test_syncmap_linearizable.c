@@ -58,64 +58,54 @@ enum {
 /* The sync map as lincheck sees it                                          */
 /* ------------------------------------------------------------------------ */
 
-/* The real key of key number k: edge values and ordinary ones. */
-static const uint64_t real_keys[LC_MAX_KEYS] = {
-    0, UINT64_MAX, 1, 0x8000000000000000ull, 42, 0xDEADBEEFull, 1ull << 32, 7,
-};
-
-static const void *key_of(uint64_t k)
-{
-    return &real_keys[k];
-}
-
 static bool sm_load(void *m, uint64_t k, uint64_t *val)
 {
-    bool found = gomap_sync_load(m, key_of(k), val);
+    bool found = gomap_sync_load(m, lincheck_key(k), val);
     CHECK_MSG(found || *val == 0, "load of an absent key gave %" PRIu64, *val);
     return found;
 }
 
 static void sm_store(void *m, uint64_t k, uint64_t val)
 {
-    CHECK_EQ(gomap_sync_store(m, key_of(k), &val), 0);
+    CHECK_EQ(gomap_sync_store(m, lincheck_key(k), &val), 0);
 }
 
 static bool sm_swap(void *m, uint64_t k, uint64_t val, uint64_t *prev)
 {
     bool loaded = true;
-    CHECK_EQ(gomap_sync_swap(m, key_of(k), &val, prev, &loaded), 0);
+    CHECK_EQ(gomap_sync_swap(m, lincheck_key(k), &val, prev, &loaded), 0);
     return loaded;
 }
 
 static bool sm_load_or_store(void *m, uint64_t k, uint64_t val, uint64_t *actual)
 {
     bool loaded = true;
-    CHECK_EQ(gomap_sync_load_or_store(m, key_of(k), &val, actual, &loaded), 0);
+    CHECK_EQ(gomap_sync_load_or_store(m, lincheck_key(k), &val, actual, &loaded), 0);
     return loaded;
 }
 
 static bool sm_load_and_delete(void *m, uint64_t k, uint64_t *val)
 {
-    bool found = gomap_sync_load_and_delete(m, key_of(k), val);
+    bool found = gomap_sync_load_and_delete(m, lincheck_key(k), val);
     CHECK_MSG(found || *val == 0, "load_and_delete of an absent key gave %" PRIu64, *val);
     return found;
 }
 
 static void sm_delete(void *m, uint64_t k)
 {
-    gomap_sync_delete(m, key_of(k));
+    gomap_sync_delete(m, lincheck_key(k));
 }
 
 static bool sm_compare_and_swap(void *m, uint64_t k, uint64_t old, uint64_t new_val)
 {
-    int rc = gomap_sync_compare_and_swap(m, key_of(k), &old, &new_val);
+    int rc = gomap_sync_compare_and_swap(m, lincheck_key(k), &old, &new_val);
     CHECK_MSG(rc == 0 || rc == 1, "compare_and_swap returned %d", rc);
     return rc == 1;
 }
 
 static bool sm_compare_and_delete(void *m, uint64_t k, uint64_t old)
 {
-    return gomap_sync_compare_and_delete(m, key_of(k), &old);
+    return gomap_sync_compare_and_delete(m, lincheck_key(k), &old);
 }
 
 static void sm_clear(void *m)

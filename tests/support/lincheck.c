@@ -1106,3 +1106,9 @@ lc_outcome lincheck_run(const lc_adapter *a, void *obj, const lc_config *cfg)
     free(plans);
     return out;
 }
+
+static const uint64_t real_keys[LC_MAX_KEYS] = {
+    0, UINT64_MAX, 1, 0x8000000000000000ull, 42, 0xDEADBEEFull, 1ull << 32, 7,
+};
+
+const void *lincheck_key(uint64_t k) { return &real_keys[k]; }

@@ -56,6 +56,11 @@ typedef enum lc_kind {
     LC_KIND_COUNT
 } lc_kind;
 
+/* The u64 key an adapter passes to its map for key number k (0 ..
+ * LC_MAX_KEYS-1): edge values (0, UINT64_MAX, the top bit, 2^32) and
+ * ordinary ones, so the histories also cross the hash's edge cases. */
+const void *lincheck_key(uint64_t k);
+
 /* The model's state: byte k is 0 when key k is absent, else its value + 1. */
 typedef uint64_t lc_state;
 
