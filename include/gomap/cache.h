@@ -248,8 +248,12 @@ typedef struct gomap_cache_stats {
     unsigned shards;
 } gomap_cache_stats_t;
 
-/* 0 or -EINVAL (NULL c or out).
- * Context: each shard's lock in turn, briefly. */
+/* 0 or -EINVAL (NULL c or out). O(shards): it walks no entries. Each
+ * shard's figures are those of its last call to return; the sum is not
+ * taken at one instant while calls run.
+ * Context: takes no lock and never waits (relaxed loads of per-shard
+ * counters, which their shard's lock holder writes); callable anywhere,
+ * on_remove and loaders included. */
 GOMAP_API int gomap_cache_stats(gomap_cache_t *c, gomap_cache_stats_t *out);
 
 /* Checks every shard: its core map (gomap_validate), that map and entry

@@ -85,6 +85,7 @@ static int shard_init(gomap_cache_t *c, struct cache_shard *s, unsigned idx, uin
         shard_destroy(c, s);
         return -ENOMEM;
     }
+    gomap__cache_publish(s);
     return 0;
 }
 
@@ -240,9 +241,9 @@ bool gomap_cache_get(gomap_cache_t *c, const void *key, void *val_out)
         }
     }
     if (hit) {
-        s->n.hits++;
+        cache_count(&s->n.hits, 1);
     } else {
-        s->n.misses++;
+        cache_count(&s->n.misses, 1);
         gomap__policy_miss(c, s, hash);
     }
     cache_unlock(s);
@@ -355,7 +356,7 @@ static void store_in_place(gomap_cache_t *c, struct cache_shard *s, uint32_t i, 
                            struct cache_notify *nl)
 {
     struct cache_entry *e = entry_at(c, s, i);
-    s->n.removed[entry_live(e, now) ? GOMAP_CACHE_REPLACED : GOMAP_CACHE_EXPIRED]++;
+    cache_count(&s->n.removed[entry_live(e, now) ? GOMAP_CACHE_REPLACED : GOMAP_CACHE_EXPIRED], 1);
     gomap__policy_hit(c, s, i, hash);
     if (c->lay.val_size)
         memcpy(entry_val(c, e), val, c->lay.val_size);
@@ -392,7 +393,7 @@ static int store_replacing(gomap_cache_t *c, struct cache_shard *s, slot_ref at,
     /* The old entry is no longer in the map: detach it by hand. */
     gomap__wheel_cancel(c, s, i);
     s->cost -= old->cost;
-    s->n.removed[cause]++;
+    cache_count(&s->n.removed[cause], 1);
     gomap__cache_entry_detach(c, s, i, cause, nl);
     gomap__policy_evict(c, s, j, nl);
     return 0;
@@ -414,10 +415,10 @@ int gomap__cache_store(gomap_cache_t *c, struct cache_shard *s, const void *key,
         store_in_place(c, s, i, hash, val, deadline, cost, now, nl);
     }
     if (rc) {
-        s->n.rejected++;
+        cache_count(&s->n.rejected, 1);
         return rc;
     }
-    s->n.sets++;
+    cache_count(&s->n.sets, 1);
     /* After the store, so that a set that fails has changed nothing (not
      * even reclaimed an expired entry). */
     if (wheel_due(&s->wheel, now))

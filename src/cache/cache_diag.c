@@ -28,25 +28,33 @@ static size_t shard_bytes(const struct cache_shard *s)
 static void add_shard(gomap_cache_stats_t *o, const struct cache_shard *s)
 {
     const struct cache_counters *n = &s->n;
-    o->hits += n->hits;
-    o->misses += n->misses;
-    o->loads += n->loads;
-    o->load_failures += n->load_failures;
-    o->load_ns += n->load_ns;
-    o->load_waits += n->load_waits;
-    o->sets += n->sets;
-    o->rejected += n->rejected;
+    o->hits += load_relaxed(&n->hits);
+    o->misses += load_relaxed(&n->misses);
+    o->loads += load_relaxed(&n->loads);
+    o->load_failures += load_relaxed(&n->load_failures);
+    o->load_ns += load_relaxed(&n->load_ns);
+    o->load_waits += load_relaxed(&n->load_waits);
+    o->sets += load_relaxed(&n->sets);
+    o->rejected += load_relaxed(&n->rejected);
     for (unsigned k = 0; k < 5; k++)
-        o->removed[k] += n->removed[k];
-    o->entries += layer_len(s->map);
-    o->cost += s->cost;
-    if (n->drift_max > o->wheel_drift_max_ns)
-        o->wheel_drift_max_ns = n->drift_max;
-    o->wheel_drift_sum_ns += n->drift_sum;
-    o->wheel_cascades += n->cascades;
-    o->maintenance_runs += n->maint_runs;
-    o->maintenance_ns += n->maint_ns;
-    o->bytes_held += shard_bytes(s);
+        o->removed[k] += load_relaxed(&n->removed[k]);
+    o->entries += (size_t)load_relaxed(&s->pub.entries);
+    o->cost += load_relaxed(&s->pub.cost);
+    uint64_t drift_max = load_relaxed(&n->drift_max);
+    if (drift_max > o->wheel_drift_max_ns)
+        o->wheel_drift_max_ns = drift_max;
+    o->wheel_drift_sum_ns += load_relaxed(&n->drift_sum);
+    o->wheel_cascades += load_relaxed(&n->cascades);
+    o->maintenance_runs += load_relaxed(&n->maint_runs);
+    o->maintenance_ns += load_relaxed(&n->maint_ns);
+    o->bytes_held += (size_t)load_relaxed(&s->pub.bytes);
+}
+
+void gomap__cache_publish(struct cache_shard *s)
+{
+    store_relaxed(&s->pub.entries, (uint64_t)layer_len(s->map));
+    store_relaxed(&s->pub.cost, s->cost);
+    store_relaxed(&s->pub.bytes, (uint64_t)shard_bytes(s));
 }
 
 int gomap_cache_stats(gomap_cache_t *c, gomap_cache_stats_t *out)
@@ -54,17 +62,12 @@ int gomap_cache_stats(gomap_cache_t *c, gomap_cache_stats_t *out)
     if (!c || !out)
         return -EINVAL;
     memset(out, 0, sizeof *out);
-    for (unsigned k = 0; k < c->nshards; k++) {
-        struct cache_shard *s = &c->shards[k];
-        cache_lock(s);
-        add_shard(out, s);
-        if (k == 0)
-            out->window_share = s->pol.max_cost ? s->pol.share : 0;
-        cache_unlock(s);
-    }
+    for (unsigned k = 0; k < c->nshards; k++)
+        add_shard(out, &c->shards[k]);
     out->rejected += load_relaxed(&c->invalid);
     out->max_cost = c->max_cost;
     out->shards = c->nshards;
+    out->window_share = c->max_cost ? (double)load_relaxed(&c->window_permille) / 1000.0 : 0;
     out->bytes_held += sizeof *c + 64 + c->nshards * sizeof(struct cache_shard);
     return 0;
 }
@@ -236,7 +239,8 @@ int gomap_cache_dump(gomap_cache_t *c, FILE *out)
                      "by level, worked off to %" PRIu64 " ns, %" PRIu64 " hits %" PRIu64 " misses\n",
                 k, layer_len(s->map), s->cost, s->max_cost, p->max_cost ? p->share : 0.0,
                 p->qcost[Q_WINDOW], p->qcost[Q_PROBATION], p->qcost[Q_PROTECTED], lv[0], lv[1],
-                lv[2], lv[3], lv[4], s->wheel.done, s->n.hits, s->n.misses);
+                lv[2], lv[3], lv[4], s->wheel.done, load_relaxed(&s->n.hits),
+                load_relaxed(&s->n.misses));
         cache_unlock(s);
     }
     return gomap__out_finish(out);
@@ -259,7 +263,8 @@ static void gather(gomap_cache_t *c, struct view *v)
         struct cache_shard *s = &c->shards[k];
         size_t lv[WHEEL_LEVELS];
         cache_lock(s);
-        v->ops[k] = (double)(s->n.hits + s->n.misses + s->n.sets);
+        v->ops[k] = (double)(load_relaxed(&s->n.hits) + load_relaxed(&s->n.misses) +
+                             load_relaxed(&s->n.sets));
         v->fill[k] = s->max_cost ? (double)s->cost / (double)s->max_cost
                                  : (double)layer_len(s->map);
         wheel_levels(c, s, lv);

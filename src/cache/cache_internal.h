@@ -71,6 +71,8 @@ struct cache_entry {
     uint16_t wbucket;   /* level * 64 + slot, or WHEEL_NO_BUCKET */
     uint8_t queue;      /* enum cache_queue */
     uint8_t cause;      /* gomap_cache_cause, when detached */
+    uint8_t used;       /* hit since it last reached its list's oldest end
+                           (policy.c: a second chance instead of a move) */
 };
 
 /* A shard's entries: chunks of 2^chunk_shift entries of `size` bytes. The
@@ -122,10 +124,19 @@ struct cache_policy {
 
 /* ---- counters ------------------------------------------------------------------- */
 
+/* A shard's counters and its published gauges: written only by the
+ * holder of the shard's lock, read by stats with no lock (relaxed loads;
+ * a scrape never waits for a get). The gauges copy what the lock protects
+ * (gomap__cache_publish, before each write releases the shard), so once a
+ * call has returned they are exact. */
 struct cache_counters {
-    uint64_t hits, misses, loads, load_failures, load_ns, load_waits, sets, rejected;
-    uint64_t removed[5];
-    uint64_t drift_max, drift_sum, cascades, maint_runs, maint_ns, ops;
+    _Atomic uint64_t hits, misses, loads, load_failures, load_ns, load_waits, sets, rejected;
+    _Atomic uint64_t removed[5];
+    _Atomic uint64_t drift_max, drift_sum, cascades, maint_runs, maint_ns;
+};
+
+struct cache_gauges {
+    _Atomic uint64_t entries, cost, bytes;
 };
 
 /* ---- a shard -------------------------------------------------------------------- */
@@ -143,6 +154,7 @@ struct cache_shard {
     uint64_t max_cost;         /* 0 = unbounded */
     size_t bytes;              /* bytes held besides the core maps */
     struct cache_counters n;
+    struct cache_gauges pub;   /* map length, cost, bytes held */
 } __attribute__((aligned(64)));
 
 struct gomap_cache {
@@ -185,6 +197,13 @@ static inline uint64_t cache_hash(const gomap_cache_t *c, const void *key)
 static inline struct cache_shard *cache_shard_for(const gomap_cache_t *c, uint64_t hash)
 {
     return &c->shards[(hash >> CACHE_SHARD_SHIFT) & c->mask];
+}
+
+/* Adds d to a counter of a shard held by the caller (its only writer: a
+ * relaxed load and store, no atomic read-modify-write). */
+static inline void cache_count(_Atomic uint64_t *n, uint64_t d)
+{
+    store_relaxed(n, load_relaxed(n) + d);
 }
 
 static inline void cache_lock(struct cache_shard *s) { pthread_mutex_lock(&s->mu); }
@@ -349,6 +368,10 @@ void gomap__cache_entry_remove_unhashed(gomap_cache_t *c, struct cache_shard *s,
  * entry on nl (no lock held), then frees them under the lock again and
  * releases it. Without anything on nl it only releases the lock. */
 void gomap__cache_unlock_notify(gomap_cache_t *c, struct cache_notify *nl);
+
+/* Copies the shard's length, cost and bytes held to its gauges (s held);
+ * every call that changes them does so before it releases the shard. */
+void gomap__cache_publish(struct cache_shard *s);
 
 /* ---- keyed calls ------------------------------------------------------------------ */
 

@@ -87,7 +87,7 @@ static int load_wait(gomap_cache_t *c, struct cache_shard *s, struct cache_load 
         gomap__report(NULL, MSG_LOADER_SELF_WAIT, 0, GOMAP_CALLER, NULL, NULL);
     }
     l->refs++;
-    s->n.load_waits++;
+    cache_count(&s->n.load_waits, 1);
     while (!l->done)
         pthread_cond_wait(&l->done_cv, &s->mu);
     int rc = l->result;
@@ -108,11 +108,11 @@ static int load_run(gomap_cache_t *c, struct cache_shard *s, struct cache_load *
     uint64_t spent = cache_mono_ns() - t0, now = cache_now(c);
     cache_lock(s);
     gomap__remove_hashed(s->loads, key, hash);
-    s->n.load_ns += spent;
+    cache_count(&s->n.load_ns, spent);
     if (rc) {
-        s->n.load_failures++;
+        cache_count(&s->n.load_failures, 1);
     } else {
-        s->n.loads++;
+        cache_count(&s->n.loads, 1);
         uint64_t deadline = gomap__cache_deadline(c, ttl, now);
         if (deadline) {
             rc = gomap__cache_store(c, s, key, hash, l->val, deadline, 1, now, nl);
@@ -140,11 +140,11 @@ int gomap_cache_get_or_load(gomap_cache_t *c, const void *key, void *val_out,
             if (val_out && vs)
                 memcpy(val_out, entry_val(c, entry_at(c, s, op.i)), vs);
             gomap__policy_hit(c, s, op.i, op.hash);
-            s->n.hits++;
+            cache_count(&s->n.hits, 1);
             cache_unlock(s);
             return 1;
         }
-        s->n.misses++;
+        cache_count(&s->n.misses, 1);
         gomap__policy_miss(c, s, op.hash);
         rc = loads_map(c, s);
         struct cache_load *l = rc ? NULL : load_find(s, key, op.hash);

@@ -37,8 +37,8 @@ void gomap__cache_shard_maintain(gomap_cache_t *c, struct cache_shard *s)
         cache_lock(s);
         uint64_t t0 = cache_mono_ns();
         done = gomap__wheel_advance(c, s, now, SLICE_ENTRIES, &nl);
-        s->n.maint_runs++;
-        s->n.maint_ns += cache_mono_ns() - t0;
+        cache_count(&s->n.maint_runs, 1);
+        cache_count(&s->n.maint_ns, cache_mono_ns() - t0);
         gomap__cache_unlock_notify(c, &nl);
     }
 }

@@ -25,7 +25,7 @@ void gomap__cache_entry_remove(gomap_cache_t *c, struct cache_shard *s, uint32_t
     gomap__wheel_cancel(c, s, i);
     gomap__policy_unlink(c, s, i);
     s->cost -= e->cost;
-    s->n.removed[cause]++;
+    cache_count(&s->n.removed[cause], 1);
     gomap__cache_entry_detach(c, s, i, cause, nl);
 }
 
@@ -58,6 +58,7 @@ void gomap__cache_entry_remove_unhashed(gomap_cache_t *c, struct cache_shard *s,
 void gomap__cache_unlock_notify(gomap_cache_t *c, struct cache_notify *nl)
 {
     struct cache_shard *s = nl->s;
+    gomap__cache_publish(s);
     if (nl->n == 0) {
         cache_unlock(s);
         return;
@@ -76,6 +77,7 @@ void gomap__cache_unlock_notify(gomap_cache_t *c, struct cache_notify *nl)
         gomap__cache_entry_free(c, s, i);
         i = next;
     }
+    gomap__cache_publish(s);
     cache_unlock(s);
     notify_init(nl, s);
 }

@@ -5,7 +5,12 @@
  * The lists (newest first): a window LRU that takes every new entry; a
  * main part split into probation and protected (up to 80 % of main's
  * cost). A hit in probation promotes the entry to protected, whose
- * overflow is demoted to probation's newest end. When the window's cost
+ * overflow is demoted to probation's newest end. A hit in the window or in
+ * protected only marks the entry (`used`); an entry found marked at its
+ * list's oldest end goes back to the newest, unmarked. That is LRU order
+ * as CLOCK keeps it: a hit on a hot entry writes nothing (it is marked
+ * already) and touches no neighbour, so hits stay cheap and, with two
+ * threads on one shard, share its cache lines instead of bouncing them. When the window's cost
  * exceeds its share, its oldest entry becomes a candidate for the main
  * part: it goes to probation and, while the shard is over its bound, duels
  * probation's oldest entry (the victim): the one with the higher estimated
@@ -92,6 +97,7 @@ static void push(gomap_cache_t *c, struct cache_shard *s, unsigned q, uint32_t i
     gomap__clist_push_newest(c, s, &s->pol.q[q], LINKS_POLICY, i);
     s->pol.qcost[q] += e->cost;
     e->queue = (uint8_t)q;
+    e->used = 0;
 }
 
 void gomap__policy_unlink(gomap_cache_t *c, struct cache_shard *s, uint32_t i)
@@ -113,11 +119,30 @@ static void move(gomap_cache_t *c, struct cache_shard *s, unsigned q, uint32_t i
     push(c, s, q, i);
 }
 
+/* The oldest entry of list q that has not been hit since it was last
+ * here: each hit one on the way goes back to the newest end, unmarked (a
+ * second chance, as a hit would have moved it under plain LRU). Ends: each
+ * mark is spent once, so a list of n entries takes at most n moves.
+ * CACHE_NONE if q is empty. */
+static uint32_t oldest_unused(gomap_cache_t *c, struct cache_shard *s, unsigned q)
+{
+    for (;;) {
+        uint32_t i = s->pol.q[q].oldest;
+        if (i == CACHE_NONE || !entry_at(c, s, i)->used)
+            return i;
+        move(c, s, q, i);
+    }
+}
+
 static void demote_protected(gomap_cache_t *c, struct cache_shard *s)
 {
     struct cache_policy *p = &s->pol;
-    while (p->qcost[Q_PROTECTED] > p->protected_max && p->q[Q_PROTECTED].oldest != CACHE_NONE)
-        move(c, s, Q_PROBATION, p->q[Q_PROTECTED].oldest);
+    while (p->qcost[Q_PROTECTED] > p->protected_max) {
+        uint32_t i = oldest_unused(c, s, Q_PROTECTED);
+        if (i == CACHE_NONE)
+            break;
+        move(c, s, Q_PROBATION, i);
+    }
 }
 
 /* ---- the window's share ---------------------------------------------------------------- */
@@ -179,8 +204,8 @@ void gomap__policy_hit(gomap_cache_t *c, struct cache_shard *s, uint32_t i, uint
     if (e->queue == Q_PROBATION) {
         move(c, s, Q_PROTECTED, i);
         demote_protected(c, s);
-    } else if (s->pol.q[e->queue].newest != i) { /* a hot key often is already */
-        move(c, s, e->queue, i);
+    } else if (!e->used) { /* a hot key is marked already: no write */
+        e->used = 1;
     }
 }
 
@@ -229,7 +254,7 @@ static void evict(gomap_cache_t *c, struct cache_shard *s, uint32_t self,
 {
     struct cache_policy *p = &s->pol;
     while (p->qcost[Q_WINDOW] > p->window_max) {
-        uint32_t cand = p->q[Q_WINDOW].oldest;
+        uint32_t cand = oldest_unused(c, s, Q_WINDOW);
         if (cand == self || cand == CACHE_NONE)
             break;
         move(c, s, Q_PROBATION, cand);

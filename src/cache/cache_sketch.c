@@ -80,20 +80,30 @@ void gomap__sketch_free(cache_sketch *s, const gomap_allocator *a)
     s->words = NULL;
 }
 
-/* The word index and nibble shift of the key's counter in `row` (h: the
- * key's hash mixed with the seed). The four counters of a key share
- * one 64-byte block of 8 words (as in Caffeine's FrequencySketch), so an
- * increment or an estimate touches one cache line instead of four: the
- * block comes from the seeded hash, and each row's counter from a byte of
- * a second mix of it (one bit: which of the row's two words in the block;
- * four bits: which nibble). */
-static size_t slot(const cache_sketch *s, uint64_t h, unsigned row, unsigned *shift)
+/* Where a key's counters are (h: the key's hash mixed with the seed). The
+ * four counters of a key share one 64-byte block of 8 words (as in
+ * Caffeine's FrequencySketch), so an increment or an estimate touches one
+ * cache line instead of four: the block comes from h, and row r's counter
+ * from byte r of a second mix of h (one bit: which of the row's two words
+ * in the block; four bits: which nibble). */
+typedef struct {
+    uint64_t *block;
+    uint64_t picks; /* byte r picks row r's counter */
+} sketch_spot;
+
+static sketch_spot spot(const cache_sketch *s, uint64_t hash)
 {
+    uint64_t h = cache_mix64(hash ^ s->seed);
     size_t blocks = s->width / 32; /* width / 4 words, 8 a block */
-    size_t block = (size_t)(h & (blocks - 1)) * 8;
-    unsigned byte = (unsigned)(cache_mix64(h) >> (row * 8)) & 0xff;
-    *shift = ((byte >> 1) & 15) * 4;
-    return block + (size_t)row * 2 + (byte & 1);
+    return (sketch_spot){s->words + (size_t)(h & (blocks - 1)) * 8, cache_mix64(h)};
+}
+
+/* Row r's counter in the block: its word (through *word) and nibble shift. */
+static unsigned counter(sketch_spot sp, unsigned r, uint64_t **word)
+{
+    unsigned byte = (unsigned)(sp.picks >> (r * 8)) & 0xff;
+    *word = sp.block + r * 2 + (byte & 1);
+    return ((byte >> 1) & 15) * 4;
 }
 
 static void halve(cache_sketch *s)
@@ -106,13 +116,13 @@ static void halve(cache_sketch *s)
 
 void gomap__sketch_increment(cache_sketch *s, uint64_t hash)
 {
-    uint64_t h = cache_mix64(hash ^ s->seed);
+    sketch_spot sp = spot(s, hash);
     int added = 0;
     for (unsigned r = 0; r < ROWS; r++) {
-        unsigned sh;
-        size_t w = slot(s, h, r, &sh);
-        if (((s->words[w] >> sh) & 15) < 15) {
-            s->words[w] += 1ull << sh;
+        uint64_t *w;
+        unsigned sh = counter(sp, r, &w);
+        if (((*w >> sh) & 15) < 15) {
+            *w += 1ull << sh;
             added = 1;
         }
     }
@@ -122,12 +132,12 @@ void gomap__sketch_increment(cache_sketch *s, uint64_t hash)
 
 unsigned gomap__sketch_frequency(const cache_sketch *s, uint64_t hash)
 {
-    uint64_t h = cache_mix64(hash ^ s->seed);
+    sketch_spot sp = spot(s, hash);
     unsigned f = 15;
     for (unsigned r = 0; r < ROWS; r++) {
-        unsigned sh;
-        size_t w = slot(s, h, r, &sh);
-        unsigned v = (unsigned)(s->words[w] >> sh) & 15;
+        uint64_t *w;
+        unsigned sh = counter(sp, r, &w);
+        unsigned v = (unsigned)(*w >> sh) & 15;
         f = v < f ? v : f;
     }
     return f;

@@ -107,12 +107,12 @@ static bool visit(gomap_cache_t *c, struct cache_shard *s, uint16_t b, uint64_t 
             fetch_sub_relaxed(&c->scheduled, 1);
         if (!entry_live(e, now)) {
             uint64_t drift = now - e->deadline;
-            s->n.drift_sum += drift;
-            if (drift > s->n.drift_max)
-                s->n.drift_max = drift;
+            cache_count(&s->n.drift_sum, drift);
+            if (drift > load_relaxed(&s->n.drift_max))
+                store_relaxed(&s->n.drift_max, drift);
             gomap__cache_entry_remove_unhashed(c, s, i, GOMAP_CACHE_EXPIRED, nl);
         } else {
-            s->n.cascades++;
+            cache_count(&s->n.cascades, 1);
             gomap__wheel_schedule(c, s, i, now);
         }
     }

@@ -12,8 +12,9 @@
  *   test_over_bound        threads set, set_cost, get, delete and
  *                          get_or_load random keys of a key space far larger
  *                          than max_cost (1 shard; 8 shards), while a
- *                          sampler thread reads gomap_cache_stats and len:
- *                          stats.cost never exceeds max_cost, len never
+ *                          sampler thread reads gomap_cache_stats (no lock)
+ *                          and len: stats.cost never exceeds max_cost, the
+ *                          counters never go back, len never
  *                          exceeds it (unit costs); every value read is
  *                          whole and belongs to its key; on_remove never
  *                          reports EXPIRED (no TTL); at the end validate
@@ -279,11 +280,17 @@ static void *sampler_thread(void *arg)
 {
     sampler *s = arg;
     bound_run *run = s->run;
+    gomap_cache_stats_t prev = {0};
     pthread_barrier_wait(&run->start);
     while (atomic_load_explicit(&run->running, memory_order_acquire)) {
         gomap_cache_stats_t st = cachecheck_stats(run->c);
         CHECK_MSG(st.cost <= run->max_cost, "sampled stats.cost %" PRIu64 " over max_cost %"
                   PRIu64, st.cost, run->max_cost);
+        /* Read with no lock, the counters still only grow. */
+        CHECK(st.hits >= prev.hits && st.misses >= prev.misses && st.sets >= prev.sets);
+        for (unsigned k = 1; k < 5; k++)
+            CHECK(st.removed[k] >= prev.removed[k]);
+        prev = st;
         if (st.cost > s->max_seen)
             s->max_seen = st.cost;
         if (!run->costs) {
