@@ -7,7 +7,8 @@
  * >= 4 x the capacity. A key's 4 counters share one 64-byte block, so an
  * access touches one cache line. A key's estimate is the least of its 4
  * counters. Every `sample` (10 x the
- * capacity) increments, every counter is halved, which ages the history.
+ * capacity) increments, every counter is halved (in effect at once; in
+ * work, spread over the increments that follow), which ages the history.
  *
  * Keys are 64-bit hashes from the map's hasher. Each row's index is still a
  * mix of the hash with the sketch's seed, so a caller who can choose keys
@@ -52,10 +53,16 @@ static inline bool cache_admit(unsigned cand_freq, unsigned victim_freq, uint64_
 }
 
 typedef struct cache_sketch {
-    uint64_t *words; /* 4 rows of width / 16 words, 16 counters a word */
-    size_t width;    /* counters per row, a power of two >= 16 */
+    uint64_t *words; /* 4 rows of width / 16 words, 16 counters a word,
+                        then the blocks' marks (one allocation) */
+    uint64_t *marks; /* a bit a 64-byte block: halved since the last
+                        sample completed (when equal to parity) */
+    size_t width;    /* counters per row, a power of two >= 32 */
     uint64_t seed;
     size_t additions, sample; /* increments since the last halving; its period */
+    size_t swept;             /* the next block the halving sweep looks at
+                                 (the block count: no sweep in progress) */
+    unsigned parity;          /* flips when a sample completes */
 } cache_sketch;
 
 /* Sized for `capacity` entries (at least 1), all counts 0, row indices
@@ -73,8 +80,10 @@ int gomap__sketch_ensure(cache_sketch *s, size_t capacity, const gomap_allocator
  * ignored. */
 void gomap__sketch_free(cache_sketch *s, const gomap_allocator *a);
 
-/* Counts one occurrence of the key of this hash; halves every counter when
- * it completes a sample. */
+/* Counts one occurrence of the key of this hash. When it completes a
+ * sample, every counter is halved: in effect at once (every later read
+ * and write sees the halved counts), in work a few blocks an increment
+ * (O(1) per call). */
 void gomap__sketch_increment(cache_sketch *s, uint64_t hash);
 
 /* The estimated count of the key of this hash, 0..15: the least of its 4

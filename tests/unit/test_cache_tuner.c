@@ -3,7 +3,8 @@
  * and window tuner (src/cache/cache_tuner.h), internal modules of the cache.
  *
  * Sketch: a key incremented k times is estimated at least min(k, 15) and
- * saturates at 15; the counts halve when a sample completes; growing
+ * saturates at 15; the counts halve when a sample completes, by a sweep
+ * of a few blocks an increment that ends within capacity / 8; growing
  * restarts the counts and keeps working; out of memory (init and grow)
  * leaves the sketch unchanged and usable, and the bytes it reports are the
  * bytes it holds.
@@ -43,7 +44,9 @@ static void test_sketch_counts(void)
     CHECK_EQ(gomap__sketch_init(&s, 1000, seed, NULL), 0);
     CHECK_EQ(s.sample, 10000);
     CHECK(s.width >= 4000 && (s.width & (s.width - 1)) == 0);
-    CHECK_EQ(gomap__sketch_bytes(&s), s.width / 16 * 4 * sizeof(uint64_t));
+    /* 4 rows of width / 16 words, and a mark bit a 64-byte block. */
+    size_t mark_words = (s.width / 32 + 63) / 64;
+    CHECK_EQ(gomap__sketch_bytes(&s), (s.width / 16 * 4 + mark_words) * sizeof(uint64_t));
     /* Key k is incremented k % 21 times: 0..20, some past saturation; 1000
      * increments stay below the sample, so nothing is halved. */
     for (uint64_t k = 0; k < 100; k++)
@@ -75,8 +78,9 @@ static void test_sketch_halving(void)
     for (int i = 0; i < 15; i++)
         gomap__sketch_increment(&s, hot);
     CHECK_EQ(gomap__sketch_frequency(&s, hot), 15);
-    /* Other keys until the sample completes: then every counter halves
-     * (hot's 15s become 7s) and the count of additions too. */
+    /* Other keys until the sample completes: then the count of additions
+     * and every counter halve (hot's 15s become 7s), in effect at once,
+     * in work by a sweep the next increments carry out. */
     size_t before = s.additions;
     uint64_t k = 0;
     while (s.additions >= before) {
@@ -85,6 +89,10 @@ static void test_sketch_halving(void)
         gomap__sketch_increment(&s, key_hash(k++));
     }
     CHECK_EQ(s.additions, s.sample / 2);
+    CHECK_EQ(s.swept, 0);
+    CHECK_EQ(gomap__sketch_frequency(&s, hot), 7);
+    gomap__sketch_increment(&s, key_hash(k++)); /* 2 blocks: swept in one */
+    CHECK_EQ(s.swept, s.width / 32);
     CHECK_EQ(gomap__sketch_frequency(&s, hot), 7);
     /* Saturated counters are not counted as additions: a key at 15 alone
      * does not age the sketch. */
@@ -94,6 +102,49 @@ static void test_sketch_halving(void)
         gomap__sketch_increment(&t, hot);
     CHECK_EQ(gomap__sketch_frequency(&t, hot), 15);
     gomap__sketch_free(&t, NULL);
+    gomap__sketch_free(&s, NULL);
+}
+
+/* A wide sketch halves over many increments, a few blocks each, and is
+ * done within capacity / 8 of them; every estimate reads halved from the
+ * moment the sample completes, swept or not. */
+enum { PROBES = 1000 };
+
+static void test_sketch_halving_sweep(void)
+{
+    cache_sketch s;
+    CHECK_EQ(gomap__sketch_init(&s, 1024, seed, NULL), 0);
+    size_t blocks = s.width / 32;
+    CHECK(blocks >= 64);
+    /* Probe keys with counts 0..15, then fill until one increment short
+     * of the sample. */
+    static unsigned before[PROBES];
+    for (uint64_t p = 0; p < PROBES; p++)
+        for (uint64_t i = 0; i < p % 16; i++)
+            gomap__sketch_increment(&s, key_hash(1000000 + p));
+    uint64_t k = 0;
+    while (s.additions + 1 < s.sample)
+        gomap__sketch_increment(&s, key_hash(k++));
+    for (uint64_t p = 0; p < PROBES; p++)
+        before[p] = gomap__sketch_frequency(&s, key_hash(1000000 + p));
+    gomap__sketch_increment(&s, key_hash(k++)); /* completes the sample */
+    CHECK_EQ(s.additions, s.sample / 2);
+    CHECK_EQ(s.swept, 0);
+    /* Halved, though no block has been swept: (c + 1) / 2 where the
+     * completing key shares all four counters. */
+    for (uint64_t p = 0; p < PROBES; p++) {
+        unsigned f = gomap__sketch_frequency(&s, key_hash(1000000 + p));
+        CHECK_MSG(f == before[p] / 2 || f == (before[p] + 1) / 2,
+                  "probe %" PRIu64 ": %u before, %u after the sample", p, before[p], f);
+    }
+    size_t steps = 0;
+    while (s.swept < blocks) {
+        size_t was = s.swept;
+        gomap__sketch_increment(&s, key_hash(k++));
+        CHECK(s.swept > was && s.swept - was <= 2); /* bounded work a call */
+        steps++;
+    }
+    CHECK_MSG(steps <= 1024 / 8, "the sweep took %zu increments", steps);
     gomap__sketch_free(&s, NULL);
 }
 
@@ -317,6 +368,7 @@ int main(void)
     seed = test_seed();
     RUN(test_sketch_counts);
     RUN(test_sketch_halving);
+    RUN(test_sketch_halving_sweep);
     RUN(test_sketch_ensure);
     RUN(test_sketch_enomem);
     RUN(test_tuner_recency);
