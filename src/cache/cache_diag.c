@@ -50,11 +50,19 @@ static void add_shard(gomap_cache_stats_t *o, const struct cache_shard *s)
     o->bytes_held += (size_t)load_relaxed(&s->pub.bytes);
 }
 
+/* Stores v unless the gauge holds it already: an overwrite in place
+ * changes none of them, and then dirties no cache line. */
+static void gauge_set(_Atomic uint64_t *g, uint64_t v)
+{
+    if (load_relaxed(g) != v)
+        store_relaxed(g, v);
+}
+
 void gomap__cache_publish(struct cache_shard *s)
 {
-    store_relaxed(&s->pub.entries, (uint64_t)layer_len(s->map));
-    store_relaxed(&s->pub.cost, s->cost);
-    store_relaxed(&s->pub.bytes, (uint64_t)shard_bytes(s));
+    gauge_set(&s->pub.entries, (uint64_t)layer_len(s->map));
+    gauge_set(&s->pub.cost, s->cost);
+    gauge_set(&s->pub.bytes, (uint64_t)shard_bytes(s));
 }
 
 int gomap_cache_stats(gomap_cache_t *c, gomap_cache_stats_t *out)
