@@ -218,6 +218,10 @@ GOMAP_API unsigned gomap_cache_shards(const gomap_cache_t *c);
 
 /* ---- diagnostics -------------------------------------------------------- */
 
+/* Buckets of gomap_cache_stats_t.evict_batches: batches of 1, 2, 3-4,
+ * 5-8, ... 65-128, and over 128. */
+#define GOMAP_CACHE_BATCH_BUCKETS 9
+
 /* Counters since creation, summed over shards (exact once the cache is
  * quiet). */
 typedef struct gomap_cache_stats {
@@ -242,6 +246,22 @@ typedef struct gomap_cache_stats {
     uint64_t wheel_cascades;       /* entries moved down a wheel level */
     uint64_t maintenance_runs;     /* slices of maintenance work */
     uint64_t maintenance_ns;       /* total time in those slices */
+    unsigned write_budget_max;     /* wheel entries a write works off when a
+                                      tick has passed, now: the largest
+                                      over shards (8 .. 512; it doubles
+                                      while writes leave the wheel over 2
+                                      ticks behind, halves once they need
+                                      under a quarter of it) */
+    uint64_t write_budget_raises;  /* doublings of a shard's write budget */
+    uint64_t write_budget_cuts;    /* halvings */
+    uint64_t wheel_lag_max_ns;     /* the most a wheel was behind the clock
+                                      when its budget was raised */
+    uint64_t evict_batches[GOMAP_CACHE_BATCH_BUCKETS];
+                                   /* calls that evicted entries to respect
+                                      max_cost, by how many: [i] counts
+                                      those that evicted n with
+                                      2^(i-1) < n <= 2^i (i = 0: exactly 1),
+                                      the last bucket every n over 2^(i-1) */
     double window_share;           /* the eviction policy's window now
                                       (share of the bound), shard 0 */
     size_t bytes_held;             /* memory held from the allocator */

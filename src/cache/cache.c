@@ -6,7 +6,8 @@
  * shard's mutex for its whole effect, and releases it through
  * gomap__cache_unlock_notify, which runs on_remove for what the call removed
  * with no lock held. Writes also work off a little of the shard's wheel
- * (WRITE_BUDGET entries) when a tick has passed. The layout and the other
+ * when a tick has passed: 8 entries, more while the wheel falls behind
+ * (gomap__wheel_write_work), never over 512. The layout and the other
  * files are in cache_internal.h.
  */
 #include <errno.h>
@@ -17,11 +18,6 @@
 #include "base/keys.h"
 #include "base/rand.h"
 #include "cache/cache_internal.h"
-
-/* Wheel entries a write works off when a tick has passed: enough to keep
- * up with any write rate that expires what it writes, small enough that a
- * write never stalls on a mass expiry. */
-enum { WRITE_BUDGET = 8 };
 
 /* A bounded cache's automatic shard count never gives a shard less than
  * this much of max_cost. */
@@ -422,7 +418,7 @@ int gomap__cache_store(gomap_cache_t *c, struct cache_shard *s, const void *key,
     /* After the store, so that a set that fails has changed nothing (not
      * even reclaimed an expired entry). */
     if (wheel_due(&s->wheel, now))
-        gomap__wheel_advance(c, s, now, WRITE_BUDGET, nl);
+        gomap__wheel_write_work(c, s, now, nl);
     return 0;
 }
 

@@ -47,6 +47,15 @@ static void add_shard(gomap_cache_stats_t *o, const struct cache_shard *s)
     o->wheel_cascades += load_relaxed(&n->cascades);
     o->maintenance_runs += load_relaxed(&n->maint_runs);
     o->maintenance_ns += load_relaxed(&n->maint_ns);
+    for (unsigned k = 0; k < GOMAP_CACHE_BATCH_BUCKETS; k++)
+        o->evict_batches[k] += load_relaxed(&n->evict_batches[k]);
+    o->write_budget_raises += load_relaxed(&n->budget_raises);
+    o->write_budget_cuts += load_relaxed(&n->budget_cuts);
+    uint64_t lag = load_relaxed(&n->lag_max), budget = load_relaxed(&s->pub.budget);
+    if (lag > o->wheel_lag_max_ns)
+        o->wheel_lag_max_ns = lag;
+    if (budget > o->write_budget_max)
+        o->write_budget_max = (unsigned)budget;
     o->bytes_held += (size_t)load_relaxed(&s->pub.bytes);
 }
 
@@ -63,6 +72,7 @@ void gomap__cache_publish(struct cache_shard *s)
     gauge_set(&s->pub.entries, (uint64_t)layer_len(s->map));
     gauge_set(&s->pub.cost, s->cost);
     gauge_set(&s->pub.bytes, (uint64_t)shard_bytes(s));
+    gauge_set(&s->pub.budget, s->wheel.budget);
 }
 
 int gomap_cache_stats(gomap_cache_t *c, gomap_cache_stats_t *out)

@@ -104,7 +104,14 @@ struct cache_wheel {
     cache_list bucket[WHEEL_LEVELS * WHEEL_SLOTS];
     uint64_t done;      /* every bucket of a tick up to this time is worked off */
     uint64_t scheduled; /* entries on the wheel */
+    unsigned budget;    /* entries a write works off (gomap__wheel_adapt) */
 };
+
+/* The write budget's range: a write that finds a tick passed works off up
+ * to `budget` wheel entries; it doubles while writes leave the wheel more
+ * than WHEEL_BEHIND_TICKS ticks behind the clock, and halves back when a
+ * write's work needed under a quarter of it. */
+enum { WRITE_BUDGET_MIN = 8, WRITE_BUDGET_MAX = 512, WHEEL_BEHIND_TICKS = 2 };
 
 /* ---- the policy ---------------------------------------------------------------- */
 
@@ -133,10 +140,12 @@ struct cache_counters {
     _Atomic uint64_t hits, misses, loads, load_failures, load_ns, load_waits, sets, rejected;
     _Atomic uint64_t removed[5];
     _Atomic uint64_t drift_max, drift_sum, cascades, maint_runs, maint_ns;
+    _Atomic uint64_t budget_raises, budget_cuts, lag_max;
+    _Atomic uint64_t evict_batches[GOMAP_CACHE_BATCH_BUCKETS];
 };
 
 struct cache_gauges {
-    _Atomic uint64_t entries, cost, bytes;
+    _Atomic uint64_t entries, cost, bytes, budget;
 };
 
 /* ---- a shard -------------------------------------------------------------------- */
@@ -298,6 +307,15 @@ static inline bool wheel_due(const struct cache_wheel *w, uint64_t now)
 struct cache_notify;
 bool gomap__wheel_advance(gomap_cache_t *c, struct cache_shard *s, uint64_t now,
                           unsigned budget, struct cache_notify *nl);
+
+/* A write's share of the wheel's work: advances it with the shard's write
+ * budget, then adapts the budget. Behind (the budget ran out with the
+ * wheel more than WHEEL_BEHIND_TICKS ticks behind now): doubles it, up to
+ * WRITE_BUDGET_MAX, counting a raise and the lag. Done with under a
+ * quarter of it used: halves it, down to WRITE_BUDGET_MIN, counting a cut.
+ * At most WRITE_BUDGET_MAX entries a call, so a write stays bounded. */
+void gomap__wheel_write_work(gomap_cache_t *c, struct cache_shard *s, uint64_t now,
+                             struct cache_notify *nl);
 
 /* ---- the policy (cache_policy.c) ------------------------------------------------- */
 

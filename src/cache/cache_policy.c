@@ -236,6 +236,16 @@ static void evict_one(gomap_cache_t *c, struct cache_shard *s, uint32_t i,
     gomap__cache_entry_remove_unhashed(c, s, i, GOMAP_CACHE_EVICTED, nl);
 }
 
+/* Counts a call's eviction batch of n >= 1 entries in its power-of-two
+ * bucket (stats.evict_batches). */
+static void count_batch(struct cache_shard *s, uint64_t n)
+{
+    unsigned b = 0;
+    while (b + 1 < GOMAP_CACHE_BATCH_BUCKETS && n > (1ull << b))
+        b++;
+    cache_count(&s->n.evict_batches[b], 1);
+}
+
 /* The oldest entry of list q that is not `self`, or CACHE_NONE. */
 static uint32_t oldest_but(gomap_cache_t *c, struct cache_shard *s, unsigned q, uint32_t self)
 {
@@ -253,6 +263,7 @@ static void evict(gomap_cache_t *c, struct cache_shard *s, uint32_t self,
                   struct cache_notify *nl)
 {
     struct cache_policy *p = &s->pol;
+    uint64_t evicted0 = load_relaxed(&s->n.removed[GOMAP_CACHE_EVICTED]);
     while (p->qcost[Q_WINDOW] > p->window_max) {
         uint32_t cand = oldest_unused(c, s, Q_WINDOW);
         if (cand == self || cand == CACHE_NONE)
@@ -278,6 +289,9 @@ static void evict(gomap_cache_t *c, struct cache_shard *s, uint32_t self,
         else
             evict_one(c, s, victim, nl);
     }
+    uint64_t n = load_relaxed(&s->n.removed[GOMAP_CACHE_EVICTED]) - evicted0;
+    if (n)
+        count_batch(s, n);
 }
 
 /* The sketch grows with the shard's entries up to its bound (a sketch that

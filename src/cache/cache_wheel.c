@@ -41,6 +41,7 @@ void gomap__wheel_init(struct cache_wheel *w, uint64_t now)
         w->bucket[b] = (cache_list){CACHE_NONE, CACHE_NONE};
     w->done = now;
     w->scheduled = 0;
+    w->budget = WRITE_BUDGET_MIN;
 }
 
 /* The bucket an entry with this deadline belongs in, placed at time now. */
@@ -119,8 +120,37 @@ static bool visit(gomap_cache_t *c, struct cache_shard *s, uint16_t b, uint64_t 
     return true;
 }
 
+static bool advance(gomap_cache_t *c, struct cache_shard *s, uint64_t now, unsigned *budget,
+                    struct cache_notify *nl);
+
 bool gomap__wheel_advance(gomap_cache_t *c, struct cache_shard *s, uint64_t now,
                           unsigned budget, struct cache_notify *nl)
+{
+    return advance(c, s, now, &budget, nl);
+}
+
+void gomap__wheel_write_work(gomap_cache_t *c, struct cache_shard *s, uint64_t now,
+                             struct cache_notify *nl)
+{
+    struct cache_wheel *w = &s->wheel;
+    unsigned left = w->budget;
+    bool done = advance(c, s, now, &left, nl);
+    uint64_t lag = now - w->done;
+    if (!done && lag >> WHEEL_TICK_SHIFT > WHEEL_BEHIND_TICKS) {
+        if (w->budget < WRITE_BUDGET_MAX) {
+            w->budget *= 2;
+            cache_count(&s->n.budget_raises, 1);
+        }
+        if (lag > load_relaxed(&s->n.lag_max))
+            store_relaxed(&s->n.lag_max, lag);
+    } else if (done && w->budget > WRITE_BUDGET_MIN && w->budget - left < w->budget / 4) {
+        w->budget /= 2;
+        cache_count(&s->n.budget_cuts, 1);
+    }
+}
+
+static bool advance(gomap_cache_t *c, struct cache_shard *s, uint64_t now, unsigned *budget,
+                    struct cache_notify *nl)
 {
     struct cache_wheel *w = &s->wheel;
     if (now <= w->done)
@@ -133,8 +163,7 @@ bool gomap__wheel_advance(gomap_cache_t *c, struct cache_shard *s, uint64_t now,
         if (to - from > WHEEL_SLOTS)
             from = to - WHEEL_SLOTS;
         for (uint64_t t = from + 1; t <= to; t++)
-            if (!visit(c, s, bucket_of(l, t), now,
-                       &budget, nl))
+            if (!visit(c, s, bucket_of(l, t), now, budget, nl))
                 return false;
     }
     w->done = now;

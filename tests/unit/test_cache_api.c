@@ -40,7 +40,8 @@
  *                        delete, len) works; a loader that sets its own key
  *                        is overwritten by the load (REPLACED).
  *   test_stats           every counter moves as documented, exactly, on a
- *                        single-threaded sequence.
+ *                        single-threaded sequence; eviction batches land in
+ *                        their buckets (one entry a set; 200 at once).
  *   test_diag            validate 0; dump and heatmap (text and SVG) to a
  *                        tmpfile return 0 and write something plausible,
  *                        -EINVAL (nothing written) on a bad format;
@@ -1065,6 +1066,21 @@ static void test_stats(void)
     EXPECT_STAT(s, removed[GOMAP_CACHE_EVICTED], 1002 - s.entries);
     EXPECT_STAT(s, sets, 1005);
     CHECK_EQ(cache_removed(&rec, GOMAP_CACHE_EVICTED), s.removed[GOMAP_CACHE_EVICTED]);
+    /* Batches: each of those sets evicted one entry. */
+    EXPECT_STAT(s, evict_batches[0], s.removed[GOMAP_CACHE_EVICTED]);
+    for (unsigned b = 1; b < GOMAP_CACHE_BATCH_BUCKETS; b++)
+        EXPECT_STAT(s, evict_batches[b], 0);
+    /* With both shards full (2000 more keys), an entry of cost 200 evicts
+     * 200 of its shard's unit entries in one call: a batch over 128. */
+    for (uint64_t k = 2000; k < 4000; k++)
+        CHECK_EQ(gomap_cache_set(c, &k, &k, 0), 0);
+    gomap_cache_stats_t before = cachecheck_stats(c);
+    CHECK_EQ(before.cost, 1000);
+    CHECK_EQ(gomap_cache_set_cost(c, &(uint64_t){5000}, &(uint64_t){5}, 0, 200), 0);
+    s = cachecheck_stats(c);
+    EXPECT_STAT(s, removed[GOMAP_CACHE_EVICTED], before.removed[GOMAP_CACHE_EVICTED] + 200);
+    EXPECT_STAT(s, evict_batches[GOMAP_CACHE_BATCH_BUCKETS - 1], 1);
+    EXPECT_STAT(s, evict_batches[0], before.evict_batches[0]);
     gomap_cache_clear(c);
     s = cachecheck_stats(c);
     EXPECT_STAT(s, entries, 0);

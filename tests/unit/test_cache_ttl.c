@@ -51,6 +51,11 @@
  *   test_mass_expiry      200,000 entries due at one instant: one
  *                         run_maintenance reclaims every one (in slices),
  *                         with 1 and 16 shards.
+ *   test_write_budget     20,000 expired entries and writes only: the write
+ *                         budget doubles while the wheel is behind (raises
+ *                         and lag in stats), no write reclaims over 512,
+ *                         the backlog is gone within 60 writes, and the
+ *                         budget halves back to 8 when writes find little.
  *   test_expired_removal  an expired, unreclaimed entry removed by delete
  *                         (returns false), by a set over it, by clear and by
  *                         free is reported GOMAP_CACHE_EXPIRED, live ones
@@ -835,6 +840,61 @@ static void test_mass_expiry(void)
     mass_expiry(16);
 }
 
+/* Writes alone (no maintenance) work off a backlog of 20000 expired
+ * entries: the write budget doubles while the wheel stays behind, each
+ * write reclaims at most 512, the backlog is gone within 60 writes (at 8
+ * a write it would take 2500), and the budget comes back down to 8 once
+ * writes find little to do. */
+static void test_write_budget(void)
+{
+    const uint64_t n = 20000, tick = 1ull << 24;
+    testclock clk;
+    cache_removals rec;
+    testclock_init(&clk, START);
+    cache_removals_init(&rec, NULL, NULL);
+    gomap_cache_options o = cachecheck_options(GOMAP_KEY_U64, 8, &clk, &rec);
+    o.shards = 1;
+    gomap_cache_t *c = cachecheck_new(&o);
+    for (uint64_t k = 0; k < n; k++)
+        CHECK_EQ(gomap_cache_set(c, &k, &k, tick), 0);
+    /* One entry that outlives the test keeps the wheel scheduled. */
+    CHECK_EQ(gomap_cache_set(c, &(uint64_t){n}, &n, 1000 * SEC), 0);
+    gomap_cache_stats_t s = cachecheck_stats(c);
+    CHECK_EQ(s.write_budget_max, 8);
+    CHECK_EQ(s.write_budget_raises, 0);
+    testclock_advance(&clk, 6 * tick);
+    uint64_t key = n + 1, writes = 0, before = 0;
+    while (cache_removed(&rec, GOMAP_CACHE_EXPIRED) < n) {
+        CHECK_MSG(writes < 60, "%" PRIu64 " of %" PRIu64 " reclaimed after %" PRIu64 " writes",
+                  cache_removed(&rec, GOMAP_CACHE_EXPIRED), n, writes);
+        CHECK_EQ(gomap_cache_set(c, &key, &key, GOMAP_CACHE_NO_EXPIRY), 0);
+        key++, writes++;
+        uint64_t now = cache_removed(&rec, GOMAP_CACHE_EXPIRED);
+        CHECK_MSG(now - before <= 512, "one write reclaimed %" PRIu64, now - before);
+        before = now;
+    }
+    s = cachecheck_stats(c);
+    CHECK(s.write_budget_raises >= 6); /* 8 -> 512 */
+    CHECK(s.write_budget_max > 8 && s.write_budget_max <= 512);
+    CHECK(s.wheel_lag_max_ns >= 3 * tick);
+    printf("   %" PRIu64 " expired entries reclaimed by %" PRIu64 " writes; budget %u after %"
+           PRIu64 " raises, wheel up to %" PRIu64 " ns behind\n",
+           n, writes, s.write_budget_max, s.write_budget_raises, s.wheel_lag_max_ns);
+    /* Now each write finds a tick passed and nothing due: the budget
+     * halves back to 8. */
+    for (int i = 0; i < 8; i++) {
+        testclock_advance(&clk, tick);
+        CHECK_EQ(gomap_cache_set(c, &key, &key, GOMAP_CACHE_NO_EXPIRY), 0);
+        key++;
+    }
+    s = cachecheck_stats(c);
+    CHECK_EQ(s.write_budget_max, 8);
+    CHECK(s.write_budget_cuts >= 6);
+    CHECK_EQ(s.removed[GOMAP_CACHE_EXPIRED], n);
+    CHECK_CACHE_VALID(c);
+    gomap_cache_free(c);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Expired entries removed by other calls                                    */
 /* ------------------------------------------------------------------------ */
@@ -970,6 +1030,7 @@ int main(void)
     RUN(test_random_deadlines);
     RUN(test_reschedule);
     RUN(test_mass_expiry);
+    RUN(test_write_budget);
     RUN(test_expired_removal);
     RUN(test_maintenance_thread);
     printf("ok\n");
