@@ -248,7 +248,7 @@ typedef struct gomap_cache_stats {
     uint64_t maintenance_ns;       /* total time in those slices */
     unsigned write_budget_max;     /* wheel entries a write works off when a
                                       tick has passed, now: the largest
-                                      over shards (8 .. 512; it doubles
+                                      over shards (8 .. 128; it doubles
                                       while writes leave the wheel over 2
                                       ticks behind, halves once they need
                                       under a quarter of it) */

@@ -7,7 +7,7 @@
  * gomap__cache_unlock_notify, which runs on_remove for what the call removed
  * with no lock held. Writes also work off a little of the shard's wheel
  * when a tick has passed: 8 entries, more while the wheel falls behind
- * (gomap__wheel_write_work), never over 512. The layout and the other
+ * (gomap__wheel_write_work), never over 128. The layout and the other
  * files are in cache_internal.h.
  */
 #include <errno.h>

@@ -111,7 +111,7 @@ struct cache_wheel {
  * to `budget` wheel entries; it doubles while writes leave the wheel more
  * than WHEEL_BEHIND_TICKS ticks behind the clock, and halves back when a
  * write's work needed under a quarter of it. */
-enum { WRITE_BUDGET_MIN = 8, WRITE_BUDGET_MAX = 512, WHEEL_BEHIND_TICKS = 2 };
+enum { WRITE_BUDGET_MIN = 8, WRITE_BUDGET_MAX = 128, WHEEL_BEHIND_TICKS = 2 };
 
 /* ---- the policy ---------------------------------------------------------------- */
 

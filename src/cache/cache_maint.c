@@ -17,7 +17,7 @@
 
 #include "cache/cache_internal.h"
 
-enum { SLICE_ENTRIES = 256 };
+enum { SLICE_ENTRIES = WRITE_BUDGET_MAX }; /* a slice holds the shard as long as a write can */
 #define IDLE_NS 1000000000ull
 
 struct cache_maint {
