@@ -115,7 +115,7 @@ static sketch_spot spot(const cache_sketch *s, uint64_t hash)
 static unsigned counter(const cache_sketch *s, sketch_spot sp, unsigned r, uint64_t **word)
 {
     unsigned byte = (unsigned)(sp.picks >> (r * 8)) & 0xff;
-    *word = s->words + sp.block * 8 + r * 2 + (byte & 1);
+    *word = s->words + sp.block * 8 + (size_t)r * 2 + (byte & 1);
     return ((byte >> 1) & 15) * 4;
 }
 
