@@ -145,9 +145,9 @@ GOMAP_API int gomap_metrics_write(gomap_metrics_t *r, FILE *out);
  * 200 and the output of gomap_metrics_write (Content-Type
  * "text/plain; version=0.0.4; charset=utf-8"), any other path with 404,
  * any other method on /metrics with 405 and "Allow: GET". Limits: 16
- * connections at once (more are closed at once), 16 KiB per connection
- * for the request (a larger request is refused with a 4xx status), 10 s
- * of inactivity per connection. One thread of its own serves every
+ * connections at once (more wait in the listen queue until one ends),
+ * 16 KiB per connection for the request (a larger request header is
+ * refused with 431), 10 s of inactivity per connection. One thread of its own serves every
  * connection without blocking (a slow client delays no other); each
  * scrape is rendered into memory, then sent. *out is the server, to stop
  * with gomap_metrics_server_stop.

@@ -110,10 +110,8 @@ static void entry_free(const gomap_metrics_t *r, struct metrics_entry *e)
 {
     if (!e)
         return;
-    if (e->name)
-        gomap__free(r->alloc, e->name, strlen(e->name) + 1);
-    if (e->label)
-        gomap__free(r->alloc, e->label, strlen(e->label) + 1);
+    gomap__free(r->alloc, e->name, e->name_size);
+    gomap__free(r->alloc, e->label, e->label_size);
     gomap__free(r->alloc, e->per_shard, (size_t)e->nshards * sizeof *e->per_shard);
     gomap__free(r->alloc, e, sizeof *e);
 }
@@ -153,8 +151,10 @@ static struct metrics_entry *entry_new(const gomap_metrics_t *r, const char *nam
     memset(e, 0, sizeof *e);
     e->kind = kind;
     e->map = map;
-    e->name = copy_string(r, name, strlen(name) + 1);
-    e->label = gomap__alloc(r->alloc, escape(name, NULL));
+    e->name_size = strlen(name) + 1;
+    e->label_size = escape(name, NULL);
+    e->name = copy_string(r, name, e->name_size);
+    e->label = gomap__alloc(r->alloc, e->label_size);
     if (nshards) {
         e->per_shard = gomap__alloc(r->alloc, (size_t)nshards * sizeof *e->per_shard);
         e->nshards = e->per_shard ? nshards : 0;

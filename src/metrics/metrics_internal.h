@@ -29,6 +29,7 @@ struct metrics_entry {
     enum metrics_kind kind;
     char *name;                      /* as given */
     char *label;                     /* escaped for a label value */
+    size_t name_size, label_size;    /* their allocations, NULs included */
     void *map;                       /* the structure, or fn's ctx */
     gomap_metrics_stats_fn fn;       /* MK_FUNC */
     gomap_shard_counters *per_shard; /* MK_SHARD: nshards counters */

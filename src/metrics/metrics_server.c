@@ -7,8 +7,9 @@
  * memory buffer (open_memstream), which libmicrohttpd sends and frees:
  * the registry's mutex is never held while a client is being written to.
  * The limits (connections, memory per connection, which bounds the request
- * header, and the idle timeout) are libmicrohttpd's options; past the
- * connection limit it closes new connections at once.
+ * header, and the idle timeout) are libmicrohttpd's options; at the
+ * connection limit it stops accepting, so further clients wait in the
+ * listen queue until a connection ends (at most the idle timeout).
  */
 #include <arpa/inet.h>
 #include <errno.h>
