@@ -13,8 +13,12 @@
  * Two threads drive the cache "cache" (get_or_load with a loader that
  * fails now and then, sets with short TTLs, so entries expire, and more
  * keys than max_cost, so entries are evicted) and the sharded map "shard"
- * (90 % gets, 9 % sets, 1 % deletes). The program prints, each on a line
- * of its own and flushed at once:
+ * (90 % gets, 9 % sets, 1 % deletes), and lightly a sync map "sessions",
+ * a snapshot map "config" and a core map "index". A core map is not
+ * thread-safe: the program guards it with its own mutex, and registers
+ * it with a callback that takes that mutex to read its stats
+ * (gomap_metrics_add_func). The program prints, each on a line of its
+ * own and flushed at once:
  *   port: N                       the port it serves on
  *   load stopped: cache_hits=H cache_misses=M shard_hits=S shard_misses=T
  *                                 when the load has stopped: the counters
@@ -39,6 +43,10 @@ enum { THREADS = 2, CACHE_KEYS = 20000, CACHE_COST = 8192, SHARD_KEYS = 50000 };
 
 static gomap_cache_t *cache;
 static gomap_shard_t *shard;
+static gomap_sync_t *sessions;
+static gomap_snap_t *config;
+static gomap_t *index_map; /* a core map: every use under index_lock */
+static pthread_mutex_t index_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool load_on = true;
 static volatile sig_atomic_t stop_requested;
 
@@ -100,6 +108,37 @@ static void shard_op(uint64_t *s)
         (void)gomap_shard_delete(shard, &k);
 }
 
+/* The sync, snapshot and core maps: a few operations now and then. */
+static void other_ops(uint64_t *s, unsigned i)
+{
+    uint64_t k = skewed_key(s, 4096), v;
+    if (!gomap_sync_load(sessions, &k, &v))
+        (void)gomap_sync_store(sessions, &k, &k);
+    if (i % 256 == 0) {
+        uint64_t setting = i;
+        k %= 64;
+        (void)gomap_snap_set(config, &k, &setting);
+    }
+    if (i % 16 == 0) {
+        pthread_mutex_lock(&index_lock);
+        if (next_rand(s) % 4 == 0)
+            (void)gomap_delete(index_map, &k);
+        else
+            (void)gomap_set(index_map, &k, &k);
+        pthread_mutex_unlock(&index_lock);
+    }
+}
+
+/* The core map's stats for the registry, under the program's own lock. */
+static int index_stats(gomap_stats_t *out, void *ctx)
+{
+    (void)ctx;
+    pthread_mutex_lock(&index_lock);
+    int rc = gomap_stats(index_map, out);
+    pthread_mutex_unlock(&index_lock);
+    return rc;
+}
+
 static void *worker(void *arg)
 {
     uint64_t s = 0x9E3779B97F4A7C15ull * ((uint64_t)(uintptr_t)arg + 1);
@@ -107,6 +146,7 @@ static void *worker(void *arg)
     for (unsigned i = 0; atomic_load(&load_on); i++) {
         cache_op(&s);
         shard_op(&s);
+        other_ops(&s, i);
         if (i % 64 == 63)
             nanosleep(&pause, NULL);
     }
@@ -138,11 +178,23 @@ static int setup(gomap_metrics_t **reg)
     if (rc == 0)
         rc = gomap_shard_new(&shard, &so);
     if (rc == 0)
+        rc = gomap_sync_new(&sessions, &so.map);
+    if (rc == 0)
+        rc = gomap_snap_new(&config, &so.map);
+    if (rc == 0)
+        rc = gomap_new(&index_map, &so.map);
+    if (rc == 0)
         rc = gomap_metrics_new(reg);
     if (rc == 0)
         rc = gomap_metrics_add_cache(*reg, "cache", cache);
     if (rc == 0)
         rc = gomap_metrics_add_shard(*reg, "shard", shard);
+    if (rc == 0)
+        rc = gomap_metrics_add_sync(*reg, "sessions", sessions);
+    if (rc == 0)
+        rc = gomap_metrics_add_snap(*reg, "config", config);
+    if (rc == 0)
+        rc = gomap_metrics_add_func(*reg, "index", index_stats, NULL);
     return rc;
 }
 
@@ -207,6 +259,9 @@ int main(int argc, char **argv)
     gomap_metrics_free(reg);
     gomap_shard_free(shard);
     gomap_cache_free(cache);
+    gomap_sync_free(sessions);
+    gomap_snap_free(config);
+    gomap_free(index_map);
     printf("done\n");
     return 0;
 }
