@@ -250,29 +250,28 @@ static void test_answers(void)
     served sv;
     served_new(&sv, false);
     check_scrape(sv.port, true);
-    static const char *const not_found[] = {
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "GET /metricsx HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "GET /metrics/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "POST /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+    /* Other paths: 404; other methods on /metrics: 405 with Allow: GET. */
+    static const struct {
+        const char *request;
+        int status;
+    } refused[] = {
+        {"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404},
+        {"GET /metricsx HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404},
+        {"GET /metrics/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404},
+        {"POST /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 404},
+        {"POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
+         405},
+        {"PUT /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 405},
+        {"DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405},
+        {"HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405},
     };
-    for (size_t i = 0; i < sizeof not_found / sizeof not_found[0]; i++) {
-        http_reply r = http(sv.port, not_found[i]);
-        CHECK_MSG(r.status == 404, "request %zu: status %d", i, r.status);
-        free(r.raw);
-    }
-    static const char *const not_allowed[] = {
-        "POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
-        "PUT /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-        "DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    };
-    for (size_t i = 0; i < sizeof not_allowed / sizeof not_allowed[0]; i++) {
-        http_reply r = http(sv.port, not_allowed[i]);
-        CHECK_MSG(r.status == 405, "request %zu: status %d", i, r.status);
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        http_reply r = http(sv.port, refused[i].request);
+        CHECK_MSG(r.status == refused[i].status, "request %zu: status %d", i, r.status);
         char *allow = header_value(&r, "Allow");
-        CHECK_MSG(allow && strcmp(allow, "GET") == 0, "request %zu: Allow %s", i,
-                  allow ? allow : "(none)");
+        if (r.status == 405)
+            CHECK_MSG(allow && strcmp(allow, "GET") == 0, "request %zu: Allow %s", i,
+                      allow ? allow : "(none)");
         free(allow);
         free(r.raw);
     }
