@@ -3,7 +3,8 @@
  * include/gomap/map.h: the core map; gomap/diag.h: its diagnostics;
  * gomap/syncmap.h: the sync map; gomap/shardmap.h: the sharded map;
  * gomap/snapmap.h: the copy-on-write snapshot map; gomap/reclaim.h: waiting
- * for deferred reclamation; gomap/cache.h: the TTL cache; gomap/version.h:
+ * for deferred reclamation; gomap/cache.h: the TTL cache; gomap/metrics.h:
+ * Prometheus metrics and their HTTP exporter; gomap/version.h:
  * the version.
  */
 #ifndef GOMAP_H
@@ -16,6 +17,7 @@
 #include "gomap/snapmap.h"
 #include "gomap/reclaim.h"
 #include "gomap/cache.h"
+#include "gomap/metrics.h"
 #include "gomap/version.h"
 
 #endif /* GOMAP_H */

@@ -16,11 +16,11 @@
 #          against an installed gomap
 set -eu
 
-build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev xz-utils gnuplot-nox"
+build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev libmicrohttpd-dev xz-utils gnuplot-nox"
 peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev libtbb-dev golang-go
   golang-github-dgraph-io-ristretto-dev golang-github-hashicorp-golang-lru-dev
   default-jdk-headless libcaffeine-java"
-test_pkgs="pkg-config clang libclang-rt-14-dev libxml2-utils librsvg2-bin python3"
+test_pkgs="pkg-config clang libclang-rt-14-dev libxml2-utils librsvg2-bin python3 prometheus"
 lint_pkgs="clang-tidy cppcheck"
 
 case "${1:-test}" in

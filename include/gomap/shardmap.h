@@ -31,8 +31,9 @@
  * calls into A) can deadlock, as with any two locks taken in both orders.
  *
  * Locking. A keyed call takes the lock of its key's shard (a lock-free get
- * takes none); range, stats, heatmap and validate take each shard's lock in
- * turn; len, snapshot and clear take every shard's lock, in index order.
+ * takes none); range and validate take each shard's lock in turn; len,
+ * snapshot and clear take every shard's lock, in index order; stats and
+ * heatmap take none (they read counters the lock holders publish).
  * No call otherwise holds two shards of one map. A call that takes a lock
  * blocks while another thread holds it, for as long as that thread's
  * callback runs if it is in one. Each call's "Context:" line says what it
@@ -232,7 +233,8 @@ GOMAP_API unsigned gomap_shard_count(const gomap_shard_t *m);
  * or compute that inserted, a delete of an absent key); ops = hits + misses.
  * A call that fails with -ENOMEM may count once or not at all.
  * Counted with relaxed atomic adds in per-thread lanes: exact once the map
- * is quiet. */
+ * is quiet. entries and bytes_held are what the shard's last write
+ * published when it released the shard. */
 typedef struct gomap_shard_counters {
     size_t entries;      /* entries now */
     uint64_t ops;        /* keyed operations */
@@ -241,6 +243,10 @@ typedef struct gomap_shard_counters {
     uint64_t waits;      /* lock acquisitions that had to wait for another
                             thread (range, len, snapshot, clear included) */
     uint64_t wait_ns;    /* total time those acquisitions waited */
+    size_t bytes_held;   /* bytes the shard's core map holds now (its
+                            gomap_stats bytes_held: arrays, overflow
+                            buckets, out-of-line keys and values, outgrown
+                            arrays kept for lock-free gets) */
 } gomap_shard_counters;
 
 typedef struct gomap_shard_stats {
@@ -253,10 +259,12 @@ typedef struct gomap_shard_stats {
 
 /* Fills *out and, when per_shard is not NULL, per_shard[0 .. n) with the
  * first n shards' counters (n may be less or more than the shard count;
- * entries past it are zeroed). 0 or -EINVAL (NULL m or out).
- * Context: each shard's lock in turn, briefly; never waits. From inside a
- * callback of this map: reported as a re-entrant call; from another map's
- * callback: allowed. */
+ * entries past it are zeroed). O(shards); never reads the entries. Each
+ * figure is read with a relaxed load: while the map is busy, the shards'
+ * figures (and a shard's entries against its ops) may be from slightly
+ * different instants. 0 or -EINVAL (NULL m or out).
+ * Context: takes no lock and never waits, so it never delays a get or a
+ * write; callable anywhere, this map's callbacks included. */
 GOMAP_API int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
                                 gomap_shard_counters *per_shard, size_t n);
 
@@ -266,8 +274,8 @@ GOMAP_API int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
  * 0, -EINVAL (NULL m or out, unknown format), -ENOMEM (its per-shard
  * table, from the map's allocator; nothing written) or -EIO (writing to
  * `out` failed).
- * Context: as gomap_shard_stats (each shard's lock in turn, briefly); writes
- * to `out` with no lock held. */
+ * Context: as gomap_shard_stats (no lock); writes to `out` with no lock
+ * held. */
 GOMAP_API int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format);
 
 /* Checks every shard's core map (gomap_validate) and its hash seed (the

@@ -135,6 +135,7 @@ void gomap__shard_release_all(gomap_shard_t *m)
 {
     for (unsigned i = 0; i < m->nshards; i++) {
         struct shard *s = &m->shards[i];
+        shard_publish(s);
         unsigned seq = load_relaxed(&s->seq);
         if (seq & 1)
             store_release(&s->seq, seq + 1);
@@ -255,6 +256,8 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
         atomic_init(&s->seq, 0);
         atomic_init(&s->waits.count, 0);
         atomic_init(&s->waits.ns, 0);
+        atomic_init(&s->entries, 0);
+        atomic_init(&s->bytes_held, layer_bytes_held(s->map));
     }
     m->hasher = gomap__hasher_of(m->shards[0].map);
     *out = m;

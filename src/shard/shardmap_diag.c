@@ -1,8 +1,11 @@
 /*
  * shardmap_diag.c — the sharded map's stats, shard-load heatmap and
- * validator. None of this is on a hot path: each reads one shard at a time
- * under its lock (shared), so the figures of different shards may be from
- * slightly different instants while the map is busy.
+ * validator. None of this is on a hot path. Stats and the heatmap take no
+ * lock: they read the counters and what each shard published at its last
+ * release (shard_publish) with relaxed loads, so a scrape never waits for a
+ * shard and never makes an operation wait. Validate reads one shard at a
+ * time under its lock (shared). The figures of different shards may be
+ * from slightly different instants while the map is busy.
  */
 #include <errno.h>
 #include <string.h>
@@ -14,11 +17,10 @@
 
 /* ---- counters ------------------------------------------------------------------------ */
 
-static void read_counters(gomap_shard_t *m, struct shard *s, gomap_shard_counters *c)
+static void read_counters(const gomap_shard_t *m, const struct shard *s, gomap_shard_counters *c)
 {
-    shard_take(m, s, true);
-    c->entries = layer_len(s->map);
-    shard_release(m, s);
+    c->entries = load_relaxed(&s->entries);
+    c->bytes_held = load_relaxed(&s->bytes_held);
     size_t i = (size_t)(s - m->shards);
     c->hits = c->misses = 0;
     for (unsigned lane = 0; lane < m->nlanes; lane++) {
@@ -34,6 +36,7 @@ static void read_counters(gomap_shard_t *m, struct shard *s, gomap_shard_counter
 static void add_counters(gomap_shard_counters *sum, const gomap_shard_counters *c)
 {
     sum->entries += c->entries;
+    sum->bytes_held += c->bytes_held;
     sum->ops += c->ops;
     sum->hits += c->hits;
     sum->misses += c->misses;
@@ -46,7 +49,6 @@ int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
 {
     if (!m || !out)
         return -EINVAL;
-    shard_reentry_check(m, GOMAP_CALLER);
     memset(out, 0, sizeof *out);
     out->shards = m->nshards;
     for (unsigned i = 0; i < m->nshards; i++) {

@@ -46,15 +46,19 @@
 
 /* The first line is what a write writes: the lock and the sequence count.
  * The second holds the map pointer, never written after creation, so it
- * stays in every reader's cache, and the wait counters, written only after
- * a failed try-lock. Hits and misses are counted per thread lane (struct
- * shard_tally), so an optimistic get writes nothing shared. */
+ * stays in every reader's cache; the wait counters, written only after
+ * a failed try-lock; and the published entry count and bytes, written
+ * only by a release after a write that changed them. Hits and misses are
+ * counted per thread lane (struct shard_tally), so an optimistic get writes
+ * nothing shared. */
 struct shard {
     shard_lock lock;
     _Atomic unsigned seq;     /* odd while a writer changes the map (optimistic maps) */
     gomap_t *map __attribute__((aligned(64))); /* fixed for the shard's life */
     shard_waits waits;
     const void *graveyard_seen; /* map's graveyard head when last checked (held) */
+    _Atomic size_t entries;   /* the map's length at the last release (shard_publish) */
+    _Atomic size_t bytes_held; /* its bytes held at the last release */
 } __attribute__((aligned(SHARD_ALIGN)));
 
 _Static_assert(offsetof(struct shard, seq) + sizeof(unsigned) <= 64,
@@ -142,10 +146,26 @@ static inline void shard_take(const gomap_shard_t *m, struct shard *s, bool shar
     }
 }
 
+/* Publishes the shard's entry count and bytes held for gomap_shard_stats,
+ * which reads them with relaxed loads and no lock (so a scrape of the
+ * stats never waits for a shard, nor makes a get wait). Called with the
+ * shard held, before it is released; stores only what changed, so a
+ * release after a read or an overwrite writes nothing. Relaxed: a reader
+ * gets a value some release published, with no ordering against the map. */
+static inline void shard_publish(struct shard *s)
+{
+    size_t n = layer_len(s->map), bytes = layer_bytes_held(s->map);
+    if (load_relaxed(&s->entries) != n)
+        store_relaxed(&s->entries, n);
+    if (load_relaxed(&s->bytes_held) != bytes)
+        store_relaxed(&s->bytes_held, bytes);
+}
+
 /* After a write, frees the arrays growth retired, once readers are done
  * with them (gomap__shard_take_retired); never while holding the lock. */
 static inline void shard_release(gomap_shard_t *m, struct shard *s)
 {
+    shard_publish(s);
     unsigned seq = load_relaxed(&s->seq);
     struct array_hdr *retired = NULL;
     if (seq & 1) {

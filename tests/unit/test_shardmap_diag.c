@@ -13,6 +13,14 @@
  *   shard_choice  a key's shard never changes and is where stats count it;
  *                 the builtin hash spreads keys, a constant hash does not
  *                 (every hash variant).
+ *   stats_lock_free  stats take no lock: called from inside the map's own
+ *                 compute callback, and from another thread while a
+ *                 callback holds the shard (the callback waits for the
+ *                 stats to return, so a stats that took the lock would
+ *                 hang: an alarm ends the test); the published entries
+ *                 and bytes_held equal the shard's gomap_stats (after a
+ *                 snapshot of one shard's map) after writes, deletes,
+ *                 clear and growth.
  * gomap_shard_validate passes on every map used.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -21,12 +29,17 @@
 #include "hashvariant.h"
 #include "shardcheck.h"
 
+#include <gomap/diag.h>
+
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -67,6 +80,7 @@ static void check_totals(stat_run *s)
         sum.misses += per[i].misses;
         sum.waits += per[i].waits;
         sum.wait_ns += per[i].wait_ns;
+        sum.bytes_held += per[i].bytes_held;
         if (per[i].entries > max_entries)
             max_entries = per[i].entries;
         if (per[i].ops > max_ops)
@@ -272,6 +286,109 @@ static void test_shard_choice(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Stats take no lock                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    gomap_shard_t *m;
+    atomic_int phase;        /* 1: the callback holds the shard; 2: stats returned */
+    gomap_shard_stats_t seen;
+} holder;
+
+/* Inside compute (the key's shard held): stats of this very map, then wait
+ * until another thread's stats returned. */
+static int hold_shard(const void *key, void *val, bool *present, void *ctx)
+{
+    (void)key;
+    holder *h = ctx;
+    h->seen = shardcheck_stats(h->m, NULL, 0);
+    *(uint64_t *)val = 1;
+    *present = true;
+    atomic_store(&h->phase, 1);
+    while (atomic_load(&h->phase) != 2)
+        sched_yield();
+    return 0;
+}
+
+static void *compute_thread(void *arg)
+{
+    holder *h = arg;
+    CHECK_EQ(gomap_shard_compute(h->m, &(uint64_t){99}, hold_shard, h), 0);
+    return NULL;
+}
+
+/* A shard's published entries and bytes equal its core map's own. */
+static void check_published(gomap_shard_t *m, unsigned nshards)
+{
+    gomap_shard_counters per[STAT_SHARDS];
+    gomap_shard_stats_t st = shardcheck_stats(m, per, nshards);
+    CHECK_EQ(st.total.entries, gomap_shard_len(m));
+    size_t bytes = 0;
+    for (unsigned i = 0; i < nshards; i++)
+        bytes += per[i].bytes_held;
+    CHECK_EQ(st.total.bytes_held, bytes);
+    CHECK(bytes > 0);
+}
+
+static void test_stats_lock_free(void)
+{
+    alarm(60); /* a stats call that waited for the held shard would hang */
+    gomap_shard_t *m = shardcheck_new_u64(HV_BUILTIN, 8, STAT_SHARDS);
+    for (uint64_t k = 0; k < 100; k++)
+        set_u64(m, k, k);
+    holder h = {.m = m};
+    atomic_init(&h.phase, 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, compute_thread, &h), 0);
+    while (atomic_load(&h.phase) != 1)
+        sched_yield();
+    gomap_shard_stats_t st = shardcheck_stats(m, NULL, 0); /* the shard of 99 is held */
+    CHECK_EQ(st.total.entries, 100);
+    CHECK_EQ(h.seen.total.entries, 100);
+    CHECK_EQ(h.seen.total.ops, 101); /* 100 sets, and the compute's own look */
+    atomic_store(&h.phase, 2);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    alarm(0);
+
+    /* Entries and bytes follow writes, deletes, growth and clear. */
+    check_published(m, STAT_SHARDS);
+    gomap_shard_counters before[STAT_SHARDS];
+    shardcheck_stats(m, before, STAT_SHARDS);
+    for (uint64_t k = 100; k < 20000; k++)
+        set_u64(m, k, k);
+    check_published(m, STAT_SHARDS);
+    gomap_shard_counters after[STAT_SHARDS];
+    gomap_shard_stats_t st2 = shardcheck_stats(m, after, STAT_SHARDS);
+    CHECK_EQ(st2.total.entries, 20000);
+    for (unsigned i = 0; i < STAT_SHARDS; i++)
+        CHECK_MSG(after[i].bytes_held > before[i].bytes_held, "shard %u grew but holds %zu bytes",
+                  i, after[i].bytes_held);
+    for (uint64_t k = 0; k < 20000; k += 2)
+        CHECK(gomap_shard_delete(m, &k));
+    CHECK_EQ(shardcheck_stats(m, NULL, 0).total.entries, 10000);
+    gomap_shard_clear(m);
+    CHECK_EQ(shardcheck_stats(m, NULL, 0).total.entries, 0);
+    check_published(m, STAT_SHARDS);
+
+    /* One shard: its published bytes are its core map's bytes_held. */
+    gomap_shard_t *one = shardcheck_new_u64(HV_BUILTIN, 8, 1);
+    for (uint64_t k = 0; k < 5000; k++)
+        set_u64(one, k, k);
+    gomap_t *copy = NULL;
+    CHECK_EQ(gomap_shard_snapshot(one, &copy), 0);
+    gomap_stats_t ms;
+    CHECK_EQ(gomap_stats(copy, &ms), 0);
+    gomap_shard_stats_t s1 = shardcheck_stats(one, NULL, 0);
+    CHECK_EQ(s1.total.entries, ms.entries);
+    CHECK(s1.total.bytes_held >= ms.bytes_held / 2 && s1.total.bytes_held <= ms.bytes_held * 2);
+    gomap_free(copy);
+    CHECK_SHARD_VALID(one);
+    gomap_shard_free(one);
+    CHECK_SHARD_VALID(m);
+    gomap_shard_free(m);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Heatmap                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -374,6 +491,7 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     RUN(test_stats);
     RUN_VARIANTS(test_shard_choice);
+    RUN(test_stats_lock_free);
     RUN(test_heatmap);
     printf("ok\n");
     return 0;
