@@ -13,8 +13,8 @@
  * sharded map or a cache, O(1) for a sync map, O(retired versions) for a
  * snapshot map, whatever its number of entries; it never walks entries
  * (a core map's callback decides its own cost: gomap_stats is
- * O(buckets)). No scrape takes a lock that a get takes, except the
- * cache's stats, which take each shard's lock briefly (gomap/cache.h).
+ * O(buckets)). No scrape takes a lock that a get takes (the sync map's
+ * mutex is taken only by a miss on an amended map, as in Go).
  *
  * Thread-safety. Every function may be called by any thread at any time,
  * except that gomap_metrics_free must not overlap any other call on the
@@ -133,8 +133,8 @@ GOMAP_API int gomap_metrics_remove(gomap_metrics_t *r, const char *name);
  * (writing to out failed; what was written is not a whole exposition).
  * Context: the registry's mutex, held for the whole call (stats reads and
  * writing to out); each structure's stats function as its header says
- * (sync: the map's mutex briefly; sharded and snapshot maps: no lock the
- * gets take; cache: each shard's lock briefly); add_func callbacks.
+ * (sync: the map's mutex briefly; sharded and snapshot maps and caches:
+ * no lock the gets take); add_func callbacks.
  * Never waits for a grace period. Must not be called from a
  * gomap_metrics_add_func callback of the same registry. */
 GOMAP_API int gomap_metrics_write(gomap_metrics_t *r, FILE *out);

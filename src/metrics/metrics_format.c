@@ -303,9 +303,18 @@ static const struct family families[] = {
      "The eviction policy's window as a share of the bound (shard 0).",
      {CACHE(window_share, F_DBL)},
      false},
-    /* The eviction batch size histogram (gomap_cache_evict_batch_size) goes
-     * here once gomap_cache_stats_t carries its buckets: write it with
-     * write_histogram, as the scrape duration below (docs/metrics.md). */
+    {"gomap_cache_write_budget",
+     "gauge",
+     "Timing wheel entries a write works off when a tick has passed, now (the "
+     "largest over shards; it doubles while writes fall behind).",
+     {CACHE(write_budget_max, F_U32)},
+     false},
+    {"gomap_cache_wheel_lag_max_seconds",
+     "gauge",
+     "The most a timing wheel was behind the clock when its write budget was raised.",
+     {CACHE(wheel_lag_max_ns, F_NS)},
+     false},
+    /* The eviction batch size histogram: write_cache_batches below. */
 };
 
 /* Families with a label of their own, one sample per label value: the
@@ -328,6 +337,15 @@ static const struct labelled_family labelled[] = {
       FIELD(gomap_cache_stats_t, removed[GOMAP_CACHE_EVICTED], F_U64),
       FIELD(gomap_cache_stats_t, removed[GOMAP_CACHE_REPLACED], F_U64),
       FIELD(gomap_cache_stats_t, removed[GOMAP_CACHE_DELETED], F_U64)}},
+    {"gomap_cache_write_budget_changes_total",
+     "counter",
+     "Changes of a shard's write budget: raised (doubled, the wheel behind) or cut "
+     "(halved, little to do).",
+     "direction",
+     MK_CACHE,
+     {"raised", "cut"},
+     {FIELD(gomap_cache_stats_t, write_budget_raises, F_U64),
+      FIELD(gomap_cache_stats_t, write_budget_cuts, F_U64)}},
     {"gomap_cache_loader_calls_total",
      "counter",
      "Loader calls, by result.",
@@ -459,36 +477,78 @@ static void write_info(const gomap_metrics_t *r, FILE *out)
             fprintf(out, "gomap_info{map=\"%s\",type=\"%s\"} 1\n", e->label, kind_names[e->kind]);
 }
 
-/* A histogram without labels: counts[i] observations in bucket i (not
- * cumulative; n bounds, then +Inf), bounds in ns printed in seconds, and
- * the sum in ns. */
-static void write_histogram(FILE *out, const char *name, const char *help, const uint64_t *le_ns,
-                            const uint64_t *counts, unsigned n, uint64_t sum_ns)
+/* One histogram's samples: counts[i] observations in bucket i (not
+ * cumulative; n bounds, then +Inf), bounds le[i] scaled by `scale` (1e-9:
+ * ns printed as seconds), and the sum as a field of `sum_base`. `labels`
+ * is "" or `map="x",` (each line's labels before le). The caller writes
+ * the header once per family. */
+struct hist {
+    const uint64_t *le, *counts;
+    unsigned n;
+    double scale;
+    const void *sum_base;
+    struct field sum;
+};
+
+static void write_buckets(FILE *out, const char *name, const char *map_label, struct hist h)
 {
-    header(out, name, "histogram", help);
     uint64_t cum = 0;
-    for (unsigned i = 0; i <= n; i++) {
-        cum += counts[i];
-        if (i < n)
-            fprintf(out, "%s_bucket{le=\"%g\"} %llu\n", name, (double)le_ns[i] * 1e-9,
-                    (unsigned long long)cum);
+    const char *sep = map_label ? "," : "";
+    char labels[GOMAP_METRICS_NAME_MAX * 4 + 16] = "";
+    if (map_label)
+        snprintf(labels, sizeof labels, "map=\"%s\"", map_label);
+    for (unsigned i = 0; i <= h.n; i++) {
+        cum += h.counts[i];
+        if (i < h.n)
+            fprintf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep,
+                    (double)h.le[i] * h.scale, (unsigned long long)cum);
         else
-            fprintf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+            fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
+                    (unsigned long long)cum);
     }
-    struct field ns = {0, F_NS};
-    fprintf(out, "%s_sum ", name);
-    print_value(out, &sum_ns, ns);
-    fprintf(out, "\n%s_count %llu\n", name, (unsigned long long)cum);
+    const char *open = map_label ? "{" : "", *close = map_label ? "}" : "";
+    fprintf(out, "%s_sum%s%s%s ", name, open, labels, close);
+    print_value(out, h.sum_base, h.sum);
+    fprintf(out, "\n%s_count%s%s%s %llu\n", name, open, labels, close,
+            (unsigned long long)cum);
+}
+
+/* Upper bounds of gomap_cache_stats_t.evict_batches (the last is +Inf). */
+static const uint64_t evict_batch_le[GOMAP_CACHE_BATCH_BUCKETS - 1] = {1, 2, 4, 8, 16, 32, 64, 128};
+
+/* gomap_cache_evict_batch_size: per cache, the calls that evicted, by how
+ * many entries; the sum is every eviction. */
+static void write_cache_batches(const gomap_metrics_t *r, FILE *out)
+{
+    const char *name = "gomap_cache_evict_batch_size";
+    bool any = false;
+    for (const struct metrics_entry *e = r->head; e && !any; e = e->next)
+        any = e->ok && e->kind == MK_CACHE;
+    if (!any)
+        return;
+    header(out, name, "histogram",
+           "Calls that evicted entries to respect max_cost, by how many they evicted.");
+    for (const struct metrics_entry *e = r->head; e; e = e->next) {
+        if (!e->ok || e->kind != MK_CACHE)
+            continue;
+        const gomap_cache_stats_t *st = &e->st.cache;
+        struct hist h = {evict_batch_le, st->evict_batches, GOMAP_CACHE_BATCH_BUCKETS - 1, 1.0,
+                         st, FIELD(gomap_cache_stats_t, removed[GOMAP_CACHE_EVICTED], F_U64)};
+        write_buckets(out, name, e->label, h);
+    }
 }
 
 /* The registry's own: scrape durations, and add_func callbacks that
  * refused. */
 static void write_registry(const gomap_metrics_t *r, FILE *out)
 {
-    write_histogram(out, "gomap_metrics_scrape_duration_seconds",
-                    "Time a scrape took to read every structure's stats and write them "
-                    "(earlier scrapes: this one is counted by the next).",
-                    gomap__metrics_scrape_le_ns, r->scrape_le, SCRAPE_BUCKETS, r->scrape_ns);
+    const char *name = "gomap_metrics_scrape_duration_seconds";
+    header(out, name, "histogram",
+           "Time a scrape took to read every structure's stats and write them "
+           "(earlier scrapes: this one is counted by the next).");
+    struct hist h = {gomap__metrics_scrape_le_ns, r->scrape_le, SCRAPE_BUCKETS, 1e-9,
+                     &r->scrape_ns, {0, F_NS}};
+    write_buckets(out, name, NULL, h);
     bool any = false;
     for (const struct metrics_entry *e = r->head; e && !any; e = e->next)
         any = e->kind == MK_FUNC;
@@ -509,6 +569,7 @@ int gomap__metrics_render(const gomap_metrics_t *r, FILE *out)
         write_family(r, out, &families[i]);
     for (size_t i = 0; i < sizeof labelled / sizeof labelled[0]; i++)
         write_labelled(r, out, &labelled[i]);
+    write_cache_batches(r, out);
     write_registry(r, out);
     if (fflush(out) != 0 || ferror(out))
         return -EIO;

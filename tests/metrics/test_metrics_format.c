@@ -268,9 +268,26 @@ static void check_cache(const zoo *z, const prom_doc *d)
                V("gomap_cache_wheel_cascades_total", s.wheel_cascades),
                V("gomap_cache_maintenance_runs_total", s.maintenance_runs),
                NS("gomap_cache_maintenance_seconds_total", s.maintenance_ns),
-               V("gomap_cache_window_share", s.window_share));
+               V("gomap_cache_window_share", s.window_share),
+               V("gomap_cache_write_budget", s.write_budget_max),
+               NS("gomap_cache_wheel_lag_max_seconds", s.wheel_lag_max_ns),
+               V("gomap_cache_evict_batch_size_sum", s.removed[GOMAP_CACHE_EVICTED]));
     static const char *const causes[] = {NULL, "expired", "evicted", "replaced", "deleted"};
     char l[300];
+    snprintf(l, sizeof l, "map=\"%s\",direction=\"raised\"", z->labels[4]);
+    EXPECT_ALL(d, l, V("gomap_cache_write_budget_changes_total", s.write_budget_raises));
+    snprintf(l, sizeof l, "map=\"%s\",direction=\"cut\"", z->labels[4]);
+    EXPECT_ALL(d, l, V("gomap_cache_write_budget_changes_total", s.write_budget_cuts));
+    /* The batch histogram: cumulative buckets at 1, 2, 4 ... 128 and +Inf. */
+    static const char *const le[GOMAP_CACHE_BATCH_BUCKETS] = {"1",  "2",  "4",   "8",   "16",
+                                                              "32", "64", "128", "+Inf"};
+    uint64_t cum = 0;
+    for (unsigned b = 0; b < GOMAP_CACHE_BATCH_BUCKETS; b++) {
+        cum += s.evict_batches[b];
+        snprintf(l, sizeof l, "map=\"%s\",le=\"%s\"", z->labels[4], le[b]);
+        EXPECT_ALL(d, l, V("gomap_cache_evict_batch_size_bucket", cum));
+    }
+    EXPECT_ALL(d, lbl(z->labels[4]), V("gomap_cache_evict_batch_size_count", cum));
     for (int c = GOMAP_CACHE_EXPIRED; c <= GOMAP_CACHE_DELETED; c++) {
         snprintf(l, sizeof l, "map=\"%s\",cause=\"%s\"", z->labels[4], causes[c]);
         EXPECT_ALL(d, l, V("gomap_cache_removed_total", s.removed[c]));
