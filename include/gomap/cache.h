@@ -276,6 +276,26 @@ typedef struct gomap_cache_stats {
  * on_remove and loaders included. */
 GOMAP_API int gomap_cache_stats(gomap_cache_t *c, gomap_cache_stats_t *out);
 
+/* One shard's figures (gomap_cache_shard_stats): how evenly the keys and
+ * the traffic spread, and each shard's hit ratio. */
+typedef struct gomap_cache_shard_counters {
+    uint64_t hits, misses;   /* gets and get_or_load lookups */
+    uint64_t sets;           /* sets and stores of loaded values */
+    uint64_t evictions;      /* removed[GOMAP_CACHE_EVICTED] of this shard */
+    uint64_t expirations;    /* removed[GOMAP_CACHE_EXPIRED] of this shard */
+    size_t entries;          /* entries held now */
+    uint64_t cost;           /* cost held now (its bound: max_cost / shards,
+                                the first max_cost % shards one more) */
+} gomap_cache_shard_counters;
+
+/* Fills out[0 .. n) with the first n shards' counters (n may be less or
+ * more than gomap_cache_shards; entries past it are zeroed). Each shard's
+ * figures are those of its last call to return. 0 or -EINVAL (NULL c, or
+ * NULL out with n > 0).
+ * Context: as gomap_cache_stats: takes no lock and never waits; callable
+ * anywhere. */
+GOMAP_API int gomap_cache_shard_stats(gomap_cache_t *c, gomap_cache_shard_counters *out, size_t n);
+
 /* Checks every shard: its core map (gomap_validate), that map and entry
  * table agree, that every entry sits on exactly one policy list and in the
  * wheel bucket its deadline selects, and that costs add up to the shard's

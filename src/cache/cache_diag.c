@@ -90,6 +90,27 @@ int gomap_cache_stats(gomap_cache_t *c, gomap_cache_stats_t *out)
     return 0;
 }
 
+int gomap_cache_shard_stats(gomap_cache_t *c, gomap_cache_shard_counters *out, size_t n)
+{
+    if (!c || (!out && n))
+        return -EINVAL;
+    for (size_t k = 0; k < n; k++) {
+        gomap_cache_shard_counters *o = &out[k];
+        memset(o, 0, sizeof *o);
+        if (k >= c->nshards)
+            continue;
+        const struct cache_shard *s = &c->shards[k];
+        o->hits = load_relaxed(&s->n.hits);
+        o->misses = load_relaxed(&s->n.misses);
+        o->sets = load_relaxed(&s->n.sets);
+        o->evictions = load_relaxed(&s->n.removed[GOMAP_CACHE_EVICTED]);
+        o->expirations = load_relaxed(&s->n.removed[GOMAP_CACHE_EXPIRED]);
+        o->entries = (size_t)load_relaxed(&s->pub.entries);
+        o->cost = load_relaxed(&s->pub.cost);
+    }
+    return 0;
+}
+
 /* ---- validate ------------------------------------------------------------------------ */
 
 /* What a walk over a shard's entry table counts. */

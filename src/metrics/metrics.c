@@ -112,7 +112,7 @@ static void entry_free(const gomap_metrics_t *r, struct metrics_entry *e)
         return;
     gomap__free(r->alloc, e->name, e->name_size);
     gomap__free(r->alloc, e->label, e->label_size);
-    gomap__free(r->alloc, e->per_shard, (size_t)e->nshards * sizeof *e->per_shard);
+    gomap__free(r->alloc, e->per_shard, (size_t)e->nshards * e->shard_size);
     gomap__free(r->alloc, e, sizeof *e);
 }
 
@@ -156,7 +156,9 @@ static struct metrics_entry *entry_new(const gomap_metrics_t *r, const char *nam
     e->name = copy_string(r, name, e->name_size);
     e->label = gomap__alloc(r->alloc, e->label_size);
     if (nshards) {
-        e->per_shard = gomap__alloc(r->alloc, (size_t)nshards * sizeof *e->per_shard);
+        e->shard_size = kind == MK_SHARD ? sizeof(gomap_shard_counters)
+                                         : sizeof(gomap_cache_shard_counters);
+        e->per_shard = gomap__alloc(r->alloc, (size_t)nshards * e->shard_size);
         e->nshards = e->per_shard ? nshards : 0;
     }
     if (!e->name || !e->label || (nshards && !e->per_shard)) {
@@ -220,7 +222,7 @@ int gomap_metrics_add_snap(gomap_metrics_t *r, const char *name, gomap_snap_t *m
 
 int gomap_metrics_add_cache(gomap_metrics_t *r, const char *name, gomap_cache_t *c)
 {
-    return add(r, name, MK_CACHE, c, NULL, 0);
+    return add(r, name, MK_CACHE, c, NULL, gomap_cache_shards(c));
 }
 
 /* The entry's map is fn's ctx, which may be NULL. */
@@ -263,7 +265,9 @@ static bool read_stats(struct metrics_entry *e)
     case MK_SYNC: return gomap_sync_stats(e->map, &e->st.sync) == 0;
     case MK_SHARD: return gomap_shard_stats(e->map, &e->st.shard, e->per_shard, e->nshards) == 0;
     case MK_SNAP: return gomap_snap_stats(e->map, &e->st.snap) == 0;
-    case MK_CACHE: return gomap_cache_stats(e->map, &e->st.cache) == 0;
+    case MK_CACHE:
+        return gomap_cache_stats(e->map, &e->st.cache) == 0 &&
+               gomap_cache_shard_stats(e->map, e->per_shard, e->nshards) == 0;
     default: return false;
     }
 }

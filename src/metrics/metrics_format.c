@@ -59,12 +59,14 @@ struct field {
 #define SNAP(f, ty) [MK_SNAP] = FIELD(gomap_snap_stats_t, f, ty)
 #define CACHE(f, ty) [MK_CACHE] = FIELD(gomap_cache_stats_t, f, ty)
 #define PER_SHARD(f, ty) [MK_SHARD] = FIELD(gomap_shard_counters, f, ty)
+#define PER_CACHE_SHARD(f, ty) [MK_CACHE] = FIELD(gomap_cache_shard_counters, f, ty)
 
 /* A family: one sample per structure (or per shard, or per label value). */
 struct family {
     const char *name, *type, *help;
     struct field f[MK_KINDS]; /* where each kind's value is */
-    bool per_shard;           /* f[MK_SHARD] is in gomap_shard_counters */
+    bool per_shard;           /* f[MK_SHARD] is in gomap_shard_counters,
+                                 f[MK_CACHE] in gomap_cache_shard_counters */
 };
 
 /* ---- the families ----------------------------------------------------------------- */
@@ -303,6 +305,41 @@ static const struct family families[] = {
      "The eviction policy's window as a share of the bound (shard 0).",
      {CACHE(window_share, F_DBL)},
      false},
+    {"gomap_cache_shard_hits_total",
+     "counter",
+     "A cache shard's gets and get_or_load lookups that found a live entry.",
+     {PER_CACHE_SHARD(hits, F_U64)},
+     true},
+    {"gomap_cache_shard_misses_total",
+     "counter",
+     "A cache shard's lookups that did not.",
+     {PER_CACHE_SHARD(misses, F_U64)},
+     true},
+    {"gomap_cache_shard_sets_total",
+     "counter",
+     "A cache shard's sets and stores of loaded values.",
+     {PER_CACHE_SHARD(sets, F_U64)},
+     true},
+    {"gomap_cache_shard_evictions_total",
+     "counter",
+     "A cache shard's entries evicted to respect its share of max_cost.",
+     {PER_CACHE_SHARD(evictions, F_U64)},
+     true},
+    {"gomap_cache_shard_expirations_total",
+     "counter",
+     "A cache shard's entries reclaimed after their time to live ran out.",
+     {PER_CACHE_SHARD(expirations, F_U64)},
+     true},
+    {"gomap_cache_shard_entries",
+     "gauge",
+     "Entries a cache shard holds now.",
+     {PER_CACHE_SHARD(entries, F_U64)},
+     true},
+    {"gomap_cache_shard_cost",
+     "gauge",
+     "Cost a cache shard holds now.",
+     {PER_CACHE_SHARD(cost, F_U64)},
+     true},
     {"gomap_cache_write_budget",
      "gauge",
      "Timing wheel entries a write works off when a tick has passed, now (the "
@@ -431,7 +468,7 @@ static void write_family(const gomap_metrics_t *r, FILE *out, const struct famil
         if (fam->per_shard) {
             for (unsigned i = 0; i < e->nshards; i++) {
                 fprintf(out, "%s{map=\"%s\",shard=\"%u\"} ", fam->name, e->label, i);
-                print_value(out, &e->per_shard[i], f);
+                print_value(out, (const char *)e->per_shard + (size_t)i * e->shard_size, f);
                 fputc('\n', out);
             }
             continue;

@@ -32,7 +32,9 @@ struct metrics_entry {
     size_t name_size, label_size;    /* their allocations, NULs included */
     void *map;                       /* the structure, or fn's ctx */
     gomap_metrics_stats_fn fn;       /* MK_FUNC */
-    gomap_shard_counters *per_shard; /* MK_SHARD: nshards counters */
+    void *per_shard;                 /* MK_SHARD: nshards gomap_shard_counters;
+                                        MK_CACHE: gomap_cache_shard_counters */
+    size_t shard_size;               /* bytes of one of them */
     unsigned nshards;
     bool ok;                /* st was read by this scrape */
     uint64_t func_failures; /* MK_FUNC: scrapes fn refused */

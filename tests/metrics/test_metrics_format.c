@@ -113,7 +113,7 @@ typedef struct {
     const char *labels[5]; /* ... escaped as label values */
 } zoo;
 
-enum { ZOO_SHARDS = 8 };
+enum { ZOO_SHARDS = 8, ZOO_CACHE_SHARDS = 2 };
 
 static void zoo_new(zoo *z, const char *const names[5], const char *const labels[5])
 {
@@ -133,7 +133,7 @@ static void zoo_new(zoo *z, const char *const names[5], const char *const labels
     memset(&co, 0, sizeof co);
     co.map = o;
     co.max_cost = 64;
-    co.shards = 1;
+    co.shards = ZOO_CACHE_SHARDS;
     co.clock = testclock_read;
     co.clock_ctx = &z->clk;
     CHECK_EQ(gomap_cache_new(&z->cache, &co), 0);
@@ -288,6 +288,20 @@ static void check_cache(const zoo *z, const prom_doc *d)
         EXPECT_ALL(d, l, V("gomap_cache_evict_batch_size_bucket", cum));
     }
     EXPECT_ALL(d, lbl(z->labels[4]), V("gomap_cache_evict_batch_size_count", cum));
+    /* Per shard. */
+    gomap_cache_shard_counters per[ZOO_CACHE_SHARDS];
+    CHECK_EQ(gomap_cache_shard_stats(z->cache, per, ZOO_CACHE_SHARDS), 0);
+    CHECK_EQ(prom_count(d, "gomap_cache_shard_hits_total"), ZOO_CACHE_SHARDS);
+    for (unsigned i = 0; i < ZOO_CACHE_SHARDS; i++) {
+        snprintf(l, sizeof l, "map=\"%s\",shard=\"%u\"", z->labels[4], i);
+        EXPECT_ALL(d, l, V("gomap_cache_shard_hits_total", per[i].hits),
+                   V("gomap_cache_shard_misses_total", per[i].misses),
+                   V("gomap_cache_shard_sets_total", per[i].sets),
+                   V("gomap_cache_shard_evictions_total", per[i].evictions),
+                   V("gomap_cache_shard_expirations_total", per[i].expirations),
+                   V("gomap_cache_shard_entries", per[i].entries),
+                   V("gomap_cache_shard_cost", per[i].cost));
+    }
     for (int c = GOMAP_CACHE_EXPIRED; c <= GOMAP_CACHE_DELETED; c++) {
         snprintf(l, sizeof l, "map=\"%s\",cause=\"%s\"", z->labels[4], causes[c]);
         EXPECT_ALL(d, l, V("gomap_cache_removed_total", s.removed[c]));

@@ -1066,6 +1066,23 @@ static void test_stats(void)
     EXPECT_STAT(s, removed[GOMAP_CACHE_EVICTED], 1002 - s.entries);
     EXPECT_STAT(s, sets, 1005);
     CHECK_EQ(cache_removed(&rec, GOMAP_CACHE_EVICTED), s.removed[GOMAP_CACHE_EVICTED]);
+    /* Per shard: the two shards add up to the totals; a third slot is
+     * zeroed; bad input. */
+    gomap_cache_shard_counters per[3];
+    memset(per, 0xff, sizeof per);
+    CHECK_EQ(gomap_cache_shard_stats(c, per, 3), 0);
+    CHECK_EQ(per[0].hits + per[1].hits, s.hits);
+    CHECK_EQ(per[0].misses + per[1].misses, s.misses);
+    CHECK_EQ(per[0].sets + per[1].sets, s.sets);
+    CHECK_EQ(per[0].evictions + per[1].evictions, s.removed[GOMAP_CACHE_EVICTED]);
+    CHECK_EQ(per[0].expirations + per[1].expirations, s.removed[GOMAP_CACHE_EXPIRED]);
+    CHECK_EQ(per[0].entries + per[1].entries, s.entries);
+    CHECK_EQ(per[0].cost + per[1].cost, s.cost);
+    CHECK(per[0].cost <= 500 && per[1].cost <= 500); /* each shard's share */
+    CHECK(per[2].hits == 0 && per[2].entries == 0 && per[2].cost == 0 && per[2].sets == 0);
+    CHECK_EQ(gomap_cache_shard_stats(NULL, per, 1), -EINVAL);
+    CHECK_EQ(gomap_cache_shard_stats(c, NULL, 1), -EINVAL);
+    CHECK_EQ(gomap_cache_shard_stats(c, NULL, 0), 0);
     /* Batches: each of those sets evicted one entry. */
     EXPECT_STAT(s, evict_batches[0], s.removed[GOMAP_CACHE_EVICTED]);
     for (unsigned b = 1; b < GOMAP_CACHE_BATCH_BUCKETS; b++)
