@@ -256,6 +256,9 @@ typedef struct gomap_cache_stats {
     uint64_t write_budget_cuts;    /* halvings */
     uint64_t wheel_lag_max_ns;     /* the most a wheel was behind the clock
                                       when its budget was raised */
+    uint64_t lock_waits;           /* shard lock acquisitions that had to
+                                      wait for another thread */
+    uint64_t lock_wait_ns;         /* the time they waited */
     uint64_t evict_batches[GOMAP_CACHE_BATCH_BUCKETS];
                                    /* calls that evicted entries to respect
                                       max_cost, by how many: [i] counts
@@ -286,6 +289,8 @@ typedef struct gomap_cache_shard_counters {
     size_t entries;          /* entries held now */
     uint64_t cost;           /* cost held now (its bound: max_cost / shards,
                                 the first max_cost % shards one more) */
+    uint64_t lock_waits;     /* acquisitions of its lock that had to wait */
+    uint64_t lock_wait_ns;   /* the time they waited */
 } gomap_cache_shard_counters;
 
 /* Fills out[0 .. n) with the first n shards' counters (n may be less or

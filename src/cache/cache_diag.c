@@ -49,6 +49,8 @@ static void add_shard(gomap_cache_stats_t *o, const struct cache_shard *s)
     o->maintenance_ns += load_relaxed(&n->maint_ns);
     for (unsigned k = 0; k < GOMAP_CACHE_BATCH_BUCKETS; k++)
         o->evict_batches[k] += load_relaxed(&n->evict_batches[k]);
+    o->lock_waits += load_relaxed(&n->lock_waits);
+    o->lock_wait_ns += load_relaxed(&n->lock_wait_ns);
     o->write_budget_raises += load_relaxed(&n->budget_raises);
     o->write_budget_cuts += load_relaxed(&n->budget_cuts);
     uint64_t lag = load_relaxed(&n->lag_max), budget = load_relaxed(&s->pub.budget);
@@ -107,6 +109,8 @@ int gomap_cache_shard_stats(gomap_cache_t *c, gomap_cache_shard_counters *out, s
         o->expirations = load_relaxed(&s->n.removed[GOMAP_CACHE_EXPIRED]);
         o->entries = (size_t)load_relaxed(&s->pub.entries);
         o->cost = load_relaxed(&s->pub.cost);
+        o->lock_waits = load_relaxed(&s->n.lock_waits);
+        o->lock_wait_ns = load_relaxed(&s->n.lock_wait_ns);
     }
     return 0;
 }

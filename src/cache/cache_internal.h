@@ -140,7 +140,7 @@ struct cache_counters {
     _Atomic uint64_t hits, misses, loads, load_failures, load_ns, load_waits, sets, rejected;
     _Atomic uint64_t removed[5];
     _Atomic uint64_t drift_max, drift_sum, cascades, maint_runs, maint_ns;
-    _Atomic uint64_t budget_raises, budget_cuts, lag_max;
+    _Atomic uint64_t budget_raises, budget_cuts, lag_max, lock_waits, lock_wait_ns;
     _Atomic uint64_t evict_batches[GOMAP_CACHE_BATCH_BUCKETS];
 };
 
@@ -215,7 +215,18 @@ static inline void cache_count(_Atomic uint64_t *n, uint64_t d)
     store_relaxed(n, load_relaxed(n) + d);
 }
 
-static inline void cache_lock(struct cache_shard *s) { pthread_mutex_lock(&s->mu); }
+/* Takes the shard's mutex; an acquisition that had to wait is counted,
+ * with the time it waited (stats: lock_waits, lock_wait_ns). */
+static inline void cache_lock(struct cache_shard *s)
+{
+    if (pthread_mutex_trylock(&s->mu) == 0)
+        return;
+    uint64_t t0 = cache_mono_ns();
+    pthread_mutex_lock(&s->mu);
+    cache_count(&s->n.lock_waits, 1);
+    cache_count(&s->n.lock_wait_ns, cache_mono_ns() - t0);
+}
+
 static inline void cache_unlock(struct cache_shard *s) { pthread_mutex_unlock(&s->mu); }
 
 /* The entry at index i of a chunk table (which must have been handed out

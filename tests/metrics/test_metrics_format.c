@@ -300,7 +300,9 @@ static void check_cache(const zoo *z, const prom_doc *d)
                    V("gomap_cache_shard_evictions_total", per[i].evictions),
                    V("gomap_cache_shard_expirations_total", per[i].expirations),
                    V("gomap_cache_shard_entries", per[i].entries),
-                   V("gomap_cache_shard_cost", per[i].cost));
+                   V("gomap_cache_shard_cost", per[i].cost),
+                   V("gomap_cache_shard_lock_waits_total", per[i].lock_waits),
+                   NS("gomap_cache_shard_lock_wait_seconds_total", per[i].lock_wait_ns));
     }
     for (int c = GOMAP_CACHE_EXPIRED; c <= GOMAP_CACHE_DELETED; c++) {
         snprintf(l, sizeof l, "map=\"%s\",cause=\"%s\"", z->labels[4], causes[c]);

@@ -349,6 +349,18 @@ static void over_bound(uint64_t max_cost, unsigned shards, bool costs, bool trac
     gomap_cache_stats_t s = cachecheck_stats(run.c);
     CHECK_MSG(s.cost <= max_cost && (costs || len <= max_cost), "at the end: len %zu, cost %"
               PRIu64 ", max_cost %" PRIu64, len, s.cost, max_cost);
+    /* The shards' own figures add up to the totals, lock waits included. */
+    gomap_cache_shard_counters per[8];
+    CHECK(shards <= 8);
+    CHECK_EQ(gomap_cache_shard_stats(run.c, per, shards), 0);
+    uint64_t waits = 0, wait_ns = 0, cost = 0, hits_sum = 0;
+    for (unsigned k = 0; k < shards; k++) {
+        waits += per[k].lock_waits, wait_ns += per[k].lock_wait_ns;
+        cost += per[k].cost, hits_sum += per[k].hits;
+    }
+    CHECK(waits == s.lock_waits && wait_ns == s.lock_wait_ns && cost == s.cost &&
+          hits_sum == s.hits);
+    printf("   %" PRIu64 " lock acquisitions waited, %.3f ms in all\n", waits, (double)wait_ns / 1e6);
     if (!track) {
         /* No on_remove: present keys are overwritten in place; only the
          * bound, the values and validate are checked. */
