@@ -18,7 +18,7 @@
  *   keys         KIND_SWITCH, layer_hash / gomap__hasher, gomap__hash_key,
  *                gomap__key_is_reflexive, gomap__str_key_bad
  *   lookups      layer_lookup, layer_find, gomap__find_hashed, layer_key,
- *                layer_value, copy_slot_bytes
+ *                layer_value, copy_slot_bytes, gomap__prefetch_hashed
  *   writes       gomap__upsert_hashed, gomap__remove_hashed
  *   whole map    gomap__for_each_entry, gomap__grow_finish, layer_len,
  *                layer_bytes_held
@@ -87,6 +87,17 @@ static inline void *layer_value(const gomap_t *m, slot_ref r)
 {
     return val_of_slot(m, val_slot_at(m, r.b, r.i));
 }
+
+/* The first stage of the batch lookup (gomap_get_many, map_batch.c) for a
+ * key already hashed with the map's hasher: prefetches the bucket lines a
+ * probe of that hash reads (its home bucket, and its old bucket while the
+ * map grows), and nothing else. A layer that serves a batch of mixed
+ * operations in an order it must keep (the delegation map's servers)
+ * calls it some operations ahead of the one it executes, so that the
+ * cache misses of the batch overlap whether each operation reads or
+ * writes. Reads the map's header only; changes nothing; harmless if the
+ * map changes before the probe. */
+void gomap__prefetch_hashed(const gomap_t *m, uint64_t hash);
 
 /* ---- the whole map ------------------------------------------------------------- */
 
