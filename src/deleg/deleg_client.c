@@ -29,8 +29,10 @@
 #include "deleg/deleg_internal.h"
 
 /* Spin rounds before yielding, and yields before sleeping. Kept short: on
- * a 2-core machine the thread a waiter waits for may need its core. */
-enum { WAIT_SPINS = 256, WAIT_YIELDS = 16 };
+ * a 2-core machine the thread a waiter waits for may need its core (with
+ * 256 spins and 16 yields, 2 clients and 1 worker on 2 vCPUs ran 4x
+ * slower: docs/delegmap.md). */
+enum { WAIT_SPINS = 32, WAIT_YIELDS = 4 };
 
 /* Thread-local registrations: at most TLS_REGS maps at once; the least
  * recently registered is given back when a thread uses more. */

@@ -32,8 +32,9 @@ enum {
     PASS_MAX = 256,       /* requests one pass takes */
     PREFETCH_AHEAD = 8,   /* requests between a bucket's prefetch and its probe */
     COMBINE_PASSES = 4,   /* passes a combiner makes while there is work */
-    IDLE_SPINS = 512,     /* a worker's empty passes before it yields */
-    IDLE_YIELDS = 8       /* ... and yields before it sleeps */
+    IDLE_SPINS = 64,      /* a worker's empty passes before it yields */
+    IDLE_YIELDS = 4       /* ... and yields before it sleeps (measured with
+                             the clients' WAIT_SPINS: docs/delegmap.md) */
 };
 
 /* ---- futex ------------------------------------------------------------------------- */
