@@ -31,6 +31,7 @@
 #include "delegcheck.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
