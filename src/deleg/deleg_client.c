@@ -125,6 +125,26 @@ static void make_exit_key(void)
 
 /* ---- taking a slot ---------------------------------------------------------------- */
 
+size_t gomap__deleg_rings_bytes(const gomap_deleg_t *m)
+{
+    return m->ring_stride * m->nparts + DELEG_ALIGN;
+}
+
+int gomap__deleg_rings_alloc(gomap_deleg_t *m, struct deleg_client *c)
+{
+    size_t bytes = gomap__deleg_rings_bytes(m);
+    char *block = gomap__alloc(m->opt.alloc, bytes);
+    if (!block)
+        return -ENOMEM;
+    memset(block, 0, bytes);
+    c->rings_block = block;
+    uintptr_t first = ((uintptr_t)block + DELEG_ALIGN - 1) & ~(uintptr_t)(DELEG_ALIGN - 1);
+    /* Release: a server that loads the pointer (acquire) sees the zeroed
+     * positions. */
+    store_release(&c->rings, (char *)first);
+    return 0;
+}
+
 /* Takes a free slot for the calling thread; SHARED_CLIENT if none is free
  * or its rings cannot be allocated. Called with reg_lock held. */
 static unsigned take_slot(gomap_deleg_t *m)
@@ -136,16 +156,8 @@ static unsigned take_slot(gomap_deleg_t *m)
         unsigned st = load_acquire(&c->state);
         if (st == CLIENT_TAKEN || (st == CLIENT_ORPHANED && !rings_empty(m, c)))
             continue;
-        if (!load_relaxed(&c->rings)) {
-            size_t bytes = m->ring_stride * m->nparts;
-            char *rings = gomap__alloc(m->opt.alloc, bytes);
-            if (!rings)
-                return SHARED_CLIENT;
-            memset(rings, 0, bytes);
-            /* Release: a server that loads the pointer (acquire) sees the
-             * zeroed positions. */
-            store_release(&c->rings, rings);
-        }
+        if (!load_relaxed(&c->rings) && gomap__deleg_rings_alloc(m, c) != 0)
+            return SHARED_CLIENT;
         store_relaxed(&c->state, CLIENT_TAKEN);
         fetch_add_relaxed(&m->nregistered, 1);
         if (i >= load_relaxed(&m->clients_hi))

@@ -92,6 +92,7 @@ struct deleg_client {
     _Atomic unsigned full_waiting; /* 1 while waiting for room */
     _Atomic(char *) rings;         /* P rings, ring_stride apart; NULL until
                                       first taken (stored under reg_lock) */
+    void *rings_block;             /* their allocation (rings is aligned in it) */
     _Atomic unsigned sleeping __attribute__((aligned(64))); /* waits on `wake` */
     _Atomic unsigned wake;         /* futex word: bumped by a waker */
 } __attribute__((aligned(DELEG_ALIGN)));
@@ -179,6 +180,11 @@ unsigned gomap__deleg_client(gomap_deleg_t *m);
  * are accepted only when `internal`. Returns how many were posted. */
 size_t gomap__deleg_post(gomap_deleg_t *m, unsigned ci, gomap_deleg_op *ops, size_t n,
                          bool nowait, bool internal);
+
+/* Allocates client c's rings (zeroed, DELEG_ALIGN-aligned) and publishes
+ * them: 0 or -ENOMEM. The allocation's size: gomap__deleg_rings_bytes. */
+int gomap__deleg_rings_alloc(gomap_deleg_t *m, struct deleg_client *c);
+size_t gomap__deleg_rings_bytes(const gomap_deleg_t *m);
 
 /* Waits until op (posted) is answered. */
 void gomap__deleg_wait_op(gomap_deleg_t *m, const gomap_deleg_op *op);

@@ -60,8 +60,7 @@ static void destroy(gomap_deleg_t *m, unsigned built, bool locks)
     for (unsigned p = 0; p < built; p++)
         gomap_free(m->parts[p].map);
     for (unsigned ci = 0; ci < NCLIENT_SLOTS; ci++)
-        gomap__free(m->opt.alloc, load_relaxed(&m->clients[ci].rings),
-                    m->ring_stride * m->nparts);
+        gomap__free(m->opt.alloc, m->clients[ci].rings_block, gomap__deleg_rings_bytes(m));
     if (locks) {
         pthread_mutex_destroy(&m->reg_lock);
         pthread_mutex_destroy(&m->shared_lock);
@@ -69,23 +68,22 @@ static void destroy(gomap_deleg_t *m, unsigned built, bool locks)
     gomap__free(m->opt.alloc, m->block, m->block_size);
 }
 
-/* The header, the partitions and the client slots, in one block; the
- * partitions and slots start at DELEG_ALIGN boundaries (allocators promise
- * only malloc's alignment). */
+/* The header, the partitions and the client slots, in one block, each at
+ * a DELEG_ALIGN boundary (allocators promise only malloc's alignment). */
 static gomap_deleg_t *alloc_block(const gomap_deleg_options *opt, unsigned nparts)
 {
+    size_t head_bytes = (sizeof(gomap_deleg_t) + DELEG_ALIGN - 1) & ~(size_t)(DELEG_ALIGN - 1);
     size_t parts_bytes = (size_t)nparts * sizeof(struct deleg_part);
-    size_t size = sizeof(gomap_deleg_t) + DELEG_ALIGN + parts_bytes +
+    size_t size = DELEG_ALIGN + head_bytes + parts_bytes +
                   (size_t)NCLIENT_SLOTS * sizeof(struct deleg_client);
     char *block = gomap__alloc(opt->map.alloc, size);
     if (!block)
         return NULL;
     memset(block, 0, size);
-    gomap_deleg_t *m = (gomap_deleg_t *)(void *)block;
-    uintptr_t first =
-        ((uintptr_t)(block + sizeof *m) + DELEG_ALIGN - 1) & ~(uintptr_t)(DELEG_ALIGN - 1);
-    m->parts = (struct deleg_part *)first;
-    m->clients = (struct deleg_client *)(first + parts_bytes);
+    uintptr_t first = ((uintptr_t)block + DELEG_ALIGN - 1) & ~(uintptr_t)(DELEG_ALIGN - 1);
+    gomap_deleg_t *m = (gomap_deleg_t *)first;
+    m->parts = (struct deleg_part *)(first + head_bytes);
+    m->clients = (struct deleg_client *)(first + head_bytes + parts_bytes);
     m->block = block;
     m->block_size = size;
     return m;
@@ -147,19 +145,6 @@ static int make_parts(gomap_deleg_t *m, const gomap_deleg_options *opt, unsigned
     return 0;
 }
 
-/* The shared slot's rings, made now so that it always works. */
-static int make_shared_rings(gomap_deleg_t *m)
-{
-    size_t bytes = m->ring_stride * m->nparts;
-    char *rings = gomap__alloc(m->opt.alloc, bytes);
-    if (!rings)
-        return -ENOMEM;
-    memset(rings, 0, bytes);
-    atomic_init(&m->clients[SHARED_CLIENT].rings, rings);
-    atomic_init(&m->clients[SHARED_CLIENT].state, CLIENT_TAKEN);
-    return 0;
-}
-
 int gomap_deleg_new(gomap_deleg_t **out, const gomap_deleg_options *opt)
 {
     if (out)
@@ -176,8 +161,10 @@ int gomap_deleg_new(gomap_deleg_t **out, const gomap_deleg_options *opt)
     init_fields(m, opt, nparts);
     unsigned built;
     rc = make_parts(m, opt, &built);
+    if (rc == 0) /* the shared slot's rings, made now so that it always works */
+        rc = gomap__deleg_rings_alloc(m, &m->clients[SHARED_CLIENT]);
     if (rc == 0)
-        rc = make_shared_rings(m);
+        atomic_init(&m->clients[SHARED_CLIENT].state, CLIENT_TAKEN);
     if (rc == 0 && pthread_mutex_init(&m->reg_lock, NULL) != 0)
         rc = -ENOMEM;
     if (rc == 0 && pthread_mutex_init(&m->shared_lock, NULL) != 0) {
