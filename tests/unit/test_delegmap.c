@@ -357,6 +357,7 @@ typedef struct {
     gomap_deleg_t *maps[12];
     unsigned n;
     uint64_t key;           /* the key set in every map */
+    atomic_int used;        /* the thread's calls have returned */
     atomic_int go;
 } exit_arg;
 
@@ -367,6 +368,7 @@ static void *use_and_exit(void *arg)
         uint64_t v = i;
         CHECK_EQ(gomap_deleg_set(a->maps[i], &a->key, &v), 0);
     }
+    atomic_store(&a->used, 1);
     /* Wait until the main thread has freed the maps, then exit: the exit
      * must not touch them. */
     while (!atomic_load(&a->go))
@@ -397,16 +399,13 @@ static void test_exit_and_free(void)
         }
         /* The same again, but the maps are freed before the thread exits. */
         atomic_store(&a.go, 0);
+        atomic_store(&a.used, 0);
         a.key = 1000;
         CHECK_EQ(pthread_create(&t, NULL, use_and_exit, &a), 0);
-        for (;;) {
-            unsigned done = 0;
-            for (unsigned i = 0; i < a.n; i++)
-                done += gomap_deleg_len(a.maps[i]) == 2;
-            if (done == a.n)
-                break;
+        while (!atomic_load(&a.used))
             sched_yield();
-        }
+        for (unsigned i = 0; i < a.n; i++)
+            CHECK_EQ(gomap_deleg_len(a.maps[i]), 2);
         for (unsigned i = 0; i < a.n; i++)
             gomap_deleg_free(a.maps[i]);
         /* New maps, possibly at the same addresses: the exiting thread's
