@@ -58,12 +58,7 @@ enum { COMPUTE_STACK_BYTES = 256 };
 
 static void copy_out(const gomap_deleg_t *m, void *out, const void *val)
 {
-    if (!out || !m->val_size)
-        return;
-    if (val)
-        copy_slot_bytes(out, val, m->val_size);
-    else
-        memset(out, 0, m->val_size);
+    layer_copy_out(out, val, m->val_size);
 }
 
 static slot_ref find_any(const gomap_t *map, const void *key, uint64_t h)
