@@ -552,6 +552,9 @@ static const struct {
      "threads (Go peer)"},
 };
 
+_Static_assert(sizeof(((bench_params *)0)->impls) / sizeof(const char *) >= PAR_MAX_CONTENDERS,
+               "a report header line for every contender");
+
 /* Adds a contender (impl NULL: the Go peer's) to the suite's list and its
  * "name: what" line to the report's header. */
 static void add_contender(options *o, bench_params *par, const char *name, const void *impl,
