@@ -51,7 +51,7 @@ const char *bench_keys_name(bench_key_type type) { return type == KEYS_U64 ? "u6
 
 /* ---- profiles ----------------------------------------------------------------- */
 
-enum { MAX_SIZES = 8, MAX_CONTENDERS = 8 };
+enum { MAX_SIZES = 8, MAX_CONTENDERS = 12 };
 
 typedef struct {
     const char *name;
@@ -174,7 +174,8 @@ static void usage(FILE *f)
             "                     load-and-delete-collision range adversarial-alloc\n"
             "                     adversarial-delete (or Go's names, e.g. LoadMostlyHits)\n"
             "  --suite strategies the strategies matrix (docs/bench.md): --impls shard,shard-1,\n"
-            "                     snap,sync,tbb,go-sync,go-rwmutex (default: all built; shard\n"
+            "                     snap,sync,tbb,deleg-comb,deleg-1w,deleg-comb-batch,\n"
+            "                     deleg-1w-batch,go-sync,go-rwmutex (default: all built; shard\n"
             "                     always), --workloads from read-90 read-98 exchange rapid-grow\n"
             "  --suite cache      the cache suite (docs/cache-bench.md): --impls gomap-cache,shard,\n"
             "                     caffeine,ristretto,golang-lru (default: all built; gomap-cache\n"
@@ -550,6 +551,9 @@ static const struct {
      "github.com/hashicorp/golang-lru 0.5.4 (Debian) lru.Cache (one lock), %s, GOMAXPROCS = "
      "threads (Go peer)"},
 };
+
+_Static_assert(sizeof(((bench_params *)0)->impls) / sizeof(const char *) >= PAR_MAX_CONTENDERS,
+               "a report header line for every contender");
 
 /* Adds a contender (impl NULL: the Go peer's) to the suite's list and its
  * "name: what" line to the report's header. */

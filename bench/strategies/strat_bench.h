@@ -58,8 +58,13 @@ typedef struct strat_impl {
     int64_t (*retired)(void *m); /* retired bytes now; NULL if none */
 } strat_impl;
 
-/* shard, shard-1, snap, sync and (when built) tbb. NULL-terminated. */
+/* shard, shard-1, snap, sync, (when built) tbb, and the delegation map's
+ * deleg-comb, deleg-1w, deleg-comb-batch, deleg-1w-batch. NULL-terminated. */
 extern const strat_impl *const strat_impls[];
+
+/* The delegation map's contenders (strat_deleg.c). */
+extern const strat_impl strat_impl_deleg_comb, strat_impl_deleg_1w,
+    strat_impl_deleg_comb_batch, strat_impl_deleg_1w_batch;
 
 /* gomap_shard_t, shards auto: the matrix's base, and the cache suite's
  * ceiling (a map without bound or expiry). */

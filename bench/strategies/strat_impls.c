@@ -11,7 +11,8 @@
  *              lands (load-or-store of 1 for an absent key)
  *   reference  a core gomap_t with no lock, run on one thread only
  *
- * tbb is in peers/peer_tbb.cc; go-sync and go-rwmutex in the Go peer.
+ * The delegation map's four are in strat_deleg.c, tbb in peers/peer_tbb.cc;
+ * go-sync and go-rwmutex in the Go peer.
  */
 #include <errno.h>
 #include <string.h>
@@ -297,4 +298,6 @@ const strat_impl *const strat_impls[] = {&strat_impl_shard, &strat_impl_shard1, 
 #ifdef GOMAP_BENCH_HAVE_TBB
                                          &strat_impl_tbb,
 #endif
+                                         &strat_impl_deleg_comb, &strat_impl_deleg_1w,
+                                         &strat_impl_deleg_comb_batch, &strat_impl_deleg_1w_batch,
                                          NULL};

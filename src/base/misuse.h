@@ -59,6 +59,9 @@ static inline struct gomap__thread *gomap__self(void)
 #define MSG_SYNC_FREE_INSIDE "gomap sync map freed from inside its own callback"
 #define MSG_SNAP_FREE_INSIDE "gomap snapshot map freed from inside its own callback"
 #define MSG_SHARD_FREE_INSIDE "gomap sharded map freed from inside its own callback"
+#define MSG_DELEG_REENTRY \
+    "re-entrant call into a gomap delegation map from its own callback (would deadlock)"
+#define MSG_DELEG_FREE_INSIDE "gomap delegation map freed from inside its own callback"
 #define MSG_FROZEN_WRITE                                                                   \
     "write to a published gomap snapshot version (versions are frozen: change the map with " \
     "gomap_snap_set, _delete, _clear or _update, or write a gomap_clone of it)"

@@ -18,7 +18,8 @@
  *   keys         KIND_SWITCH, layer_hash / gomap__hasher, gomap__hash_key,
  *                gomap__key_is_reflexive, gomap__str_key_bad
  *   lookups      layer_lookup, layer_find, gomap__find_hashed, layer_key,
- *                layer_value, copy_slot_bytes
+ *                layer_value, copy_slot_bytes, layer_copy_out,
+ *                gomap__prefetch_hashed
  *   writes       gomap__upsert_hashed, gomap__remove_hashed
  *   whole map    gomap__for_each_entry, gomap__grow_finish, layer_len,
  *                layer_bytes_held
@@ -86,6 +87,31 @@ static inline const void *layer_key(const gomap_t *m, int kind, slot_ref r)
 static inline void *layer_value(const gomap_t *m, slot_ref r)
 {
     return val_of_slot(m, val_slot_at(m, r.b, r.i));
+}
+
+/* The first stage of the batch lookup (gomap_get_many, map_batch.c) for a
+ * key already hashed with the map's hasher: prefetches the bucket lines a
+ * probe of that hash reads (its home bucket, and its old bucket while the
+ * map grows), and nothing else. A layer that serves a batch of mixed
+ * operations in an order it must keep (the delegation map's servers)
+ * calls it some operations ahead of the one it executes, so that the
+ * cache misses of the batch overlap whether each operation reads or
+ * writes. Reads the map's header only; changes nothing; harmless if the
+ * map changes before the probe. */
+void gomap__prefetch_hashed(const gomap_t *m, uint64_t hash);
+
+/* Copies a value of val_size bytes to out, or zero bytes when val is NULL
+ * (an absent key reads as Go's zero value); nothing when out is NULL or
+ * the map is a set (val_size 0). For layers that copy values out to their
+ * callers. */
+static inline void layer_copy_out(void *out, const void *val, size_t val_size)
+{
+    if (!out || !val_size)
+        return;
+    if (val)
+        copy_slot_bytes(out, val, val_size);
+    else
+        memset(out, 0, val_size);
 }
 
 /* ---- the whole map ------------------------------------------------------------- */

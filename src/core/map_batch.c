@@ -19,6 +19,7 @@
  * GOMAP_MAX_KEY_SIZE) is answered NULL without being hashed. Nothing is written to the
  * map; the misuse read check runs once per call.
  */
+#include "core/layer.h"
 #include "core/map_probe.h"
 
 /* Keys hashed ahead of the one being probed; a power of two. Chosen by
@@ -57,6 +58,16 @@ ALWAYS_INLINE void prefetch_bucket(const char *b, size_t span)
         __builtin_prefetch(b + span - 1, 0, 3);
 }
 
+/* Prefetches where a key of this hash lives: its home bucket and, while the
+ * map grows, its old bucket too (which one is live is decided at probe time
+ * from the old bucket's first tophash byte). */
+ALWAYS_INLINE void prefetch_home(const gomap_t *m, uint64_t hash, size_t span)
+{
+    if (m->oldbuckets)
+        prefetch_bucket(old_bucket_of(m, hash), span);
+    prefetch_bucket(bucket_at(m, m->buckets, hash & bucket_mask(m->B)), span);
+}
+
 /* Skipped keys (never found, never hashed): NaN doubles and the string
  * keys no map accepts (gomap__str_key_bad). */
 static inline bool key_skipped(int kind, const void *key)
@@ -66,9 +77,7 @@ static inline bool key_skipped(int kind, const void *key)
     return key_is_nan(kind, key);
 }
 
-/* Stage one of the pipeline: hash the key and prefetch where it lives (both
- * candidate chain heads while the map grows; which one is live is decided at
- * probe time from the old bucket's first tophash byte). */
+/* Stage one of the pipeline: hash the key and prefetch where it lives. */
 static inline uint64_t stage(const gomap_t *m, int kind, const void *key, size_t span,
                              bool *skip)
 {
@@ -76,9 +85,7 @@ static inline uint64_t stage(const gomap_t *m, int kind, const void *key, size_t
     if (*skip)
         return 0;
     uint64_t hash = hash_of(m, kind, key);
-    if (m->oldbuckets)
-        prefetch_bucket(old_bucket_of(m, hash), span);
-    prefetch_bucket(bucket_at(m, m->buckets, hash & bucket_mask(m->B)), span);
+    prefetch_home(m, hash, span);
     return hash;
 }
 
@@ -212,4 +219,12 @@ size_t gomap_get_many_str(const gomap_t *m, const gomap_str *keys, size_t n, voi
     if (!batch_ready(m, GOMAP_KEY_STR, keys, n, vals_out, GOMAP_CALLER))
         return 0;
     return get_many_kind(m, GOMAP_KEY_STR, (const char *)keys, sizeof *keys, n, vals_out);
+}
+
+/* Stage one for a layer's own pipeline (layer.h): the key is hashed already,
+ * and the layer probes it later with gomap__find_hashed or writes it. */
+void gomap__prefetch_hashed(const gomap_t *m, uint64_t hash)
+{
+    if (m->buckets) /* an empty map may have no array yet */
+        prefetch_home(m, hash, probe_span(m, m->key_kind));
 }

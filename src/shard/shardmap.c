@@ -299,12 +299,7 @@ static slot_ref shard_find_any(const struct shard *s, const void *key, uint64_t 
 
 static inline void copy_out(const gomap_shard_t *m, void *out, const void *val)
 {
-    if (!out || !m->val_size)
-        return;
-    if (val)
-        copy_slot_bytes(out, val, m->val_size);
-    else
-        memset(out, 0, m->val_size);
+    layer_copy_out(out, val, m->val_size);
 }
 
 /* An optimistic get: looks key up in shard s without its lock, inside an

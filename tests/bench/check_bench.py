@@ -297,6 +297,7 @@ def strat_ops(workload, threads):
 
 def check_strategies(bench, impls):
     who = ["shard", "shard-1", "snap", "sync"] + (["tbb"] if "tbb" in impls else []) \
+        + ["deleg-comb", "deleg-1w", "deleg-comb-batch", "deleg-1w-batch"] \
         + (["go-sync", "go-rwmutex"] if "go" in impls else [])
     check_bad_usage(bench, ["--suite", "strategies", "--keys", "u64"],
                     ["--suite", "strategies", "--dists", "x"],

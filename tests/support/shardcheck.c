@@ -67,7 +67,7 @@ static bool all_zero(const void *p, size_t n)
     return true;
 }
 
-static int cop_fn(const void *key, void *val, bool *present, void *ctx)
+int shardcheck_cop_fn(const void *key, void *val, bool *present, void *ctx)
 {
     shard_cop *op = ctx;
     (void)key;
@@ -107,7 +107,7 @@ static int cop_fn(const void *key, void *val, bool *present, void *ctx)
 int shardcheck_compute(gomap_shard_t *m, const void *key, shard_cop *op)
 {
     op->calls = 0;
-    return gomap_shard_compute(m, key, cop_fn, op);
+    return gomap_shard_compute(m, key, shardcheck_cop_fn, op);
 }
 
 bool shardcheck_compare(gomap_shard_t *m, refmap *r, char *why, size_t why_len)

@@ -100,6 +100,10 @@ typedef struct {
     void *seen;          /* if not NULL: receives *val as called (val_size) */
 } shard_cop;
 
+/* The callback that does op->mode (ctx: a shard_cop whose calls the caller
+ * zeroed), for any map's compute. */
+int shardcheck_cop_fn(const void *key, void *val, bool *present, void *ctx);
+
 /* gomap_shard_compute(m, key, <callback doing op->mode>, op). */
 int shardcheck_compute(gomap_shard_t *m, const void *key, shard_cop *op);
 
