@@ -88,6 +88,14 @@ typedef struct gomap_shard_options {
                            allocator, check mode; mem_limit must be 0 */
     unsigned shards;    /* a power of two up to GOMAP_SHARDS_MAX; 0 = auto:
                            4 x online CPUs, at least 16 */
+    bool auto_resize;   /* double the shards (gomap_shard_resize) while the
+                           share of lock acquisitions that had to wait stays
+                           high: 10 % or more over two consecutive windows
+                           of 16384 acquisitions (docs/shardmap.md,
+                           "Resizing") */
+    unsigned max_shards; /* auto mode's bound: a power of two up to
+                           GOMAP_SHARDS_MAX, at least shards; 0 = the larger
+                           of shards and the automatic count */
 } gomap_shard_options;
 
 /* Creates a sharded map. 0, -EINVAL (NULL argument, shards not a power of
@@ -219,12 +227,43 @@ GOMAP_API size_t gomap_shard_len(gomap_shard_t *m);
  * another map's callback: allowed. */
 GOMAP_API void gomap_shard_clear(gomap_shard_t *m);
 
-/* The number of shards the map is split into (fixed at creation: the
- * shards option, or the automatic count), not the number of entries
- * (gomap_shard_len). 0 for NULL.
- * Context: takes no lock and never waits; callable anywhere, this map's
- * callbacks included. */
+/* The number of shards the map is split into (the shards option or the
+ * automatic count at creation, then what the last finished resize made
+ * it), not the number of entries (gomap_shard_len). While a resize moves
+ * entries, the count before it. 0 for NULL.
+ * Context: takes no lock and never waits (a read-side section); callable
+ * anywhere, this map's callbacks included. */
 GOMAP_API unsigned gomap_shard_count(const gomap_shard_t *m);
+
+/* Changes the number of shards to `shards` (a power of two, 1 ..
+ * GOMAP_SHARDS_MAX; larger or smaller), online: other threads keep using
+ * the map. The calling thread moves the entries group by group: the old
+ * shards whose keys go to the same new shards (one old shard when
+ * growing, 2^k when shrinking by 2^k) are held while their entries are
+ * copied into new core maps, which then take over those keys; a call of
+ * another thread waits for at most one group's move (the lock of a shard
+ * being moved), never for the whole resize. Every operation stays
+ * linearizable meanwhile (docs/shardmap.md, "Resizing": what len, range,
+ * snapshot, clear, stats and validate see during a move). Returns once
+ * every entry lives in the new shards and the old shards are freed.
+ *
+ * 0 (also when the map already has that many shards), -EINVAL (NULL m,
+ * shards 0, not a power of two or too many), -EDEADLK (called where it may
+ * not wait: inside a callback of any map or a read-side section; nothing
+ * changed) or -ENOMEM: the map's contents are unchanged and every call
+ * works, but a move that ran out of memory half-way stays pending (the
+ * map holds the old and the new shards; stats.resize_target names it);
+ * the next gomap_shard_resize call, whatever its count, first completes
+ * it. Resizes of one map run one at a time: a second caller waits for the
+ * first.
+ * Context: takes the map's resize mutex, then the old shards of one group
+ * at a time (never two groups, never with another map's lock); then, with
+ * no shard held, waits for an RCU grace period and for calls still inside
+ * the old shards (len, snapshot, a call waiting for an old shard's lock)
+ * to leave them, before freeing them. Never inside a callback (-EDEADLK,
+ * or from inside one of this map's callbacks: reported as a re-entrant
+ * call). */
+GOMAP_API int gomap_shard_resize(gomap_shard_t *m, unsigned shards);
 
 /* ---- diagnostics -------------------------------------------------------- */
 
@@ -234,7 +273,10 @@ GOMAP_API unsigned gomap_shard_count(const gomap_shard_t *m);
  * A call that fails with -ENOMEM may count once or not at all.
  * Counted with relaxed atomic adds in per-thread lanes: exact once the map
  * is quiet. entries and bytes_held are what the shard's last write
- * published when it released the shard. */
+ * published when it released the shard. A shard's counters start at zero
+ * when a resize creates it; the map's totals carry those of the shards a
+ * resize replaced (only lock acquisitions and waits of calls that reached
+ * an old shard after its move finished may go uncounted). */
 typedef struct gomap_shard_counters {
     size_t entries;      /* entries now */
     uint64_t ops;        /* keyed operations */
@@ -243,6 +285,10 @@ typedef struct gomap_shard_counters {
     uint64_t waits;      /* lock acquisitions that had to wait for another
                             thread (range, len, snapshot, clear included) */
     uint64_t wait_ns;    /* total time those acquisitions waited */
+    uint64_t lock_acquisitions; /* acquisitions of the shard's lock, waiting
+                            or not (whole-map calls and resizes included);
+                            waits / lock_acquisitions is the contended
+                            share the auto mode watches */
     size_t bytes_held;   /* bytes the shard's core map holds now (its
                             gomap_stats bytes_held: arrays, overflow
                             buckets, out-of-line keys and values, outgrown
@@ -250,7 +296,10 @@ typedef struct gomap_shard_counters {
 } gomap_shard_counters;
 
 typedef struct gomap_shard_stats {
-    unsigned shards;
+    unsigned shards;             /* gomap_shard_count */
+    unsigned resize_target;      /* the count a move under way (or left
+                                    pending by -ENOMEM) goes to; 0 if none */
+    uint64_t resizes;            /* resizes finished (auto mode's included) */
     gomap_shard_counters total;  /* the sum over shards */
     size_t max_entries;          /* the fullest shard's entries */
     uint64_t max_ops;            /* the busiest shard's ops */
@@ -259,7 +308,9 @@ typedef struct gomap_shard_stats {
 
 /* Fills *out and, when per_shard is not NULL, per_shard[0 .. n) with the
  * first n shards' counters (n may be less or more than the shard count;
- * entries past it are zeroed). O(shards); never reads the entries. Each
+ * entries past it are zeroed). During a resize the shards are the old
+ * ones (a moved shard shows no entries) and the totals include the new
+ * ones. O(shards); never reads the entries. Each
  * figure is read with a relaxed load: while the map is busy, the shards'
  * figures (and a shard's entries against its ops) may be from slightly
  * different instants. 0 or -EINVAL (NULL m or out).

@@ -121,6 +121,12 @@ void gomap__rcu_synchronize(void)
 {
     GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
     urcu_memb_synchronize_rcu(); /* any thread, registered or not */
+#if defined(GOMAP_TSAN)
+    /* Every read-side section that ended before the grace period released
+     * this token (gomap__rcu_read_unlock): what they did happens before
+     * what the caller does next, such as freeing what they read. */
+    __tsan_acquire(&gomap__rcu_readers_done);
+#endif
 }
 
 #if defined(GOMAP_TSAN)

@@ -116,7 +116,9 @@ static inline bool gomap__rcu_in_read_section(void)
  * where gomap__must_not_wait() (inside a read-side section the wait would
  * never end; inside a concurrent map's callback another thread may wait
  * for what it holds inside a read-side section), from a free function, or
- * holding a lock that a thread inside a read-side section may wait for. */
+ * holding a lock that a thread inside a read-side section may wait for.
+ * What the sections that ended meanwhile did happens before the return
+ * (for ThreadSanitizer too: it acquires the readers' token). */
 void gomap__rcu_synchronize(void);
 
 /* Waits until every free function retired (gomap__rcu_retire) or deferred

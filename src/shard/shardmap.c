@@ -30,8 +30,8 @@ void gomap__shard_reentry_slow(const gomap_shard_t *m, const void *site)
         return;
     const struct shard *s = sc->detail;
     char what[128];
-    snprintf(what, sizeof what, "shard %u of %u of sharded map %p, by this thread",
-             (unsigned)(s - m->shards), m->nshards, (const void *)m);
+    snprintf(what, sizeof what, "shard %u of %u of sharded map %p, by this thread", s->index,
+             s->table->nshards, (const void *)m);
     gomap__fault_held(s->map, MSG_SHARD_REENTRY, site, what, sc->site);
 }
 
@@ -99,14 +99,16 @@ struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s)
 /* Waits for a grace period with no lock held (a thread that holds an RCU
  * read-side section while it waits for this shard's lock would otherwise
  * wait for us as we wait for it), then takes the shard again to free the
- * arrays through the map's allocator and accounting. */
+ * arrays through the map's allocator and accounting. The caller pinned
+ * s's table: s may have been moved meanwhile, but its map is still there. */
 void gomap__shard_free_retired(gomap_shard_t *m, struct shard *s, struct array_hdr *list)
 {
     GOMAP_ASSERT(list != NULL && !gomap__must_not_wait());
     gomap__rcu_synchronize();
     shard_take(m, s, false);
     gomap__free_retired_arrays(s->map, list);
-    shard_release(m, s);
+    shard_publish(s);
+    shard_unlock(m, s);
 }
 
 /* ---- counting lanes ------------------------------------------------------------- */
@@ -122,28 +124,12 @@ unsigned gomap__shard_lane_assign(void)
     return lane;
 }
 
-void gomap__shard_take_all(gomap_shard_t *m, bool shared)
-{
-    for (unsigned i = 0; i < m->nshards; i++)
-        shard_take(m, &m->shards[i], shared);
-}
-
-/* Arrays that growth retired meanwhile (a clear's deletes may finish a
- * growth) are left for the shard's next write to free: freeing them here
- * would take shard i again while holding the shards after it. */
-void gomap__shard_release_all(gomap_shard_t *m)
-{
-    for (unsigned i = 0; i < m->nshards; i++) {
-        struct shard *s = &m->shards[i];
-        shard_publish(s);
-        unsigned seq = load_relaxed(&s->seq);
-        if (seq & 1)
-            store_release(&s->seq, seq + 1);
-        shard_lock_release(&s->lock, m->lock_kind);
-    }
-}
-
 /* ---- life cycle ------------------------------------------------------------------- */
+
+/* The auto mode's default window and threshold (docs/shardmap.md,
+ * "Resizing", has the measurements behind them). */
+#define TUNE_WINDOW ((uint64_t)16384)
+#define TUNE_PERMILLE 100u
 
 /* The automatic shard count: 4 per online CPU, at least 16, a power of two. */
 static unsigned auto_shards(void)
@@ -179,23 +165,21 @@ static bool optimistic_ok(const gomap_options *o)
 #endif
 }
 
-/* Counting lanes: up to 8, fewer when there are many shards, so that the
- * tallies stay within 65536 entries (1 MiB). */
-static unsigned lanes_for(unsigned nshards)
+static void destroy(gomap_shard_t *m)
 {
-    unsigned lanes = 8;
-    while (lanes > 1 && (size_t)lanes * nshards > 65536)
-        lanes /= 2;
-    return lanes;
+    pthread_mutex_destroy(&m->resize_mu);
+    gomap__free(m->opt.alloc, m, sizeof *m);
 }
 
-static void destroy(gomap_shard_t *m, unsigned built)
+/* The auto mode's bound: max_shards, or the larger of the shard count and
+ * the automatic one. 0 if max_shards is not a power of two up to the
+ * maximum or below the count. */
+static unsigned max_shards_for(const gomap_shard_options *opt, unsigned n)
 {
-    for (unsigned i = 0; i < built; i++) {
-        gomap_free(m->shards[i].map);
-        shard_lock_destroy(&m->shards[i].lock, m->lock_kind);
-    }
-    gomap__free(m->opt.alloc, m->block, m->block_size);
+    unsigned max = opt->max_shards;
+    if (!max)
+        return n > auto_shards() ? n : auto_shards();
+    return max <= GOMAP_SHARDS_MAX && (max & (max - 1)) == 0 && max >= n ? max : 0;
 }
 
 int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt, int lock_kind,
@@ -208,58 +192,38 @@ int gomap__shard_new_locked(gomap_shard_t **out, const gomap_shard_options *opt,
     unsigned n = opt->shards ? opt->shards : auto_shards();
     if (n > GOMAP_SHARDS_MAX || (n & (n - 1)) != 0)
         return -EINVAL;
+    unsigned max = max_shards_for(opt, n);
+    if (!max)
+        return -EINVAL;
 
-    /* One block: the header, then the shards at the next SHARD_ALIGN
-     * boundary (allocators promise only malloc's alignment), then the
-     * counting lanes, each starting on a line of its own. */
-    unsigned nlanes = lanes_for(n);
-    unsigned stride = (n + 3) & ~3u; /* 4 tallies = 64 bytes */
-    size_t shards_bytes = (size_t)n * sizeof(struct shard);
-    size_t size = sizeof(gomap_shard_t) + SHARD_ALIGN + shards_bytes +
-                  (size_t)nlanes * stride * sizeof(struct shard_tally);
-    char *block = gomap__alloc(opt->map.alloc, size);
-    if (!block)
+    gomap_shard_t *m = gomap__alloc(opt->map.alloc, sizeof *m);
+    if (!m)
         return -ENOMEM;
-    memset(block, 0, size);
-    gomap_shard_t *m = (gomap_shard_t *)(void *)block;
-    uintptr_t first = ((uintptr_t)(block + sizeof *m) + SHARD_ALIGN - 1) & ~(uintptr_t)(SHARD_ALIGN - 1);
-    m->shards = (struct shard *)first;
-    m->tallies = (struct shard_tally *)(first + shards_bytes);
-    m->nlanes = nlanes;
-    m->lane_stride = stride;
+    memset(m, 0, sizeof *m);
+    if (pthread_mutex_init(&m->resize_mu, NULL) != 0) {
+        gomap__free(opt->map.alloc, m, sizeof *m);
+        return -ENOMEM;
+    }
     m->optimistic = optimistic && optimistic_ok(&opt->map);
-    m->nshards = n;
-    m->mask = n - 1;
     m->lock_kind = lock_kind;
     m->key_kind = (int)opt->map.key_kind;
     m->val_size = opt->map.val_size;
     m->seed = gomap__rand64();
     m->opt = opt->map;
-    m->block = block;
-    m->block_size = size;
+    m->hasher = gomap__hasher_for(&opt->map, m->seed);
+    m->auto_resize = opt->auto_resize;
+    m->max_shards = max;
+    m->tune_window = TUNE_WINDOW;
+    m->tune_permille = TUNE_PERMILLE;
+    atomic_init(&m->resizes, 0);
 
-    gomap_options inner = opt->map;
-    inner.hint = opt->map.hint / n + (opt->map.hint % n != 0);
-    for (unsigned i = 0; i < n; i++) {
-        struct shard *s = &m->shards[i];
-        int rc = gomap__new_seeded(&s->map, &inner, m->seed);
-        if (rc == 0 && shard_lock_init(&s->lock, lock_kind) != 0) {
-            gomap_free(s->map);
-            rc = -ENOMEM;
-        }
-        if (rc != 0) {
-            destroy(m, i);
-            return rc; /* -EINVAL (bad options) from the first shard, or -ENOMEM */
-        }
-        if (m->optimistic)
-            gomap__keep_retired_arrays(s->map);
-        atomic_init(&s->seq, 0);
-        atomic_init(&s->waits.count, 0);
-        atomic_init(&s->waits.ns, 0);
-        atomic_init(&s->entries, 0);
-        atomic_init(&s->bytes_held, layer_bytes_held(s->map));
+    struct shard_table *t;
+    int rc = gomap__shard_table_new(m, n, true, opt->map.hint, &t);
+    if (rc != 0) {
+        destroy(m);
+        return rc; /* -EINVAL (bad options) from the first shard, or -ENOMEM */
     }
-    m->hasher = gomap__hasher_of(m->shards[0].map);
+    atomic_init(&m->table, t);
     *out = m;
     return 0;
 }
@@ -269,6 +233,8 @@ int gomap_shard_new(gomap_shard_t **out, const gomap_shard_options *opt)
     return gomap__shard_new_locked(out, opt, SHARD_LOCK_DEFAULT, true);
 }
 
+/* No other call overlaps: the head and a pending move's target are the
+ * only tables left (a finished move freed the one it emptied). */
 void gomap_shard_free(gomap_shard_t *m)
 {
     if (!m)
@@ -278,12 +244,33 @@ void gomap_shard_free(gomap_shard_t *m)
         const struct shard *s = sc->detail;
         gomap__scope_fault(sc, s->map, MSG_SHARD_FREE_INSIDE, GOMAP_CALLER);
     }
-    destroy(m, m->nshards);
+    struct shard_table *t = load_relaxed(&m->table);
+    struct shard_table *next = load_relaxed(&t->next);
+    if (next)
+        gomap__shard_table_free(m, next);
+    gomap__shard_table_free(m, t);
+    destroy(m);
 }
 
 unsigned gomap_shard_count(const gomap_shard_t *m)
 {
-    return m ? m->nshards : 0;
+    if (!m)
+        return 0;
+    /* The head may be replaced and freed at any time: read it inside a
+     * read-side section (acquire: its fields as its creator wrote them). */
+    gomap__rcu_read_lock();
+    unsigned n = load_acquire(&m->table)->nshards;
+    gomap__rcu_read_unlock();
+    return n;
+}
+
+uint64_t gomap__shard_hash_any(const gomap_shard_t *m, const void *key)
+{
+    uint64_t h;
+#define HASH(K) shard_hash(m, K, key)
+    KIND_SWITCH(m->key_kind, h, HASH)
+#undef HASH
+    return h;
 }
 
 /* ---- keyed operations ------------------------------------------------------------- */
@@ -302,22 +289,54 @@ static inline void copy_out(const gomap_shard_t *m, void *out, const void *val)
     layer_copy_out(out, val, m->val_size);
 }
 
-/* An optimistic get: looks key up in shard s without its lock, inside an
- * RCU read-side section (so no bucket array it reaches is freed under it,
- * gomap__shard_take_retired), and keeps the answer only if the shard's sequence
- * count was even and unchanged from before the first read to after the
- * last one: no writer overlapped. The header is copied and confirmed
- * before the probe, so the probe indexes with a consistent array and size.
- * Returns false when a writer got in the way twice: take the lock. */
-ALWAYS_INLINE bool optimistic_get(struct shard *s, int kind, const void *key, uint64_t h,
-                                  const gomap_shard_t *m, void *val_out, slot_ref *found)
+/* After a keyed operation released its shard: the auto mode's resize, if
+ * a window end asked for one. */
+static inline void shard_done(gomap_shard_t *m, bool tune)
+{
+    if (__builtin_expect(tune, 0))
+        gomap__shard_auto_resize(m);
+}
+
+/* The shard of hash h in table t, inside a read-side section: t's shard,
+ * or, when a move emptied it, its successor's (and so on). The moved mark
+ * is read with acquire: it is set with release after the move installed
+ * the target's map (gomap__shard_resize), so a reader that sees it sees
+ * the target shard's map and entries. Anything reached from a table found
+ * inside the section lives until the section ends. */
+static inline struct shard *live_shard(struct shard_table *t, uint64_t h)
+{
+    struct shard *s = table_shard(t, h);
+    while (__builtin_expect(load_acquire(&s->moved), 0)) {
+        t = load_acquire(&s->table->next); /* set (release) before any shard moved */
+        s = table_shard(t, h);
+    }
+    return s;
+}
+
+/* An optimistic get: looks key up without a lock, inside an RCU read-side
+ * section (so no table or bucket array it reaches is freed under it,
+ * gomap__shard_take_retired, gomap__shard_resize), in the shard that holds
+ * the key now (live_shard), and keeps the answer only if the shard's
+ * sequence count was even and unchanged from before the first read to
+ * after the last one: no writer, and no move, overlapped. The header is
+ * copied and confirmed before the probe, so the probe indexes with a
+ * consistent array and size. Counts the hit (or the miss, if count_miss)
+ * inside the section, where the shard's table is alive. Returns false when
+ * a writer got in the way twice: take the lock. */
+ALWAYS_INLINE bool optimistic_get(gomap_shard_t *m, int kind, const void *key, uint64_t h,
+                                  void *val_out, bool count_miss, bool *found)
 {
     bool done = false;
     gomap__rcu_read_lock();
+    /* Acquire: the head's fields as the move that installed it wrote them. */
+    struct shard_table *t = load_acquire(&m->table);
     for (int tries = 0; tries < 2 && !done; tries++) {
+        struct shard *s = live_shard(t, h);
         unsigned seq = load_acquire(&s->seq);
         if (seq & 1)
             break;
+        /* A move of s starts with its count made odd: re-checking the
+         * count below also catches a move that began after live_shard. */
         struct gomap hdr;
         gomap__copy_lookup_header(&hdr, s->map);
         SEQ_FENCE(fence_acquire);
@@ -327,7 +346,9 @@ ALWAYS_INLINE bool optimistic_get(struct shard *s, int kind, const void *key, ui
         copy_out(m, val_out, r.b ? layer_value(&hdr, r) : NULL);
         SEQ_FENCE(fence_acquire);
         done = load_relaxed(&s->seq) == seq;
-        *found = r;
+        *found = r.b != NULL;
+        if (done && (r.b || count_miss))
+            shard_count(m, s, r.b != NULL);
     }
     gomap__rcu_read_unlock();
     return done;
@@ -340,19 +361,15 @@ ALWAYS_INLINE bool get_kind(gomap_shard_t *m, int kind, const void *key, void *v
                             bool count_miss, uint64_t *hash)
 {
     uint64_t h = *hash = shard_hash(m, kind, key);
-    struct shard *s = shard_for(m, h);
-    slot_ref found;
-    if (m->optimistic && optimistic_get(s, kind, key, h, m, val_out, &found)) {
-        if (found.b || count_miss)
-            shard_count(m, s, found.b != NULL);
-        return found.b != NULL;
-    }
-    shard_take(m, s, true);
+    bool found;
+    if (m->optimistic && optimistic_get(m, kind, key, h, val_out, count_miss, &found))
+        return found;
+    struct shard *s = gomap__shard_acquire(m, h, true);
     slot_ref r = layer_find(s->map, kind, key, h);
     copy_out(m, val_out, r.b ? layer_value(s->map, r) : NULL);
     if (r.b || count_miss)
         shard_count(m, s, r.b != NULL);
-    shard_release(m, s);
+    shard_done(m, shard_release(m, s));
     return r.b != NULL;
 }
 
@@ -383,12 +400,11 @@ int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val)
     if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size))
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
-    uint64_t h = gomap__hash_key(m->shards[0].map, key);
-    struct shard *s = shard_for(m, h);
-    shard_take(m, s, false);
+    uint64_t h = gomap__shard_hash_any(m, key);
+    struct shard *s = gomap__shard_acquire(m, h, false);
     int rc = gomap__upsert_hashed(s->map, key, h, val, true, NULL);
     shard_count(m, s, rc == 0);
-    shard_release(m, s);
+    shard_done(m, shard_release(m, s));
     return rc < 0 ? rc : 0;
 }
 
@@ -397,12 +413,11 @@ bool gomap_shard_delete(gomap_shard_t *m, const void *key)
     if (!m || !gomap__key_ok(m->key_kind, key))
         return false;
     shard_reentry_check(m, GOMAP_CALLER);
-    uint64_t h = gomap__hash_key(m->shards[0].map, key);
-    struct shard *s = shard_for(m, h);
-    shard_take(m, s, false);
+    uint64_t h = gomap__shard_hash_any(m, key);
+    struct shard *s = gomap__shard_acquire(m, h, false);
     bool found = gomap__remove_hashed(s->map, key, h);
     shard_count(m, s, found);
-    shard_release(m, s);
+    shard_done(m, shard_release(m, s));
     return found;
 }
 
@@ -415,15 +430,15 @@ int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const void *val
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
     /* Present keys (the common case of a load-or-store) need only the shared
-     * lock; an absent key is looked up again under the exclusive one. */
+     * lock; an absent key is looked up again under the exclusive one (in
+     * the shard that holds it then, which a move may have changed). */
     uint64_t h;
     if (shared_get(m, key, actual_out, false, &h)) {
         if (loaded)
             *loaded = true;
         return 0;
     }
-    struct shard *s = shard_for(m, h);
-    shard_take(m, s, false);
+    struct shard *s = gomap__shard_acquire(m, h, false);
     void *slot = NULL;
     int rc = gomap__upsert_hashed(s->map, key, h, val, false, &slot);
     if (rc >= 0) {
@@ -432,7 +447,7 @@ int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const void *val
             *loaded = rc == 0;
         shard_count(m, s, rc == 0);
     }
-    shard_release(m, s);
+    shard_done(m, shard_release(m, s));
     return rc < 0 ? rc : 0;
 }
 
@@ -452,9 +467,8 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     if (m->val_size > sizeof small && !(copy = gomap__alloc(m->opt.alloc, m->val_size)))
         return -ENOMEM;
 
-    uint64_t h = gomap__hash_key(m->shards[0].map, key);
-    struct shard *s = shard_for(m, h);
-    shard_take(m, s, false);
+    uint64_t h = gomap__shard_hash_any(m, key);
+    struct shard *s = gomap__shard_acquire(m, h, false);
     slot_ref r = shard_find_any(s, key, h);
     bool was = r.b != NULL, present = was;
     void *stored = was ? layer_value(s->map, r) : NULL;
@@ -472,9 +486,10 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
         else if (was)
             gomap__remove_hashed(s->map, key, h);
     }
-    shard_release(m, s);
+    bool tune = shard_release(m, s);
     if (copy != small)
         gomap__free(m->opt.alloc, copy, m->val_size);
+    shard_done(m, tune);
     return rc;
 }
 
@@ -484,9 +499,8 @@ bool gomap_shard_visit(gomap_shard_t *m, const void *key,
     if (!m || !gomap__key_ok(m->key_kind, key) || !fn)
         return false;
     shard_reentry_check(m, GOMAP_CALLER);
-    uint64_t h = gomap__hash_key(m->shards[0].map, key);
-    struct shard *s = shard_for(m, h);
-    shard_take(m, s, false);
+    uint64_t h = gomap__shard_hash_any(m, key);
+    struct shard *s = gomap__shard_acquire(m, h, false);
     slot_ref r = shard_find_any(s, key, h);
     shard_count(m, s, r.b != NULL);
     if (r.b) {
@@ -494,6 +508,6 @@ bool gomap_shard_visit(gomap_shard_t *m, const void *key,
         fn(layer_key(s->map, m->key_kind, r), layer_value(s->map, r), ctx);
         shard_unhold();
     }
-    shard_release(m, s);
+    shard_done(m, shard_release(m, s));
     return r.b != NULL;
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/rcu.h"
 #include "base/render.h"
 #include "diag/shard_grid.h"
 #include "shard/shardmap_internal.h"
@@ -17,20 +18,21 @@
 
 /* ---- counters ------------------------------------------------------------------------ */
 
-static void read_counters(const gomap_shard_t *m, const struct shard *s, gomap_shard_counters *c)
+static void read_counters(const struct shard *s, gomap_shard_counters *c)
 {
+    const struct shard_table *t = s->table;
     c->entries = load_relaxed(&s->entries);
     c->bytes_held = load_relaxed(&s->bytes_held);
-    size_t i = (size_t)(s - m->shards);
     c->hits = c->misses = 0;
-    for (unsigned lane = 0; lane < m->nlanes; lane++) {
-        const struct shard_tally *t = &m->tallies[(size_t)lane * m->lane_stride + i];
-        c->hits += load_relaxed(&t->hits);
-        c->misses += load_relaxed(&t->misses);
+    for (unsigned lane = 0; lane < t->nlanes; lane++) {
+        const struct shard_tally *y = &t->tallies[(size_t)lane * t->lane_stride + s->index];
+        c->hits += load_relaxed(&y->hits);
+        c->misses += load_relaxed(&y->misses);
     }
     c->ops = c->hits + c->misses;
     c->waits = load_relaxed(&s->waits.count);
     c->wait_ns = load_relaxed(&s->waits.ns);
+    c->lock_acquisitions = load_relaxed(&s->acquisitions);
 }
 
 static void add_counters(gomap_shard_counters *sum, const gomap_shard_counters *c)
@@ -42,19 +44,24 @@ static void add_counters(gomap_shard_counters *sum, const gomap_shard_counters *
     sum->misses += c->misses;
     sum->waits += c->waits;
     sum->wait_ns += c->wait_ns;
+    sum->lock_acquisitions += c->lock_acquisitions;
 }
 
-int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
-                      gomap_shard_counters *per_shard, size_t n)
+/* The stats of head table t (alive: the caller is in a read-side section
+ * or pinned it), its move's target's counts in the totals, and the counts
+ * of the tables it replaced. */
+static void stats_of(const gomap_shard_t *m, const struct shard_table *t, gomap_shard_stats_t *out,
+                     gomap_shard_counters *per_shard, size_t n)
 {
-    if (!m || !out)
-        return -EINVAL;
     memset(out, 0, sizeof *out);
-    out->shards = m->nshards;
-    for (unsigned i = 0; i < m->nshards; i++) {
+    out->shards = t->nshards;
+    out->resizes = load_relaxed(&m->resizes);
+    uint64_t head_ops = 0;
+    for (unsigned i = 0; i < t->nshards; i++) {
         gomap_shard_counters c;
-        read_counters(m, &m->shards[i], &c);
+        read_counters(&t->shards[i], &c);
         add_counters(&out->total, &c);
+        head_ops += c.ops;
         if (c.entries > out->max_entries)
             out->max_entries = c.entries;
         if (c.ops > out->max_ops)
@@ -62,10 +69,39 @@ int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
         if (per_shard && i < n)
             per_shard[i] = c;
     }
-    if (per_shard && n > m->nshards)
-        memset(per_shard + m->nshards, 0, (n - m->nshards) * sizeof *per_shard);
-    if (out->total.ops)
-        out->imbalance = (double)out->max_ops * m->nshards / (double)out->total.ops;
+    /* Acquire: the target's fields as the mover made them. */
+    const struct shard_table *next = load_acquire(&t->next);
+    if (next) {
+        out->resize_target = next->nshards;
+        for (unsigned j = 0; j < next->nshards; j++) {
+            gomap_shard_counters c;
+            read_counters(&next->shards[j], &c);
+            add_counters(&out->total, &c);
+        }
+    }
+    const struct shard_carried *k = &t->carried;
+    out->total.hits += k->hits;
+    out->total.misses += k->misses;
+    out->total.ops += k->hits + k->misses;
+    out->total.waits += k->waits;
+    out->total.wait_ns += k->wait_ns;
+    out->total.lock_acquisitions += k->acquisitions;
+    if (per_shard && n > t->nshards)
+        memset(per_shard + t->nshards, 0, (n - t->nshards) * sizeof *per_shard);
+    if (head_ops)
+        out->imbalance = (double)out->max_ops * t->nshards / (double)head_ops;
+}
+
+int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,
+                      gomap_shard_counters *per_shard, size_t n)
+{
+    if (!m || !out)
+        return -EINVAL;
+    /* The head may be replaced and freed: read it inside a read-side
+     * section (acquire: its fields as the move that installed it wrote). */
+    gomap__rcu_read_lock();
+    stats_of(m, load_acquire(&m->table), out, per_shard, n);
+    gomap__rcu_read_unlock();
     return 0;
 }
 
@@ -165,12 +201,20 @@ int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
 {
     if (!m || !out || (format != GOMAP_HEATMAP_TEXT && format != GOMAP_HEATMAP_SVG))
         return -EINVAL;
-    size_t bytes = (size_t)m->nshards * (sizeof(gomap_shard_counters) + sizeof(double));
+    /* Pinned, so that its count stays the count of the table we read. */
+    gomap__rcu_read_lock();
+    struct shard_table *t = load_acquire(&m->table); /* as in gomap_shard_stats */
+    table_pin(t);
+    gomap__rcu_read_unlock();
+    size_t bytes = (size_t)t->nshards * (sizeof(gomap_shard_counters) + sizeof(double));
     gomap_shard_counters *c = gomap__alloc(m->opt.alloc, bytes);
-    if (!c)
+    if (!c) {
+        table_unpin(t);
         return -ENOMEM;
-    load_view v = {.c = c, .n = m->nshards, .col = (double *)(c + m->nshards)};
-    gomap_shard_stats(m, &v.st, c, m->nshards);
+    }
+    load_view v = {.c = c, .n = t->nshards, .col = (double *)(c + t->nshards)};
+    stats_of(m, t, &v.st, c, t->nshards);
+    table_unpin(t);
     find_hottest(&v);
     if (format == GOMAP_HEATMAP_TEXT)
         text_render(&v, out);
@@ -183,8 +227,7 @@ int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format)
 /* ---- validate ------------------------------------------------------------------------ */
 
 typedef struct {
-    const gomap_shard_t *m;
-    unsigned shard;
+    const struct shard *s;
     size_t misplaced;
 } placement_check;
 
@@ -192,28 +235,62 @@ static int check_placement(const void *key, void *val, void *arg)
 {
     (void)val;
     placement_check *p = arg;
-    const gomap_t *map = p->m->shards[p->shard].map;
+    const gomap_t *map = p->s->map;
     /* A NaN key's hash is random each time: it can live in any shard. */
     if (gomap__key_is_reflexive(map, key) &&
-        shard_for(p->m, gomap__hash_key(map, key)) != &p->m->shards[p->shard])
+        table_shard(p->s->table, gomap__hash_key(map, key)) != p->s)
         p->misplaced++;
     return 0;
 }
 
-static int validate_shard(gomap_shard_t *m, unsigned i, struct gomap__why w)
+static int validate_shard(gomap_shard_t *m, const struct shard *s, const char *which,
+                          struct gomap__why w)
 {
-    const gomap_t *map = m->shards[i].map;
+    const gomap_t *map = s->map;
+    unsigned i = s->index;
     char inner[200];
     if (gomap_validate(map, inner, sizeof inner) != 0)
-        return gomap__why_fail(w, "shard %u: %s", i, inner);
+        return gomap__why_fail(w, "%sshard %u: %s", which, i, inner);
     if (!layer_seeded_with(map, m->seed))
-        return gomap__why_fail(w, "shard %u: hash seed differs from the map's", i);
-    placement_check p = {m, i, 0};
+        return gomap__why_fail(w, "%sshard %u: hash seed differs from the map's", which, i);
+    placement_check p = {s, 0};
     gomap__for_each_entry(map, check_placement, &p);
     if (p.misplaced)
-        return gomap__why_fail(w, "shard %u: %zu key%s belonging to another shard", i,
+        return gomap__why_fail(w, "%sshard %u: %zu key%s belonging to another shard", which, i,
                                p.misplaced, p.misplaced == 1 ? "" : "s");
     return 0;
+}
+
+static int validate_shape(const struct shard_table *t, const char *which, struct gomap__why w)
+{
+    if (!t->nshards || (t->nshards & (t->nshards - 1)) || t->mask != t->nshards - 1)
+        return gomap__why_fail(w, "%sshard count %u and mask %#x disagree (the count must be a "
+                               "power of two and the mask one less)", which, t->nshards, t->mask);
+    for (unsigned i = 0; i < t->nshards; i++)
+        if ((uintptr_t)&t->shards[i] % SHARD_ALIGN)
+            return gomap__why_fail(w, "%sshard %u not aligned to %d bytes", which, i,
+                                   SHARD_ALIGN);
+    return 0;
+}
+
+/* Checks the shards of t that hold entries, one at a time under its lock:
+ * the head's shards that are not moved (head), or the target's that a
+ * move filled. */
+static int validate_table(gomap_shard_t *m, struct shard_table *t, bool head,
+                          struct gomap__why w)
+{
+    const char *which = head ? "" : "resize target's ";
+    int rc = validate_shape(t, which, w);
+    for (unsigned i = 0; i < t->nshards && rc == 0; i++) {
+        struct shard *s = &t->shards[i];
+        if (!head && !s->map)
+            continue;
+        shard_take(m, s, true);
+        if (!load_relaxed(&s->moved)) /* under its lock */
+            rc = validate_shard(m, s, which, w);
+        shard_unlock(m, s);
+    }
+    return rc;
 }
 
 int gomap_shard_validate(gomap_shard_t *m, char *why, size_t why_len)
@@ -222,18 +299,16 @@ int gomap_shard_validate(gomap_shard_t *m, char *why, size_t why_len)
     if (!m)
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
-    if (!m->nshards || (m->nshards & (m->nshards - 1)) || m->mask != m->nshards - 1)
-        return gomap__why_fail(w, "shard count %u and mask %#x disagree (the count must be a "
-                               "power of two and the mask one less)", m->nshards, m->mask);
-    for (unsigned i = 0; i < m->nshards; i++) {
-        struct shard *s = &m->shards[i];
-        if ((uintptr_t)s % SHARD_ALIGN)
-            return gomap__why_fail(w, "shard %u not aligned to %d bytes", i, SHARD_ALIGN);
-        shard_take(m, s, true);
-        int rc = validate_shard(m, i, w);
-        shard_release(m, s);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    gomap__rcu_read_lock();
+    struct shard_table *t = load_acquire(&m->table); /* as in gomap_shard_stats */
+    table_pin(t);
+    gomap__rcu_read_unlock();
+    int rc = validate_table(m, t, true, w);
+    /* Alive while t is pinned: t's move cannot finish, and so the target's
+     * own move cannot start (acquire: the target as made). */
+    struct shard_table *next = load_acquire(&t->next);
+    if (rc == 0 && next)
+        rc = validate_table(m, next, false, w);
+    table_unpin(t);
+    return rc;
 }

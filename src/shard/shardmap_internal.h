@@ -39,23 +39,39 @@
 #include "base/compiler.h"
 #include "base/scope.h"
 #include "shard/shard_lock.h"
+#include "shard/shard_tune.h"
 #include "base/tsan.h"
 
 #define SHARD_SHIFT 40
 #define SHARD_ALIGN 128 /* two lines: the adjacent-line prefetcher pairs them */
 
+struct shard_table;
+
 /* The first line is what a write writes: the lock and the sequence count.
- * The second holds the map pointer, never written after creation, so it
- * stays in every reader's cache; the wait counters, written only after
- * a failed try-lock; and the published entry count and bytes, written
- * only by a release after a write that changed them. Hits and misses are
- * counted per thread lane (struct shard_tally), so an optimistic get writes
+ * The second holds what is fixed once the shard holds entries (its map,
+ * table, index) and the moved mark, which stay in every reader's cache;
+ * the acquisition count, written by every holder (a plain load and store
+ * when the lock is exclusive); the wait counters, written only after a
+ * failed try-lock; and the published entry count and bytes, written only by
+ * a release after a write that changed them. Hits and misses are counted
+ * per thread lane (struct shard_tally), so an optimistic get writes
  * nothing shared. */
 struct shard {
     shard_lock lock;
     _Atomic unsigned seq;     /* odd while a writer changes the map (optimistic maps) */
-    gomap_t *map __attribute__((aligned(64))); /* fixed for the shard's life */
+    gomap_t *map __attribute__((aligned(64))); /* the first table's: fixed at creation;
+                                 a move's target's: NULL until the move of its
+                                 group installs it (before the old shards'
+                                 moved marks, which publish it), then fixed */
+    struct shard_table *table; /* fixed */
+    unsigned index;           /* fixed: its place in table->shards */
+    _Atomic bool moved;       /* set for good, under the lock, by the move
+                                 that emptied it into table->next */
+    _Atomic uint64_t acquisitions; /* lock acquisitions, counted by the holder */
+    uint64_t win_mask;        /* the holder ends a tuning window when
+                                 acquisitions & win_mask == 0 (UINT64_MAX: never) */
     shard_waits waits;
+    _Atomic uint64_t win_waits; /* waits.count at the shard's last window end */
     const void *graveyard_seen; /* map's graveyard head when last checked (held) */
     _Atomic size_t entries;   /* the map's length at the last release (shard_publish) */
     _Atomic size_t bytes_held; /* its bytes held at the last release */
@@ -70,27 +86,60 @@ struct shard_tally {
     _Atomic uint64_t misses;  /* ... that did not */
 };
 
-struct gomap_shard {
-    struct shard *shards;     /* nshards, SHARD_ALIGN-aligned, inside `block` */
+/* Counts of tables a move emptied, carried into the table that replaced
+ * them, so the map's totals never go down (gomap_shard_stats). */
+struct shard_carried {
+    uint64_t hits, misses, waits, wait_ns, acquisitions;
+};
+
+/* A set of shards: the map's shards now (m->table, the head), or the
+ * target of a move in progress (head->next). One block each: this header,
+ * the shards and the counting lanes (shardmap_resize.c). Its lifetime:
+ * while it is the head, or the target of the head's move, the map owns it;
+ * the move that empties it unlinks it, waits for a grace period (no reader
+ * that found it without a pin is left) and for its pins to drop to zero,
+ * and frees it. A reader holds it without a pin while it holds one of its
+ * shards that is not moved (no move can finish before that shard moves). */
+struct shard_table {
+    struct shard *shards;     /* nshards, SHARD_ALIGN-aligned, in the block */
     unsigned nshards;
     unsigned mask;            /* nshards - 1 */
+    struct shard_tally *tallies; /* nlanes x lane_stride, lane-major, in the block */
+    unsigned nlanes;          /* a power of two */
+    unsigned lane_stride;     /* tallies per lane: nshards rounded up to a line */
+    void *block;              /* the allocation holding all of it */
+    size_t block_size;
+    struct shard_table *_Atomic next; /* the move's target; NULL when none */
+    _Atomic size_t pins;      /* holders outside a read-side section (table_pin) */
+    struct shard_carried carried; /* written before the table becomes the head */
+    /* The tuning window (shardmap_resize.c), written once per shard
+     * window: on a line of its own. */
+    _Atomic uint64_t win_acq __attribute__((aligned(64)));
+    _Atomic uint64_t win_waits;
+    _Atomic unsigned hot_streak; /* consecutive windows over the threshold */
+    _Atomic bool want_resize; /* set by a window end; read by releases */
+};
+
+struct gomap_shard {
+    struct shard_table *_Atomic table; /* the head; replaced by a finished move */
     int lock_kind;            /* enum shard_lock_kind */
     int key_kind;
     size_t val_size;
     bool optimistic;          /* gets read without the lock (optimistic_ok) */
-    struct shard_tally *tallies; /* nlanes x lane_stride, lane-major, in `block` */
-    unsigned nlanes;          /* a power of two */
-    unsigned lane_stride;     /* tallies per lane: nshards rounded up to a line */
+    bool auto_resize;         /* doubles the shards under contention */
+    unsigned max_shards;      /* auto mode's bound */
+    uint64_t tune_window;     /* acquisitions per map window (auto mode) */
+    unsigned tune_permille;   /* a window is hot at waits >= this share */
     uint64_t seed;            /* every shard's core map hashes with it */
     gomap__hasher hasher;     /* their hash function */
     gomap_options opt;        /* as given (for snapshots) */
-    void *block;              /* the allocation holding `shards` */
-    size_t block_size;
+    pthread_mutex_t resize_mu; /* held by the one thread moving shards */
+    _Atomic uint64_t resizes; /* moves finished */
 };
 
-static inline struct shard *shard_for(const gomap_shard_t *m, uint64_t hash)
+static inline struct shard *table_shard(const struct shard_table *t, uint64_t hash)
 {
-    return &m->shards[(hash >> SHARD_SHIFT) & m->mask];
+    return &t->shards[(hash >> SHARD_SHIFT) & t->mask];
 }
 
 /* The map's hash of a key (the shard's and its core map's). */
@@ -98,6 +147,48 @@ static inline uint64_t shard_hash(const gomap_shard_t *m, int kind, const void *
 {
     return layer_hash(&m->hasher, kind, key);
 }
+
+/* The same for the map's key kind known only at run time. */
+uint64_t gomap__shard_hash_any(const gomap_shard_t *m, const void *key);
+
+/* ---- tables (shardmap_resize.c) -------------------------------------------------- */
+
+/* Keeps t from being freed while its holder is outside a read-side
+ * section. Pinned inside one (so t is alive when pinned: the move that
+ * frees t waits for a grace period after unlinking it, then for its pins to
+ * drop). The relaxed add is ordered before that wait by the grace period. */
+static inline void table_pin(struct shard_table *t)
+{
+    fetch_add_relaxed(&t->pins, 1);
+}
+
+/* Release: everything the holder did to t happens before the mover's
+ * acquire load that sees the pins at zero and frees t. */
+static inline void table_unpin(struct shard_table *t)
+{
+    fetch_sub_release(&t->pins, 1);
+}
+
+/* A new table of n shards (a power of two) with their locks, and core maps
+ * when with_maps (the first table), else with NULL maps (a move's target).
+ * 0, -EINVAL (options the core map rejects) or -ENOMEM; *out NULL then. */
+int gomap__shard_table_new(gomap_shard_t *m, unsigned n, bool with_maps, size_t hint,
+                           struct shard_table **out);
+
+/* Frees t, its shards' maps and locks. No other thread may reach it. */
+void gomap__shard_table_free(gomap_shard_t *m, struct shard_table *t);
+
+/* Called by the holder of s at the end of a tuning window of s. */
+void gomap__shard_window_end(gomap_shard_t *m, struct shard *s);
+
+/* After a release that saw want_resize: doubles the shards unless this
+ * thread must not (inside a callback or a read-side section) or another
+ * resize runs. */
+void gomap__shard_auto_resize(gomap_shard_t *m);
+
+/* gomap_shard_resize with m->resize_mu held: completes a pending move,
+ * then moves to n shards. 0 or -ENOMEM (see gomap_shard_resize). */
+int gomap__shard_resize_locked(gomap_shard_t *m, unsigned n);
 
 /* ---- counting ------------------------------------------------------------------ */
 
@@ -107,12 +198,15 @@ unsigned gomap__shard_lane_assign(void);
 
 /* Each keyed operation counts once, as a hit or a miss, in the calling
  * thread's lane: threads spread over the lanes, so counting writes a line
- * no other thread writes (unless there are more threads than lanes). */
+ * no other thread writes (unless there are more threads than lanes). The
+ * caller holds s, or reads s's table inside a read-side section. */
 static inline void shard_count(const gomap_shard_t *m, const struct shard *s, bool hit)
 {
+    (void)m;
+    const struct shard_table *tb = s->table;
     unsigned lane = gomap__shard_lane ? gomap__shard_lane - 1 : gomap__shard_lane_assign();
     struct shard_tally *t =
-        &m->tallies[(size_t)(lane & (m->nlanes - 1)) * m->lane_stride + (size_t)(s - m->shards)];
+        &tb->tallies[(size_t)(lane & (tb->nlanes - 1)) * tb->lane_stride + s->index];
     fetch_add_relaxed(hit ? &t->hits : &t->misses, 1);
 }
 
@@ -132,13 +226,20 @@ static inline void shard_count(const gomap_shard_t *m, const struct shard *s, bo
 struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s);
 void gomap__shard_free_retired(gomap_shard_t *m, struct shard *s, struct array_hdr *list);
 
-/* Takes / releases a shard; `shared` for reading. Mutex and spin kinds take
- * it exclusively either way. On an optimistic map an exclusive take makes
- * the shard's sequence count odd and the release makes it even again, so
- * an optimistic reader that overlapped a writer retries. */
-static inline void shard_take(const gomap_shard_t *m, struct shard *s, bool shared)
+/* What a thread does once it holds s: counts the acquisition (the holder
+ * alone writes the count, unless the lock is shared; relaxed, read only by
+ * stats), ends a tuning window every win_mask + 1 acquisitions, and on an
+ * optimistic map, for an exclusive take, makes the sequence count odd, so
+ * an optimistic reader that overlapped the writer retries. */
+static inline void shard_took(gomap_shard_t *m, struct shard *s, bool shared)
 {
-    shard_lock_take(&s->lock, m->lock_kind, shared, &s->waits);
+    uint64_t a;
+    if (shared && m->lock_kind <= SHARD_LOCK_RWLOCK_WRITER)
+        a = fetch_add_relaxed(&s->acquisitions, 1) + 1;
+    else
+        store_relaxed(&s->acquisitions, a = load_relaxed(&s->acquisitions) + 1);
+    if (__builtin_expect((a & s->win_mask) == 0, 0))
+        gomap__shard_window_end(m, s);
     if (!shared && m->optimistic) {
         GOMAP_ASSERT(!(load_relaxed(&s->seq) & 1)); /* no other writer inside */
         store_relaxed(&s->seq, load_relaxed(&s->seq) + 1);
@@ -146,41 +247,92 @@ static inline void shard_take(const gomap_shard_t *m, struct shard *s, bool shar
     }
 }
 
+/* Takes / releases a shard; `shared` for reading. Mutex and spin kinds take
+ * it exclusively either way. The caller keeps s's table alive (a pin, a
+ * read-side section, or a held shard of it that is not moved). */
+static inline void shard_take(gomap_shard_t *m, struct shard *s, bool shared)
+{
+    shard_lock_take(&s->lock, m->lock_kind, shared, &s->waits);
+    shard_took(m, s, shared);
+}
+
 /* Publishes the shard's entry count and bytes held for gomap_shard_stats,
  * which reads them with relaxed loads and no lock (so a scrape of the
  * stats never waits for a shard, nor makes a get wait). Called with the
  * shard held, before it is released; stores only what changed, so a
- * release after a read or an overwrite writes nothing. Relaxed: a reader
- * gets a value some release published, with no ordering against the map. */
+ * release after a read or an overwrite writes nothing. A moved shard's
+ * map keeps its stale entries until its table is freed: it publishes no
+ * entries. Relaxed: a reader gets a value some release published, with no
+ * ordering against the map. */
 static inline void shard_publish(struct shard *s)
 {
-    size_t n = layer_len(s->map), bytes = layer_bytes_held(s->map);
+    size_t n = load_relaxed(&s->moved) ? 0 : layer_len(s->map);
+    size_t bytes = layer_bytes_held(s->map);
     if (load_relaxed(&s->entries) != n)
         store_relaxed(&s->entries, n);
     if (load_relaxed(&s->bytes_held) != bytes)
         store_relaxed(&s->bytes_held, bytes);
 }
 
-/* After a write, frees the arrays growth retired, once readers are done
- * with them (gomap__shard_take_retired); never while holding the lock. */
-static inline void shard_release(gomap_shard_t *m, struct shard *s)
+/* Releases s without publishing: the sequence count even again (release:
+ * an optimistic reader that reads the new count sees every write made
+ * under the lock), then the lock. */
+static inline void shard_unlock(gomap_shard_t *m, struct shard *s)
+{
+    unsigned seq = load_relaxed(&s->seq);
+    if (seq & 1)
+        store_release(&s->seq, seq + 1);
+    shard_lock_release(&s->lock, m->lock_kind);
+}
+
+/* Releases s after a keyed operation. After a write, frees the arrays
+ * growth retired, once readers are done with them
+ * (gomap__shard_take_retired); never while holding the lock, and with s's
+ * table pinned meanwhile, since a move may empty s once it is released.
+ * Returns whether the auto mode asked for a resize (the caller calls
+ * gomap__shard_auto_resize once it holds nothing). */
+static inline bool shard_release(gomap_shard_t *m, struct shard *s)
 {
     shard_publish(s);
     unsigned seq = load_relaxed(&s->seq);
     struct array_hdr *retired = NULL;
+    struct shard_table *t = s->table;
+    bool tune = m->auto_resize && load_relaxed(&t->want_resize);
     if (seq & 1) {
         retired = gomap__shard_take_retired(m, s);
         store_release(&s->seq, seq + 1);
     }
-    shard_lock_release(&s->lock, m->lock_kind);
     if (__builtin_expect(retired != NULL, 0))
+        table_pin(t);
+    shard_lock_release(&s->lock, m->lock_kind);
+    if (__builtin_expect(retired != NULL, 0)) {
         gomap__shard_free_retired(m, s, retired);
+        table_unpin(t);
+    }
+    return tune;
 }
 
+/* Takes the shard that holds the key of hash h now, following moves: the
+ * shard of the head table, or, when a move emptied it, the shard of the
+ * move's target. Returns it held (exclusively unless shared), not moved:
+ * its table stays alive until the caller releases it. */
+struct shard *gomap__shard_acquire(gomap_shard_t *m, uint64_t h, bool shared);
 
-/* Takes / releases every shard, in index order. */
-void gomap__shard_take_all(gomap_shard_t *m, bool shared);
-void gomap__shard_release_all(gomap_shard_t *m);
+/* Every shard that holds entries at one instant, held: the head's shards
+ * that are not moved, and when a move is under way, the target's shards
+ * that it filled. Taken in a fixed order (the head's in index order, then
+ * the target's in index order; a mover takes the head's shards only), so
+ * no two whole-map calls, and no whole-map call and a mover, deadlock. */
+struct shard_whole {
+    struct shard_table *head; /* pinned */
+    struct shard_table *next; /* held too when head has moved shards; else NULL */
+};
+
+void gomap__shard_take_all(gomap_shard_t *m, bool shared, struct shard_whole *w);
+void gomap__shard_release_all(gomap_shard_t *m, struct shard_whole *w);
+
+/* The live shards of w, in order: start with *cursor = 0; NULL at the end. */
+struct shard *gomap__shard_whole_next(const struct shard_whole *w, unsigned *cursor);
 
 /* ---- re-entrancy (shardmap.c) -------------------------------------------------- */
 

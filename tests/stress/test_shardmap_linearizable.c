@@ -27,7 +27,11 @@
  * loaded once more and gomap_shard_validate must pass.
  *
  * Runs: 1 shard and 16 shards (builtin hash), and 16 shards with the
- * degenerate hash (every key in one shard and one bucket chain).
+ * degenerate hash (every key in one shard and one bucket chain); then the
+ * same while another thread resizes the map over and over
+ * (gomap_shard_resize to 1, 2, 4, ... 32 shards at random, growing and
+ * shrinking): every history must stay linearizable through the moves, the
+ * optimistic gets of the release and ASan builds included.
  * GOMAP_TEST_SEED reproduces the operations of every history (and the hash
  * seeds), not the interleavings; a violation prints the history's seed and
  * the minimal violating history.
@@ -37,6 +41,9 @@
 #include "lincheck.h"
 #include "shardcheck.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -170,9 +177,34 @@ static const unsigned weights[LC_KIND_COUNT] = {8, 6, 4, 5, 4, 4, 6, 4, 2, 4, 4}
 
 typedef struct {
     size_t histories, ops, concurrent, overlapping, configs;
+    uint64_t resizes;      /* resizes finished while histories ran */
 } totals;
 
-static void run_one(unsigned shards, int variant, int index, uint64_t *rng, totals *t)
+/* A thread that resizes the map to 2^0 .. 2^5 shards at random (another
+ * count than it has) until told to stop. */
+typedef struct {
+    gomap_shard_t *m;
+    uint64_t rng;
+    atomic_bool stop;
+    uint64_t resizes;
+} resizer;
+
+static void *resize_main(void *arg)
+{
+    resizer *r = arg;
+    while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
+        unsigned n = 1u << test_rand_below(&r->rng, 6);
+        if (n == gomap_shard_count(r->m))
+            n = n == 1 ? 2 : n / 2;
+        CHECK_EQ(gomap_shard_resize(r->m, n), 0);
+        r->resizes++;
+        sched_yield(); /* the history's threads run too, on 2 cores */
+    }
+    return NULL;
+}
+
+static void run_one(unsigned shards, int variant, bool resizing, int index, uint64_t *rng,
+                    totals *t)
 {
     static const unsigned pauses[] = {0, 30, 100, 300};
     lc_op setup[MAX_SETUP];
@@ -195,10 +227,20 @@ static void run_one(unsigned shards, int variant, int index, uint64_t *rng, tota
     cfg.nsetup = n;
 
     gomap_shard_t *m = shardcheck_new_u64(variant, sizeof(uint64_t), shards);
+    resizer rs = {m, test_rand(rng), false, 0};
+    pthread_t th;
+    if (resizing)
+        CHECK_EQ(pthread_create(&th, NULL, resize_main, &rs), 0);
     lc_outcome out = lincheck_run(&shard_adapter, m, &cfg);
+    if (resizing) {
+        atomic_store_explicit(&rs.stop, true, memory_order_release);
+        CHECK_EQ(pthread_join(th, NULL), 0);
+        t->resizes += rs.resizes;
+    }
     CHECK_MSG(out.verdict == LC_OK,
-              "%u shards, %s hash, history %d: %u threads x %u ops on %u keys, history seed %"
-              PRIu64 ": %s", shards, hash_variant_name(variant), index, cfg.threads,
+              "%u shards%s, %s hash, history %d: %u threads x %u ops on %u keys, history seed %"
+              PRIu64 ": %s", shards, resizing ? " (resizing)" : "", hash_variant_name(variant),
+              index, cfg.threads,
               cfg.ops_per_thread, cfg.nkeys, cfg.seed,
               out.verdict == LC_VIOLATION ? "not linearizable" : "invalid history");
     CHECK_SHARD_VALID(m);
@@ -210,23 +252,30 @@ static void run_one(unsigned shards, int variant, int index, uint64_t *rng, tota
     t->configs += out.stats.configs;
 }
 
-static void run_config(unsigned shards, int variant, uint64_t salt)
+static void run_config(unsigned shards, int variant, bool resizing, uint64_t salt)
 {
     uint64_t rng = test_seed() ^ salt;
-    totals t = {0, 0, 0, 0, 0};
-    for (int i = 0; i < HISTORIES; i++)
-        run_one(shards, variant, i, &rng, &t);
-    printf("   %u shard%s, %s hash: %zu histories, %zu operations, %zu of %zu racing ones "
-           "overlapped another thread's, %zu search configurations: all linearizable\n", shards,
-           shards == 1 ? "" : "s", hash_variant_name(variant), t.histories, t.ops, t.overlapping,
-           t.concurrent, t.configs);
-    /* The test tested something: racing operations met. */
+    totals t = {0, 0, 0, 0, 0, 0};
+    /* A third as many histories while resizing: each resize waits for a
+     * grace period, and the resizing thread shares the cores. */
+    int histories = resizing ? HISTORIES / 3 : HISTORIES;
+    for (int i = 0; i < histories; i++)
+        run_one(shards, variant, resizing, i, &rng, &t);
+    printf("   %u shard%s%s, %s hash: %zu histories, %zu operations, %zu of %zu racing ones "
+           "overlapped another thread's, %" PRIu64 " resizes, %zu search configurations: all "
+           "linearizable\n", shards, shards == 1 ? "" : "s",
+           resizing ? " at first, resized meanwhile" : "", hash_variant_name(variant),
+           t.histories, t.ops, t.overlapping, t.concurrent, t.resizes, t.configs);
+    /* The test tested something: racing operations met (and resizes ran). */
     CHECK(t.overlapping > 0);
+    CHECK(!resizing || t.resizes > 0);
 }
 
-static void test_one_shard(void) { run_config(1, HV_BUILTIN, 0x11); }
-static void test_sixteen_shards(void) { run_config(16, HV_BUILTIN, 0x16); }
-static void test_sixteen_shards_degenerate(void) { run_config(16, HV_DEGENERATE, 0xD6); }
+static void test_one_shard(void) { run_config(1, HV_BUILTIN, false, 0x11); }
+static void test_sixteen_shards(void) { run_config(16, HV_BUILTIN, false, 0x16); }
+static void test_sixteen_shards_degenerate(void) { run_config(16, HV_DEGENERATE, false, 0xD6); }
+static void test_resizing(void) { run_config(1, HV_BUILTIN, true, 0x2E); }
+static void test_resizing_degenerate(void) { run_config(4, HV_DEGENERATE, true, 0x2D); }
 
 int main(void)
 {
@@ -235,6 +284,8 @@ int main(void)
     RUN(test_one_shard);
     RUN(test_sixteen_shards);
     RUN(test_sixteen_shards_degenerate);
+    RUN(test_resizing);
+    RUN(test_resizing_degenerate);
     printf("ok\n");
     return 0;
 }
