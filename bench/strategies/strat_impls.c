@@ -5,6 +5,8 @@
  *   shard      gomap_shard_t, shards auto (4 x CPUs, at least 16);
  *              update = gomap_shard_compute (+1 under the shard's lock)
  *   shard-1    gomap_shard_t with one shard: one lock around one map
+ *   shard-auto gomap_shard_t created with one shard and auto_resize: it
+ *              doubles its shards while its locks are contended
  *   snap       gomap_snap_t; update = gomap_snap_update (read + 1 in the
  *              copy); every write copies the map, so it is capped
  *   sync       gomap_sync_t; update = load, then compare-and-swap until it
@@ -42,6 +44,13 @@ static void *shard_create_n(unsigned shards, size_t hint)
 
 static void *shard_create(size_t hint) { return shard_create_n(0, hint); }
 static void *shard1_create(size_t hint) { return shard_create_n(1, hint); }
+
+static void *shard_auto_create(size_t hint)
+{
+    gomap_shard_options o = {.map = u64_options(hint), .shards = 1, .auto_resize = true};
+    gomap_shard_t *m;
+    return gomap_shard_new(&m, &o) == 0 ? m : NULL;
+}
 static void shard_destroy(void *m) { gomap_shard_free(m); }
 static size_t shard_len(void *m) { return gomap_shard_len(m); }
 
@@ -79,6 +88,16 @@ static const strat_impl strat_impl_shard1 = {
     .name = "shard-1",
     .what = "gomap_shard_t with 1 shard: one lock around one map",
     .create = shard1_create,
+    .destroy = shard_destroy,
+    .prefill = shard_prefill,
+    .body = shard_body,
+    .len = shard_len,
+};
+
+static const strat_impl strat_impl_shard_auto = {
+    .name = "shard-auto",
+    .what = "gomap_shard_t created with 1 shard, auto_resize: doubles under contention",
+    .create = shard_auto_create,
     .destroy = shard_destroy,
     .prefill = shard_prefill,
     .body = shard_body,
@@ -293,7 +312,8 @@ const strat_impl strat_reference = {
 extern const strat_impl strat_impl_tbb;
 #endif
 
-const strat_impl *const strat_impls[] = {&strat_impl_shard, &strat_impl_shard1, &strat_impl_snap,
+const strat_impl *const strat_impls[] = {&strat_impl_shard, &strat_impl_shard1,
+                                         &strat_impl_shard_auto, &strat_impl_snap,
                                          &strat_impl_sync,
 #ifdef GOMAP_BENCH_HAVE_TBB
                                          &strat_impl_tbb,
