@@ -361,7 +361,8 @@ GOMAP_API int gomap_validate(const gomap_t *m, char *why, size_t why_len);
 /* A static string naming a gomap error code (negative errno); never NULL.
  * It names exactly the codes gomap's functions return: 0, -ENOMEM, -EINVAL,
  * -EBUSY (gomap_shrink), -EFAULT (the validators), -EIO (the dump and
- * heatmap writers), -ENOENT (gomap_cache_ttl) and -EAGAIN (gomap_cache_new).
+ * heatmap writers), -ENOENT (gomap_cache_ttl), -EAGAIN (gomap_cache_new)
+ * and -EDEADLK (gomap_shard_resize called where it may not wait).
  * Any other value gets "unknown gomap error" (a value
  * that gomap_shard_compute or gomap_snap_update passed through from its
  * callback is named only if it is one of these). */

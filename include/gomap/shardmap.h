@@ -34,10 +34,11 @@
  * takes none); range and validate take each shard's lock in turn; len,
  * snapshot and clear take every shard's lock, in index order; stats and
  * heatmap take none (they read counters the lock holders publish).
- * No call otherwise holds two shards of one map. A call that takes a lock
- * blocks while another thread holds it, for as long as that thread's
- * callback runs if it is in one. Each call's "Context:" line says what it
- * takes.
+ * gomap_shard_resize holds the old shards of one group of keys at a time
+ * while it moves them. No call otherwise holds two shards of one map. A
+ * call that takes a lock blocks while another thread holds it, for as long
+ * as that thread's callback runs if it is in one. Each call's "Context:"
+ * line says what it takes.
  *
  * Waiting. No call of this map waits for an RCU grace period while it holds
  * a shard. A write (set, delete, load_or_store storing, compute, visit) on
@@ -51,7 +52,8 @@
  *
  * Ordering. Each keyed operation is linearizable; gomap_shard_len,
  * gomap_shard_snapshot and gomap_shard_clear hold every shard at once and are
- * linearizable too. A write "synchronizes before" every operation that
+ * linearizable too, also while gomap_shard_resize moves entries (they then
+ * hold the old shards and the new ones that hold entries). A write "synchronizes before" every operation that
  * observes it. gomap_shard_range is not a snapshot: it sees each shard as
  * it is when it reaches that shard.
  *
@@ -195,7 +197,11 @@ GOMAP_API bool gomap_shard_visit(gomap_shard_t *m, const void *key,
  * false. Each shard's lock is held while its entries are visited, so the
  * entries of one shard are seen at one instant; shards are visited one after
  * another, so the whole is not a snapshot (use gomap_shard_snapshot). `key`
- * and `val` are valid until fn returns.
+ * and `val` are valid until fn returns. During a resize it walks the old
+ * shards, and for one already moved, the new shards its keys went to (only
+ * its keys): an entry present throughout is seen once (a NaN key of an f64
+ * map being shrunk meanwhile may be seen twice). A resize waits for a range
+ * that started before it to finish before freeing the old shards.
  * Context: each shard's lock in turn, held while fn runs on its entries;
  * never waits for a grace period. fn must not call into this map (reported
  * as a re-entrant call); it may use other maps. From inside a callback of
@@ -331,8 +337,9 @@ GOMAP_API int gomap_shard_heatmap(gomap_shard_t *m, FILE *out, int format);
 
 /* Checks every shard's core map (gomap_validate) and its hash seed (the
  * map's), that every key lives in the shard its hash selects, and that the
- * shard count and mask agree. Call while
- * no other thread writes. 0, -EINVAL (NULL m) or -EFAULT with a one-line
+ * shard count and mask agree; with a move pending (a resize that ran out of
+ * memory), the shards not yet moved and the new shards already filled.
+ * Call while no other thread writes or resizes. 0, -EINVAL (NULL m) or -EFAULT with a one-line
  * reason in why (if why_len > 0).
  * Context: each shard's lock in turn, held while that shard is checked
  * (O(its entries)); never waits. From inside a callback of this map:

@@ -272,10 +272,30 @@ static bool read_stats(struct metrics_entry *e)
     }
 }
 
+/* A sharded map resized since it was added (gomap_shard_resize, its auto
+ * mode) gets a per-shard table of its new count, so that every shard has
+ * its series. Out of memory: the old table stays, and the scrape shows the
+ * first shards only (gomap_shard_stats fills what fits). */
+static void fit_shards(gomap_metrics_t *r, struct metrics_entry *e)
+{
+    unsigned n = gomap_shard_count(e->map);
+    if (n == e->nshards || n == 0)
+        return;
+    gomap_shard_counters *c = gomap__alloc(r->alloc, (size_t)n * sizeof *c);
+    if (!c)
+        return;
+    gomap__free(r->alloc, e->per_shard, (size_t)e->nshards * sizeof *e->per_shard);
+    e->per_shard = c;
+    e->nshards = n;
+}
+
 void gomap__metrics_gather(gomap_metrics_t *r)
 {
-    for (struct metrics_entry *e = r->head; e; e = e->next)
+    for (struct metrics_entry *e = r->head; e; e = e->next) {
+        if (e->kind == MK_SHARD)
+            fit_shards(r, e);
         e->ok = read_stats(e);
+    }
 }
 
 static uint64_t now_ns(void)

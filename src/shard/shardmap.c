@@ -264,15 +264,6 @@ unsigned gomap_shard_count(const gomap_shard_t *m)
     return n;
 }
 
-uint64_t gomap__shard_hash_any(const gomap_shard_t *m, const void *key)
-{
-    uint64_t h;
-#define HASH(K) shard_hash(m, K, key)
-    KIND_SWITCH(m->key_kind, h, HASH)
-#undef HASH
-    return h;
-}
-
 /* ---- keyed operations ------------------------------------------------------------- */
 
 /* Finds key (hashed h) in a shard's map, which the caller holds, for a
@@ -400,7 +391,7 @@ int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val)
     if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size))
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
-    uint64_t h = gomap__shard_hash_any(m, key);
+    uint64_t h = shard_hash(m, m->key_kind, key);
     struct shard *s = gomap__shard_acquire(m, h, false);
     int rc = gomap__upsert_hashed(s->map, key, h, val, true, NULL);
     shard_count(m, s, rc == 0);
@@ -413,7 +404,7 @@ bool gomap_shard_delete(gomap_shard_t *m, const void *key)
     if (!m || !gomap__key_ok(m->key_kind, key))
         return false;
     shard_reentry_check(m, GOMAP_CALLER);
-    uint64_t h = gomap__shard_hash_any(m, key);
+    uint64_t h = shard_hash(m, m->key_kind, key);
     struct shard *s = gomap__shard_acquire(m, h, false);
     bool found = gomap__remove_hashed(s->map, key, h);
     shard_count(m, s, found);
@@ -467,7 +458,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     if (m->val_size > sizeof small && !(copy = gomap__alloc(m->opt.alloc, m->val_size)))
         return -ENOMEM;
 
-    uint64_t h = gomap__shard_hash_any(m, key);
+    uint64_t h = shard_hash(m, m->key_kind, key);
     struct shard *s = gomap__shard_acquire(m, h, false);
     slot_ref r = shard_find_any(s, key, h);
     bool was = r.b != NULL, present = was;
@@ -499,7 +490,7 @@ bool gomap_shard_visit(gomap_shard_t *m, const void *key,
     if (!m || !gomap__key_ok(m->key_kind, key) || !fn)
         return false;
     shard_reentry_check(m, GOMAP_CALLER);
-    uint64_t h = gomap__shard_hash_any(m, key);
+    uint64_t h = shard_hash(m, m->key_kind, key);
     struct shard *s = gomap__shard_acquire(m, h, false);
     slot_ref r = shard_find_any(s, key, h);
     shard_count(m, s, r.b != NULL);

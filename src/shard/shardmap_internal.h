@@ -1,12 +1,15 @@
 /*
  * shardmap_internal.h — the sharded map's layout, shared by shardmap.c (the
- * operations), shardmap_whole.c (operations on every shard) and
- * shardmap_diag.c (stats, heatmap, validate). docs/shardmap.md has the design.
+ * operations), shardmap_whole.c (operations on every shard),
+ * shardmap_diag.c (stats, heatmap, validate) and shardmap_resize.c (tables,
+ * resize, auto mode). docs/shardmap.md has the design.
  *
  * Shape
- *   2^k shards, each a lock and a core map, in one array; each shard's hot
- *   state (lock, map pointer, counters) on its own pair of cache lines, so
- *   threads working on different shards never share a line.
+ *   2^k shards, each a lock and a core map, in one array of a table that
+ *   the map points to (a resize builds a second table and moves the
+ *   entries into it, shardmap_resize.c); each shard's hot state (lock, map
+ *   pointer, counters) on its own pair of cache lines, so threads working
+ *   on different shards never share a line.
  *
  * Hashing. Every shard's core map hashes with the same fixed seed
  * (gomap__new_seeded), so a key is hashed once: the hash picks the shard and
@@ -20,9 +23,10 @@
  * exclusive) for get and the first look of load_or_store, exclusive for
  * every write and
  * for visit and compute (their callbacks may change the value). Operations
- * on the whole map (len, snapshot, clear) take every shard in index order;
- * no thread ever holds two shards of one map otherwise, so there is no lock
- * order to get wrong. A thread that holds a shard while running a user
+ * on the whole map (len, snapshot, clear) take every shard in index order
+ * (the head table's, then a move's target's); a resize holds the old
+ * shards of one group, in index order; no thread ever holds two shards of
+ * one map otherwise, so there is no lock order to get wrong. A thread that holds a shard while running a user
  * callback records it in a thread-local list; any call into the same map
  * from that thread meanwhile is reported as a would-be deadlock.
  */
@@ -102,20 +106,20 @@ struct shard_carried {
  * shards that is not moved (no move can finish before that shard moves). */
 struct shard_table {
     struct shard *shards;     /* nshards, SHARD_ALIGN-aligned, in the block */
-    unsigned nshards;
-    unsigned mask;            /* nshards - 1 */
     struct shard_tally *tallies; /* nlanes x lane_stride, lane-major, in the block */
-    unsigned nlanes;          /* a power of two */
-    unsigned lane_stride;     /* tallies per lane: nshards rounded up to a line */
     void *block;              /* the allocation holding all of it */
     size_t block_size;
     struct shard_table *_Atomic next; /* the move's target; NULL when none */
     _Atomic size_t pins;      /* holders outside a read-side section (table_pin) */
-    struct shard_carried carried; /* written before the table becomes the head */
     /* The tuning window (shardmap_resize.c), written once per shard
-     * window: on a line of its own. */
-    _Atomic uint64_t win_acq __attribute__((aligned(64)));
+     * window (thousands of acquisitions): sharing the line costs nothing. */
+    _Atomic uint64_t win_acq;
     _Atomic uint64_t win_waits;
+    struct shard_carried carried; /* written before the table becomes the head */
+    unsigned nshards;
+    unsigned mask;            /* nshards - 1 */
+    unsigned nlanes;          /* a power of two */
+    unsigned lane_stride;     /* tallies per lane: nshards rounded up to a line */
     _Atomic unsigned hot_streak; /* consecutive windows over the threshold */
     _Atomic bool want_resize; /* set by a window end; read by releases */
 };
@@ -142,14 +146,12 @@ static inline struct shard *table_shard(const struct shard_table *t, uint64_t ha
     return &t->shards[(hash >> SHARD_SHIFT) & t->mask];
 }
 
-/* The map's hash of a key (the shard's and its core map's). */
+/* The map's hash of a key (the shard's and its core map's): kind is a
+ * constant on the get path (KIND_SWITCH), m->key_kind elsewhere. */
 static inline uint64_t shard_hash(const gomap_shard_t *m, int kind, const void *key)
 {
     return layer_hash(&m->hasher, kind, key);
 }
-
-/* The same for the map's key kind known only at run time. */
-uint64_t gomap__shard_hash_any(const gomap_shard_t *m, const void *key);
 
 /* ---- tables (shardmap_resize.c) -------------------------------------------------- */
 

@@ -214,10 +214,10 @@ void gomap__shard_window_end(gomap_shard_t *m, struct shard *s)
     uint64_t waits = load_relaxed(&s->waits.count);
     uint64_t d = waits - exchange_relaxed(&s->win_waits, waits);
     uint64_t acq = fetch_add_relaxed(&t->win_acq, s->win_mask + 1) + s->win_mask + 1;
-    uint64_t waited = fetch_add_relaxed(&t->win_waits, d) + d;
+    fetch_add_relaxed(&t->win_waits, d);
     if (acq < m->tune_window || !cas_strong_relaxed(&t->win_acq, &acq, 0))
         return; /* not full, or another thread added to it and will close it */
-    waited = exchange_relaxed(&t->win_waits, 0); /* with what came in since */
+    uint64_t waited = exchange_relaxed(&t->win_waits, 0); /* with what came in since */
     bool hot = waited * 1000 >= acq * m->tune_permille;
     if (!hot) {
         store_relaxed(&t->hot_streak, 0);
@@ -295,7 +295,7 @@ static int fill_group(gomap_shard_t *m, const struct shard_table *from,
     for (unsigned i = r; i < from->nshards; i += g)
         total += layer_len(from->shards[i].map);
     size_t hint = total / k + (total % k != 0);
-    memset(fresh, 0, k * sizeof *fresh);
+    memset(fresh, 0, k * sizeof(gomap_t *));
     int rc = 0;
     for (unsigned q = 0; q < k && rc == 0; q++)
         rc = shard_map_new(m, hint, &fresh[q]);
@@ -360,7 +360,7 @@ static void wait_unpinned(struct shard_table *t)
     /* Acquire: pairs with table_unpin's release; everything the last
      * holder did to t happens before we free it. */
     while (load_acquire(&t->pins) != 0) {
-        struct timespec ts = {0, 50 * 1000};
+        struct timespec ts = {0, 50000L}; /* 50 us */
         nanosleep(&ts, NULL);
     }
 }
@@ -386,15 +386,15 @@ static int move_all(gomap_shard_t *m, struct shard_table *from, struct shard_tab
     unsigned g = from->nshards < to->nshards ? from->nshards : to->nshards;
     unsigned k = to->nshards / g;
     gomap_t *small[8];
-    gomap_t **fresh = small;
-    if (k > 8 && !(fresh = gomap__alloc(m->opt.alloc, k * sizeof *fresh)))
+    gomap_t **fresh = k > 8 ? gomap__alloc(m->opt.alloc, k * sizeof(gomap_t *)) : small;
+    if (!fresh)
         return -ENOMEM;
     int rc = 0;
     for (unsigned r = 0; r < g && rc == 0; r++)
         if (!load_relaxed(&from->shards[r].moved)) /* written only by us */
             rc = move_group(m, from, to, r, g, fresh);
     if (fresh != small)
-        gomap__free(m->opt.alloc, fresh, k * sizeof *fresh);
+        gomap__free(m->opt.alloc, fresh, k * sizeof(gomap_t *));
     if (rc == 0)
         finish_move(m, from, to);
     return rc;

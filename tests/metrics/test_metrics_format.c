@@ -125,7 +125,9 @@ static void zoo_new(zoo *z, const char *const names[5], const char *const labels
     pthread_mutex_init(&z->core.lock, NULL);
     CHECK_EQ(gomap_new(&z->core.map, &o), 0);
     CHECK_EQ(gomap_sync_new(&z->sync, &o), 0);
-    gomap_shard_options so = {.map = o, .shards = ZOO_SHARDS};
+    /* Made with half its shards and resized after it is added: the
+     * registry follows the count. */
+    gomap_shard_options so = {.map = o, .shards = ZOO_SHARDS / 2};
     CHECK_EQ(gomap_shard_new(&z->shard, &so), 0);
     CHECK_EQ(gomap_snap_new(&z->snap, &o), 0);
     testclock_init(&z->clk, 1000000000);
@@ -140,6 +142,8 @@ static void zoo_new(zoo *z, const char *const names[5], const char *const labels
     CHECK_EQ(gomap_metrics_add_func(z->r, names[0], locked_map_stats, &z->core), 0);
     CHECK_EQ(gomap_metrics_add_sync(z->r, names[1], z->sync), 0);
     CHECK_EQ(gomap_metrics_add_shard(z->r, names[2], z->shard), 0);
+    CHECK_EQ(gomap_shard_resize(z->shard, ZOO_SHARDS), 0);
+    CHECK_EQ(gomap_shard_count(z->shard), ZOO_SHARDS);
     CHECK_EQ(gomap_metrics_add_snap(z->r, names[3], z->snap), 0);
     CHECK_EQ(gomap_metrics_add_cache(z->r, names[4], z->cache), 0);
 }
@@ -226,8 +230,10 @@ static void check_shard(const zoo *z, const prom_doc *d)
     CHECK_EQ(gomap_shard_stats(z->shard, &s, per, ZOO_SHARDS), 0);
     EXPECT_ALL(d, lbl(z->labels[2]), V("gomap_entries", s.total.entries),
                V("gomap_memory_held_bytes", s.total.bytes_held), V("gomap_shards", ZOO_SHARDS),
-               V("gomap_shard_imbalance", s.imbalance));
+               V("gomap_shard_imbalance", s.imbalance),
+               V("gomap_shard_resizes_total", s.resizes));
     CHECK_EQ(prom_count(d, "gomap_shard_hits_total"), ZOO_SHARDS);
+    CHECK_EQ(prom_count(d, "gomap_shard_lock_acquisitions_total"), ZOO_SHARDS);
     for (unsigned i = 0; i < ZOO_SHARDS; i++) {
         char sl[300];
         snprintf(sl, sizeof sl, "map=\"%s\",shard=\"%u\"", z->labels[2], i);
@@ -236,6 +242,7 @@ static void check_shard(const zoo *z, const prom_doc *d)
                    V("gomap_shard_hits_total", per[i].hits),
                    V("gomap_shard_misses_total", per[i].misses),
                    V("gomap_shard_lock_waits_total", per[i].waits),
+                   V("gomap_shard_lock_acquisitions_total", per[i].lock_acquisitions),
                    NS("gomap_shard_lock_wait_seconds_total", per[i].wait_ns));
     }
 }

@@ -300,14 +300,7 @@ static void test_resize_stress(void)
 
 static void test_auto_contended(void)
 {
-    gomap_shard_options o;
-    memset(&o, 0, sizeof o);
-    o.map = shardcheck_u64_options(sizeof(rec));
-    o.shards = 1;
-    o.auto_resize = true;
-    o.max_shards = 32;
-    gomap_shard_t *m = NULL;
-    CHECK_EQ(gomap_shard_new(&m, &o), 0);
+    gomap_shard_t *m = shardcheck_new_auto(sizeof(rec), 1, 32);
     gomap__shard_tune(m, 1024, 100);
     run_workers(m, test_seed() ^ 0xA0, false, "1 shard, auto mode");
     gomap_shard_free(m);

@@ -25,6 +25,21 @@ gomap_shard_t *shardcheck_new_u64(int variant, size_t val_size, unsigned shards)
     return shardcheck_new(&o, shards);
 }
 
+gomap_shard_t *shardcheck_new_auto(size_t val_size, unsigned shards, unsigned max_shards)
+{
+    gomap_shard_options o;
+    memset(&o, 0, sizeof o);
+    o.map = shardcheck_u64_options(val_size);
+    o.shards = shards;
+    o.auto_resize = true;
+    o.max_shards = max_shards;
+    gomap_shard_t *m = NULL;
+    int rc = gomap_shard_new(&m, &o);
+    CHECK_MSG(rc == 0 && m != NULL, "gomap_shard_new(%u shards, auto up to %u): %d", shards,
+              max_shards, rc);
+    return m;
+}
+
 gomap_shard_stats_t shardcheck_stats(gomap_shard_t *m, gomap_shard_counters *per_shard, size_t n)
 {
     gomap_shard_stats_t s;

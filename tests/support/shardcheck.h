@@ -65,6 +65,10 @@ gomap_options shardcheck_u64_options(size_t val_size);
 /* A map of uint64_t keys under a hash variant of hashvariant.h. */
 gomap_shard_t *shardcheck_new_u64(int variant, size_t val_size, unsigned shards);
 
+/* A map of uint64_t keys (builtin hash) and val_size-byte values with
+ * `shards` shards and the auto mode on, bounded by max_shards. */
+gomap_shard_t *shardcheck_new_auto(size_t val_size, unsigned shards, unsigned max_shards);
+
 /* gomap_shard_stats, which must return 0. */
 gomap_shard_stats_t shardcheck_stats(gomap_shard_t *m, gomap_shard_counters *per_shard, size_t n);
 

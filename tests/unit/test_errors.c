@@ -3,7 +3,7 @@
  * functions return.
  *
  *   every_code_named   each code the library returns (0, -ENOMEM, -EINVAL,
- *                      -EBUSY, -EFAULT, -EIO, -ENOENT, -EAGAIN) has its own
+ *                      -EBUSY, -EFAULT, -EIO, -ENOENT, -EAGAIN, -EDEADLK) has its own
  *                      name: not the text
  *                      for unknown codes, and no two codes share one.
  *   unknown_codes      codes gomap never returns (-EEXIST included), and
@@ -45,6 +45,7 @@ static const struct {
     {-EIO, "-EIO"},
     {-ENOENT, "-ENOENT"},
     {-EAGAIN, "-EAGAIN"},
+    {-EDEADLK, "-EDEADLK"},
 };
 
 enum { N_DOCUMENTED = sizeof documented / sizeof documented[0] };
