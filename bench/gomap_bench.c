@@ -51,7 +51,7 @@ const char *bench_keys_name(bench_key_type type) { return type == KEYS_U64 ? "u6
 
 /* ---- profiles ----------------------------------------------------------------- */
 
-enum { MAX_SIZES = 8, MAX_CONTENDERS = 12 };
+enum { MAX_SIZES = 8, MAX_CONTENDERS = 16 };
 
 typedef struct {
     const char *name;

@@ -33,7 +33,7 @@ extern "C" {
 enum {
     PAR_MAX_THREADS = 256,
     PAR_MAX_THREAD_COUNTS = 8,
-    PAR_MAX_CONTENDERS = 12,
+    PAR_MAX_CONTENDERS = 16,
     PAR_MAX_REPS = 1000
 };
 

@@ -72,7 +72,7 @@ typedef struct {
     unsigned reps;
     size_t min_ops;
     char machine[160];          /* CPU model, cores, memory */
-    const char *impls[12];      /* "name: what" lines (PAR_MAX_CONTENDERS) */
+    const char *impls[16];      /* "name: what" lines (PAR_MAX_CONTENDERS) */
     unsigned nimpls;
     const char *suite;          /* concurrent suites: "sync" or "strategies" */
     const char *base;           /* concurrent suites: the contender ratios are against */
