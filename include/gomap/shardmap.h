@@ -101,8 +101,9 @@ typedef struct gomap_shard_options {
 } gomap_shard_options;
 
 /* Creates a sharded map. 0, -EINVAL (NULL argument, shards not a power of
- * two or too many, a mem_limit, options gomap_new rejects; *out NULL) or
- * -ENOMEM.
+ * two or too many, max_shards not 0 and not a power of two up to
+ * GOMAP_SHARDS_MAX at least the shard count, a mem_limit, options gomap_new
+ * rejects; *out NULL) or -ENOMEM.
  * Context: takes no lock and never waits; callable anywhere, callbacks
  * included. */
 GOMAP_API int gomap_shard_new(gomap_shard_t **out, const gomap_shard_options *opt);

@@ -281,10 +281,10 @@ static void fit_shards(gomap_metrics_t *r, struct metrics_entry *e)
     unsigned n = gomap_shard_count(e->map);
     if (n == e->nshards || n == 0)
         return;
-    gomap_shard_counters *c = gomap__alloc(r->alloc, (size_t)n * sizeof *c);
+    void *c = gomap__alloc(r->alloc, (size_t)n * e->shard_size);
     if (!c)
         return;
-    gomap__free(r->alloc, e->per_shard, (size_t)e->nshards * sizeof *e->per_shard);
+    gomap__free(r->alloc, e->per_shard, (size_t)e->nshards * e->shard_size);
     e->per_shard = c;
     e->nshards = n;
 }
