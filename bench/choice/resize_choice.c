@@ -200,7 +200,7 @@ int main(int argc, char **argv)
     uint64_t keys = 100000;
     mix mx = {90, 9, 1};
     const char *mix_name = "read-90";
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* option, value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             usage();
@@ -218,7 +218,6 @@ int main(int argc, char **argv)
             mx = (mix){10, 40, 40}, mix_name = v;
         else
             usage();
-        i++;
     }
     unsigned samples = seconds * (1000 / SAMPLE_MS);
     if (!threads || threads > MAX_THREADS || !samples || samples > MAX_SAMPLES || !keys ||
