@@ -230,10 +230,12 @@ static bool admit(gomap_cache_t *c, struct cache_shard *s, uint32_t cand, uint32
     return cache_admit(cf, vf, &p->rng);
 }
 
+/* Evicts entry i, counting it in *n (the call's batch). */
 static void evict_one(gomap_cache_t *c, struct cache_shard *s, uint32_t i,
-                      struct cache_notify *nl)
+                      struct cache_notify *nl, uint64_t *n)
 {
     gomap__cache_entry_remove_unhashed(c, s, i, GOMAP_CACHE_EVICTED, nl);
+    ++*n;
 }
 
 /* Counts a call's eviction batch of n >= 1 entries in its power-of-two
@@ -263,7 +265,7 @@ static void evict(gomap_cache_t *c, struct cache_shard *s, uint32_t self,
                   struct cache_notify *nl)
 {
     struct cache_policy *p = &s->pol;
-    uint64_t evicted0 = load_relaxed(&s->n.removed[GOMAP_CACHE_EVICTED]);
+    uint64_t n = 0;
     while (p->qcost[Q_WINDOW] > p->window_max) {
         uint32_t cand = oldest_unused(c, s, Q_WINDOW);
         if (cand == self || cand == CACHE_NONE)
@@ -274,9 +276,9 @@ static void evict(gomap_cache_t *c, struct cache_shard *s, uint32_t self,
             if (victim == cand)
                 victim = oldest_but(c, s, Q_PROTECTED, self);
             if (victim != CACHE_NONE && victim != cand && admit(c, s, cand, victim)) {
-                evict_one(c, s, victim, nl);
+                evict_one(c, s, victim, nl, &n);
             } else {
-                evict_one(c, s, cand, nl);
+                evict_one(c, s, cand, nl, &n);
                 break;
             }
         }
@@ -287,9 +289,8 @@ static void evict(gomap_cache_t *c, struct cache_shard *s, uint32_t self,
         if (victim == CACHE_NONE)
             k++;
         else
-            evict_one(c, s, victim, nl);
+            evict_one(c, s, victim, nl, &n);
     }
-    uint64_t n = load_relaxed(&s->n.removed[GOMAP_CACHE_EVICTED]) - evicted0;
     if (n)
         count_batch(s, n);
 }

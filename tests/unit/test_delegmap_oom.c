@@ -31,6 +31,7 @@
 #include "check.h"
 #include "delegcheck.h"
 #include "fail_alloc.h"
+#include "testkey.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -58,29 +59,18 @@ typedef struct {
     fail_alloc fa;
     gomap_deleg_t *m;
     refmap *r;
-    uint64_t u;
-    gomap_str s;
-    char text[48];
+    testkey key;
     char label[160];
 } fixture;
 
 static const void *key_of(fixture *f, uint64_t i)
 {
-    if (f->c->kind == GOMAP_KEY_STR) {
-        int n = snprintf(f->text, sizeof f->text, "str-key-%" PRIu64 "-%.*s", i, (int)(i % 19),
-                         "0123456789abcdefghi");
-        f->s = (gomap_str){f->text, (size_t)n};
-        return &f->s;
-    }
-    f->u = i * 0x9E3779B97F4A7C15ull;
-    return &f->u;
+    return testkey_of(&f->key, f->c->kind, i);
 }
 
 static void make_val(const fixture *f, uint64_t i, uint64_t version, unsigned char *out)
 {
-    uint64_t x = i * 1000003 + version;
-    for (size_t b = 0; b < f->c->val_size; b++)
-        out[b] = (unsigned char)(x >> (8 * (b % 8))) ^ (unsigned char)b;
+    testkey_val(i, version, out, f->c->val_size);
 }
 
 static gomap_deleg_options opts(fixture *f, unsigned workers, size_t hint)

@@ -34,6 +34,7 @@
 #include "fail_alloc.h"
 #include "refmap.h"
 #include "shardcheck.h"
+#include "testkey.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -67,30 +68,18 @@ typedef struct {
     fail_alloc fa;
     gomap_shard_t *m;
     refmap *r;
-    uint64_t u;
-    gomap_str s;
-    char text[48];
+    testkey key;
     char label[160];
 } fixture;
 
 static const void *key_of(fixture *f, uint64_t i)
 {
-    if (f->c->kind == GOMAP_KEY_STR) {
-        int n = snprintf(f->text, sizeof f->text, "str-key-%" PRIu64 "-%.*s", i, (int)(i % 19),
-                         "0123456789abcdefghi");
-        f->s = (gomap_str){f->text, (size_t)n};
-        return &f->s;
-    }
-    f->u = i * 0x9E3779B97F4A7C15ull;
-    return &f->u;
+    return testkey_of(&f->key, f->c->kind, i);
 }
 
-/* A value of val_size bytes derived from (i, version). */
 static void make_val(const fixture *f, uint64_t i, uint64_t version, unsigned char *out)
 {
-    uint64_t x = i * 1000003 + version;
-    for (size_t b = 0; b < f->c->val_size; b++)
-        out[b] = (unsigned char)(x >> (8 * (b % 8))) ^ (unsigned char)b;
+    testkey_val(i, version, out, f->c->val_size);
 }
 
 static gomap_options fixture_opts(fixture *f, const cfg *c)
