@@ -269,6 +269,10 @@ typedef struct gomap_cache_stats {
                                       (share of the bound), shard 0 */
     size_t bytes_held;             /* memory held from the allocator */
     unsigned shards;
+    gomap_latency_t get_latency;   /* sampled gomap_cache_get calls */
+    gomap_latency_t write_latency; /* sampled sets (set_cost included) and
+                                      deletes; a set's evictions and
+                                      reclaimed expirations are in it */
 } gomap_cache_stats_t;
 
 /* 0 or -EINVAL (NULL c or out). O(shards): it walks no entries. Each

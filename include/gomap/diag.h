@@ -59,6 +59,10 @@ typedef struct gomap_stats {
     uint64_t reseeds;         /* times the hash seed was re-randomised since
                                  creation (map emptied by delete, or cleared) */
     double load_factor;       /* entries / buckets (0 without an array) */
+    size_t mem_limit;         /* gomap_options.mem_limit (0: none) */
+    unsigned budget_crossed;  /* thresholds of gomap_set_budget_handler
+                                 reached so far (each fires once; setting
+                                 the handler again starts over) */
     /* Chains of the current array by number of overflow buckets
      * (chain_hist[i]: chains with i overflow buckets; the last counts i or
      * more), and buckets of the current array, overflow buckets included, by

@@ -369,6 +369,29 @@ GOMAP_API int gomap_validate(const gomap_t *m, char *why, size_t why_len);
 GOMAP_API const char *gomap_strerror(int err);
 
 /* ------------------------------------------------------------------------ */
+/* Operation latencies (the concurrent structures' stats)                   */
+/* ------------------------------------------------------------------------ */
+
+/* The sync map, the sharded map and the cache time one call in
+ * GOMAP_LATENCY_SAMPLE of each thread (the thread's count of such calls, so
+ * choosing costs a thread-local increment), from entry to return, with
+ * CLOCK_MONOTONIC; the snapshot map times every copy it makes. A sample of
+ * d ns goes to buckets[i], the first i with d <= GOMAP_LATENCY_MIN_NS << i;
+ * buckets[GOMAP_LATENCY_BUCKETS - 1] takes all longer ones (over about 67 ms).
+ * samples is the sum of the buckets and sum_ns the sum of the durations.
+ * Figures are read with relaxed loads while calls go on, so a sample may be
+ * in buckets and not yet in sum_ns; exact once the structure is quiet. */
+#define GOMAP_LATENCY_SAMPLE 64
+#define GOMAP_LATENCY_MIN_NS 64
+#define GOMAP_LATENCY_BUCKETS 22
+
+typedef struct gomap_latency {
+    uint64_t samples;
+    uint64_t sum_ns;
+    uint64_t buckets[GOMAP_LATENCY_BUCKETS];
+} gomap_latency_t;
+
+/* ------------------------------------------------------------------------ */
 /* Typed shortcuts (fast paths)                                              */
 /* ------------------------------------------------------------------------ */
 

@@ -45,6 +45,26 @@ extern "C" {
  * return)") instead of hanging. */
 GOMAP_API void gomap_rcu_barrier(void);
 
+/* Process-wide counts of deferred reclamation, every map together (the
+ * per-map retired bytes are in each map's stats). */
+typedef struct gomap_rcu_stats {
+    uint64_t retired;     /* blocks handed to the reclaimer to free after a
+                             grace period (a sync map's batch of boxes is
+                             one; a replaced snapshot version is one) */
+    uint64_t freed;       /* of those, freed (retired - freed: waiting) */
+    uint64_t waits;       /* times a gomap call waited for a grace period
+                             itself (a sharded map's growth or resize,
+                             gomap_sync_free, gomap_snap_free,
+                             gomap_rcu_barrier): each blocked its caller */
+    uint64_t wait_ns;     /* the time those waits took */
+    uint64_t wait_max_ns; /* the longest of them */
+} gomap_rcu_stats_t;
+
+/* Fills *out (nothing if out is NULL). Relaxed reads of counters that move
+ * on while maps work; freed never exceeds retired.
+ * Context: takes no lock and never waits; callable anywhere. */
+GOMAP_API void gomap_rcu_stats(gomap_rcu_stats_t *out);
+
 #ifdef __cplusplus
 }
 #endif

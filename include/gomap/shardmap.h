@@ -311,6 +311,13 @@ typedef struct gomap_shard_stats {
     size_t max_entries;          /* the fullest shard's entries */
     uint64_t max_ops;            /* the busiest shard's ops */
     double imbalance;            /* max_ops / mean ops (1.0 = even; 0 if none) */
+    uint64_t optimistic_retries; /* lock-free get attempts a writer (or a
+                                    resize) got in the way of, each then
+                                    tried again or left for the lock */
+    uint64_t optimistic_fallbacks; /* gets that took the shared lock after
+                                    lock-free attempts failed */
+    gomap_latency_t get_latency;   /* sampled gomap_shard_get calls */
+    gomap_latency_t write_latency; /* sampled set, delete and compute calls */
 } gomap_shard_stats_t;
 
 /* Fills *out and, when per_shard is not NULL, per_shard[0 .. n) with the

@@ -249,6 +249,9 @@ typedef struct gomap_snap_stats {
     size_t retired_bytes;     /* their bytes */
     uint64_t reclaimed_bytes; /* total freed so far (a version's struct is
                                  kept for the next version, not freed) */
+    gomap_latency_t copy_latency; /* every copy a write made of the current
+                                 version's map (all of them, not a sample;
+                                 a write to an empty map copies nothing) */
 } gomap_snap_stats_t;
 
 /* Fills *out. len, versions, views and bytes_current are read at one

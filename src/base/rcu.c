@@ -69,14 +69,59 @@ static struct gomap_retired *grace_over(struct rcu_head *head)
     return r;
 }
 
+/* What gomap_rcu_stats reports: process-wide, relaxed (each a count of
+ * events; no reader orders anything by them). `retired` is written by the
+ * threads that retire, `freed` by the call_rcu thread; the waits by the
+ * waiting thread, after a wait of a grace period, which dwarfs the add. */
+static struct {
+    _Atomic uint64_t retired, freed;
+    _Atomic uint64_t waits, wait_ns, wait_max_ns;
+} counts;
+
+static void count_wait(uint64_t t0)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t d = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - t0;
+    fetch_add_relaxed(&counts.waits, 1);
+    fetch_add_relaxed(&counts.wait_ns, d);
+    uint64_t max = load_relaxed(&counts.wait_max_ns);
+    while (d > max && !cas_weak_relaxed(&counts.wait_max_ns, &max, d))
+        ;
+}
+
+static uint64_t wait_start(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void gomap_rcu_stats(gomap_rcu_stats_t *out)
+{
+    if (!out)
+        return;
+    /* freed first: a block freed after this read was retired before the
+     * read of retired below, so freed never exceeds retired. */
+    out->freed = load_relaxed(&counts.freed);
+    out->retired = load_relaxed(&counts.retired);
+    if (out->freed > out->retired)
+        out->freed = out->retired;
+    out->waits = load_relaxed(&counts.waits);
+    out->wait_ns = load_relaxed(&counts.wait_ns);
+    out->wait_max_ns = load_relaxed(&counts.wait_max_ns);
+}
+
 static void run_free(struct rcu_head *head)
 {
     struct gomap_retired *r = grace_over(head);
     r->free_fn(r);
+    fetch_add_relaxed(&counts.freed, 1);
 }
 
 void gomap__rcu_retire(struct gomap_retired *r, void (*free_fn)(struct gomap_retired *r))
 {
+    fetch_add_relaxed(&counts.retired, 1);
     r->free_fn = free_fn;
 #if defined(GOMAP_TSAN)
     __tsan_release(r);
@@ -101,6 +146,7 @@ static void run_when_ready(struct rcu_head *head)
         return;
     }
     r->free_fn(r);
+    fetch_add_relaxed(&counts.freed, 1);
     fetch_sub_release(&deferred_pending, 1);
 }
 
@@ -109,6 +155,7 @@ void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_
 {
     r->free_fn = done;
     r->ready = ready;
+    fetch_add_relaxed(&counts.retired, 1);
     fetch_add_relaxed(&deferred_pending, 1);
 #if defined(GOMAP_TSAN)
     __tsan_release(r);
@@ -120,7 +167,9 @@ void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_
 void gomap__rcu_synchronize(void)
 {
     GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
+    uint64_t t0 = wait_start();
     urcu_memb_synchronize_rcu(); /* any thread, registered or not */
+    count_wait(t0);
 #if defined(GOMAP_TSAN)
     /* Every read-side section that ended before the grace period released
      * this token (gomap__rcu_read_unlock): what they did happens before
@@ -150,9 +199,8 @@ static void barrier_mark_done(struct rcu_head *head)
 
 /* Polls the mark, sleeping about a grace period's worth of time between
  * looks. */
-void gomap__rcu_barrier(void)
+static void barrier_once(void)
 {
-    GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
     struct barrier_mark b;
     atomic_init(&b.done, 0);
     gomap__rcu_ensure_registered(); /* call_rcu wants a registered caller */
@@ -164,13 +212,20 @@ void gomap__rcu_barrier(void)
     }
 }
 #else
-void gomap__rcu_barrier(void)
+static void barrier_once(void)
 {
-    GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
     gomap__rcu_ensure_registered(); /* the barrier wants a registered caller */
     urcu_memb_barrier();
 }
 #endif
+
+void gomap__rcu_barrier(void)
+{
+    GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
+    uint64_t t0 = wait_start();
+    barrier_once();
+    count_wait(t0);
+}
 
 #define MSG_BARRIER_INSIDE "gomap_rcu_barrier called from inside a callback (would never return)"
 
@@ -178,7 +233,10 @@ void gomap_rcu_barrier(void)
 {
     if (gomap__must_not_wait())
         gomap__report(NULL, MSG_BARRIER_INSIDE, 0, GOMAP_CALLER, NULL, NULL);
+    GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
+    uint64_t t0 = wait_start();
     do
-        gomap__rcu_barrier();
+        barrier_once();
     while (load_acquire(&deferred_pending) != 0);
+    count_wait(t0);
 }

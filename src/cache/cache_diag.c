@@ -89,6 +89,8 @@ int gomap_cache_stats(gomap_cache_t *c, gomap_cache_stats_t *out)
     out->shards = c->nshards;
     out->window_share = c->max_cost ? (double)load_relaxed(&c->window_permille) / 1000.0 : 0;
     out->bytes_held += sizeof *c + 64 + c->nshards * sizeof(struct cache_shard);
+    gomap__lat_read(&c->lat_get, &out->get_latency);
+    gomap__lat_read(&c->lat_write, &out->write_latency);
     return 0;
 }
 

@@ -36,6 +36,7 @@
 
 #include "base/alloc.h"
 #include "base/atomics.h"
+#include "base/latency.h"
 #include "cache/cache_sketch.h"
 #include "cache/cache_tuner.h"
 #include "core/layer.h"
@@ -183,6 +184,8 @@ struct gomap_cache {
     struct cache_maint *maint;   /* the maintenance thread, or NULL */
     _Atomic uint64_t scheduled;  /* entries on any wheel (wakes the thread) */
     _Atomic uint64_t invalid;    /* sets refused with -EINVAL (stats.rejected) */
+    struct lat_hist lat_get;     /* sampled gomap_cache_get calls (latency.h) */
+    struct lat_hist lat_write;   /* sampled sets and deletes */
 };
 
 /* ---- small helpers ---------------------------------------------------------------- */

@@ -51,6 +51,8 @@ int gomap_stats(const gomap_t *m, gomap_stats_t *out)
     out->retained_bytes = m->retained_bytes;
     out->iterator_reclaims = m->iter_reclaims;
     out->reseeds = m->reseeds;
+    out->mem_limit = m->mem.limit;
+    out->budget_crossed = m->budget.next;
     out->load_factor = out->buckets ? (double)m->count / (double)out->buckets : 0.0;
     fill_histograms(m, out);
     return 0;

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <gomap/reclaim.h>
+
 #include "metrics/metrics_internal.h"
 
 const uint64_t gomap__metrics_scrape_le_ns[SCRAPE_BUCKETS] = {
@@ -140,6 +142,16 @@ static const struct family families[] = {
      "Iterators started and not yet exhausted or ended.",
      {CORE(live_iterators, F_U64)},
      false},
+    {"gomap_map_memory_limit_bytes",
+     "gauge",
+     "The map's memory limit (0: none).",
+     {CORE(mem_limit, F_U64)},
+     false},
+    {"gomap_map_budget_thresholds_crossed",
+     "gauge",
+     "Memory-budget thresholds the map's bytes held have reached (each fires its handler once).",
+     {CORE(budget_crossed, F_U32)},
+     false},
     {"gomap_map_reseeds_total",
      "counter",
      "Times the hash seed was re-randomised.",
@@ -234,6 +246,16 @@ static const struct family families[] = {
      "gauge",
      "Busiest shard's operations over the mean (1 = even).",
      {SHARD(imbalance, F_DBL)},
+     false},
+    {"gomap_shard_optimistic_retries_total",
+     "counter",
+     "Lock-free get attempts that a writer or a resize got in the way of.",
+     {SHARD(optimistic_retries, F_U64)},
+     false},
+    {"gomap_shard_optimistic_fallbacks_total",
+     "counter",
+     "Gets that took the shard's lock after their lock-free attempts failed.",
+     {SHARD(optimistic_fallbacks, F_U64)},
      false},
 
     /* Snapshot maps. */
@@ -538,8 +560,8 @@ static void write_info(const gomap_metrics_t *r, FILE *out)
 /* One histogram's samples: counts[i] observations in bucket i (not
  * cumulative; n bounds, then +Inf), bounds le[i] scaled by `scale` (1e-9:
  * ns printed as seconds), and the sum as a field of `sum_base`. `labels`
- * is "" or `map="x",` (each line's labels before le). The caller writes
- * the header once per family. */
+ * is "" or the series' labels before le (`map="x"`, `map="x",op="get"`).
+ * The caller writes the header once per family. */
 struct hist {
     const uint64_t *le, *counts;
     unsigned n;
@@ -548,13 +570,10 @@ struct hist {
     struct field sum;
 };
 
-static void write_buckets(FILE *out, const char *name, const char *map_label, struct hist h)
+static void write_buckets(FILE *out, const char *name, const char *labels, struct hist h)
 {
     uint64_t cum = 0;
-    const char *sep = map_label ? "," : "";
-    char labels[GOMAP_METRICS_NAME_MAX * 4 + 16] = "";
-    if (map_label)
-        snprintf(labels, sizeof labels, "map=\"%s\"", map_label);
+    const char *sep = *labels ? "," : "";
     for (unsigned i = 0; i <= h.n; i++) {
         cum += h.counts[i];
         if (i < h.n)
@@ -564,11 +583,111 @@ static void write_buckets(FILE *out, const char *name, const char *map_label, st
             fprintf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
                     (unsigned long long)cum);
     }
-    const char *open = map_label ? "{" : "", *close = map_label ? "}" : "";
+    const char *open = *labels ? "{" : "", *close = *labels ? "}" : "";
     fprintf(out, "%s_sum%s%s%s ", name, open, labels, close);
     print_value(out, h.sum_base, h.sum);
     fprintf(out, "\n%s_count%s%s%s %llu\n", name, open, labels, close,
             (unsigned long long)cum);
+}
+
+/* Room for a series' labels: an escaped map name and a short label. */
+#define LABELS_MAX (GOMAP_METRICS_NAME_MAX * 4 + 32)
+
+/* Upper bounds of gomap_latency_t.buckets (the last is +Inf), in ns. */
+static const uint64_t latency_le_ns[GOMAP_LATENCY_BUCKETS - 1] = {
+    64ull << 0,  64ull << 1,  64ull << 2,  64ull << 3,  64ull << 4,  64ull << 5,  64ull << 6,
+    64ull << 7,  64ull << 8,  64ull << 9,  64ull << 10, 64ull << 11, 64ull << 12, 64ull << 13,
+    64ull << 14, 64ull << 15, 64ull << 16, 64ull << 17, 64ull << 18, 64ull << 19, 64ull << 20,
+};
+_Static_assert(GOMAP_LATENCY_MIN_NS == 64 && GOMAP_LATENCY_BUCKETS == 22,
+               "latency_le_ns follows gomap_latency_t's buckets");
+
+/* A gomap_latency_t's series, under `labels`. */
+static void write_latency(FILE *out, const char *name, const char *labels,
+                          const gomap_latency_t *lat)
+{
+    struct hist h = {latency_le_ns, lat->buckets, GOMAP_LATENCY_BUCKETS - 1, 1e-9,
+                     lat, FIELD(gomap_latency_t, sum_ns, F_NS)};
+    write_buckets(out, name, labels, h);
+}
+
+/* The sampled latencies of operations of the sharded maps and caches, by
+ * kind (op="get" or "write"), and the snapshot maps' copies. */
+static void write_latencies(const gomap_metrics_t *r, FILE *out)
+{
+    const char *name = "gomap_operation_duration_seconds";
+    bool any = false;
+    for (const struct metrics_entry *e = r->head; e && !any; e = e->next)
+        any = e->ok && (e->kind == MK_SHARD || e->kind == MK_CACHE);
+    if (any) {
+        header(out, name, "histogram",
+               "Duration of a sample of operations (one call in 64 of each thread), from entry "
+               "to return: gets, and writes (set, delete, compute).");
+        for (const struct metrics_entry *e = r->head; e; e = e->next) {
+            if (!e->ok || (e->kind != MK_SHARD && e->kind != MK_CACHE))
+                continue;
+            const gomap_latency_t *get = e->kind == MK_SHARD ? &e->st.shard.get_latency
+                                                             : &e->st.cache.get_latency;
+            const gomap_latency_t *wr = e->kind == MK_SHARD ? &e->st.shard.write_latency
+                                                            : &e->st.cache.write_latency;
+            char labels[LABELS_MAX];
+            snprintf(labels, sizeof labels, "map=\"%s\",op=\"get\"", e->label);
+            write_latency(out, name, labels, get);
+            snprintf(labels, sizeof labels, "map=\"%s\",op=\"write\"", e->label);
+            write_latency(out, name, labels, wr);
+        }
+    }
+    name = "gomap_snap_copy_duration_seconds";
+    any = false;
+    for (const struct metrics_entry *e = r->head; e && !any; e = e->next)
+        any = e->ok && e->kind == MK_SNAP;
+    if (!any)
+        return;
+    header(out, name, "histogram",
+           "Duration of every copy a write made of the current version's map.");
+    for (const struct metrics_entry *e = r->head; e; e = e->next) {
+        if (!e->ok || e->kind != MK_SNAP)
+            continue;
+        char labels[LABELS_MAX];
+        snprintf(labels, sizeof labels, "map=\"%s\"", e->label);
+        write_latency(out, name, labels, &e->st.snap.copy_latency);
+    }
+}
+
+/* Process-wide deferred reclamation (gomap_rcu_stats), once per scrape
+ * when any structure that reclaims through RCU is registered. */
+static void write_rcu(const gomap_metrics_t *r, FILE *out)
+{
+    bool any = false;
+    for (const struct metrics_entry *e = r->head; e && !any; e = e->next)
+        any = e->ok && (e->kind == MK_SYNC || e->kind == MK_SHARD || e->kind == MK_SNAP);
+    if (!any)
+        return;
+    gomap_rcu_stats_t st;
+    gomap_rcu_stats(&st);
+    static const struct {
+        const char *name, *type, *help;
+        struct field f;
+    } rows[] = {
+        {"gomap_rcu_retired_total", "counter",
+         "Blocks handed to the reclaimer to free after a grace period (every map of the process).",
+         FIELD(gomap_rcu_stats_t, retired, F_U64)},
+        {"gomap_rcu_freed_total", "counter", "Retired blocks freed after their grace period.",
+         FIELD(gomap_rcu_stats_t, freed, F_U64)},
+        {"gomap_rcu_grace_period_waits_total", "counter",
+         "Times a gomap call blocked its caller to wait for a grace period.",
+         FIELD(gomap_rcu_stats_t, waits, F_U64)},
+        {"gomap_rcu_grace_period_wait_seconds_total", "counter", "Time those waits took.",
+         FIELD(gomap_rcu_stats_t, wait_ns, F_NS)},
+        {"gomap_rcu_grace_period_wait_max_seconds", "gauge", "The longest of those waits.",
+         FIELD(gomap_rcu_stats_t, wait_max_ns, F_NS)},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        header(out, rows[i].name, rows[i].type, rows[i].help);
+        fprintf(out, "%s ", rows[i].name);
+        print_value(out, &st, rows[i].f);
+        fputc('\n', out);
+    }
 }
 
 /* Upper bounds of gomap_cache_stats_t.evict_batches (the last is +Inf). */
@@ -592,7 +711,9 @@ static void write_cache_batches(const gomap_metrics_t *r, FILE *out)
         const gomap_cache_stats_t *st = &e->st.cache;
         struct hist h = {evict_batch_le, st->evict_batches, GOMAP_CACHE_BATCH_BUCKETS - 1, 1.0,
                          st, FIELD(gomap_cache_stats_t, removed[GOMAP_CACHE_EVICTED], F_U64)};
-        write_buckets(out, name, e->label, h);
+        char labels[LABELS_MAX];
+        snprintf(labels, sizeof labels, "map=\"%s\"", e->label);
+        write_buckets(out, name, labels, h);
     }
 }
 
@@ -606,7 +727,7 @@ static void write_registry(const gomap_metrics_t *r, FILE *out)
            "(earlier scrapes: this one is counted by the next).");
     struct hist h = {gomap__metrics_scrape_le_ns, r->scrape_le, SCRAPE_BUCKETS, 1e-9,
                      &r->scrape_ns, {0, F_NS}};
-    write_buckets(out, name, NULL, h);
+    write_buckets(out, name, "", h);
     bool any = false;
     for (const struct metrics_entry *e = r->head; e && !any; e = e->next)
         any = e->kind == MK_FUNC;
@@ -628,6 +749,8 @@ int gomap__metrics_render(const gomap_metrics_t *r, FILE *out)
     for (size_t i = 0; i < sizeof labelled / sizeof labelled[0]; i++)
         write_labelled(r, out, &labelled[i]);
     write_cache_batches(r, out);
+    write_latencies(r, out);
+    write_rcu(r, out);
     write_registry(r, out);
     if (fflush(out) != 0 || ferror(out))
         return -EIO;

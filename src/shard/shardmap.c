@@ -304,6 +304,14 @@ static inline struct shard *live_shard(struct shard_table *t, uint64_t h)
     return s;
 }
 
+/* An optimistic read attempt that a writer or a move got in the way of
+ * (stats: optimistic_retries). Out of line and cold, so that the attempt
+ * that succeeds, the common case, carries none of it. */
+__attribute__((noinline, cold)) static void count_retry(gomap_shard_t *m)
+{
+    fetch_add_relaxed(&m->opt_retries, 1);
+}
+
 /* An optimistic get: looks key up without a lock, inside an RCU read-side
  * section (so no table or bucket array it reaches is freed under it,
  * gomap__shard_take_retired, gomap__shard_resize), in the shard that holds
@@ -324,15 +332,19 @@ ALWAYS_INLINE bool optimistic_get(gomap_shard_t *m, int kind, const void *key, u
     for (int tries = 0; tries < 2 && !done; tries++) {
         struct shard *s = live_shard(t, h);
         unsigned seq = load_acquire(&s->seq);
-        if (seq & 1)
+        if (seq & 1) {
+            count_retry(m);
             break;
+        }
         /* A move of s starts with its count made odd: re-checking the
          * count below also catches a move that began after live_shard. */
         struct gomap hdr;
         gomap__copy_lookup_header(&hdr, s->map);
         SEQ_FENCE(fence_acquire);
-        if (load_relaxed(&s->seq) != seq)
+        if (load_relaxed(&s->seq) != seq) {
+            count_retry(m);
             continue;
+        }
         slot_ref r = layer_find(&hdr, kind, key, h);
         copy_out(m, val_out, r.b ? layer_value(&hdr, r) : NULL);
         SEQ_FENCE(fence_acquire);
@@ -340,6 +352,8 @@ ALWAYS_INLINE bool optimistic_get(gomap_shard_t *m, int kind, const void *key, u
         *found = r.b != NULL;
         if (done && (r.b || count_miss))
             shard_count(m, s, r.b != NULL);
+        else if (!done)
+            count_retry(m);
     }
     gomap__rcu_read_unlock();
     return done;
@@ -353,8 +367,11 @@ ALWAYS_INLINE bool get_kind(gomap_shard_t *m, int kind, const void *key, void *v
 {
     uint64_t h = *hash = shard_hash(m, kind, key);
     bool found;
-    if (m->optimistic && optimistic_get(m, kind, key, h, val_out, count_miss, &found))
-        return found;
+    if (m->optimistic) {
+        if (optimistic_get(m, kind, key, h, val_out, count_miss, &found))
+            return found;
+        fetch_add_relaxed(&m->opt_fallbacks, 1); /* a writer got in the way twice */
+    }
     struct shard *s = gomap__shard_acquire(m, h, true);
     slot_ref r = layer_find(s->map, kind, key, h);
     copy_out(m, val_out, r.b ? layer_value(s->map, r) : NULL);
@@ -374,6 +391,17 @@ static bool shared_get(gomap_shard_t *m, const void *key, void *val_out, bool co
     return found;
 }
 
+/* A get that is timed (latency.h): out of line, so that the untimed
+ * ones keep no start time across the lookup. */
+__attribute__((noinline)) static bool timed_get(gomap_shard_t *m, const void *key,
+                                                void *val_out)
+{
+    uint64_t t0 = lat_now_ns(), h;
+    bool found = shared_get(m, key, val_out, true, &h);
+    gomap__lat_add(&m->lat_get, lat_now_ns() - t0);
+    return found;
+}
+
 bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out)
 {
     if (!m || !gomap__key_ok(m->key_kind, key)) {
@@ -383,6 +411,8 @@ bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out)
     }
     shard_reentry_check(m, GOMAP_CALLER);
     uint64_t h;
+    if (__builtin_expect(lat_due(), 0))
+        return timed_get(m, key, val_out);
     return shared_get(m, key, val_out, true, &h);
 }
 
@@ -391,11 +421,13 @@ int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val)
     if (!m || !gomap__key_ok(m->key_kind, key) || (!val && m->val_size))
         return -EINVAL;
     shard_reentry_check(m, GOMAP_CALLER);
+    uint64_t t0 = lat_start();
     uint64_t h = shard_hash(m, m->key_kind, key);
     struct shard *s = gomap__shard_acquire(m, h, false);
     int rc = gomap__upsert_hashed(s->map, key, h, val, true, NULL);
     shard_count(m, s, rc == 0);
     shard_done(m, shard_release(m, s));
+    lat_stop(&m->lat_write, t0);
     return rc < 0 ? rc : 0;
 }
 
@@ -404,11 +436,13 @@ bool gomap_shard_delete(gomap_shard_t *m, const void *key)
     if (!m || !gomap__key_ok(m->key_kind, key))
         return false;
     shard_reentry_check(m, GOMAP_CALLER);
+    uint64_t t0 = lat_start();
     uint64_t h = shard_hash(m, m->key_kind, key);
     struct shard *s = gomap__shard_acquire(m, h, false);
     bool found = gomap__remove_hashed(s->map, key, h);
     shard_count(m, s, found);
     shard_done(m, shard_release(m, s));
+    lat_stop(&m->lat_write, t0);
     return found;
 }
 
@@ -458,6 +492,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     if (m->val_size > sizeof small && !(copy = gomap__alloc(m->opt.alloc, m->val_size)))
         return -ENOMEM;
 
+    uint64_t t0 = lat_start();
     uint64_t h = shard_hash(m, m->key_kind, key);
     struct shard *s = gomap__shard_acquire(m, h, false);
     slot_ref r = shard_find_any(s, key, h);
@@ -481,6 +516,7 @@ int gomap_shard_compute(gomap_shard_t *m, const void *key,
     if (copy != small)
         gomap__free(m->opt.alloc, copy, m->val_size);
     shard_done(m, tune);
+    lat_stop(&m->lat_write, t0);
     return rc;
 }
 

@@ -90,6 +90,10 @@ static void stats_of(const gomap_shard_t *m, const struct shard_table *t, gomap_
         memset(per_shard + t->nshards, 0, (n - t->nshards) * sizeof *per_shard);
     if (head_ops)
         out->imbalance = (double)out->max_ops * t->nshards / (double)head_ops;
+    out->optimistic_retries = load_relaxed(&m->opt_retries);
+    out->optimistic_fallbacks = load_relaxed(&m->opt_fallbacks);
+    gomap__lat_read(&m->lat_get, &out->get_latency);
+    gomap__lat_read(&m->lat_write, &out->write_latency);
 }
 
 int gomap_shard_stats(gomap_shard_t *m, gomap_shard_stats_t *out,

@@ -41,6 +41,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/compiler.h"
+#include "base/latency.h"
 #include "base/scope.h"
 #include "shard/shard_lock.h"
 #include "shard/shard_tune.h"
@@ -139,6 +140,12 @@ struct gomap_shard {
     gomap_options opt;        /* as given (for snapshots) */
     pthread_mutex_t resize_mu; /* held by the one thread moving shards */
     _Atomic uint64_t resizes; /* moves finished */
+    /* Written by sampled calls (latency.h) and by optimistic gets that a
+     * writer got in the way of: rare enough to share. */
+    struct lat_hist lat_get;  /* gomap_shard_get */
+    struct lat_hist lat_write; /* set, delete, load_or_store, compute */
+    _Atomic uint64_t opt_retries;   /* optimistic reads that failed validation */
+    _Atomic uint64_t opt_fallbacks; /* optimistic gets that took the lock after */
 };
 
 static inline struct shard *table_shard(const struct shard_table *t, uint64_t hash)

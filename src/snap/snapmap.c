@@ -246,7 +246,10 @@ static int commit_locked(gomap_snap_t *m, const gomap_t *src, size_t hint,
     version *v = gomap__snap_version_new(m);
     if (!v)
         return -ENOMEM;
+    uint64_t t0 = lat_now_ns();
     int rc = copy_map(m, src, hint, &v->map);
+    if (rc == 0 && src)
+        gomap__lat_add(&m->copy_time, lat_now_ns() - t0);
     if (rc == 0 && edit) {
         gomap__scope_enter(m, "the writers' mutex", NULL, m->held_site);
         rc = edit(v->map, ctx);

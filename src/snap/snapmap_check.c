@@ -22,6 +22,7 @@ int gomap_snap_stats(gomap_snap_t *m, gomap_snap_stats_t *out)
     pthread_mutex_unlock(&m->gc_mu);
     gomap__count_read(&m->reclaim, &out->retired_versions, &out->retired_bytes,
                       &out->reclaimed_bytes);
+    gomap__lat_read(&m->copy_time, &out->copy_latency);
     return 0;
 }
 

@@ -75,6 +75,7 @@
 #include "core/layer.h"
 #include "base/alloc.h"
 #include "base/assert.h"
+#include "base/latency.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
 #include "base/rcu.h"
@@ -154,6 +155,8 @@ struct gomap_snap {
     struct gomap__reclaim_count reclaim;    /* objects: versions replaced,
                                                not yet freed */
     struct gomap_retired final;             /* gomap_snap_free's deferred end */
+    struct lat_hist copy_time;              /* every copy of a version's map
+                                               (under mu; latency.h) */
 };
 
 /* ---- memory and reclamation (snapmap_mem.c; each function's contract is

@@ -41,6 +41,7 @@
 #include "metrics/metrics_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -206,7 +207,9 @@ static void check_core(const zoo *z, const prom_doc *d)
                V("gomap_map_retained_bytes", s.retained_bytes),
                V("gomap_map_live_iterators", s.live_iterators),
                V("gomap_map_reseeds_total", s.reseeds),
-               V("gomap_map_iterator_reclaims_total", s.iterator_reclaims));
+               V("gomap_map_iterator_reclaims_total", s.iterator_reclaims),
+               V("gomap_map_memory_limit_bytes", s.mem_limit),
+               V("gomap_map_budget_thresholds_crossed", s.budget_crossed));
 }
 
 static void check_sync(const zoo *z, const prom_doc *d)
@@ -223,6 +226,38 @@ static void check_sync(const zoo *z, const prom_doc *d)
                V("gomap_sync_retired_objects", s.retired_objects));
 }
 
+/* A gomap_latency_t's series: count, sum and every cumulative bucket. */
+static void check_latency_series(const prom_doc *d, const char *name, const char *labels,
+                                 const gomap_latency_t *l)
+{
+    char key[400];
+    snprintf(key, sizeof key, "%s_count", name);
+    CHECK(prom_value(d, key, labels) == (double)l->samples);
+    snprintf(key, sizeof key, "%s_sum", name);
+    CHECK(fabs(prom_value(d, key, labels) - (double)l->sum_ns * 1e-9) < 1e-9);
+    snprintf(key, sizeof key, "%s_bucket", name);
+    uint64_t cum = 0;
+    for (unsigned i = 0; i < GOMAP_LATENCY_BUCKETS; i++) {
+        cum += l->buckets[i];
+        char bl[600];
+        if (i + 1 < GOMAP_LATENCY_BUCKETS)
+            snprintf(bl, sizeof bl, "%s,le=\"%g\"", labels,
+                     (double)((uint64_t)GOMAP_LATENCY_MIN_NS << i) * 1e-9);
+        else
+            snprintf(bl, sizeof bl, "%s,le=\"+Inf\"", labels);
+        CHECK_MSG(prom_value(d, key, bl) == (double)cum, "%s: bucket %u", name, i);
+    }
+}
+
+/* gomap_operation_duration_seconds{map=label, op=op}. */
+static void check_latency(const prom_doc *d, const char *label, const char *op,
+                          const gomap_latency_t *l)
+{
+    char labels[300];
+    snprintf(labels, sizeof labels, "map=\"%s\",op=\"%s\"", label, op);
+    check_latency_series(d, "gomap_operation_duration_seconds", labels, l);
+}
+
 static void check_shard(const zoo *z, const prom_doc *d)
 {
     gomap_shard_counters per[ZOO_SHARDS];
@@ -231,7 +266,11 @@ static void check_shard(const zoo *z, const prom_doc *d)
     EXPECT_ALL(d, lbl(z->labels[2]), V("gomap_entries", s.total.entries),
                V("gomap_memory_held_bytes", s.total.bytes_held), V("gomap_shards", ZOO_SHARDS),
                V("gomap_shard_imbalance", s.imbalance),
-               V("gomap_shard_resizes_total", s.resizes));
+               V("gomap_shard_resizes_total", s.resizes),
+               V("gomap_shard_optimistic_retries_total", s.optimistic_retries),
+               V("gomap_shard_optimistic_fallbacks_total", s.optimistic_fallbacks));
+    check_latency(d, z->labels[2], "get", &s.get_latency);
+    check_latency(d, z->labels[2], "write", &s.write_latency);
     CHECK_EQ(prom_count(d, "gomap_shard_hits_total"), ZOO_SHARDS);
     CHECK_EQ(prom_count(d, "gomap_shard_lock_acquisitions_total"), ZOO_SHARDS);
     for (unsigned i = 0; i < ZOO_SHARDS; i++) {
@@ -257,12 +296,16 @@ static void check_snap(const zoo *z, const prom_doc *d)
                V("gomap_memory_reclaimed_bytes_total", s.reclaimed_bytes),
                V("gomap_snap_versions_total", s.versions), V("gomap_snap_views", s.views),
                V("gomap_snap_retired_versions", s.retired_versions));
+    check_latency_series(d, "gomap_snap_copy_duration_seconds", lbl(z->labels[3]),
+                         &s.copy_latency);
 }
 
 static void check_cache(const zoo *z, const prom_doc *d)
 {
     gomap_cache_stats_t s;
     CHECK_EQ(gomap_cache_stats(z->cache, &s), 0);
+    check_latency(d, z->labels[4], "get", &s.get_latency);
+    check_latency(d, z->labels[4], "write", &s.write_latency);
     EXPECT_ALL(d, lbl(z->labels[4]), V("gomap_entries", s.entries),
                V("gomap_memory_held_bytes", s.bytes_held), V("gomap_shards", s.shards),
                V("gomap_cache_hits_total", s.hits), V("gomap_cache_misses_total", s.misses),
@@ -564,9 +607,30 @@ static void test_busy(void)
      * has freed them, the figures stay still. */
     gomap_sync_stats_t ys;
     CHECK_EQ(gomap_sync_stats(z.sync, &ys), 0);
+    /* Enough calls on this thread that some are timed. */
+    for (uint64_t i = 0; i < 2 * GOMAP_LATENCY_SAMPLE; i++) {
+        uint64_t out;
+        (void)gomap_shard_get(z.shard, &i, &out);
+    }
+    for (uint64_t i = 0; i < 2 * GOMAP_LATENCY_SAMPLE; i++) {
+        uint64_t out;
+        (void)gomap_cache_get(z.cache, &i, &out);
+    }
     gomap_rcu_barrier();
+    gomap_rcu_stats_t rs;
+    gomap_rcu_stats(&rs);
     prom_doc *d = scrape_checked(z.r);
     check_values(&z, d);
+    CHECK(prom_value(d, "gomap_operation_duration_seconds_count",
+                     "map=\"cache\",op=\"get\"") >= 2);
+    char shard_get[300];
+    snprintf(shard_get, sizeof shard_get, "map=\"%s\",op=\"get\"", labels[2]);
+    CHECK(prom_value(d, "gomap_operation_duration_seconds_count", shard_get) >= 2);
+    CHECK(prom_value(d, "gomap_snap_copy_duration_seconds_count", lbl(labels[3])) > 0);
+    /* Nothing retires while the test is quiet: the figures are still. */
+    CHECK(prom_value(d, "gomap_rcu_retired_total", "") == (double)rs.retired);
+    CHECK(prom_value(d, "gomap_rcu_freed_total", "") == (double)rs.freed);
+    CHECK(prom_value(d, "gomap_rcu_grace_period_waits_total", "") >= 1);
     CHECK(prom_value(d, "gomap_map_growing", "map=\"core map\"") == 1);
     CHECK(prom_value(d, "gomap_snap_views", lbl(labels[3])) == 1);
     CHECK(prom_value(d, "gomap_memory_retired_bytes", lbl(labels[3])) > 0);

@@ -206,31 +206,56 @@ static void sample_line(parser *p, const char *l, int line)
     d->samples[d->n++] = (prom_sample){name, labels, v};
 }
 
-/* A histogram's buckets are cumulative, end with +Inf, and its _count is
- * that bucket. */
+/* The labels of a histogram line other than le: a _bucket line's labels
+ * up to its le (a comma before it dropped), a _count line's as they are. */
+static size_t series_key_len(const char *labels)
+{
+    const char *le = strstr(labels, "le=\"");
+    size_t n = le ? (size_t)(le - labels) : strlen(labels);
+    return n && labels[n - 1] == ',' ? n - 1 : n;
+}
+
+/* Each series of a histogram (one set of labels besides le): its buckets
+ * are cumulative and end with +Inf, and its _count, which follows them,
+ * is that bucket. */
 static void check_histograms(const prom_doc *d)
 {
     for (size_t f = 0; f < d->nfam; f++) {
         if (strcmp(d->types[f], "histogram") != 0)
             continue;
         size_t len = strlen(d->families[f]);
-        double last = -1, inf = -1, count = -2;
+        const char *key = NULL; /* the series whose buckets are being read */
+        size_t key_len = 0;
+        double last = -1, inf = -1;
+        size_t series = 0;
         for (size_t i = 0; i < d->n; i++) {
             const prom_sample *s = &d->samples[i];
             if (strncmp(s->name, d->families[f], len) != 0)
                 continue;
+            size_t kl = series_key_len(s->labels);
             if (strcmp(s->name + len, "_bucket") == 0) {
                 CHECK_MSG(strstr(s->labels, "le=\"") != NULL, "%s without le", s->name);
-                CHECK_MSG(s->value >= last, "%s not cumulative", s->name);
+                if (!key || kl != key_len || strncmp(key, s->labels, kl) != 0) {
+                    CHECK_MSG(!key, "%s{%.*s}: buckets without a _count", s->name, (int)key_len,
+                              key);
+                    key = s->labels;
+                    key_len = kl;
+                    last = inf = -1;
+                }
+                CHECK_MSG(s->value >= last, "%s{%s} not cumulative", s->name, s->labels);
                 last = s->value;
                 if (strstr(s->labels, "le=\"+Inf\""))
                     inf = s->value;
             } else if (strcmp(s->name + len, "_count") == 0) {
-                count = s->value;
+                CHECK_MSG(key && kl == key_len && strncmp(key, s->labels, kl) == 0,
+                          "%s{%s} apart from its buckets", s->name, s->labels);
+                CHECK_MSG(inf >= 0 && inf == s->value, "%s{%s}: +Inf bucket %g, count %g",
+                          d->families[f], s->labels, inf, s->value);
+                key = NULL;
+                series++;
             }
         }
-        CHECK_MSG(inf >= 0 && inf == count, "%s: +Inf bucket %g, count %g", d->families[f], inf,
-                  count);
+        CHECK_MSG(series > 0 && !key, "%s: a series without a _count", d->families[f]);
     }
 }
 
