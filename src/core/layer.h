@@ -132,6 +132,15 @@ static inline size_t layer_bytes_held(const gomap_t *m) { return m->mem.bytes_he
 int gomap__for_each_entry(const gomap_t *m, int (*fn)(const void *key, void *val, void *ctx),
                           void *ctx);
 
+/* A new map with opt's options holding src's entries (none if src is NULL),
+ * ready for `hint` entries. When src is not growing and `hint` entries fit
+ * its array, the copy is made block by block (map_clone.c): the same
+ * array size and seed, arrays and overflow chains copied as memory, only
+ * out-of-line keys and values duplicated; otherwise entry by entry into a
+ * map presized for `hint`. opt must describe src's keys and values (its
+ * hint is ignored). Reads src only. 0 or -ENOMEM (nothing allocated). */
+int gomap__copy_map(gomap_t **out, const gomap_t *src, const gomap_options *opt, size_t hint);
+
 /* Completes a growth in progress, so that every entry lives in one array
  * and lookups look in one place. 0, or -ENOMEM if an evacuation ran out of
  * memory (the map is whole and correct, still growing). */

@@ -175,29 +175,13 @@ static const gomap_t *current_map_locked(gomap_snap_t *m)
     return load_relaxed(&m->current)->map;
 }
 
-/* gomap__for_each_entry callback: one entry of the source into the private copy.
- * No write bracket around the insert: the copy is nobody else's yet, and
- * the debug build's validation after every bracketed write would make the
- * copy quadratic. Keys are distinct, so nothing is overwritten. */
-static int copy_entry(const void *key, void *val, void *copy)
-{
-    int rc = gomap__upsert_hashed(copy, key, gomap__hash_key(copy, key), val, false, NULL);
-    return rc < 0 ? -ENOMEM : 0;
-}
-
-/* A new map with the entries of src (none if src is NULL), presized for
- * `hint` entries so that the edit to come does not start a growth. 0 or
- * -ENOMEM (nothing allocated). Reads src only. */
+/* A new map with the entries of src (none if src is NULL), ready for
+ * `hint` entries so that the edit to come does not start a growth: a block
+ * copy of src's arrays when they have room (layer.h). 0 or -ENOMEM
+ * (nothing allocated). Reads src only. */
 static int copy_map(const gomap_snap_t *m, const gomap_t *src, size_t hint, gomap_t **out)
 {
-    gomap_options o = m->opt;
-    o.hint = hint;
-    int rc = gomap_new(out, &o);
-    if (rc == 0 && src && (rc = gomap__for_each_entry(src, copy_entry, *out)) != 0) {
-        gomap_free(*out);
-        *out = NULL;
-    }
-    return rc;
+    return gomap__copy_map(out, src, &m->opt, hint);
 }
 
 /* Completes a growth the edit started, so that a published version never
