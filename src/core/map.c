@@ -476,6 +476,9 @@ static void compute_layout(gomap_t *m)
     m->ovf_off = align_up(m->val_off + BUCKET_SLOTS * m->val_slot, sizeof(void *));
     uint32_t a = ka > va ? ka : va;
     m->bucket_size = align_up(m->ovf_off + sizeof(void *), a > 8 ? a : 8);
+    /* map_probe.h's kind_key_slot relies on it for the fixed-size kinds. */
+    GOMAP_ASSERT(m->key_kind == GOMAP_KEY_BYTES || m->key_kind == GOMAP_KEY_CUSTOM ||
+                 m->key_off == BUCKET_SLOTS);
 }
 
 static bool options_valid(const gomap_options *o)

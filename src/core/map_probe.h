@@ -42,6 +42,21 @@ static inline bool kind_may_be_indirect(int kind)
     return kind == GOMAP_KEY_BYTES || kind == GOMAP_KEY_CUSTOM;
 }
 
+/* The key slot i of bucket b. For the kinds whose slot size is fixed the
+ * key slots start right after the tophash bytes (compute_layout in map.c
+ * asserts it), so the address is a constant stride, not two loads and a
+ * multiply. */
+static inline char *kind_key_slot(const gomap_t *m, int kind, char *b, unsigned i)
+{
+    switch (kind) {
+    case GOMAP_KEY_U32: return b + BUCKET_SLOTS + (size_t)i * 4;
+    case GOMAP_KEY_U64:
+    case GOMAP_KEY_F64: return b + BUCKET_SLOTS + (size_t)i * 8;
+    case GOMAP_KEY_STR: return b + BUCKET_SLOTS + (size_t)i * sizeof(gomap_str);
+    default: return key_slot_at(m, b, i);
+    }
+}
+
 /* The key stored in a slot, as callers give keys. */
 static inline const void *slot_key(const gomap_t *m, int kind, const char *slot)
 {
@@ -172,6 +187,15 @@ static inline uint64_t zero_bytes(uint64_t x)
     return ~(((x & low7) + low7) | x | low7);
 }
 
+/* 0x80 in every byte of x that is zero, and maybe in a byte holding 0x01
+ * just above (more significant than) a zero byte: the borrow-based test,
+ * three operations. For candidates that are checked anyway (a key compare
+ * follows), lowest first: a false one can only come after a true one. */
+static inline uint64_t zero_bytes_candidates(uint64_t x)
+{
+    return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+}
+
 /* 0x80 in every byte of a tophash word that marks an empty slot (EMPTY_REST
  * or EMPTY_ONE, i.e. a byte value below 2), nothing elsewhere. Exact. */
 static inline uint64_t empty_bytes(uint64_t w)
@@ -180,17 +204,21 @@ static inline uint64_t empty_bytes(uint64_t w)
 }
 
 /* Searches one chain for key. Candidates come a bucket at a time: the
- * tophash word XOR the wanted byte has a zero byte exactly where the slot's
- * tophash matches. An EMPTY_REST byte ends the chain. */
+ * tophash word XOR the wanted byte has a zero byte where the slot's tophash
+ * matches (zero_bytes_candidates: every match, now and then one more that
+ * the key compare rejects: its tophash is the wanted one XOR 1, at least
+ * MIN_TOPHASH - 1, and sits above a live match in the same bucket, so it
+ * is a live slot too, never a stale evacuated one). An EMPTY_REST byte
+ * ends the chain (exact). */
 static inline slot_ref find_in_chain(const gomap_t *m, int kind, char *b,
                                      const void *key, uint8_t top)
 {
     const uint64_t want = 0x0101010101010101ull * top;
     do {
         uint64_t w = tophash_word(b);
-        for (uint64_t hits = zero_bytes(w ^ want); hits; hits &= hits - 1) {
+        for (uint64_t hits = zero_bytes_candidates(w ^ want); hits; hits &= hits - 1) {
             unsigned i = (unsigned)__builtin_ctzll(hits) >> 3;
-            if (key_eq(m, kind, slot_key(m, kind, key_slot_at(m, b, i)), key))
+            if (key_eq(m, kind, slot_key(m, kind, kind_key_slot(m, kind, b, i)), key))
                 return (slot_ref){b, i};
         }
         if (zero_bytes(w))
@@ -232,7 +260,7 @@ static inline void *one_bucket_int(const gomap_t *m, int kind, const void *key)
         for (unsigned i = 0; i < BUCKET_SLOTS; i++) {
             if (th[i] == EMPTY_REST)
                 return NULL;
-            if (th[i] >= MIN_TOPHASH && key_eq(m, kind, key_slot_at(m, b, i), key))
+            if (th[i] >= MIN_TOPHASH && key_eq(m, kind, kind_key_slot(m, kind, b, i), key))
                 return val_of_slot(m, val_slot_at(m, b, i));
         }
     }
