@@ -410,12 +410,9 @@ void gomap_sync_free(gomap_sync_t *m)
 
 /* ---- loads -------------------------------------------------------------------------- */
 
-/* find_entry's slow path: the key is not in the read part, which is
- * amended. Looks again under mu, then in dirty, counting a miss. */
-static __attribute__((noinline)) struct entry *find_entry_locked(gomap_sync_t *m,
-                                                                 const void *key)
+/* find_entry's slow path (syncmap_internal.h). */
+struct entry *gomap__sync_find_entry_locked(gomap_sync_t *m, const void *key, uint64_t h)
 {
-    uint64_t h = key_hash(m, key);
     uintptr_t w;
     struct entry *e;
     pthread_mutex_lock(&m->mu);
@@ -438,7 +435,7 @@ ALWAYS_INLINE struct entry *find_entry_kind(gomap_sync_t *m, int kind, const voi
     struct entry *e = table_lookup_kind(read_table(w), kind, key);
     if (e || !read_amended(w))
         return e;
-    return find_entry_locked(m, key);
+    return gomap__sync_find_entry_locked(m, key, key_hash(m, key));
 }
 
 static struct entry *find_entry(gomap_sync_t *m, const void *key)

@@ -230,6 +230,18 @@ static inline uint64_t key_hash(const gomap_sync_t *m, const void *key)
     return h;
 }
 
+/* ---- loads (syncmap.c) ------------------------------------------------------- */
+
+/* A load's slow path, taken when key (hashed h) is not in the read part and
+ * the read part is amended: looks again under mu in the read part, then in
+ * dirty, counting a miss (which may promote dirty). Returns the entry or
+ * NULL. Inside a read-side section; the entry stays valid until its end.
+ * Out of line: the lock-free loads (gomap_sync_load, gomap_sync_load_many)
+ * stay small. */
+__attribute__((noinline)) struct entry *gomap__sync_find_entry_locked(gomap_sync_t *m,
+                                                                      const void *key,
+                                                                      uint64_t h);
+
 /* ---- memory (syncmap_mem.c) -------------------------------------------------
  *
  * All memory comes from the map's allocator (options.alloc, or malloc:
