@@ -65,6 +65,7 @@ SYNC_WORKLOADS = {  # name: operations per run at scale 1 (bench/sync/sync_bench
     "load-or-store-collision": 2000000, "load-and-delete-balanced": 2000000,
     "load-and-delete-unique": 2000000, "load-and-delete-collision": 2000000,
     "range": 2000, "adversarial-alloc": 500000, "adversarial-delete": 500000,
+    "store-overwrite": 2000000,
 }
 SYNC_TINY_SCALE = 0.01
 SYNC_THREADS = [1, 2, 8]
@@ -224,6 +225,8 @@ def sync_expected(workload, threads, total):
         return 1
     if workload == "range":
         return threads * per * (1024 * 1025 // 2) + 1024
+    if workload == "store-overwrite":
+        return 128
     if workload == "adversarial-alloc":
         stores = 0
         for r in ranges:
