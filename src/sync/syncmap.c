@@ -309,12 +309,13 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     m->seed = gomap__rand64();
     m->hasher = gomap__hasher_for(&inner, m->seed);
     atomic_init(&m->read, 0);
-    /* Up to 1 MiB of recycled boxes, and between 16 and 16384 of them,
-     * shared out among the stripes. */
+    /* Up to 4 MiB of recycled boxes a stripe, and between 16 and 65536 of
+     * them: a box comes back a grace period after it was replaced, and at
+     * millions of overwrites a second that is megabytes later; a smaller
+     * free list sends the rest to malloc and free (docs/syncmap.md). */
     size_t per_box = BOX_HDR + m->val_size;
-    size_t max_free = (1024u << 10) / per_box;
-    max_free = max_free < 16 ? 16 : max_free > 16384 ? 16384 : max_free;
-    m->max_free = max_free / STRIPES < 16 ? 16 : max_free / STRIPES;
+    m->max_free = (4096u << 10) / per_box;
+    m->max_free = m->max_free < 16 ? 16 : m->max_free > 65536 ? 65536 : m->max_free;
     for (unsigned i = 0; i < STRIPES; i++) {
         atomic_init(&m->stripes[i].len, 0);
         atomic_init(&m->stripes[i].pending, NULL);
