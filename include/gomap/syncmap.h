@@ -73,10 +73,11 @@ GOMAP_API int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt);
 
 /* Frees the map and everything it owns. Must not overlap any other call on
  * the map. NULL is a no-op.
- * Context: takes the mutex (it clears the map first), then may wait.
- * Called from plain code it waits until the memory the map retired earlier
- * has been freed (an RCU grace period, typically milliseconds), so the
- * allocator may be released afterwards. Safe from inside any callback of
+ * Context: takes no lock. The map's current contents are freed at once (no
+ * reader can hold them, since no call overlaps); called from plain code it
+ * then waits until the memory the map retired earlier has been freed (an
+ * RCU grace period, typically milliseconds), so the allocator may be
+ * released afterwards. Safe from inside any callback of
  * another map (a sync map range, a sharded map's compute, visit or range, a
  * snapshot map's update or view range): there it does not wait, and the
  * last of the map's memory goes back to its allocator on liburcu's
