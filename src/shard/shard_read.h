@@ -52,12 +52,15 @@ static inline struct shard *live_shard(struct shard_table *t, uint64_t h)
  * even and unchanged from before the first read to after the last one: no
  * writer, and no move, overlapped. The header is copied and confirmed
  * before the probe, so the probe indexes with a consistent array and size;
- * the whole home bucket is prefetched from the copy before the probe reads
- * it. Counts the hit (or the miss, if count_miss). Returns false when a
- * writer got in the way twice: take the lock (shard_locked_read). */
+ * if prefetch, the whole home bucket is prefetched from the copy before the
+ * probe reads it (a caller that prefetched the bucket itself, some keys
+ * earlier, passes false: more prefetches in flight than the core's miss
+ * buffers hold would stall it). Counts the hit (or the miss, if
+ * count_miss). Returns false when a writer got in the way twice: take the
+ * lock (shard_locked_read). */
 ALWAYS_INLINE bool shard_optimistic_read(gomap_shard_t *m, struct shard_table *t, int kind,
                                          const void *key, uint64_t h, void *val_out,
-                                         bool count_miss, bool *found)
+                                         bool count_miss, bool prefetch, bool *found)
 {
     for (int tries = 0; tries < 2; tries++) {
         struct shard *s = live_shard(t, h);
@@ -71,7 +74,8 @@ ALWAYS_INLINE bool shard_optimistic_read(gomap_shard_t *m, struct shard_table *t
         SEQ_FENCE(fence_acquire);
         if (load_relaxed(&s->seq) != seq)
             continue;
-        layer_prefetch_bucket(&hdr, h);
+        if (prefetch)
+            layer_prefetch_bucket(&hdr, h);
         slot_ref r = layer_find(&hdr, kind, key, h);
         copy_out(m, val_out, r.b ? layer_value(&hdr, r) : NULL);
         SEQ_FENCE(fence_acquire);

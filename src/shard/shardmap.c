@@ -284,7 +284,7 @@ ALWAYS_INLINE bool optimistic_get(gomap_shard_t *m, int kind, const void *key, u
     gomap__rcu_read_lock();
     /* Acquire: the head's fields as the move that installed it wrote them. */
     struct shard_table *t = load_acquire(&m->table);
-    bool done = shard_optimistic_read(m, t, kind, key, h, val_out, count_miss, found);
+    bool done = shard_optimistic_read(m, t, kind, key, h, val_out, count_miss, true, found);
     gomap__rcu_read_unlock();
     return done;
 }

@@ -86,7 +86,7 @@ ALWAYS_INLINE size_t chunk_optimistic(gomap_shard_t *m, int kind, const char *ke
         const void *key = k0 + i * stride;
         void *out = val_at(m, vals_out, from + i);
         bool hit;
-        if (!shard_optimistic_read(m, t, kind, key, h, out, true, &hit))
+        if (!shard_optimistic_read(m, t, kind, key, h, out, true, false, &hit))
             hit = shard_locked_read(m, kind, key, h, out, true);
         if (found_out)
             found_out[from + i] = hit;
