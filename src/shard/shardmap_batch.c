@@ -17,13 +17,14 @@
  * shard's map unlocked there. So every key's answer is a single get's: it is
  * linearizable on its own, and the batch as a whole is not a snapshot.
  *
- * The keys are served in chunks of CHUNK, each inside one read-side
- * section, so that a long batch does not hold up the grace periods writers
- * wait for (a write that completes a growth frees the outgrown array after
- * one). Nothing is allocated: the pipeline's state is on the stack.
+ * The keys are served in chunks of GOMAP_BATCH_CHUNK (base/batch.h), each
+ * inside one read-side section, so that a long batch does not hold up the
+ * grace periods writers wait for (a write that completes a growth frees the
+ * outgrown array after one). Nothing is allocated: the pipeline's state is on the stack.
  */
 #include <string.h>
 
+#include "base/batch.h"
 #include "base/misuse.h"
 #include "shard/shard_read.h"
 #include "shard/shardmap_internal.h"
@@ -31,20 +32,6 @@
 /* Keys hashed and prefetched ahead of the one being read; a power of two.
  * 16 as in the core map's batch lookups (docs/map.md, "Batch lookups"). */
 #define WINDOW 16
-/* Keys per read-side section. */
-#define CHUNK 256
-
-/* The distance between two keys of the array a caller passes. */
-static size_t key_stride(const gomap_shard_t *m)
-{
-    switch (m->key_kind) {
-    case GOMAP_KEY_U32: return sizeof(uint32_t);
-    case GOMAP_KEY_U64:
-    case GOMAP_KEY_F64: return sizeof(uint64_t);
-    case GOMAP_KEY_STR: return sizeof(gomap_str);
-    default: return m->opt.key_size;
-    }
-}
 
 /* Where key i's value goes, or NULL (no vals_out, or a set). */
 static inline void *val_at(const gomap_shard_t *m, void *vals_out, size_t i)
@@ -64,8 +51,8 @@ ALWAYS_INLINE uint64_t stage(const gomap_shard_t *m, struct shard_table *t, int 
     return h;
 }
 
-/* Keys [from, from + n) of an optimistic map of kind `kind`, n <= CHUNK,
- * inside one read-side section. Returns how many were found. */
+/* Keys [from, from + n) of an optimistic map of kind `kind`,
+ * n <= GOMAP_BATCH_CHUNK, inside one read-side section. Returns how many were found. */
 ALWAYS_INLINE size_t chunk_optimistic(gomap_shard_t *m, int kind, const char *keys,
                                       size_t stride, size_t from, size_t n, void *vals_out,
                                       bool *found_out)
@@ -96,16 +83,15 @@ ALWAYS_INLINE size_t chunk_optimistic(gomap_shard_t *m, int kind, const char *ke
     return found;
 }
 
-/* The whole batch on an optimistic map, CHUNK keys at a time. */
+/* The whole batch on an optimistic map, a chunk at a time. */
 ALWAYS_INLINE size_t many_optimistic(gomap_shard_t *m, int kind, const char *keys, size_t n,
                                      void *vals_out, bool *found_out)
 {
-    const size_t stride = key_stride(m);
+    const size_t stride = gomap__key_stride(kind, m->opt.key_size);
     size_t found = 0;
-    for (size_t from = 0; from < n; from += CHUNK) {
-        size_t len = n - from < CHUNK ? n - from : CHUNK;
-        found += chunk_optimistic(m, kind, keys, stride, from, len, vals_out, found_out);
-    }
+    for (size_t from = 0; from < n; from += GOMAP_BATCH_CHUNK)
+        found += chunk_optimistic(m, kind, keys, stride, from, gomap__batch_chunk(n, from),
+                                  vals_out, found_out);
     return found;
 }
 
@@ -114,7 +100,7 @@ ALWAYS_INLINE size_t many_optimistic(gomap_shard_t *m, int kind, const char *key
 ALWAYS_INLINE size_t many_locked(gomap_shard_t *m, int kind, const char *keys, size_t n,
                                  void *vals_out, bool *found_out)
 {
-    const size_t stride = key_stride(m);
+    const size_t stride = gomap__key_stride(kind, m->opt.key_size);
     size_t found = 0;
     for (size_t i = 0; i < n; i++) {
         const void *key = keys + i * stride;
@@ -149,17 +135,8 @@ static size_t many_optimistic_any(gomap_shard_t *m, const char *keys, size_t n, 
 size_t gomap_shard_get_many(gomap_shard_t *m, const void *keys, size_t n, void *vals_out,
                             bool *found_out)
 {
-    if (n == 0)
+    if (!gomap__batch_begin(m != NULL, m ? m->val_size : 0, keys, n, vals_out, found_out))
         return 0;
-    if (found_out)
-        memset(found_out, 0, n * sizeof *found_out);
-    if (!m)
-        return 0;
-    if (!keys) {
-        if (vals_out)
-            memset(vals_out, 0, n * m->val_size);
-        return 0;
-    }
     shard_reentry_check(m, GOMAP_CALLER);
     if (m->optimistic)
         return many_optimistic_any(m, keys, n, vals_out, found_out);

@@ -18,8 +18,9 @@
  * The load of the box pointer is the key's linearization point, as in
  * gomap_sync_load; a box is immutable once published, so copying it later
  * in the same read-side section copies what was loaded. The read part is
- * loaded once per chunk of CHUNK keys (acquire, inside the chunk's
- * read-side section, so it and everything reached from it stay allocated):
+ * loaded once per chunk of GOMAP_BATCH_CHUNK keys (base/batch.h; acquire,
+ * inside the chunk's read-side section, so it and everything reached from
+ * it stay allocated):
  * a key looked up in a read part that a promotion has since replaced is
  * answered as a load that read the read part just before the promotion
  * would be. A key not in the read part, when the read part is amended,
@@ -32,10 +33,10 @@
 
 #include <string.h>
 
+#include "base/batch.h"
+
 /* Keys in flight; a power of two, as in the core map's batch lookups. */
 #define WINDOW 16
-/* Keys per read-side section and per load of the read part. */
-#define CHUNK 256
 
 /* One key's state in the pipeline. */
 struct slot {
@@ -44,18 +45,6 @@ struct slot {
     struct box *p;     /* the entry's value when loaded */
     bool skip;         /* a key no map accepts: absent */
 };
-
-/* The distance between two keys of the array a caller passes. */
-static size_t key_stride(const gomap_sync_t *m)
-{
-    switch (m->key_kind) {
-    case GOMAP_KEY_U32: return sizeof(uint32_t);
-    case GOMAP_KEY_U64:
-    case GOMAP_KEY_F64: return sizeof(uint64_t);
-    case GOMAP_KEY_STR: return sizeof(gomap_str);
-    default: return m->inner.key_size;
-    }
-}
 
 /* Stage one: hash, and prefetch the key's bucket in the read part t. */
 ALWAYS_INLINE void stage_hash(const gomap_sync_t *m, const struct table *t, int kind,
@@ -112,8 +101,8 @@ ALWAYS_INLINE bool finish(gomap_sync_t *m, bool amended, const void *key, struct
     return found;
 }
 
-/* Keys [from, from + n) of kind `kind`, n <= CHUNK, in one read-side
- * section. Returns how many were found. */
+/* Keys [from, from + n) of kind `kind`, n <= GOMAP_BATCH_CHUNK, in one
+ * read-side section. Returns how many were found. */
 ALWAYS_INLINE size_t chunk_kind(gomap_sync_t *m, int kind, const char *keys, size_t stride,
                                 size_t from, size_t n, void *vals_out, bool *found_out)
 {
@@ -155,29 +144,19 @@ ALWAYS_INLINE size_t chunk_kind(gomap_sync_t *m, int kind, const char *keys, siz
 ALWAYS_INLINE size_t many_kind(gomap_sync_t *m, int kind, const char *keys, size_t n,
                                void *vals_out, bool *found_out)
 {
-    const size_t stride = key_stride(m);
+    const size_t stride = gomap__key_stride(kind, m->inner.key_size);
     size_t found = 0;
-    for (size_t from = 0; from < n; from += CHUNK) {
-        size_t len = n - from < CHUNK ? n - from : CHUNK;
-        found += chunk_kind(m, kind, keys, stride, from, len, vals_out, found_out);
-    }
+    for (size_t from = 0; from < n; from += GOMAP_BATCH_CHUNK)
+        found += chunk_kind(m, kind, keys, stride, from, gomap__batch_chunk(n, from), vals_out,
+                            found_out);
     return found;
 }
 
 size_t gomap_sync_load_many(gomap_sync_t *m, const void *keys, size_t n, void *vals_out,
                             bool *found_out)
 {
-    if (n == 0)
+    if (!gomap__batch_begin(m != NULL, m ? m->val_size : 0, keys, n, vals_out, found_out))
         return 0;
-    if (found_out)
-        memset(found_out, 0, n * sizeof *found_out);
-    if (!m)
-        return 0;
-    if (!keys) {
-        if (vals_out)
-            memset(vals_out, 0, n * m->val_size);
-        return 0;
-    }
     size_t found;
 #define MANY(K) many_kind(m, K, keys, n, vals_out, found_out)
     KIND_SWITCH(m->key_kind, found, MANY)
