@@ -91,15 +91,17 @@ struct table {
  * sync_stripe assigns threads to stripes round robin): their part of the
  * length, and their boxes (syncmap_mem.c): retired ones waiting to be
  * handed to RCU as one batch, and recycled ones, each a stack changed by
- * CAS. One cache line each, so two threads of different stripes share
- * nothing when they write. */
+ * CAS. Two cache lines each: the map comes from the user's allocator,
+ * aligned to 16 bytes only, so a stripe's 32 bytes may straddle two lines,
+ * and 128 bytes apart two stripes never share one; two threads of
+ * different stripes share nothing when they write. */
 struct sync_stripe {
     atomic_long len;
     _Atomic(struct box *) pending;
     _Atomic(struct box *) free_boxes;
     atomic_size_t nfree;
-    char pad[CACHE_LINE - sizeof(atomic_long) - 2 * sizeof(void *) - sizeof(size_t)];
-} __attribute__((aligned(CACHE_LINE)));
+    char pad[2 * CACHE_LINE - sizeof(atomic_long) - 2 * sizeof(void *) - sizeof(size_t)];
+};
 
 struct gomap_sync {
     /* Read by every load, written only by promotion and clear: on a cache
