@@ -22,8 +22,8 @@ agreeing and equal to what the workload's loops must give (computed here),
 JSON and Markdown parsing, and bad usage exiting 2.
 The strategies matrix (--suite strategies --tiny): CSV columns and a row for
 every workload x distribution x thread count x contender (shard, shard-1,
-shard-auto, snap, sync, tbb when built, go-sync and go-rwmutex when the Go peer is
-built), the operation counts, the snapshot map's rows capped and nobody
+shard-auto, snap, sync, shard-batch, sync-batch, tbb when built, the
+delegation map's four, go-sync and go-rwmutex when the Go peer is built), the operation counts, the snapshot map's rows capped and nobody
 else's, every one-thread checksum checked against the reference and equal
 across all contenders that ran the whole stream, multi-thread checksums not
 checked, JSON and Markdown, and bad usage exiting 2.
@@ -299,7 +299,8 @@ def strat_ops(workload, threads):
 
 
 def check_strategies(bench, impls):
-    who = ["shard", "shard-1", "shard-auto", "snap", "sync"] + (["tbb"] if "tbb" in impls else []) \
+    who = ["shard", "shard-1", "shard-auto", "snap", "sync", "shard-batch", "sync-batch"] \
+        + (["tbb"] if "tbb" in impls else []) \
         + ["deleg-comb", "deleg-1w", "deleg-comb-batch", "deleg-1w-batch"] \
         + (["go-sync", "go-rwmutex"] if "go" in impls else [])
     check_bad_usage(bench, ["--suite", "strategies", "--keys", "u64"],
