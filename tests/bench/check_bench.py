@@ -317,7 +317,7 @@ def check_strategies(bench, impls):
                           "checksum_ok", "capped"), ("throughput_vs_base",))
         check((float(r["ratio_to_shard"]) > 0) == (r["impl"] != "shard"),
               "ratio to shard in %s" % r)
-        check((int(r["retired_peak_bytes"]) >= 0) == (r["impl"] in ("snap", "sync")),
+        check((int(r["retired_peak_bytes"]) >= 0) == (r["impl"] in ("snap", "sync", "sync-batch")),
               "retired bytes measured for the RCU maps only: %s" % r)
         check(r["n"] == str(STRAT_TINY_N) and r["base_threads"] == "2", "n and base in %s" % r)
         threads = int(r["threads"])
