@@ -58,8 +58,9 @@ typedef struct strat_impl {
     int64_t (*retired)(void *m); /* retired bytes now; NULL if none */
 } strat_impl;
 
-/* shard, shard-1, shard-auto, snap, sync, (when built) tbb, and the
- * delegation map's deleg-comb, deleg-1w, deleg-comb-batch, deleg-1w-batch.
+/* shard, shard-1, shard-auto, snap, sync, shard-batch, sync-batch, (when
+ * built) tbb, and the delegation map's deleg-comb, deleg-1w,
+ * deleg-comb-batch, deleg-1w-batch.
  * NULL-terminated. */
 extern const strat_impl *const strat_impls[];
 

@@ -11,6 +11,10 @@
  *              copy); every write copies the map, so it is capped
  *   sync       gomap_sync_t; update = load, then compare-and-swap until it
  *              lands (load-or-store of 1 for an absent key)
+ *   shard-batch, sync-batch
+ *              shard and sync with each run of up to 32 consecutive gets
+ *              answered by one gomap_shard_get_many / gomap_sync_load_many
+ *              (strat_batch.h)
  *   reference  a core gomap_t with no lock, run on one thread only
  *
  * The delegation map's four are in strat_deleg.c, tbb in peers/peer_tbb.cc;
@@ -25,6 +29,7 @@
 #include <gomap/syncmap.h>
 
 #include "common/compute_add_one.h"
+#include "strategies/strat_batch.h"
 #include "strategies/strat_workloads.h"
 
 /* uint64 keys, 8-byte values, sized for hint keys. */
@@ -81,6 +86,24 @@ const strat_impl strat_impl_shard = {
     .destroy = shard_destroy,
     .prefill = shard_prefill,
     .body = shard_body,
+    .len = shard_len,
+};
+
+static size_t shard_get_many(void *m, const uint64_t *keys, size_t n, uint64_t *vals,
+                             bool *found)
+{
+    return gomap_shard_get_many(m, keys, n, vals, found);
+}
+
+STRAT_BATCH_INSTANTIATE(shard, shard_ops, shard_get_many)
+
+static const strat_impl strat_impl_shard_batch = {
+    .name = "shard-batch",
+    .what = "gomap_shard_t, shards auto, runs of up to 32 gets by gomap_shard_get_many",
+    .create = shard_create,
+    .destroy = shard_destroy,
+    .prefill = shard_prefill,
+    .body = shard_batch_body,
     .len = shard_len,
 };
 
@@ -265,6 +288,25 @@ static const strat_impl strat_impl_sync = {
     .retired = sync_retired,
 };
 
+static size_t sync_get_many(void *m, const uint64_t *keys, size_t n, uint64_t *vals,
+                            bool *found)
+{
+    return gomap_sync_load_many(m, keys, n, vals, found);
+}
+
+STRAT_BATCH_INSTANTIATE(sync, sync_ops, sync_get_many)
+
+static const strat_impl strat_impl_sync_batch = {
+    .name = "sync-batch",
+    .what = "gomap_sync_t, runs of up to 32 loads by gomap_sync_load_many",
+    .create = sync_create,
+    .destroy = sync_destroy,
+    .prefill = sync_prefill_settled,
+    .body = sync_batch_body,
+    .len = sync_len,
+    .retired = sync_retired,
+};
+
 /* ---- reference ---------------------------------------------------------------- */
 
 static void *ref_create(size_t hint)
@@ -314,7 +356,8 @@ extern const strat_impl strat_impl_tbb;
 
 const strat_impl *const strat_impls[] = {&strat_impl_shard, &strat_impl_shard1,
                                          &strat_impl_shard_auto, &strat_impl_snap,
-                                         &strat_impl_sync,
+                                         &strat_impl_sync, &strat_impl_shard_batch,
+                                         &strat_impl_sync_batch,
 #ifdef GOMAP_BENCH_HAVE_TBB
                                          &strat_impl_tbb,
 #endif

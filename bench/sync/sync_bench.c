@@ -35,6 +35,7 @@ static const struct {
     /* Which key each Range deletes depends on iteration order, so the
      * loads' hits do too. */
     [SWL_ADVERSARIAL_DELETE] = {"adversarial-delete", 500000, false},
+    [SWL_STORE_OVERWRITE] = {"store-overwrite", 2000000, true},
 };
 
 const char *sync_workload_name(sync_workload wl) { return workloads[wl].name; }

@@ -31,6 +31,7 @@ typedef enum {
     SWL_RANGE,
     SWL_ADVERSARIAL_ALLOC,
     SWL_ADVERSARIAL_DELETE,
+    SWL_STORE_OVERWRITE,
     SWL_COUNT
 } sync_workload;
 

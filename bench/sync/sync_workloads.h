@@ -87,7 +87,8 @@ SYNC_LOOP void sync_setup_loop(const sync_ops *o, void *m, sync_workload wl, par
     case SWL_LOAD_MOSTLY_HITS: hits = SYNC_MAP_SIZE - 1; break;
     case SWL_LOAD_MOSTLY_MISSES: hits = 1; break;
     case SWL_LOAD_OR_STORE_BALANCED:
-    case SWL_LOAD_AND_DELETE_BALANCED: hits = SYNC_BALANCED; break;
+    case SWL_LOAD_AND_DELETE_BALANCED:
+    case SWL_STORE_OVERWRITE: hits = SYNC_BALANCED; break;
     case SWL_LOAD_OR_STORE_COLLISION:
     case SWL_LOAD_AND_DELETE_COLLISION:
         sync_wrote(t, o->load_or_store(m, 0, 0, &v, &loaded));
@@ -172,6 +173,10 @@ SYNC_LOOP void sync_thread_loop(const sync_ops *o, void *m, sync_workload wl, ui
         }
         break;
     }
+    case SWL_STORE_OVERWRITE: /* not Go's: Store of a present key */
+        for (; i < end; i++)
+            sync_wrote(&t, o->store(m, i % SYNC_BALANCED, i));
+        break;
     case SWL_ADVERSARIAL_DELETE: {
         sync_delete_ctx dc = {o, m};
         for (; i < end; i++) {

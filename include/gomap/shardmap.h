@@ -129,6 +129,32 @@ GOMAP_API void gomap_shard_free(gomap_shard_t *m);
  * re-entrant call; from another map's callback: allowed. */
 GOMAP_API bool gomap_shard_get(gomap_shard_t *m, const void *key, void *val_out);
 
+/* Gets n keys at once: the answers of n gomap_shard_get calls, with the
+ * cache misses of different keys overlapped (each key's bucket is
+ * prefetched some keys ahead of its read, as gomap_get_many does), so a
+ * batch of keys in a map far bigger than the caches costs much less than n
+ * single gets. `keys` holds n keys laid out as single calls take them
+ * (a uint64_t, a gomap_str, key_size bytes... each). Key i's value is
+ * copied to vals_out + i * val_size, or val_size zero bytes where it is
+ * absent; found_out[i], if found_out is not NULL, says whether it was
+ * found. Returns the number of keys found.
+ * Each key's answer is linearizable on its own, as one gomap_shard_get;
+ * the batch as a whole is not a snapshot (a write may land between the
+ * reads of two of its keys; take gomap_shard_snapshot for that). Keys may
+ * repeat. A key no map accepts ({NULL, len > 0}) is absent.
+ * Arguments: n == 0 does nothing and returns 0; a NULL m returns 0 with
+ * found_out all false; NULL keys reads every key as absent; vals_out may
+ * be NULL (only the flags and the count are wanted), and is not written for
+ * a set (val_size 0). Allocates nothing, so it never fails.
+ * Context: as gomap_shard_get for each key: no lock on a map with lock-free
+ * gets (inside RCU read-side sections of up to 256 keys each; a key whose
+ * shard a writer holds falls back to its shard lock), otherwise each key's
+ * shard lock in turn, never two at once. Never waits for a grace period.
+ * From inside a callback of this map: reported as a re-entrant call, like
+ * gomap_shard_get; from another map's callback: allowed. */
+GOMAP_API size_t gomap_shard_get_many(gomap_shard_t *m, const void *keys, size_t n,
+                                      void *vals_out, bool *found_out);
+
 /* Sets the value of `key` (insert or overwrite). 0, -EINVAL (NULL m or key,
  * NULL val with val_size > 0, a key no map accepts) or -ENOMEM.
  * Context: the key's shard lock. May then wait for a grace period, with the

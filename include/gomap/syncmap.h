@@ -73,10 +73,11 @@ GOMAP_API int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt);
 
 /* Frees the map and everything it owns. Must not overlap any other call on
  * the map. NULL is a no-op.
- * Context: takes the mutex (it clears the map first), then may wait.
- * Called from plain code it waits until the memory the map retired earlier
- * has been freed (an RCU grace period, typically milliseconds), so the
- * allocator may be released afterwards. Safe from inside any callback of
+ * Context: takes no lock. The map's current contents are freed at once (no
+ * reader can hold them, since no call overlaps); called from plain code it
+ * then waits until the memory the map retired earlier has been freed (an
+ * RCU grace period, typically milliseconds), so the allocator may be
+ * released afterwards. Safe from inside any callback of
  * another map (a sync map range, a sharded map's compute, visit or range, a
  * snapshot map's update or view range): there it does not wait, and the
  * last of the map's memory goes back to its allocator on liburcu's
@@ -93,6 +94,32 @@ GOMAP_API void gomap_sync_free(gomap_sync_t *m);
  * briefly (a miss, which may promote). Never waits for a grace period.
  * Callable from inside any callback, this map's range included. */
 GOMAP_API bool gomap_sync_load(gomap_sync_t *m, const void *key, void *val_out);
+
+/* Loads n keys at once: the answers of n gomap_sync_load calls, with the
+ * cache misses of different keys overlapped (each key's bucket, entry and
+ * value are prefetched some keys ahead of its load), so a batch of keys in
+ * a map far bigger than the caches costs much less than n single loads.
+ * `keys` holds n keys laid out as single calls take them (a uint64_t, a
+ * gomap_str, key_size bytes... each). Key i's value is copied to
+ * vals_out + i * val_size, or val_size zero bytes where it is absent;
+ * found_out[i], if found_out is not NULL, says whether it was found.
+ * Returns the number of keys found.
+ * Each key's answer is linearizable on its own, as one gomap_sync_load; the
+ * batch as a whole is not a snapshot. A key not in the read-only part while
+ * new keys await promotion is looked up under the mutex and counted as a
+ * miss, exactly as gomap_sync_load does, so a batch promotes the dirty map
+ * when a run of single loads would. Keys may repeat. A key no map accepts
+ * ({NULL, len > 0}) is absent.
+ * Arguments: n == 0 does nothing and returns 0; a NULL m returns 0 with
+ * found_out all false; NULL keys reads every key as absent; vals_out may
+ * be NULL (only the flags and the count are wanted), and is not written for
+ * a set (val_size 0). Allocates nothing, so it never fails.
+ * Context: no lock for keys in the read-only part (inside RCU read-side
+ * sections of up to 256 keys each); the mutex, briefly, per key that
+ * misses it while new keys await promotion. Never waits for a grace
+ * period. Callable from inside any callback, this map's range included. */
+GOMAP_API size_t gomap_sync_load_many(gomap_sync_t *m, const void *keys, size_t n,
+                                      void *vals_out, bool *found_out);
 
 /* Sets the value of `key` (insert or overwrite). 0, -EINVAL or -ENOMEM.
  * Context: no lock (a compare-and-swap inside an RCU read-side section)

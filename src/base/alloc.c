@@ -54,11 +54,39 @@ void gomap__mem_free(gomap_mem *mem, void *ptr, size_t size)
     gomap__free(mem->a, ptr, size);
 }
 
+/* Mappings of at least this size start on a 2 MiB boundary. */
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+/* A fresh mapping of size bytes starting on a 2 MiB boundary, or
+ * MAP_FAILED. mmap places a mapping on a page boundary only, and a huge page
+ * (map.c advises them for large arrays) can back only the whole, aligned
+ * 2 MiB pages inside it: an array of 2.3 MiB (a shard's bucket array at
+ * 1e6 keys in 16 shards) mostly had none, and nearly every lookup in it
+ * missed the TLB as well as the cache. Maps size + 2 MiB and gives back
+ * the parts before the boundary and after the array. */
+static void *map_huge_aligned(size_t size)
+{
+    size_t span = size + HUGE_ALIGN;
+    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return MAP_FAILED;
+    char *start = (char *)(((uintptr_t)p + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+    if (start > p)
+        munmap(p, (size_t)(start - p));
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *end = start + ((size + page - 1) & ~(page - 1));
+    if (end < p + span)
+        munmap(end, (size_t)(p + span - end));
+    return start;
+}
+
 void *gomap__mem_map(gomap_mem *mem, size_t size)
 {
-    if (!within_limit(mem, size) || size == 0)
+    if (!within_limit(mem, size) || size == 0 || size > SIZE_MAX - HUGE_ALIGN)
         return NULL;
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = size >= HUGE_ALIGN
+                  ? map_huge_aligned(size)
+                  : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     mem->bytes_held += size;

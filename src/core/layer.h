@@ -19,7 +19,7 @@
  *                gomap__key_is_reflexive, gomap__str_key_bad
  *   lookups      layer_lookup, layer_find, gomap__find_hashed, layer_key,
  *                layer_value, copy_slot_bytes, layer_copy_out,
- *                gomap__prefetch_hashed
+ *                gomap__prefetch_hashed, layer_prefetch_bucket
  *   writes       gomap__upsert_hashed, gomap__remove_hashed
  *   whole map    gomap__for_each_entry, gomap__grow_finish, layer_len,
  *                layer_bytes_held
@@ -99,6 +99,26 @@ static inline void *layer_value(const gomap_t *m, slot_ref r)
  * writes. Reads the map's header only; changes nothing; harmless if the
  * map changes before the probe. */
 void gomap__prefetch_hashed(const gomap_t *m, uint64_t hash);
+
+/* Prefetches the whole home bucket of hash (tophash, key and value slots;
+ * at most four lines), and while the map grows its old bucket too: for a
+ * layer about to look up one key and read its value, so that the lines of
+ * one bucket arrive together instead of one after another (the sharded
+ * map's optimistic gets). Reads the header only; changes nothing; harmless
+ * if the map changes before the probe. */
+ALWAYS_INLINE void layer_prefetch_bucket(const gomap_t *m, uint64_t hash)
+{
+    if (!m->buckets)
+        return;
+    const size_t span = m->bucket_size < 256 ? m->bucket_size : 256;
+    const char *b = bucket_at(m, m->buckets, hash & bucket_mask(m->B));
+    for (int pass = 0; pass < 2 && b; pass++) {
+        for (size_t off = 0; off < span; off += 64)
+            __builtin_prefetch(b + off, 0, 3);
+        __builtin_prefetch(b + span - 1, 0, 3);
+        b = m->oldbuckets ? old_bucket_of(m, hash) : NULL;
+    }
+}
 
 /* Copies a value of val_size bytes to out, or zero bytes when val is NULL
  * (an absent key reads as Go's zero value); nothing when out is NULL or

@@ -16,6 +16,7 @@
 #include "base/rand.h"
 #include "base/rcu.h"
 #include "base/scope.h"
+#include "shard/shard_read.h"
 #include "shard/shardmap_internal.h"
 
 /* ---- re-entrancy --------------------------------------------------------------- */
@@ -275,86 +276,15 @@ static slot_ref shard_find_any(const struct shard *s, const void *key, uint64_t 
     return gomap__find_hashed(s->map, key, h);
 }
 
-static inline void copy_out(const gomap_shard_t *m, void *out, const void *val)
-{
-    layer_copy_out(out, val, m->val_size);
-}
-
-/* After a keyed operation released its shard: the auto mode's resize, if
- * a window end asked for one. */
-static inline void shard_done(gomap_shard_t *m, bool tune)
-{
-    if (__builtin_expect(tune, 0))
-        gomap__shard_auto_resize(m);
-}
-
-/* The shard of hash h in table t, inside a read-side section: t's shard,
- * or, when a move emptied it, its successor's (and so on). The moved mark
- * is read with acquire: it is set with release after the move installed
- * the target's map (gomap__shard_resize), so a reader that sees it sees
- * the target shard's map and entries. Anything reached from a table found
- * inside the section lives until the section ends. */
-static inline struct shard *live_shard(struct shard_table *t, uint64_t h)
-{
-    struct shard *s = table_shard(t, h);
-    while (__builtin_expect(load_acquire(&s->moved), 0)) {
-        t = load_acquire(&s->table->next); /* set (release) before any shard moved */
-        s = table_shard(t, h);
-    }
-    return s;
-}
-
-/* An optimistic read attempt that a writer or a move got in the way of
- * (stats: optimistic_retries). Out of line and cold, so that the attempt
- * that succeeds, the common case, carries none of it. */
-__attribute__((noinline, cold)) static void count_retry(gomap_shard_t *m)
-{
-    fetch_add_relaxed(&m->opt_retries, 1);
-}
-
-/* An optimistic get: looks key up without a lock, inside an RCU read-side
- * section (so no table or bucket array it reaches is freed under it,
- * gomap__shard_take_retired, gomap__shard_resize), in the shard that holds
- * the key now (live_shard), and keeps the answer only if the shard's
- * sequence count was even and unchanged from before the first read to
- * after the last one: no writer, and no move, overlapped. The header is
- * copied and confirmed before the probe, so the probe indexes with a
- * consistent array and size. Counts the hit (or the miss, if count_miss)
- * inside the section, where the shard's table is alive. Returns false when
- * a writer got in the way twice: take the lock. */
+/* An optimistic get: shard_optimistic_read inside a read-side section of
+ * its own. False when a writer got in the way twice. */
 ALWAYS_INLINE bool optimistic_get(gomap_shard_t *m, int kind, const void *key, uint64_t h,
                                   void *val_out, bool count_miss, bool *found)
 {
-    bool done = false;
     gomap__rcu_read_lock();
     /* Acquire: the head's fields as the move that installed it wrote them. */
     struct shard_table *t = load_acquire(&m->table);
-    for (int tries = 0; tries < 2 && !done; tries++) {
-        struct shard *s = live_shard(t, h);
-        unsigned seq = load_acquire(&s->seq);
-        if (seq & 1) {
-            count_retry(m);
-            break;
-        }
-        /* A move of s starts with its count made odd: re-checking the
-         * count below also catches a move that began after live_shard. */
-        struct gomap hdr;
-        gomap__copy_lookup_header(&hdr, s->map);
-        SEQ_FENCE(fence_acquire);
-        if (load_relaxed(&s->seq) != seq) {
-            count_retry(m);
-            continue;
-        }
-        slot_ref r = layer_find(&hdr, kind, key, h);
-        copy_out(m, val_out, r.b ? layer_value(&hdr, r) : NULL);
-        SEQ_FENCE(fence_acquire);
-        done = load_relaxed(&s->seq) == seq;
-        *found = r.b != NULL;
-        if (done && (r.b || count_miss))
-            shard_count(m, s, r.b != NULL);
-        else if (!done)
-            count_retry(m);
-    }
+    bool done = shard_optimistic_read(m, t, kind, key, h, val_out, count_miss, true, found);
     gomap__rcu_read_unlock();
     return done;
 }
@@ -367,18 +297,9 @@ ALWAYS_INLINE bool get_kind(gomap_shard_t *m, int kind, const void *key, void *v
 {
     uint64_t h = *hash = shard_hash(m, kind, key);
     bool found;
-    if (m->optimistic) {
-        if (optimistic_get(m, kind, key, h, val_out, count_miss, &found))
-            return found;
-        fetch_add_relaxed(&m->opt_fallbacks, 1); /* a writer got in the way twice */
-    }
-    struct shard *s = gomap__shard_acquire(m, h, true);
-    slot_ref r = layer_find(s->map, kind, key, h);
-    copy_out(m, val_out, r.b ? layer_value(s->map, r) : NULL);
-    if (r.b || count_miss)
-        shard_count(m, s, r.b != NULL);
-    shard_done(m, shard_release(m, s));
-    return r.b != NULL;
+    if (m->optimistic && optimistic_get(m, kind, key, h, val_out, count_miss, &found))
+        return found;
+    return shard_locked_read(m, kind, key, h, val_out, count_miss);
 }
 
 static bool shared_get(gomap_shard_t *m, const void *key, void *val_out, bool count_miss,

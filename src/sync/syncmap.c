@@ -41,18 +41,17 @@ static void publish(gomap_sync_t *m, struct table *t, bool amended)
 
 /* ---- length --------------------------------------------------------------------- */
 
-/* The stripe this thread counts in, assigned round-robin on first use.
- * initial-exec: a plain %fs-relative access instead of a call to
- * __tls_get_addr in this position-independent library (as misuse.c). */
-static _Thread_local unsigned my_stripe __attribute__((tls_model("initial-exec"))) = LEN_STRIPES;
+_Thread_local unsigned gomap__sync_stripe __attribute__((tls_model("initial-exec"))) = STRIPES;
+
+unsigned gomap__sync_stripe_assign(void)
+{
+    static atomic_uint next;
+    return gomap__sync_stripe = fetch_add_relaxed(&next, 1) % STRIPES;
+}
 
 static void len_add(gomap_sync_t *m, long delta)
 {
-    if (my_stripe == LEN_STRIPES) {
-        static atomic_uint next;
-        my_stripe = fetch_add_relaxed(&next, 1) % LEN_STRIPES;
-    }
-    fetch_add_relaxed(&m->len[my_stripe].n, delta);
+    fetch_add_relaxed(&my_stripe(m)->len, delta);
 }
 
 /* ---- entry transitions (lock-free unless named _locked) ---------------------------- */
@@ -310,15 +309,19 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     m->seed = gomap__rand64();
     m->hasher = gomap__hasher_for(&inner, m->seed);
     atomic_init(&m->read, 0);
-    atomic_init(&m->pending, NULL);
-    atomic_init(&m->free_boxes, NULL);
-    atomic_init(&m->nfree, 0);
-    /* Up to 1 MiB of recycled boxes, and between 16 and 16384 of them. */
+    /* Up to 4 MiB of recycled boxes a stripe, and between 16 and 65536 of
+     * them: a box comes back a grace period after it was replaced, and at
+     * millions of overwrites a second that is megabytes later; a smaller
+     * free list sends the rest to malloc and free (docs/syncmap.md). */
     size_t per_box = BOX_HDR + m->val_size;
-    m->max_free = (1024u << 10) / per_box;
-    m->max_free = m->max_free < 16 ? 16 : m->max_free > 16384 ? 16384 : m->max_free;
-    for (unsigned i = 0; i < LEN_STRIPES; i++)
-        atomic_init(&m->len[i].n, 0);
+    m->max_free = (4096u << 10) / per_box;
+    m->max_free = m->max_free < 16 ? 16 : m->max_free > 65536 ? 65536 : m->max_free;
+    for (unsigned i = 0; i < STRIPES; i++) {
+        atomic_init(&m->stripes[i].len, 0);
+        atomic_init(&m->stripes[i].pending, NULL);
+        atomic_init(&m->stripes[i].free_boxes, NULL);
+        atomic_init(&m->stripes[i].nfree, 0);
+    }
     gomap__reclaim_count_init(&m->reclaim);
     pthread_mutex_init(&m->mu, NULL);
     *out = m;
@@ -393,12 +396,16 @@ void gomap_sync_free(gomap_sync_t *m)
     const struct gomap__scope *s = gomap__scope_find(m);
     if (__builtin_expect(s != NULL, 0))
         gomap__scope_fault(s, NULL, MSG_SYNC_FREE_INSIDE, GOMAP_CALLER);
-    /* Clearing retires everything; m goes once all of it has been freed:
-     * after a barrier every free queued so far has run (the loop only
-     * re-checks; sync_drained's acquire makes their writes ours). Inside a
-     * read-side section or a callback that wait could never end (or
-     * deadlock): the reclaimer finishes the job instead. */
-    gomap_sync_clear(m);
+    /* No other call overlaps, so no reader holds the contents: they are
+     * freed now (syncmap_free.c). What was retired before, and boxes still
+     * waiting in a stripe's batch, wait for a grace period; m goes once all
+     * of it has been freed: after a barrier every free queued so far has
+     * run (the loop only re-checks; sync_drained's acquire makes their
+     * writes ours). Inside a read-side section or a callback that wait
+     * could never end (or deadlock): the reclaimer finishes the job
+     * instead. */
+    gomap__sync_free_contents(m);
+    gomap__box_flush(m);
     if (gomap__must_not_wait()) {
         gomap__rcu_defer_until(&m->final, sync_drained, sync_destroy);
         return;
@@ -410,12 +417,9 @@ void gomap_sync_free(gomap_sync_t *m)
 
 /* ---- loads -------------------------------------------------------------------------- */
 
-/* find_entry's slow path: the key is not in the read part, which is
- * amended. Looks again under mu, then in dirty, counting a miss. */
-static __attribute__((noinline)) struct entry *find_entry_locked(gomap_sync_t *m,
-                                                                 const void *key)
+/* find_entry's slow path (syncmap_internal.h). */
+struct entry *gomap__sync_find_entry_locked(gomap_sync_t *m, const void *key, uint64_t h)
 {
-    uint64_t h = key_hash(m, key);
     uintptr_t w;
     struct entry *e;
     pthread_mutex_lock(&m->mu);
@@ -438,7 +442,7 @@ ALWAYS_INLINE struct entry *find_entry_kind(gomap_sync_t *m, int kind, const voi
     struct entry *e = table_lookup_kind(read_table(w), kind, key);
     if (e || !read_amended(w))
         return e;
-    return find_entry_locked(m, key);
+    return gomap__sync_find_entry_locked(m, key, key_hash(m, key));
 }
 
 static struct entry *find_entry(gomap_sync_t *m, const void *key)
@@ -716,8 +720,8 @@ size_t gomap_sync_len(gomap_sync_t *m)
     if (!m)
         return 0;
     long n = 0;
-    for (unsigned i = 0; i < LEN_STRIPES; i++)
-        n += load_relaxed(&m->len[i].n);
+    for (unsigned i = 0; i < STRIPES; i++)
+        n += load_relaxed(&m->stripes[i].len);
     return n > 0 ? (size_t)n : 0;
 }
 

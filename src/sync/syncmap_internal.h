@@ -43,7 +43,7 @@
 #include "base/reclaim_count.h"
 
 #define CACHE_LINE 64
-#define LEN_STRIPES 8
+#define STRIPES 8
 #define AMENDED ((uintptr_t)1)
 
 extern const char gomap__sync_expunged;
@@ -64,10 +64,12 @@ struct box {
      * a race may read it while the box, reused meanwhile, is being pushed
      * onto the pending stack; that value is then discarded (its CAS fails). */
     _Atomic(struct box *) next_free;
-    /* While on the pending stack (syncmap_mem.c): the stack's bottom box
-     * and the number of boxes from this one down. */
+    /* While on a pending stack (syncmap_mem.c): the stack's bottom box,
+     * the number of boxes from this one down, and the stripe whose stack
+     * it is (its batch goes back to that stripe's free list). */
     struct box *bottom;
-    size_t depth;
+    uint32_t depth;
+    uint32_t stripe;
 };
 #define BOX_HDR ((sizeof(struct box) + 15) & ~(size_t)15)
 
@@ -85,9 +87,20 @@ struct table {
     gomap_t *map;
 };
 
-struct len_stripe {
-    atomic_long n;
-    char pad[CACHE_LINE - sizeof(atomic_long)];
+/* What the threads of one stripe write on every write (syncmap.c's
+ * sync_stripe assigns threads to stripes round robin): their part of the
+ * length, and their boxes (syncmap_mem.c): retired ones waiting to be
+ * handed to RCU as one batch, and recycled ones, each a stack changed by
+ * CAS. Two cache lines each: the map comes from the user's allocator,
+ * aligned to 16 bytes only, so a stripe's 32 bytes may straddle two lines,
+ * and 128 bytes apart two stripes never share one; two threads of
+ * different stripes share nothing when they write. */
+struct sync_stripe {
+    atomic_long len;
+    _Atomic(struct box *) pending;
+    _Atomic(struct box *) free_boxes;
+    atomic_size_t nfree;
+    char pad[2 * CACHE_LINE - sizeof(atomic_long) - 2 * sizeof(void *) - sizeof(size_t)];
 };
 
 struct gomap_sync {
@@ -100,15 +113,8 @@ struct gomap_sync {
     char pad0[CACHE_LINE - sizeof(uintptr_t) - sizeof(gomap__hasher) - sizeof(size_t) -
               sizeof(int)];
 
-    /* Boxes (syncmap_mem.c): retired ones waiting to be handed to RCU as
-     * one batch, and recycled ones, each a stack changed by CAS. */
-    _Atomic(struct box *) pending;
-    _Atomic(struct box *) free_boxes;
-    atomic_size_t nfree;
-    size_t max_free;
-    char pad1[CACHE_LINE - 4 * sizeof(void *)];
-
-    struct len_stripe len[LEN_STRIPES];
+    struct sync_stripe stripes[STRIPES];
+    size_t max_free;              /* recycled boxes a stripe keeps */
 
     pthread_mutex_t mu;
     struct table *dirty;          /* under mu */
@@ -123,6 +129,18 @@ struct gomap_sync {
     size_t hint;                  /* for the first dirty map */
     uint64_t seed;                /* every table hashes with it */
 };
+
+/* The calling thread's stripe, assigned round robin on first use.
+ * initial-exec: a plain %fs-relative access instead of a call to
+ * __tls_get_addr in this position-independent library (as misuse.c). */
+extern _Thread_local unsigned gomap__sync_stripe __attribute__((tls_model("initial-exec")));
+unsigned gomap__sync_stripe_assign(void);
+
+static inline struct sync_stripe *my_stripe(gomap_sync_t *m)
+{
+    unsigned i = gomap__sync_stripe;
+    return &m->stripes[i < STRIPES ? i : gomap__sync_stripe_assign()];
+}
 
 /* ---- values --------------------------------------------------------------- */
 
@@ -230,6 +248,18 @@ static inline uint64_t key_hash(const gomap_sync_t *m, const void *key)
     return h;
 }
 
+/* ---- loads (syncmap.c) ------------------------------------------------------- */
+
+/* A load's slow path, taken when key (hashed h) is not in the read part and
+ * the read part is amended: looks again under mu in the read part, then in
+ * dirty, counting a miss (which may promote dirty). Returns the entry or
+ * NULL. Inside a read-side section; the entry stays valid until its end.
+ * Out of line: the lock-free loads (gomap_sync_load, gomap_sync_load_many)
+ * stay small. */
+__attribute__((noinline)) struct entry *gomap__sync_find_entry_locked(gomap_sync_t *m,
+                                                                      const void *key,
+                                                                      uint64_t h);
+
 /* ---- memory (syncmap_mem.c) -------------------------------------------------
  *
  * All memory comes from the map's allocator (options.alloc, or malloc:
@@ -250,6 +280,8 @@ void gomap__box_retire(gomap_sync_t *m, struct box *b);
 void gomap__box_flush(gomap_sync_t *m);
 /* Frees the free list (gomap_sync_free, once nothing is retired). */
 void gomap__box_free_list(gomap_sync_t *m);
+/* Frees a real box no reader can reach (gomap_sync_free). */
+void gomap__box_free_now(gomap_sync_t *m, struct box *b);
 
 struct entry *gomap__entry_new(gomap_sync_t *m, struct box *val);
 void gomap__entry_free_now(gomap_sync_t *m, struct entry *e);
@@ -262,5 +294,13 @@ struct table *gomap__table_new(gomap_sync_t *m, size_t hint);
 void gomap__table_free_now(gomap_sync_t *m, struct table *t);
 /* A table no longer reachable from the map (not its entries). */
 void gomap__table_retire(gomap_sync_t *m, struct table *t);
+
+/* ---- freeing (syncmap_free.c) ------------------------------------------------ */
+
+/* Frees every entry, value and table of m at once, without waiting for a
+ * grace period, and leaves m empty (no read part, no dirty map). Only for
+ * gomap_sync_free: no other call may overlap, so no reader holds any of it.
+ * The length stripes are left as they were. */
+void gomap__sync_free_contents(gomap_sync_t *m);
 
 #endif /* GOMAP_SYNCMAP_INTERNAL_H */

@@ -8,24 +8,34 @@
  * malloc that always missed malloc's per-thread cache, since every box was
  * freed on liburcu's thread. So:
  *
- * Batches. A retired box is pushed onto the map's `pending` stack; the
- * writer whose push makes BOX_BATCH of them takes the whole stack and
+ * Batches. A retired box is pushed onto the pending stack of the retiring
+ * thread's stripe (syncmap_internal.h); the writer whose push makes
+ * BOX_BATCH of them takes the whole stack, counts it as retired and
  * retires it with one call_rcu. A box pushed at time t is retired at some
- * later time, so its grace period still covers every reader that could have
- * seen it. Clear, promotion, stats and free hand over a partial batch. Each
- * pushed box records the stack's bottom and its depth, so the batch's
+ * later time, so its grace period still covers every reader that could
+ * have seen it. Clear, promotion, stats and free hand over partial batches.
+ * Each pushed box records the stack's bottom and its depth, so the batch's
  * length and last box are known without walking it (a walk costs a cache
  * miss per box, on the reclamation thread, which then fell behind).
  *
  * Recycling. When a batch's grace period has ended its boxes go onto the
- * map's free list, a stack writers pop by compare-and-swap (up to max_free
- * boxes; the rest are freed). The free list has no ABA problem because a
- * box is pushed only after a grace period and popped only inside a
- * read-side section: a box a popper has seen at the top cannot be popped,
- * reused, retired and pushed back before that popper's section ends. For
- * the same reason a box that was popped but never published (a lost CAS
- * race, a failed write) is not freed at once, since a stale popper may
- * still read its link: it is retired like a replaced one.
+ * free list of the stripe that retired them, a stack writers of that
+ * stripe pop by compare-and-swap (up to max_free boxes a stripe; the rest
+ * are freed). The free list has no ABA problem because a box is pushed
+ * only after a grace period and popped only inside a read-side section: a
+ * box a popper has seen at the top cannot be popped, reused, retired and
+ * pushed back before that popper's section ends. For the same reason a box
+ * that was popped but never published (a lost CAS race, a failed write) is
+ * not freed at once, since a stale popper may still read its link: it is
+ * retired like a replaced one.
+ *
+ * Stripes. With one pending stack, one free list and their counters per
+ * map, every overwrite made four atomic read-modify-writes on lines every
+ * writing thread wrote: from two threads on, the lines moved between cores
+ * on every overwrite. Per stripe, threads of different stripes touch
+ * nothing in common (docs/syncmap.md has the figures); a stripe's boxes are
+ * counted as retired when their batch is handed over, so the map's
+ * retired counters are written once a batch, not once a box.
  */
 #include "sync/syncmap_internal.h"
 
@@ -46,14 +56,15 @@ static inline struct box *next_of(struct box *b)
     return load_relaxed(&b->next_free);
 }
 
-/* Pops a recycled box, or NULL. Inside a read-side section (see the top). */
-static struct box *box_pop(gomap_sync_t *m)
+/* Pops a recycled box of stripe s, or NULL. Inside a read-side section
+ * (see the top). */
+static struct box *box_pop(struct sync_stripe *s)
 {
-    struct box *b = load_acquire(&m->free_boxes);
-    while (b && !cas_weak_acquire(&m->free_boxes, &b, next_of(b)))
+    struct box *b = load_acquire(&s->free_boxes);
+    while (b && !cas_weak_acquire(&s->free_boxes, &b, next_of(b)))
         ;
     if (b)
-        fetch_sub_relaxed(&m->nfree, 1);
+        fetch_sub_relaxed(&s->nfree, 1);
     return b;
 }
 
@@ -70,7 +81,7 @@ struct box *gomap__box_new(gomap_sync_t *m, const void *val)
 {
     if (m->val_size == 0)
         return PRESENT;
-    struct box *b = box_pop(m);
+    struct box *b = box_pop(my_stripe(m));
     if (!b) {
         b = gomap__alloc(m->inner.alloc, box_bytes(m));
         if (!b)
@@ -89,18 +100,18 @@ void gomap__box_discard(gomap_sync_t *m, struct box *b)
     gomap__box_retire(m, b);
 }
 
-/* A batch's grace period has ended: its boxes are recycled, or freed once
- * the free list is full. */
+/* A batch's grace period has ended: its boxes are recycled by the stripe
+ * that retired them, or freed once that stripe's free list is full. */
 static void box_batch_free_deferred(struct gomap_retired *r)
 {
     struct box *b = GOMAP_CONTAINER_OF(r, struct box, retired);
     gomap_sync_t *m = b->owner;
+    struct sync_stripe *s = &m->stripes[b->stripe];
     size_t bytes = box_bytes(m), n = b->depth;
-    GOMAP_ASSERT(n >= 1 && b->bottom != NULL);
-    size_t nfree = load_relaxed(&m->nfree);
-    if (nfree + n <= m->max_free) {
-        fetch_add_relaxed(&m->nfree, n);
-        push_chain(&m->free_boxes, b, b->bottom);
+    GOMAP_ASSERT(n >= 1 && b->bottom != NULL && b->stripe < STRIPES);
+    if (load_relaxed(&s->nfree) + n <= m->max_free) {
+        fetch_add_relaxed(&s->nfree, n);
+        push_chain(&s->free_boxes, b, b->bottom);
     } else {
         while (b) {
             struct box *next = next_of(b);
@@ -111,41 +122,62 @@ static void box_batch_free_deferred(struct gomap_retired *r)
     gomap__count_reclaimed(&m->reclaim, n, n * bytes); /* last use of m */
 }
 
+/* Hands stripe s's pending boxes to RCU as one batch, counted as retired
+ * first (so that the free function can never count them out first). */
+static void flush_stripe(gomap_sync_t *m, struct sync_stripe *s)
+{
+    struct box *chain = exchange_acquire(&s->pending, NULL);
+    if (!chain)
+        return;
+    gomap__count_retired(&m->reclaim, chain->depth, chain->depth * box_bytes(m));
+    gomap__rcu_retire(&chain->retired, box_batch_free_deferred);
+}
+
 void gomap__box_flush(gomap_sync_t *m)
 {
-    struct box *chain = exchange_acquire(&m->pending, NULL);
-    if (chain)
-        gomap__rcu_retire(&chain->retired, box_batch_free_deferred);
+    for (unsigned i = 0; i < STRIPES; i++)
+        flush_stripe(m, &m->stripes[i]);
 }
 
 /* Inside a read-side section: the top read here may be flushed by another
- * writer meanwhile (then the CAS fails), but not freed or reused before the
- * section ends, so reading its bottom and depth is safe. */
+ * writer of the stripe meanwhile (then the CAS fails), but not freed or
+ * reused before the section ends, so reading its bottom and depth is
+ * safe. */
 void gomap__box_retire(gomap_sync_t *m, struct box *b)
 {
     if (b == PRESENT)
         return;
     GOMAP_ASSERT(b != NULL && b != EXPUNGED); /* a real box */
-    gomap__count_retired(&m->reclaim, 1, box_bytes(m));
-    struct box *top = load_acquire(&m->pending);
+    struct sync_stripe *s = my_stripe(m);
+    b->stripe = (uint32_t)(s - m->stripes);
+    struct box *top = load_acquire(&s->pending);
     do {
         store_relaxed(&b->next_free, top);
         b->bottom = top ? top->bottom : b;
         b->depth = top ? top->depth + 1 : 1;
-    } while (!cas_weak_acq_rel(&m->pending, &top, b));
+    } while (!cas_weak_acq_rel(&s->pending, &top, b));
     if (b->depth >= BOX_BATCH)
-        gomap__box_flush(m);
+        flush_stripe(m, s);
+}
+
+void gomap__box_free_now(gomap_sync_t *m, struct box *b)
+{
+    if (b != PRESENT)
+        gomap__free(m->inner.alloc, b, box_bytes(m));
 }
 
 void gomap__box_free_list(gomap_sync_t *m)
 {
-    struct box *b = exchange_acquire(&m->free_boxes, NULL);
-    while (b) {
-        struct box *next = next_of(b);
-        gomap__free(m->inner.alloc, b, box_bytes(m));
-        b = next;
+    for (unsigned i = 0; i < STRIPES; i++) {
+        struct sync_stripe *s = &m->stripes[i];
+        struct box *b = exchange_acquire(&s->free_boxes, NULL);
+        while (b) {
+            struct box *next = next_of(b);
+            gomap__free(m->inner.alloc, b, box_bytes(m));
+            b = next;
+        }
+        store_relaxed(&s->nfree, 0);
     }
-    store_relaxed(&m->nfree, 0);
 }
 
 /* ---- entries ------------------------------------------------------------------ */

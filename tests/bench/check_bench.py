@@ -22,8 +22,8 @@ agreeing and equal to what the workload's loops must give (computed here),
 JSON and Markdown parsing, and bad usage exiting 2.
 The strategies matrix (--suite strategies --tiny): CSV columns and a row for
 every workload x distribution x thread count x contender (shard, shard-1,
-shard-auto, snap, sync, tbb when built, go-sync and go-rwmutex when the Go peer is
-built), the operation counts, the snapshot map's rows capped and nobody
+shard-auto, snap, sync, shard-batch, sync-batch, tbb when built, the
+delegation map's four, go-sync and go-rwmutex when the Go peer is built), the operation counts, the snapshot map's rows capped and nobody
 else's, every one-thread checksum checked against the reference and equal
 across all contenders that ran the whole stream, multi-thread checksums not
 checked, JSON and Markdown, and bad usage exiting 2.
@@ -65,6 +65,7 @@ SYNC_WORKLOADS = {  # name: operations per run at scale 1 (bench/sync/sync_bench
     "load-or-store-collision": 2000000, "load-and-delete-balanced": 2000000,
     "load-and-delete-unique": 2000000, "load-and-delete-collision": 2000000,
     "range": 2000, "adversarial-alloc": 500000, "adversarial-delete": 500000,
+    "store-overwrite": 2000000,
 }
 SYNC_TINY_SCALE = 0.01
 SYNC_THREADS = [1, 2, 8]
@@ -224,6 +225,8 @@ def sync_expected(workload, threads, total):
         return 1
     if workload == "range":
         return threads * per * (1024 * 1025 // 2) + 1024
+    if workload == "store-overwrite":
+        return 128
     if workload == "adversarial-alloc":
         stores = 0
         for r in ranges:
@@ -296,7 +299,8 @@ def strat_ops(workload, threads):
 
 
 def check_strategies(bench, impls):
-    who = ["shard", "shard-1", "shard-auto", "snap", "sync"] + (["tbb"] if "tbb" in impls else []) \
+    who = ["shard", "shard-1", "shard-auto", "snap", "sync", "shard-batch", "sync-batch"] \
+        + (["tbb"] if "tbb" in impls else []) \
         + ["deleg-comb", "deleg-1w", "deleg-comb-batch", "deleg-1w-batch"] \
         + (["go-sync", "go-rwmutex"] if "go" in impls else [])
     check_bad_usage(bench, ["--suite", "strategies", "--keys", "u64"],
@@ -313,7 +317,7 @@ def check_strategies(bench, impls):
                           "checksum_ok", "capped"), ("throughput_vs_base",))
         check((float(r["ratio_to_shard"]) > 0) == (r["impl"] != "shard"),
               "ratio to shard in %s" % r)
-        check((int(r["retired_peak_bytes"]) >= 0) == (r["impl"] in ("snap", "sync")),
+        check((int(r["retired_peak_bytes"]) >= 0) == (r["impl"] in ("snap", "sync", "sync-batch")),
               "retired bytes measured for the RCU maps only: %s" % r)
         check(r["n"] == str(STRAT_TINY_N) and r["base_threads"] == "2", "n and base in %s" % r)
         threads = int(r["threads"])

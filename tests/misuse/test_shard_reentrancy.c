@@ -9,7 +9,8 @@
  * (alarm): a child that hangs, exits, or dies any other way fails the test.
  *
  *   test_reported     compute, visit and range callbacks each calling every
- *                     call that takes a shard of the same map: get, set,
+ *                     call that takes a shard of the same map: get,
+ *                     get_many, set,
  *                     delete, load_or_store, compute (same key, and a key of
  *                     another shard: the rule is "the same map", not "the same
  *                     shard"), visit, range, len, snapshot, clear. (Stats
@@ -62,11 +63,11 @@ typedef enum { OUT_COMPUTE, OUT_VISIT, OUT_RANGE, OUT_COUNT } outer_op;
 static const char *const outer_names[] = {"compute", "visit", "range"};
 
 typedef enum {
-    IN_GET, IN_SET, IN_DELETE, IN_LOAD_OR_STORE, IN_COMPUTE_SAME, IN_COMPUTE_OTHER, IN_VISIT,
+    IN_GET, IN_GET_MANY, IN_SET, IN_DELETE, IN_LOAD_OR_STORE, IN_COMPUTE_SAME, IN_COMPUTE_OTHER, IN_VISIT,
     IN_RANGE, IN_LEN, IN_SNAPSHOT, IN_CLEAR, IN_COUNT
 } inner_op;
 static const char *const inner_names[] = {
-    "get", "set", "delete", "load_or_store", "compute (same key)",
+    "get", "get_many", "set", "delete", "load_or_store", "compute (same key)",
     "compute (key of another shard)", "visit", "range", "len", "snapshot", "clear",
 };
 
@@ -115,6 +116,7 @@ static void reenter(reentry_ctx *c)
     gomap_t *snap = NULL;
     switch (c->inner) {
     case IN_GET: (void)gomap_shard_get(c->m, &c->k1, &out); break;
+    case IN_GET_MANY: (void)gomap_shard_get_many(c->m, &c->k1, 1, &out, NULL); break;
     case IN_SET: (void)gomap_shard_set(c->m, &c->k1, &v); break;
     case IN_DELETE: (void)gomap_shard_delete(c->m, &c->k1); break;
     case IN_LOAD_OR_STORE: (void)gomap_shard_load_or_store(c->m, &c->k1, &v, &out, &loaded); break;

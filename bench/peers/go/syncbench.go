@@ -158,6 +158,16 @@ var syncWorkloads = map[string]syncWorkload{
 			return
 		},
 	},
+	// Not one of Go's: Store over a present key (keys 0..127, promoted).
+	"store-overwrite": {
+		setup: setupHits(128),
+		perG: func(m *sync.Map, i, n uint64) (sum uint64) {
+			for end := i + n; i < end; i++ {
+				m.Store(i%128, i)
+			}
+			return
+		},
+	},
 	"adversarial-delete": {
 		setup: setupMapSize,
 		perG: func(m *sync.Map, i, n uint64) (sum uint64) {
