@@ -90,10 +90,11 @@ int sync_run_inprocess(const sync_impl *impl, sync_workload wl, unsigned threads
     void *m = impl->create();
     if (!m)
         return -ENOMEM;
-    par_tally setup = {0, 0};
+    par_tally setup = {0, 0, NULL};
     impl->setup(m, wl, &setup);
     sync_share sh = {impl, m, wl, ops, ops / threads};
-    par_job job = {threads, share_body, &sh, impl->retired, m};
+    par_job job = {.threads = threads, .body = share_body, .ctx = &sh,
+                   .retired = impl->retired, .m = m};
     uint64_t errors = setup.errors;
     int rc = par_run(&job, r, &errors);
     r->ops = sh.per * threads;
