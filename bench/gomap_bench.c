@@ -174,10 +174,10 @@ static void usage(FILE *f)
             "                     load-and-delete-collision range adversarial-alloc\n"
             "                     adversarial-delete (or Go's names, e.g. LoadMostlyHits)\n"
             "  --suite strategies the strategies matrix (docs/bench.md): --impls shard,shard-1,\n"
-            "                     shard-auto,snap,sync,tbb,deleg-comb,deleg-1w,\n"
-            "                     deleg-comb-batch,deleg-1w-batch,go-sync,go-rwmutex (default:\n"
-            "                     all built; shard always), --workloads from read-90 read-98\n"
-            "                     exchange rapid-grow\n"
+            "                     shard-auto,snap,sync,tbb,cds_lfht,deleg-comb,deleg-1w,\n"
+            "                     deleg-comb-batch,deleg-1w-batch,go-sync,go-rwmutex,go-chanpool\n"
+            "                     (default: all built; shard always), --workloads from read-90\n"
+            "                     read-98 exchange rapid-grow\n"
             "  --suite cache      the cache suite (docs/cache-bench.md): --impls gomap-cache,shard,\n"
             "                     caffeine,ristretto,golang-lru (default: all built; gomap-cache\n"
             "                     always), --workloads from read-100 read-75 insert-evict expiry\n"
@@ -545,6 +545,9 @@ static const struct {
      "Go's sync.Map, %s, values *atomic.Uint64 (update = Add), GOMAXPROCS = threads (Go peer)"},
     {SUITE_STRAT, "go-rwmutex",
      "Go's map + sync.RWMutex (get under RLock), %s, GOMAXPROCS = threads (Go peer)"},
+    {SUITE_STRAT, "go-chanpool",
+     "Go maps owned by a pool of goroutines (one per CPU, a partition each), requests over "
+     "channels, replies on a channel per client, %s, GOMAXPROCS = threads (Go peer)"},
     {SUITE_CACHE, "ristretto",
      "github.com/dgraph-io/ristretto 0.0.3 (Debian), NumCounters = 10 x bound, MaxCost = bound, "
      "BufferItems 64, cost 1, %s, GOMAXPROCS = threads (Go peer)"},

@@ -109,10 +109,11 @@ static int run_map(strat_map *sm, const op_stream *st, unsigned threads, uint64_
                    .retired = impl->retired, .m = sm->m, .latency = sm->counted,
                    .held = sm->counted ? memcount_gauge : NULL, .held_ctx = &sm->mem};
     int64_t m0 = INT64_MIN;
-    if (sm->counted && impl->mem_malloc) {
-        gomap_rcu_barrier(); /* no other map's deferred frees during the run */
+    if (sm->counted && (impl->rcu || impl->mem_malloc))
+        gomap_rcu_barrier(); /* no other run's deferred frees (and their grace
+                                periods) during this one */
+    if (sm->counted && impl->mem_malloc)
         m0 = maps_malloc_bytes();
-    }
     reclaim_probe_start();
     int rc = par_run(&job, r, errors);
     if (impl->rcu && sm->counted)
