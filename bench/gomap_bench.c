@@ -33,6 +33,7 @@
 
 #include "common/bench.h"
 #include "common/peer_go.h"
+#include "common/progress.h"
 #include "common/report.h"
 #include "cachebench/cache_bench.h"
 #include "core/runner.h"
@@ -140,6 +141,7 @@ typedef struct {
     unsigned dists;         /* strategies: bit per op_dist */
     uint64_t seed;
     bench_format fmt;
+    const char *json_out;   /* --json-out: also write the JSON rendering here */
     bool quiet;
     const char *only;       /* comma list of implementation names, or NULL */
     const char *go_path;
@@ -191,6 +193,7 @@ static void usage(FILE *f)
             "  --seed N           key-stream seed (default 1)\n"
             "  --go-peer PATH     the Go peer program (default: gomap-peer-go beside this program)\n"
             "  --java-peer PATH   cache: the Java peer (default: gomap-peer-java beside this program)\n"
+            "  --json-out FILE    also write the JSON rendering to FILE (scripts/charts.sh)\n"
             "  --quiet            no progress on stderr\n");
 }
 
@@ -467,6 +470,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->prof.min_ops = num;
         } else if (strcmp(a, "--seed") == 0 && parse_count(argv[++i], &num)) {
             o->seed = num;
+        } else if (strcmp(a, "--json-out") == 0 && v) {
+            o->json_out = argv[++i];
         } else if (strcmp(a, "--go-peer") == 0) {
             o->go_path = argv[++i];
         } else if (strcmp(a, "--java-peer") == 0) {
@@ -733,6 +738,16 @@ static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
     return o->nwho;
 }
 
+/* The --json-out file, opened for writing; NULL (with a message) if it
+ * cannot be, or if none was asked for. The caller closes it. */
+static FILE *json_out(const options *o)
+{
+    FILE *f = o->json_out ? fopen(o->json_out, "w") : NULL;
+    if (o->json_out && !f)
+        fprintf(stderr, "gomap-bench: cannot write %s\n", o->json_out);
+    return f;
+}
+
 /* A concurrent suite (sync_bench.c or strat_bench.c), once setup() has
  * found its contenders. */
 static int run_concurrent(options *o, bench_params *par)
@@ -768,8 +783,13 @@ static int run_concurrent(options *o, bench_params *par)
         par->nmetrics = cache_expiry_run(o->scale, o->quiet, metrics);
     }
     report_write_par(stdout, o->fmt, par, rows, nrows);
+    FILE *jf = json_out(o);
+    if (jf) {
+        report_write_par(jf, FMT_JSON, par, rows, nrows);
+        ok = fclose(jf) == 0 && ok;
+    }
     free(rows);
-    return ok ? 0 : 1;
+    return ok && (!o->json_out || jf) ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -782,9 +802,17 @@ int main(int argc, char **argv)
     if (o.suite != SUITE_SINGLE)
         return run_concurrent(&o, &par);
 
-    size_t ncases = 0, done = 0, nrows = 0;
+    size_t ncases = 0, steps = 0, nrows = 0;
+    progress pg;
     for (unsigned w = 0; w < WL_COUNT; w++)
-        ncases += (o.prof.workloads >> w & 1) * o.prof.nsizes * 2;
+        for (unsigned s = 0; s < o.prof.nsizes; s++) {
+            bool run = o.prof.workloads >> w & 1;
+            ncases += run * 2;
+            steps += run && !(w == WL_INSERT_LATENCY && o.prof.sizes[s] > o.prof.latency_max_n)
+                         ? (unsigned)__builtin_popcount(o.key_types)
+                         : 0;
+        }
+    progress_start(&pg, steps, o.quiet);
     bench_row *rows = calloc(ncases * MAX_CONTENDERS + 1, sizeof *rows);
     if (!rows)
         return 1;
@@ -800,15 +828,22 @@ int main(int argc, char **argv)
                                 .n = o.prof.sizes[s], .seed = o.seed, .min_ops = o.prof.min_ops};
                 if (c.wl == WL_INSERT_LATENCY && c.n > o.prof.latency_max_n)
                     continue;
-                if (!o.quiet)
-                    fprintf(stderr, "gomap-bench: %-15s %s n=%-9zu (%zu)\n", workload_names[w],
-                            bench_keys_name(c.type), c.n, ++done);
+                char label[64];
+                snprintf(label, sizeof label, "%-15s %s n=%-9zu", workload_names[w],
+                         bench_keys_name(c.type), c.n);
+                progress_step(&pg, label);
                 nrows += run_case(&o, &c, rows + nrows, &ok);
             }
         }
     }
+    progress_end(&pg);
     go_peer_stop(o.go);
     report_write(stdout, o.fmt, &par, rows, nrows);
+    FILE *jf = json_out(&o);
+    if (jf) {
+        report_write(jf, FMT_JSON, &par, rows, nrows);
+        ok = fclose(jf) == 0 && ok;
+    }
     free(rows);
-    return ok ? 0 : 1;
+    return ok && (!o.json_out || jf) ? 0 : 1;
 }
