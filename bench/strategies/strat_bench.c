@@ -15,8 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <gomap/reclaim.h>
-
 #include "common/peer_go.h"
 #include "common/progress.h"
 #include "strategies/reclaim_probe.h"
@@ -110,12 +108,13 @@ static int run_map(strat_map *sm, const op_stream *st, unsigned threads, uint64_
                    .held = sm->counted ? memcount_gauge : NULL, .held_ctx = &sm->mem};
     int64_t m0 = INT64_MIN;
     if (sm->counted && (impl->rcu || impl->mem_malloc))
-        gomap_rcu_barrier(); /* no other run's deferred frees (and their grace
-                                periods) during this one */
+        maps_quiesce(); /* no other run's deferred frees (and their grace
+                           periods) during this one */
     if (sm->counted && impl->mem_malloc)
         m0 = maps_malloc_bytes();
     reclaim_probe_start();
     int rc = par_run(&job, r, errors);
+    maps_note_retired(r->retired_end);
     if (impl->rcu && sm->counted)
         reclaim_probe_read(&r->grace_periods, &r->pause_ns);
     int64_t m1 = m0 != INT64_MIN && m0 >= 0 ? maps_malloc_bytes() : INT64_MIN;

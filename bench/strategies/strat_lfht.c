@@ -215,19 +215,32 @@ static void *lf_create(size_t hint, const gomap_allocator *alloc)
     return m;
 }
 
-/* Registered thread: every node removed and handed to call_rcu, then a
- * barrier (their frees done), then the empty table destroyed. */
+/* Registered thread, no other thread using the map: every node removed
+ * and chained through its value field (no reader is left to read it), one
+ * grace period for the iteration's own reads, the chain freed, then the
+ * empty table destroyed. Nodes deleted earlier and still waiting for
+ * call_rcu (retired) are waited for with a barrier: their callbacks use
+ * the map. */
 static void empty_and_destroy(void *mp)
 {
     lfht_map *m = mp;
     struct cds_lfht_iter it;
-    lfht_node *n;
+    lfht_node *n, *chain = NULL;
     urcu_memb_read_lock();
     cds_lfht_for_each_entry(m->ht, &it, n, node)
-        if (cds_lfht_del(m->ht, &n->node) == 0)
-            urcu_memb_call_rcu(&n->rcu, node_free_rcu);
+        if (cds_lfht_del(m->ht, &n->node) == 0) {
+            n->val = (uint64_t)(uintptr_t)chain;
+            chain = n;
+        }
     urcu_memb_read_unlock();
-    urcu_memb_barrier();
+    urcu_memb_synchronize_rcu();
+    while (chain) {
+        lfht_node *next = (lfht_node *)(uintptr_t)chain->val;
+        node_free(m, chain);
+        chain = next;
+    }
+    if (__atomic_load_n(&m->retired, __ATOMIC_RELAXED))
+        urcu_memb_barrier();
     cds_lfht_destroy(m->ht, NULL);
 }
 

@@ -31,8 +31,7 @@ strat_map *maps_prefilled(const strat_impl *impl, const op_stream *st, bool coun
     sm->malloc_fill = -1;
     memcount_init(&sm->mem);
     if (count && impl->mem_malloc) {
-        maps_free_wait();
-        gomap_rcu_barrier();
+        maps_quiesce();
         sm->malloc_fill = maps_malloc_bytes();
     }
     sm->m = impl->create(st->prefill, count ? &sm->mem.alloc : NULL);
@@ -47,6 +46,19 @@ strat_map *maps_prefilled(const strat_impl *impl, const op_stream *st, bool coun
     if (sm->malloc_fill >= 0)
         sm->malloc_fill = maps_malloc_bytes() - sm->malloc_fill;
     return sm;
+}
+
+/* A run left retired memory to liburcu's reclaimer (main thread only). */
+static bool frees_pending;
+
+void maps_note_retired(int64_t retired) { frees_pending = frees_pending || retired > 0; }
+
+void maps_quiesce(void)
+{
+    maps_free_wait();
+    if (frees_pending)
+        gomap_rcu_barrier();
+    frees_pending = false;
 }
 
 typedef strat_map *queued_map;

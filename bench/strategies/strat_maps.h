@@ -30,14 +30,23 @@ typedef struct {
 
 /* A fresh map holding the stream's prefill, presized for it, its bytes
  * counted (`count`: through a counting allocator, and for a mem_malloc
- * contender with mallinfo2 too, after waiting for the maps being freed
- * and the deferred frees under way, so that nothing else allocates or
- * frees meanwhile); NULL if memory ran out. */
+ * contender with mallinfo2 too, after maps_quiesce, so that nothing else
+ * allocates or frees meanwhile); NULL if memory ran out. */
 strat_map *maps_prefilled(const strat_impl *impl, const op_stream *st, bool count);
 
 /* Queues the map to be freed by the next maps_free_start (freed at once if
  * the queue cannot grow). */
 void maps_release(strat_map *sm);
+
+/* Notes that a run ended with `retired` bytes still waiting for liburcu's
+ * reclaimer (par_result.retired_end; -1: none measured). */
+void maps_note_retired(int64_t retired);
+
+/* Waits until no other thread frees memory or waits for a grace period on
+ * the matrix's behalf: the maps being freed are, and the deferred frees of
+ * earlier runs are done (a barrier, when a run noted some). Before a run
+ * whose grace periods or mallinfo2 bytes are counted. */
+void maps_quiesce(void);
 
 /* The bytes glibc's malloc has handed out and not taken back (mallinfo2:
  * in-use chunks and mmapped blocks, all arenas); -1 where there is no
