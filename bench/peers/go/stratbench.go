@@ -203,6 +203,22 @@ type stratMap struct {
 	c    cacheMap
 }
 
+// len is the keys in go-sync's, go-rwmutex's or go-chanpool's map (stopped).
+func (sm *stratMap) len() (n int) {
+	switch {
+	case sm.m != nil:
+		sm.m.Range(func(_, _ any) bool {
+			n++
+			return true
+		})
+	case sm.p != nil:
+		n = sm.p.len()
+	default:
+		n = len(sm.l.m)
+	}
+	return
+}
+
 // prepared holds the maps "prep" filled ahead, one per contender, for the
 // next "strat" round on the same stream.
 var prepared = map[string]*stratMap{}
@@ -291,18 +307,10 @@ func stratRound(contender string, s *opStream, threads int, per uint64, figures 
 	ns, sum := parallelGC(threads, func(g int) uint64 {
 		return sampled(uint64(g)*slice, per, &hists[g], run(g))
 	}, &gc)
-	switch {
-	case sm.m != nil:
-		sm.m.Range(func(_, _ any) bool {
-			sum++
-			return true
-		})
-	case sm.p != nil:
+	if sm.p != nil {
 		sm.p.stop()
-		sum += uint64(sm.p.len())
-	default:
-		sum += uint64(len(sm.l.m))
 	}
+	sum += uint64(sm.len())
 	if !figures {
 		return ns, sum, ""
 	}
@@ -316,18 +324,7 @@ func stratRound(contender string, s *opStream, threads int, per uint64, figures 
 func heldText(sm *stratMap) string {
 	before := heapNow()
 	with := liveHeap()
-	n := 0
-	switch {
-	case sm.m != nil:
-		sm.m.Range(func(_, _ any) bool {
-			n++
-			return true
-		})
-	case sm.p != nil:
-		n = sm.p.len()
-	default:
-		n = len(sm.l.m)
-	}
+	n := sm.len()
 	*sm = stratMap{}
 	mapSink = nil
 	without := liveHeap()
