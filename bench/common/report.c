@@ -370,7 +370,12 @@ static void write_par_table(FILE *out, const bench_params *p, const par_row *row
                  "(min-max); x %s: median / %s's;\n"
                  "# vs Nthr: throughput / own throughput at N threads; retired KiB: %s "
                  "retired bytes, peak during the run / at its end\n",
-            base_label(p), p->base, keyed ? "the RCU maps'" : "gomap-sync's");
+            base_label(p), p->base, keyed ? "the deferred-free maps'" : "gomap-sync's");
+    if (has_figures(p))
+        fprintf(out, "# p50, p99.9, lat-max: one operation's time, ns (1 in 64 sampled); B/ent, "
+                     "peak: bytes per entry at the end, peak; GPs, pause: grace periods waited, "
+                     "a writer's longest wait (Go: collections, longest pause); \xe2\x80\x93: "
+                     "none (docs/bench.md)\n");
     if (keyed)
         fprintf(out, "# capped: a contender whose writes copy the map ran fewer ops "
                      "(docs/bench.md)\n%-12s %-7s %-4s", "workload", "dist", "n");
@@ -660,7 +665,7 @@ static void write_par_markdown(FILE *out, const bench_params *p, const par_row *
     else if (keyed)
         fprintf(out, "**Strategies matrix**: %s in ns/op (wall time / all threads' operations, "
                      "median and min–max); the others as their time / %s's (above 1: %s is "
-                     "faster); retired KiB of the RCU maps (peak / end of run)\n\n",
+                     "faster); retired KiB of the maps that defer frees (peak / end of run)\n\n",
                 b0, b0, b0);
     else
         fprintf(out, "**Concurrent suite** (Go's sync.Map benchmarks): %s in ns/op (wall time "
