@@ -1,5 +1,6 @@
 # Throughput against threads, one panel per workload of the strategies
-# matrix (uniform keys, the largest n): every contender's Mops/s, log scale.
+# matrix (uniform keys, the largest n): every contender's Mops/s, log scale
+# (the capped snapshot map left out).
 # Data: strat_throughput.dat (charts_data.py), one block per workload, titled in
 # strat_throughput.blocks.
 # The driver (scripts/charts.sh) sets the terminal and output, and
@@ -8,6 +9,7 @@
 set termoption noenhanced
 set multiplot layout 2,2 title "Strategies matrix: throughput (Mops/s, all threads) by thread count\n".title
 set logscale y
+set format y "%g"
 set grid ytics
 set xlabel "threads"
 set ylabel "Mops/s"
