@@ -33,6 +33,7 @@
 
 #include "common/bench.h"
 #include "common/peer_go.h"
+#include "common/progress.h"
 #include "common/report.h"
 #include "cachebench/cache_bench.h"
 #include "core/runner.h"
@@ -83,7 +84,7 @@ static const profile profiles[] = {
      {10000, 1000, 1, 0.01}},
     {"quick", {10000, 1000000}, 2, 2, 250000,
      WL_BIT(WL_INSERT) | WL_BIT(WL_LOOKUP_50) | WL_BIT(WL_LOOKUP_BATCH), 1000000, 0.25,
-     {{10000}, 1, 2, 0.1}, {CACHE_UNIVERSE, CACHE_CAPACITY, 1, 0.1}},
+     {{10000}, 1, 2, 0.08}, {CACHE_UNIVERSE, CACHE_CAPACITY, 1, 0.1}},
     {"default", {1000, 10000, 100000, 1000000}, 4, 5, 1000000, ALL_WORKLOADS, 1000000, 1,
      {{10000, 1000000}, 2, 3, 1}, {CACHE_UNIVERSE, CACHE_CAPACITY, 5, 1}},
     {"long", {1000, 10000, 100000, 1000000, 10000000}, 5, 5, 1000000, ALL_WORKLOADS, 10000000, 4,
@@ -140,6 +141,7 @@ typedef struct {
     unsigned dists;         /* strategies: bit per op_dist */
     uint64_t seed;
     bench_format fmt;
+    const char *json_out;   /* --json-out: also write the JSON rendering here */
     bool quiet;
     const char *only;       /* comma list of implementation names, or NULL */
     const char *go_path;
@@ -175,8 +177,9 @@ static void usage(FILE *f)
             "                     adversarial-delete store-overwrite (or Go's names, e.g.\n"
             "                     LoadMostlyHits)\n"
             "  --suite strategies the strategies matrix (docs/bench.md): --impls shard,shard-1,\n"
-            "                     shard-auto,snap,sync,shard-batch,sync-batch,tbb,deleg-comb,\n"
-            "                     deleg-1w,deleg-comb-batch,deleg-1w-batch,go-sync,go-rwmutex\n"
+            "                     shard-auto,snap,sync,shard-batch,sync-batch,tbb,cds_lfht,\n"
+            "                     deleg-comb,deleg-1w,deleg-comb-batch,deleg-1w-batch,go-sync,\n"
+            "                     go-rwmutex,go-chanpool\n"
             "                     (default: all built; shard always), --workloads from read-90\n"
             "                     read-98 exchange rapid-grow\n"
             "  --suite cache      the cache suite (docs/cache-bench.md): --impls gomap-cache,shard,\n"
@@ -192,6 +195,7 @@ static void usage(FILE *f)
             "  --seed N           key-stream seed (default 1)\n"
             "  --go-peer PATH     the Go peer program (default: gomap-peer-go beside this program)\n"
             "  --java-peer PATH   cache: the Java peer (default: gomap-peer-java beside this program)\n"
+            "  --json-out FILE    also write the JSON rendering to FILE (scripts/charts.sh)\n"
             "  --quiet            no progress on stderr\n");
 }
 
@@ -468,6 +472,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->prof.min_ops = num;
         } else if (strcmp(a, "--seed") == 0 && parse_count(argv[++i], &num)) {
             o->seed = num;
+        } else if (strcmp(a, "--json-out") == 0 && v) {
+            o->json_out = argv[++i];
         } else if (strcmp(a, "--go-peer") == 0) {
             o->go_path = argv[++i];
         } else if (strcmp(a, "--java-peer") == 0) {
@@ -546,6 +552,9 @@ static const struct {
      "Go's sync.Map, %s, values *atomic.Uint64 (update = Add), GOMAXPROCS = threads (Go peer)"},
     {SUITE_STRAT, "go-rwmutex",
      "Go's map + sync.RWMutex (get under RLock), %s, GOMAXPROCS = threads (Go peer)"},
+    {SUITE_STRAT, "go-chanpool",
+     "Go maps owned by a pool of goroutines (one per CPU, a partition each), requests over "
+     "channels, replies on a channel per client, %s, GOMAXPROCS = threads (Go peer)"},
     {SUITE_CACHE, "ristretto",
      "github.com/dgraph-io/ristretto 0.0.3 (Debian), NumCounters = 10 x bound, MaxCost = bound, "
      "BufferItems 64, cost 1, %s, GOMAXPROCS = threads (Go peer)"},
@@ -731,6 +740,16 @@ static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
     return o->nwho;
 }
 
+/* The --json-out file, opened for writing; NULL (with a message) if it
+ * cannot be, or if none was asked for. The caller closes it. */
+static FILE *json_out(const options *o)
+{
+    FILE *f = o->json_out ? fopen(o->json_out, "w") : NULL;
+    if (o->json_out && !f)
+        fprintf(stderr, "gomap-bench: cannot write %s\n", o->json_out);
+    return f;
+}
+
 /* A concurrent suite (sync_bench.c or strat_bench.c), once setup() has
  * found its contenders. */
 static int run_concurrent(options *o, bench_params *par)
@@ -766,8 +785,13 @@ static int run_concurrent(options *o, bench_params *par)
         par->nmetrics = cache_expiry_run(o->scale, o->quiet, metrics);
     }
     report_write_par(stdout, o->fmt, par, rows, nrows);
+    FILE *jf = json_out(o);
+    if (jf) {
+        report_write_par(jf, FMT_JSON, par, rows, nrows);
+        ok = fclose(jf) == 0 && ok;
+    }
     free(rows);
-    return ok ? 0 : 1;
+    return ok && (!o->json_out || jf) ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -780,9 +804,17 @@ int main(int argc, char **argv)
     if (o.suite != SUITE_SINGLE)
         return run_concurrent(&o, &par);
 
-    size_t ncases = 0, done = 0, nrows = 0;
+    size_t ncases = 0, steps = 0, nrows = 0;
+    progress pg;
     for (unsigned w = 0; w < WL_COUNT; w++)
-        ncases += (o.prof.workloads >> w & 1) * o.prof.nsizes * 2;
+        for (unsigned s = 0; s < o.prof.nsizes; s++) {
+            bool run = o.prof.workloads >> w & 1;
+            ncases += run * 2;
+            steps += run && !(w == WL_INSERT_LATENCY && o.prof.sizes[s] > o.prof.latency_max_n)
+                         ? (unsigned)__builtin_popcount(o.key_types)
+                         : 0;
+        }
+    progress_start(&pg, steps, o.quiet);
     bench_row *rows = calloc(ncases * MAX_CONTENDERS + 1, sizeof *rows);
     if (!rows)
         return 1;
@@ -798,15 +830,22 @@ int main(int argc, char **argv)
                                 .n = o.prof.sizes[s], .seed = o.seed, .min_ops = o.prof.min_ops};
                 if (c.wl == WL_INSERT_LATENCY && c.n > o.prof.latency_max_n)
                     continue;
-                if (!o.quiet)
-                    fprintf(stderr, "gomap-bench: %-15s %s n=%-9zu (%zu)\n", workload_names[w],
-                            bench_keys_name(c.type), c.n, ++done);
+                char label[64];
+                snprintf(label, sizeof label, "%-15s %s n=%-9zu", workload_names[w],
+                         bench_keys_name(c.type), c.n);
+                progress_step(&pg, label);
                 nrows += run_case(&o, &c, rows + nrows, &ok);
             }
         }
     }
+    progress_end(&pg);
     go_peer_stop(o.go);
     report_write(stdout, o.fmt, &par, rows, nrows);
+    FILE *jf = json_out(&o);
+    if (jf) {
+        report_write(jf, FMT_JSON, &par, rows, nrows);
+        ok = fclose(jf) == 0 && ok;
+    }
     free(rows);
-    return ok ? 0 : 1;
+    return ok && (!o.json_out || jf) ? 0 : 1;
 }

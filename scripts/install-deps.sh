@@ -5,7 +5,8 @@
 #
 # usage: scripts/install-deps.sh [build|peers|lint|test]
 #   build  the library, examples, gomap-bench and gomap-cachesim, and gnuplot
-#          for the hit-ratio chart (bench/cache/hit_ratio_chart.sh)
+#          and python3 for the charts (bench/cache/hit_ratio_chart.sh, and
+#          scripts/charts.sh, which make demo runs last)
 #   peers  the benchmark peers gomap-bench compares with (absl, GLib, uthash,
 #          oneTBB, Go; for the cache suite Ristretto and golang-lru in Go and
 #          Caffeine in Java); each is compiled in only when present
@@ -16,7 +17,7 @@
 #          against an installed gomap
 set -eu
 
-build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev libmicrohttpd-dev xz-utils gnuplot-nox"
+build_pkgs="gcc g++ make cmake ninja-build libc6-dev binutils libxxhash-dev liburcu-dev libmicrohttpd-dev xz-utils gnuplot-nox python3"
 peer_pkgs="pkg-config libabsl-dev libglib2.0-dev uthash-dev libtbb-dev golang-go
   golang-github-dgraph-io-ristretto-dev golang-github-hashicorp-golang-lru-dev
   default-jdk-headless libcaffeine-java"
@@ -31,7 +32,7 @@ case "${1:-test}" in
   *) echo "usage: $0 [build|peers|lint|test]" >&2; exit 2 ;;
 esac
 
-# pkg-config is in two lists (peers and test): ask for each package once.
+# pkg-config and python3 are in two lists: ask for each package once.
 # shellcheck disable=SC2086 # one package a word
 want=$(printf '%s\n' $want | awk '!seen[$0]++')
 

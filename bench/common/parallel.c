@@ -34,47 +34,75 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* The retired bytes, sampled every millisecond while the threads run (the
- * sampler sleeps in between, so it takes next to no CPU). */
+/* The retired and held bytes, sampled every millisecond while the threads
+ * run (the sampler sleeps in between, so it takes next to no CPU). */
 typedef struct {
     const par_job *job;
     atomic_bool stop;
-    int64_t peak;
+    int64_t peak, held_peak;
 } sampler;
+
+static void sample(sampler *s)
+{
+    const par_job *job = s->job;
+    int64_t r = job->retired ? job->retired(job->m) : -1;
+    int64_t h = job->held ? job->held(job->held_ctx) : -1;
+    s->peak = r > s->peak ? r : s->peak;
+    s->held_peak = h > s->held_peak ? h : s->held_peak;
+}
 
 static void *sampler_main(void *arg)
 {
     sampler *s = arg;
     const struct timespec ms = {0, 1000000};
     while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
-        int64_t r = s->job->retired(s->job->m);
-        s->peak = r > s->peak ? r : s->peak;
+        sample(s);
         nanosleep(&ms, NULL);
     }
     return NULL;
 }
 
+/* The threads' latency samples merged, as percentiles in ns into r->lat. */
+static void latency_figures(const lathist *hist, unsigned threads, par_result *r)
+{
+    static const double q[3] = {0.50, 0.99, 0.999};
+    lathist all = {{0}, 0, 0};
+    double k = clock_ns_per_tick();
+    for (unsigned i = 0; i < threads; i++)
+        lathist_merge(&all, &hist[i]);
+    for (unsigned i = 0; i < 3; i++)
+        r->lat[i] = all.n ? k * lathist_quantile(&all, q[i]) : -1;
+    r->lat[3] = all.n ? k * (double)all.max : -1;
+}
+
 int par_run(const par_job *job, par_result *r, uint64_t *errors)
 {
     unsigned threads = job->threads;
-    r->retired_peak = r->retired_end = -1;
+    r->retired_peak = r->retired_end = r->held_peak = r->held_end = -1;
+    r->grace_periods = -1;
+    r->pause_ns = -1;
+    for (unsigned i = 0; i < 4; i++)
+        r->lat[i] = -1;
     if (threads < 1 || threads > PAR_MAX_THREADS)
         return -EINVAL;
     worker *w = calloc(threads, sizeof *w);
     pthread_t *tid = calloc(threads, sizeof *tid);
-    if (!w || !tid) {
+    lathist *hist = job->latency ? calloc(threads, sizeof *hist) : NULL;
+    if (!w || !tid || (job->latency && !hist)) {
         free(w);
         free(tid);
+        free(hist);
         return -ENOMEM;
     }
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, threads + 1);
-    sampler smp = {.job = job, .peak = -1};
+    sampler smp = {.job = job, .peak = -1, .held_peak = -1};
     pthread_t smp_tid;
     atomic_init(&smp.stop, false);
-    bool sampling = job->retired && pthread_create(&smp_tid, NULL, sampler_main, &smp) == 0;
+    bool sampling = (job->retired || job->held) &&
+                    pthread_create(&smp_tid, NULL, sampler_main, &smp) == 0;
     for (unsigned i = 0; i < threads; i++) {
-        w[i] = (worker){.job = job, .index = i, .go = &go};
+        w[i] = (worker){.job = job, .index = i, .go = &go, .tally.lat = hist ? &hist[i] : NULL};
         if (pthread_create(&tid[i], NULL, worker_main, &w[i]) != 0) {
             fprintf(stderr, "gomap-bench: cannot start thread %u of %u\n", i + 1, threads);
             exit(1);
@@ -97,10 +125,18 @@ int par_run(const par_job *job, par_result *r, uint64_t *errors)
         *errors += w[i].tally.errors;
     }
     r->ns = last - first;
+    sample(&smp);
     if (job->retired) {
         r->retired_end = job->retired(job->m);
-        r->retired_peak = smp.peak > r->retired_end ? smp.peak : r->retired_end;
+        r->retired_peak = smp.peak;
     }
+    if (job->held) {
+        r->held_end = job->held(job->held_ctx);
+        r->held_peak = smp.held_peak;
+    }
+    if (hist)
+        latency_figures(hist, threads, r);
+    free(hist);
     free(w);
     free(tid);
     return 0;
@@ -138,6 +174,31 @@ static int64_t median_i64(const int64_t *x, unsigned n)
     return (int64_t)bench_median(v, n);
 }
 
+/* The median over reps of figure f of each result (see figure()); -1 if any
+ * run did not measure it. */
+enum { FIG_LAT = 0, FIG_BPE = 4, FIG_PEAK_BPE, FIG_GP, FIG_PAUSE };
+
+static double figure(const par_result *r, unsigned f)
+{
+    double per = r->len_end > 0 ? (double)r->len_end : 1;
+    switch (f) {
+    case FIG_BPE: return r->held_end < 0 ? -1 : (double)r->held_end / per;
+    case FIG_PEAK_BPE: return r->held_peak < 0 ? -1 : (double)r->held_peak / per;
+    case FIG_GP: return (double)r->grace_periods;
+    case FIG_PAUSE: return r->pause_ns;
+    default: return r->lat[f - FIG_LAT];
+    }
+}
+
+static double median_figure(const par_result *res, unsigned reps, unsigned f)
+{
+    double v[PAR_MAX_REPS];
+    for (unsigned rep = 0; rep < reps; rep++)
+        if ((v[rep] = figure(&res[rep], f)) < 0)
+            return -1;
+    return bench_median(v, reps);
+}
+
 void par_row_fill(par_row *row, const par_result *res, unsigned reps, const par_row *base,
                   const uint64_t *want, bool *ok)
 {
@@ -163,6 +224,15 @@ void par_row_fill(par_row *row, const par_result *res, unsigned reps, const par_
     row->retired_peak = median_i64(peak, reps);
     row->retired_end = median_i64(end, reps);
     row->ratio = base && base->ns_med > 0 ? row->ns_med / base->ns_med : 0;
+    row->lat_p50 = median_figure(res, reps, FIG_LAT);
+    row->lat_p99 = median_figure(res, reps, FIG_LAT + 1);
+    row->lat_p999 = median_figure(res, reps, FIG_LAT + 2);
+    row->lat_max = median_figure(res, reps, FIG_LAT + 3);
+    row->bytes_per_entry = median_figure(res, reps, FIG_BPE);
+    row->peak_bytes_per_entry = median_figure(res, reps, FIG_PEAK_BPE);
+    double gp = median_figure(res, reps, FIG_GP);
+    row->grace_periods = gp < 0 ? -1 : (int64_t)(gp + 0.5);
+    row->pause_ns = median_figure(res, reps, FIG_PAUSE);
     if (!row->checksum_ok) {
         fprintf(stderr, "gomap-bench: CHECKSUM MISMATCH: %s on %s%s%s, %u threads\n", row->impl,
                 row->workload, row->dist ? " " : "", row->dist ? row->dist : "", row->threads);

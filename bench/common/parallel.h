@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/lathist.h"
 #include "common/report.h"
 
 #ifdef __cplusplus
@@ -54,6 +55,8 @@ typedef struct {
 typedef struct {
     uint64_t sum;          /* value + 1 for every value found */
     uint64_t errors;       /* operations that failed (-ENOMEM) */
+    lathist *lat;          /* the thread's latency samples (time-stamp counter
+                              ticks), or NULL: not sampled (par_job.latency) */
 } par_tally;
 
 /* One timed run of one contender. */
@@ -63,23 +66,36 @@ typedef struct {
     uint64_t checksum;     /* sum of value+1 over values found, + final length */
     int64_t retired_peak;  /* retired bytes (maps with deferred reclamation): */
     int64_t retired_end;   /* peak and at the end of the run; -1: not measured */
+    double lat[4];         /* sampled operation latency, ns: p50, p99, p99.9,
+                              max; -1: not measured */
+    int64_t held_end;      /* bytes the map held at the end of the run, and */
+    int64_t held_peak;     /* the most sampled during it; -1: not measured */
+    int64_t len_end;       /* entries at the end (for bytes per entry) */
+    int64_t grace_periods; /* RCU grace periods waited during the run; -1: none */
+    double pause_ns;       /* a writer's longest wait for one; -1: none */
 } par_result;
 
 /* The parallel phase of a run: body(ctx, t, tally) is thread t's share
- * (t < threads). retired(m), when not NULL, is sampled every millisecond
- * while the threads run, and once after they end. */
+ * (t < threads). retired(m) and held(held_ctx), when not NULL, are sampled
+ * every millisecond while the threads run, and once after they end. With
+ * latency, each thread's tally has a histogram of its own (tally.lat), and
+ * the run's percentiles go to par_result.lat. */
 typedef struct {
     unsigned threads;
     void (*body)(void *ctx, unsigned thread, par_tally *t);
     void *ctx;
     int64_t (*retired)(void *m);
     void *m;
+    int64_t (*held)(void *held_ctx);
+    void *held_ctx;
+    bool latency;
 } par_job;
 
-/* Runs the job: fills r->ns and r->retired_* and adds the threads' sums to
- * r->checksum and their errors to *errors. Returns 0, or -EINVAL (threads
- * out of range) or -ENOMEM. Exits the process if a thread cannot be
- * started (the threads already started would wait at the barrier for good). */
+/* Runs the job: fills r->ns, r->retired_*, r->held_* (when sampled) and
+ * r->lat (-1 when not sampled), and adds the threads' sums to r->checksum
+ * and their errors to *errors. Returns 0, or -EINVAL (threads out of
+ * range) or -ENOMEM. Exits the process if a thread cannot be started (the
+ * threads already started would wait at the barrier for good). */
 int par_run(const par_job *job, par_result *r, uint64_t *errors);
 
 /* Runs reps repetitions of nwho contenders, repetition `rep` starting with

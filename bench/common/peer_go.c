@@ -7,7 +7,7 @@
  *   -> prep <contender> <file>                 (--suite strategies)
  *   <- ok
  *   -> strat <contender> <file> <threads> <per-thread ops> <rounds>
- *   <- ok ns=.. ops=.. checksum=..
+ *   <- ok ns=.. ops=.. checksum=.. lat=../../../.. bytes=../.. len=.. gcs=.. pause=..
  */
 #include "common/peer_go.h"
 
@@ -25,6 +25,7 @@ struct go_peer {
     pid_t pid;
     FILE *to, *from;
     char version[64];
+    char reply[512]; /* the last go_peer_parallel's reply */
 };
 
 static bool read_line(go_peer *p, char *buf, size_t len)
@@ -151,13 +152,15 @@ int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, ui
     return 0;
 }
 
+const char *go_peer_reply(const go_peer *p) { return p->reply; }
+
 int go_peer_parallel(go_peer *p, double *ns_out, uint64_t *ops_out, uint64_t *checksum_out,
                      const char *fmt, ...)
 {
-    char line[512];
+    char *line = p->reply;
     va_list ap;
     va_start(ap, fmt);
-    bool sent = vrequest(p, line, sizeof line, fmt, ap);
+    bool sent = vrequest(p, line, sizeof p->reply, fmt, ap);
     va_end(ap);
     if (!sent)
         return -1;

@@ -32,6 +32,11 @@ int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, ui
 int go_peer_parallel(go_peer *p, double *ns_out, uint64_t *ops_out, uint64_t *checksum_out,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* The whole reply line of the last go_peer_parallel that succeeded, for
+ * the fields a suite adds after the checksum (the strategies matrix's
+ * latency, bytes and collections). Valid until the next call on p. */
+const char *go_peer_reply(const go_peer *p);
+
 /* Sends a command without waiting for its reply, so that the peer works
  * while the caller does something else; go_peer_await reads the reply. */
 void go_peer_send(go_peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

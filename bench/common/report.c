@@ -6,12 +6,14 @@
 
 #include <gomap/version.h>
 
+#include "common/report_figures.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* 1000000 -> "1e6"; other sizes as plain numbers. */
-static const char *size_name(size_t n, char *buf, size_t len)
+const char *report_size_name(size_t n, char *buf, size_t len)
 {
     int e = 0;
     size_t v = n;
@@ -62,7 +64,7 @@ static void write_table(FILE *out, const bench_params *p, const bench_row *rows,
         }
         fprintf(out, "%-16s %-4s %-6s %-7s %9s %19s %8.2f %8s %8s %8s %8s %8s %9s %s\n",
                 bench_workload_name(r->wl), bench_keys_name(r->type),
-                size_name(r->n, sz, sizeof sz), r->impl, ns_text(r->ns_med, med, sizeof med),
+                report_size_name(r->n, sz, sizeof sz), r->impl, ns_text(r->ns_med, med, sizeof med),
                 range, r->ns_med > 0 ? 1e3 / r->ns_med : 0.0, ratio, bpe, l50, l99, l999, lmax,
                 r->checksum_ok ? "ok" : "MISMATCH");
     }
@@ -139,7 +141,7 @@ static void write_json(FILE *out, const bench_params *p, const bench_row *rows, 
 
 /* ---- Markdown: peers side by side ---------------------------------------- */
 
-enum { MAX_COLS = 8 };
+enum { MAX_COLS = 16 };
 
 /* Appends impl to the k columns unless it is there; returns the new k. */
 static unsigned add_column(const char **cols, unsigned k, const char *impl)
@@ -220,7 +222,7 @@ static void write_markdown(FILE *out, const bench_params *p, const bench_row *ro
                 md_header(out, "workload", cols, k);
                 any = true;
             }
-            fprintf(out, "| %s | %s |", bench_workload_name(r->wl), size_name(r->n, sz, sizeof sz));
+            fprintf(out, "| %s | %s |", bench_workload_name(r->wl), report_size_name(r->n, sz, sizeof sz));
             for (unsigned c = 0; c < k; c++) {
                 const bench_row *x = find_row(rows, n, r, cols[c]);
                 if (!x)
@@ -246,7 +248,7 @@ static void write_markdown(FILE *out, const bench_params *p, const bench_row *ro
             md_header(out, "keys", cols, k);
             any = true;
         }
-        fprintf(out, "| %s | %s |", bench_keys_name(r->type), size_name(r->n, sz, sizeof sz));
+        fprintf(out, "| %s | %s |", bench_keys_name(r->type), report_size_name(r->n, sz, sizeof sz));
         for (unsigned c = 0; c < k; c++) {
             const bench_row *x = find_row(rows, n, r, cols[c]);
             if (x && x->bytes_per_entry >= 0)
@@ -270,7 +272,7 @@ static void write_markdown(FILE *out, const bench_params *p, const bench_row *ro
             md_header(out, "keys", cols, k);
             any = true;
         }
-        fprintf(out, "| %s | %s |", bench_keys_name(r->type), size_name(r->n, sz, sizeof sz));
+        fprintf(out, "| %s | %s |", bench_keys_name(r->type), report_size_name(r->n, sz, sizeof sz));
         for (unsigned c = 0; c < k; c++) {
             const bench_row *x = find_row(rows, n, r, cols[c]);
             char a[32], b[32];
@@ -321,6 +323,10 @@ static bool keyed_cases(const bench_params *p) { return strcmp(p->suite, "sync")
 /* Whether the rows carry dropped-writes counts (the cache suite). */
 static bool drop_counts(const bench_params *p) { return strcmp(p->suite, "cache") == 0; }
 
+/* Whether the rows carry latency, bytes and reclamation (the strategies
+ * matrix: report_figures.h). */
+static bool has_figures(const bench_params *p) { return strcmp(p->suite, "strategies") == 0; }
+
 /* "dropped/refused of ops", or "-" when not measured. */
 static const char *drops_text(const par_row *r, char *buf, size_t len)
 {
@@ -364,16 +370,23 @@ static void write_par_table(FILE *out, const bench_params *p, const par_row *row
                  "(min-max); x %s: median / %s's;\n"
                  "# vs Nthr: throughput / own throughput at N threads; retired KiB: %s "
                  "retired bytes, peak during the run / at its end\n",
-            base_label(p), p->base, keyed ? "the RCU maps'" : "gomap-sync's");
+            base_label(p), p->base, keyed ? "the deferred-free maps'" : "gomap-sync's");
+    if (has_figures(p))
+        fprintf(out, "# p50, p99.9, lat-max: one operation's time, ns (1 in 64 sampled); B/ent, "
+                     "peak: bytes per entry at the end, peak; GPs, pause: grace periods waited, "
+                     "a writer's longest wait (Go: collections, longest pause); \xe2\x80\x93: "
+                     "none (docs/bench.md)\n");
     if (keyed)
         fprintf(out, "# capped: a contender whose writes copy the map ran fewer ops "
                      "(docs/bench.md)\n%-12s %-7s %-4s", "workload", "dist", "n");
     else
         fprintf(out, "%-26s", "workload");
     snprintf(col, sizeof col, "x %s", base_label(p));
-    fprintf(out, " %3s %-11s %8s %9s %19s %8s %7s %8s %17s %s%s\n", "thr", "impl", "ops", "ns/op",
-            "(min-max)", "Mops/s", col, "vs Nthr", "retired KiB", "check",
-            drop_counts(p) ? "  dropped/refused writes" : "");
+    fprintf(out, " %3s %-16s %8s %9s %19s %8s %7s %8s %17s", "thr", "impl", "ops", "ns/op",
+            "(min-max)", "Mops/s", col, "vs Nthr", "retired KiB");
+    if (has_figures(p))
+        figures_table_header(out);
+    fprintf(out, " %s%s\n", "check", drop_counts(p) ? "  dropped/refused writes" : "");
     for (size_t i = 0; i < n; i++) {
         const par_row *r = &rows[i];
         char med[32], lo[32], hi[32], range[80], ratio[32] = "-", scal[32] = "-", pk[32], end[32],
@@ -388,13 +401,15 @@ static void write_par_table(FILE *out, const bench_params *p, const par_row *row
             snprintf(ret, sizeof ret, "%s/%s", kib_text(r->retired_peak, pk, sizeof pk),
                      kib_text(r->retired_end, end, sizeof end));
         if (keyed)
-            fprintf(out, "%-12s %-7s %-4s", r->workload, r->dist, size_name(r->n, sz, sizeof sz));
+            fprintf(out, "%-12s %-7s %-4s", r->workload, r->dist, report_size_name(r->n, sz, sizeof sz));
         else
             fprintf(out, "%-26s", r->workload);
-        fprintf(out, " %3u %-11s %8" PRIu64 " %9s %19s %8.2f %7s %8s %17s %s%s", r->threads,
+        fprintf(out, " %3u %-16s %8" PRIu64 " %9s %19s %8.2f %7s %8s %17s", r->threads,
                 r->impl, r->ops, ns_text(r->ns_med, med, sizeof med), range,
-                r->ns_med > 0 ? 1e3 / r->ns_med : 0.0, ratio, scal, ret, check_text(r),
-                r->capped ? " capped" : "");
+                r->ns_med > 0 ? 1e3 / r->ns_med : 0.0, ratio, scal, ret);
+        if (has_figures(p))
+            figures_table(out, r);
+        fprintf(out, " %s%s", check_text(r), r->capped ? " capped" : "");
         if (drop_counts(p))
             fprintf(out, "  %s", drops_text(r, ret, sizeof ret));
         fprintf(out, "\n");
@@ -419,9 +434,12 @@ static void write_par_csv(FILE *out, const bench_params *p, const par_row *rows,
     fprintf(out, "suite,workload,%sthreads,impl,reps,ops,ns_per_op_median,ns_per_op_min,"
                  "ns_per_op_max,mops_per_s,%s,throughput_vs_base,base_threads,"
                  "retired_peak_bytes,retired_end_bytes,checksum,checksum_checked,checksum_ok,"
-                 "%s%sprofile\n",
+                 "%s%s",
             keyed ? "dist,n," : "", ratio_col, keyed ? "capped," : "",
             drop_counts(p) ? "dropped_writes,refused_writes,drop_ops," : "");
+    if (has_figures(p))
+        figures_csv_header(out);
+    fprintf(out, "profile\n");
     for (size_t i = 0; i < n; i++) {
         const par_row *r = &rows[i];
         fprintf(out, "%s,%s,", p->suite, r->workload);
@@ -437,6 +455,8 @@ static void write_par_csv(FILE *out, const bench_params *p, const par_row *rows,
         if (drop_counts(p))
             fprintf(out, "%" PRId64 ",%" PRId64 ",%" PRIu64 ",", r->dropped, r->refused,
                     r->drop_ops);
+        if (has_figures(p))
+            figures_csv(out, r);
         fprintf(out, "%s\n", p->profile);
     }
 }
@@ -491,6 +511,8 @@ static void write_par_json(FILE *out, const bench_params *p, const par_row *rows
             fprintf(out, ", \"dropped_writes\": %" PRId64 ", \"refused_writes\": %" PRId64
                          ", \"drop_ops\": %" PRIu64,
                     r->dropped, r->refused, r->drop_ops);
+        if (has_figures(p))
+            figures_json(out, r);
         fprintf(out, ", \"checksum\": %" PRIu64 ", \"checksum_checked\": %s, \"checksum_ok\": %s}",
                 r->checksum, r->checked ? "true" : "false", r->checksum_ok ? "true" : "false");
     }
@@ -555,7 +577,7 @@ static void md_case_cells(FILE *out, bool keyed, const par_row *r)
 {
     char sz[32];
     if (keyed)
-        fprintf(out, "| %s | %s | %s |", r->workload, r->dist, size_name(r->n, sz, sizeof sz));
+        fprintf(out, "| %s | %s | %s |", r->workload, r->dist, report_size_name(r->n, sz, sizeof sz));
     else
         fprintf(out, "| %s |", r->workload);
 }
@@ -643,7 +665,7 @@ static void write_par_markdown(FILE *out, const bench_params *p, const par_row *
     else if (keyed)
         fprintf(out, "**Strategies matrix**: %s in ns/op (wall time / all threads' operations, "
                      "median and min–max); the others as their time / %s's (above 1: %s is "
-                     "faster); retired KiB of the RCU maps (peak / end of run)\n\n",
+                     "faster); retired KiB of the maps that defer frees (peak / end of run)\n\n",
                 b0, b0, b0);
     else
         fprintf(out, "**Concurrent suite** (Go's sync.Map benchmarks): %s in ns/op (wall time "
@@ -687,6 +709,8 @@ static void write_par_markdown(FILE *out, const bench_params *p, const par_row *
         fprintf(out, "† capped: the contender's writes copy the whole map, so it ran fewer "
                      "operations (its figure is per operation it ran; docs/bench.md).\n\n");
 
+    if (has_figures(p))
+        figures_markdown(out, rows, n);
     if (drop_counts(p)) {
         write_markdown_mops(out, rows, n, cols, k);
         write_markdown_drops(out, rows, n, cols, k);

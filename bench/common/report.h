@@ -44,6 +44,17 @@ typedef struct {
     unsigned base_threads;      /* 2 if run, else the fewest threads run */
     int64_t retired_peak;       /* retired bytes of a map with deferred reclamation */
     int64_t retired_end;        /* (median over runs), peak and at the end; -1: not measured */
+    double lat_p50, lat_p99, lat_p999, lat_max; /* strategies: sampled latency of one
+                                   operation, ns (medians over runs); < 0: not measured */
+    double bytes_per_entry;     /* strategies: bytes held at the end / entries then, and */
+    double peak_bytes_per_entry; /* the peak held during the run / the same entries;
+                                   < 0: not measured */
+    const char *mem_method;     /* how the bytes were counted: "allocator", "mallinfo2",
+                                   "go-heap"; NULL: not measured */
+    int64_t grace_periods;      /* strategies: RCU grace periods waited during a run (Go:
+                                   collections); < 0: none ("–") */
+    double pause_ns;            /* a writer's longest wait for one (Go: longest
+                                   stop-the-world pause); < 0: none ("–") */
     uint64_t checksum;
     bool checked;               /* deterministic: checked against an expected value */
     bool checksum_ok;           /* every run's checksum as expected (if checked) */

@@ -20,6 +20,7 @@
 #include <tbb/concurrent_hash_map.h>
 #include <tbb/version.h>
 
+#include "common/memcount.h"
 #include "strategies/strat_workloads.h"
 
 namespace {
@@ -36,18 +37,58 @@ namespace {
 // address as racing with the last unlock of the old one. Under TSan the
 // table allocates with malloc, which TSan intercepts; every other build
 // keeps TBB's default allocator, as a TBB user would.
-using table = tbb::concurrent_hash_map<uint64_t, uint64_t, tbb::tbb_hash_compare<uint64_t>,
-                                       std::allocator<std::pair<const uint64_t, uint64_t>>>;
+template <typename T> using base_allocator = std::allocator<T>;
 #else
-using table = tbb::concurrent_hash_map<uint64_t, uint64_t>;
+template <typename T> using base_allocator = tbb::tbb_allocator<T>;
 #endif
+
+// The table's allocator: base_allocator (TBB's own, as a TBB user has it),
+// with every block's bytes reported to the matrix's gomap_allocator-style
+// counter (memcount.h) when there is one. Stateful: copies share the
+// counter, and compare equal when they do.
+template <typename T> struct counting_allocator {
+    using value_type = T;
+    const gomap_allocator *count = nullptr; // nullptr: nothing counted
+
+    counting_allocator() = default;
+    explicit counting_allocator(const gomap_allocator *c) : count(c) {}
+    template <typename U>
+    counting_allocator(const counting_allocator<U> &o) noexcept : count(o.count) {}
+
+    T *allocate(std::size_t n)
+    {
+        T *p = base_allocator<T>().allocate(n);
+        if (count)
+            memcount_add(static_cast<memcount *>(count->ctx), int64_t(n * sizeof(T)));
+        return p;
+    }
+    void deallocate(T *p, std::size_t n)
+    {
+        if (count)
+            memcount_add(static_cast<memcount *>(count->ctx), -int64_t(n * sizeof(T)));
+        base_allocator<T>().deallocate(p, n);
+    }
+    template <typename U> bool operator==(const counting_allocator<U> &o) const
+    {
+        return count == o.count;
+    }
+    template <typename U> bool operator!=(const counting_allocator<U> &o) const
+    {
+        return count != o.count;
+    }
+};
+
+using table = tbb::concurrent_hash_map<uint64_t, uint64_t, tbb::tbb_hash_compare<uint64_t>,
+                                       counting_allocator<std::pair<const uint64_t, uint64_t>>>;
 
 table *as_table(void *m) { return static_cast<table *>(m); }
 
-void *tb_create(size_t hint)
+// alloc, when not null, is the matrix's counting allocator (memcount.h):
+// only its counter is used; the blocks come from base_allocator.
+void *tb_create(size_t hint, const gomap_allocator *alloc)
 {
     try {
-        return new table(hint);
+        return new table(hint, table::allocator_type(alloc));
     } catch (const std::bad_alloc &) {
         return nullptr;
     }
@@ -100,6 +141,8 @@ extern "C" const strat_impl strat_impl_tbb = {
     "tbb",
     "tbb::concurrent_hash_map<uint64_t, uint64_t>, oneTBB " TBB_VERSION_STRING
     " (accessor / const_accessor)",
+    false,
+    false,
     false,
     tb_create,
     tb_destroy,

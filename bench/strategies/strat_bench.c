@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "common/peer_go.h"
+#include "common/progress.h"
+#include "strategies/reclaim_probe.h"
 #include "strategies/strat_maps.h"
 
 /* ---- the workloads ---------------------------------------------------------- */
@@ -69,32 +71,84 @@ typedef struct {
 static void share_body(void *ctx, unsigned t, par_tally *tally)
 {
     const strat_share *sh = ctx;
+    reclaim_probe_writer();
     sh->impl->body(sh->m, sh->st, t * sh->slice, sh->per, tally);
+}
+
+/* The run's bytes: the counting allocator's figures (par_run sampled them)
+ * for most; for a mem_malloc contender the mallinfo2 bytes of its fill
+ * plus those its run added (malloc_run), the peak raised by as much as
+ * that total exceeds the counted bytes at the end. */
+static void run_bytes(const strat_map *sm, int64_t malloc_run, par_result *r)
+{
+    if (!sm->counted) {
+        r->held_end = r->held_peak = -1;
+        return;
+    }
+    if (!sm->impl->mem_malloc)
+        return;
+    if (sm->malloc_fill < 0 || malloc_run == INT64_MIN) {
+        r->held_end = r->held_peak = -1;
+        return;
+    }
+    int64_t total = sm->malloc_fill + malloc_run;
+    r->held_peak += total - r->held_end;
+    r->held_end = total;
+}
+
+/* One timed run of the first `per` operations of each thread's slice on
+ * sm's map, with its latency, bytes and reclamation figures in *r. */
+static int run_map(strat_map *sm, const op_stream *st, unsigned threads, uint64_t per,
+                   par_result *r, uint64_t *errors)
+{
+    const strat_impl *impl = sm->impl;
+    strat_share sh = {impl, sm->m, st, st->nops / threads, per};
+    par_job job = {.threads = threads, .body = share_body, .ctx = &sh,
+                   .retired = impl->retired, .m = sm->m, .latency = sm->counted,
+                   .held = sm->counted ? memcount_gauge : NULL, .held_ctx = &sm->mem};
+    int64_t m0 = INT64_MIN;
+    if (sm->counted && (impl->rcu || impl->mem_malloc))
+        maps_quiesce(); /* no other run's deferred frees (and their grace
+                           periods) during this one */
+    if (sm->counted && impl->mem_malloc)
+        m0 = maps_malloc_bytes();
+    reclaim_probe_start();
+    int rc = par_run(&job, r, errors);
+    maps_note_retired(r->retired_end);
+    if (impl->rcu && sm->counted)
+        reclaim_probe_read(&r->grace_periods, &r->pause_ns);
+    int64_t m1 = m0 != INT64_MIN && m0 >= 0 ? maps_malloc_bytes() : INT64_MIN;
+    run_bytes(sm, m1 == INT64_MIN ? INT64_MIN : m1 - m0, r);
+    r->len_end = (int64_t)impl->len(sm->m);
+    return rc;
 }
 
 /* `rounds` runs of the first `per` operations of each thread's slice, each
  * on a fresh, prefilled map: *ready if not NULL (taken), else one filled
- * here. ns and checksum add up over the rounds; the maps are queued to be
- * freed (strat_maps.h). */
+ * here (counted if `count`). ns and checksum add up over the rounds; the
+ * other figures are the last round's; the maps are queued to be freed
+ * (strat_maps.h). */
 static int run_inprocess(const strat_impl *impl, const op_stream *st, unsigned threads,
-                         uint64_t per, unsigned rounds, void **ready, par_result *r)
+                         uint64_t per, unsigned rounds, strat_map **ready, bool count,
+                         par_result *r)
 {
     uint64_t errors = 0;
     r->retired_peak = r->retired_end = -1;
     for (unsigned i = 0; i < rounds; i++) {
-        void *m = *ready ? *ready : maps_prefilled(impl, st);
+        strat_map *sm = *ready ? *ready : maps_prefilled(impl, st, count);
         *ready = NULL;
-        if (!m)
+        if (!sm)
             return -ENOMEM;
-        strat_share sh = {impl, m, st, st->nops / threads, per};
-        par_job job = {threads, share_body, &sh, impl->retired, m};
         par_result one = {0};
-        int rc = par_run(&job, &one, &errors);
-        r->ns += one.ns;
-        r->checksum += one.checksum + impl->len(m);
-        r->retired_peak = one.retired_peak > r->retired_peak ? one.retired_peak : r->retired_peak;
-        r->retired_end = one.retired_end;
-        maps_release(impl, m);
+        int rc = run_map(sm, st, threads, per, &one, &errors);
+        double ns = r->ns + one.ns;
+        uint64_t checksum = r->checksum + one.checksum + (uint64_t)one.len_end;
+        int64_t peak = one.retired_peak > r->retired_peak ? one.retired_peak : r->retired_peak;
+        *r = one;
+        r->ns = ns;
+        r->checksum = checksum;
+        r->retired_peak = peak;
+        maps_release(sm);
         if (rc)
             return rc;
     }
@@ -124,13 +178,48 @@ typedef struct {
     uint64_t cap_per;   /* the operations of each thread's slice they run then */
     uint64_t ref_whole; /* the reference's checksum of one round of the stream */
     uint64_t ref_cap;   /* ... of its first `cap` operations */
-    void *ready[PAR_MAX_CONTENDERS]; /* the repetition's prefilled maps */
+    strat_map *ready[PAR_MAX_CONTENDERS]; /* the repetition's prefilled maps */
 } strat_case;
 
 /* The peer process that runs contender w (impl NULL). */
 static struct go_peer *peer_of(const strat_suite *s, const strat_contender *w)
 {
     return w->peer ? w->peer : s->par.go;
+}
+
+/* Whether the suite measures latency, bytes and reclamation: the
+ * strategies matrix does; the cache suite, which runs on its machinery,
+ * does not. */
+static bool measuring(const strat_suite *s)
+{
+    return !s->mixes && !s->capacity;
+}
+
+/* The Go peer's figures beyond time and checksum, from its reply (its
+ * README): " lat=P50/P99/P999/MAX bytes=END/PEAK len=N gcs=N pause=NS";
+ * -1 for any that is missing. */
+static void go_figures(const char *reply, par_result *r)
+{
+    const char *f;
+    r->retired_peak = r->retired_end = r->held_end = r->held_peak = r->grace_periods = -1;
+    r->lat[0] = r->lat[1] = r->lat[2] = r->lat[3] = r->pause_ns = -1;
+    r->len_end = 0;
+    if ((f = strstr(reply, " lat=")) != NULL)
+        sscanf(f, " lat=%lf/%lf/%lf/%lf", &r->lat[0], &r->lat[1], &r->lat[2], &r->lat[3]);
+    if ((f = strstr(reply, " bytes=")) != NULL)
+        sscanf(f, " bytes=%" SCNd64 "/%" SCNd64, &r->held_end, &r->held_peak);
+    if ((f = strstr(reply, " len=")) != NULL)
+        sscanf(f, " len=%" SCNd64, &r->len_end);
+    if ((f = strstr(reply, " gcs=")) != NULL)
+        sscanf(f, " gcs=%" SCNd64, &r->grace_periods);
+    if ((f = strstr(reply, " pause=")) != NULL)
+        sscanf(f, " pause=%lf", &r->pause_ns);
+}
+
+/* How a contender's bytes are counted (par_row.mem_method). */
+static const char *mem_method(const strat_contender *w)
+{
+    return !w->impl ? "go-heap" : w->impl->mem_malloc ? "mallinfo2" : "allocator";
 }
 
 static bool is_capped(const strat_case *c, const strat_contender *w)
@@ -163,7 +252,7 @@ static int prepare_rep(void *ctx, unsigned rep)
         for (unsigned w = 0; w < s->nwho; w++) {
             const strat_impl *impl = s->who[w].impl;
             if (impl && !c->ready[w])
-                c->ready[w] = maps_prefilled(impl, &c->st);
+                c->ready[w] = maps_prefilled(impl, &c->st, measuring(s));
             rc = impl && !c->ready[w] ? -1 : rc;
         }
         for (unsigned w = 0; w < s->nwho; w++)
@@ -181,11 +270,14 @@ static int run_one(void *ctx, unsigned who, unsigned rep, par_result *r)
     uint64_t per = per_of(c, w, &rounds);
     (void)rep;
     if (w->impl)
-        return run_inprocess(w->impl, &c->st, c->threads, per, rounds, &c->ready[who], r);
-    r->retired_peak = r->retired_end = -1;
-    return go_peer_parallel(peer_of(c->s, w), &r->ns, &r->ops, &r->checksum,
-                            "strat %s %s %u %" PRIu64 " %u", w->name, c->path, c->threads, per,
-                            rounds);
+        return run_inprocess(w->impl, &c->st, c->threads, per, rounds, &c->ready[who],
+                             measuring(c->s), r);
+    struct go_peer *peer = peer_of(c->s, w);
+    if (go_peer_parallel(peer, &r->ns, &r->ops, &r->checksum, "strat %s %s %u %" PRIu64 " %u",
+                         w->name, c->path, c->threads, per, rounds))
+        return -1;
+    go_figures(go_peer_reply(peer), r);
+    return 0;
 }
 
 /* The reference checksums (strat_reference, one thread, untimed) of the
@@ -193,15 +285,15 @@ static int run_one(void *ctx, unsigned who, unsigned rep, par_result *r)
  * -ENOMEM. */
 static int reference_sums(strat_case *c)
 {
-    par_tally t = {0, 0};
-    void *m = maps_prefilled(&strat_reference, &c->st);
-    if (!m)
+    par_tally t = {0, 0, NULL};
+    strat_map *sm = maps_prefilled(&strat_reference, &c->st, false);
+    if (!sm)
         return -ENOMEM;
-    strat_reference.body(m, &c->st, 0, c->cap, &t);
-    c->ref_cap = t.sum + strat_reference.len(m);
-    strat_reference.body(m, &c->st, c->cap, c->st.nops - c->cap, &t);
-    c->ref_whole = t.sum + strat_reference.len(m);
-    maps_release(&strat_reference, m);
+    strat_reference.body(sm->m, &c->st, 0, c->cap, &t);
+    c->ref_cap = t.sum + strat_reference.len(sm->m);
+    strat_reference.body(sm->m, &c->st, c->cap, c->st.nops - c->cap, &t);
+    c->ref_whole = t.sum + strat_reference.len(sm->m);
+    maps_release(sm);
     return t.errors ? -ENOMEM : 0;
 }
 
@@ -234,6 +326,7 @@ static int run_threads(strat_case *c, par_row *rows, bool *ok)
                             .capped = capped, .dropped = -1, .refused = -1};
         par_row_fill(&rows[w], res[w], s->par.reps, w ? &rows[0] : NULL,
                      c->threads == 1 && !s->capacity ? &want : NULL, ok);
+        rows[w].mem_method = rows[w].bytes_per_entry >= 0 ? mem_method(&s->who[w]) : NULL;
     }
     return 0;
 }
@@ -300,7 +393,7 @@ static void case_release(strat_case *c)
 {
     for (unsigned w = 0; w < c->s->nwho; w++)
         if (c->ready[w])
-            maps_release(c->s->who[w].impl, c->ready[w]);
+            maps_release(c->ready[w]);
     maps_free_start();
     maps_free_wait();
     if (*c->path)
@@ -341,10 +434,11 @@ static int drop_pass(strat_case *c, par_row *row, unsigned threads)
     int rc = 0;
     for (unsigned w = 0; w < s->nwho && rc == 0; w++) {
         par_result r = {0};
-        void *ready = NULL;
+        strat_map *ready = NULL;
         uint64_t per = sg.nops / threads;
         per = per < OPS_SET_GET_MAX / threads ? per : OPS_SET_GET_MAX / threads - 1;
-        rc = s->who[w].impl ? run_inprocess(s->who[w].impl, &sg, threads, per, 1, &ready, &r)
+        rc = s->who[w].impl ? run_inprocess(s->who[w].impl, &sg, threads, per, 1, &ready, false,
+                                            &r)
                             : go_peer_parallel(peer_of(s, &s->who[w]), &r.ns, &r.ops, &r.checksum,
                                                "strat %s %s %u %" PRIu64 " 1", s->who[w].name,
                                                path, threads, per);
@@ -384,7 +478,7 @@ static int drop_passes(strat_case *c, par_row *rows, size_t nrows)
 }
 
 /* Runs one case at every thread count; returns the rows written. */
-static size_t run_case(strat_case *c, par_row *rows, size_t *done, size_t ncases, bool *ok)
+static size_t run_case(strat_case *c, par_row *rows, progress *pg, bool *ok)
 {
     const strat_suite *s = c->s;
     size_t nrows = 0;
@@ -394,10 +488,11 @@ static size_t run_case(strat_case *c, par_row *rows, size_t *done, size_t ncases
     }
     for (unsigned t = 0; t < s->par.nthreads; t++) {
         c->threads = s->par.threads[t];
-        if (!s->par.quiet)
-            fprintf(stderr, "gomap-bench: %s %-10s %-7s n=%-8zu threads=%-3u (%zu/%zu)\n",
-                    s->mixes ? "cache" : "strategies", c->mix->name, dist_names[c->dist], c->n,
-                    c->threads, ++*done, ncases);
+        char label[128];
+        snprintf(label, sizeof label, "%s %-10s %-7s n=%-8zu threads=%-3u",
+                 s->mixes ? "cache" : "strategies", c->mix->name, dist_names[c->dist], c->n,
+                 c->threads);
+        progress_step(pg, label);
         if (run_threads(c, rows + nrows, ok) == 0)
             nrows += s->nwho;
     }
@@ -410,19 +505,22 @@ static size_t run_case(strat_case *c, par_row *rows, size_t *done, size_t ncases
 
 size_t strat_suite_run(const strat_suite *s, par_row *rows, bool *ok)
 {
-    size_t nrows = 0, done = 0, ncases = 0;
+    size_t nrows = 0, ncases = 0;
+    progress pg;
     unsigned nmixes;
     const op_mix *mx = suite_mixes(s, &nmixes);
     for (unsigned wl = 0; wl < nmixes; wl++)
         for (unsigned d = 0; d < DIST_COUNT; d++)
             ncases += (s->par.workloads >> wl & s->dists >> d & 1) * s->nsizes * s->par.nthreads;
+    progress_start(&pg, ncases, s->par.quiet);
     for (unsigned wl = 0; wl < nmixes; wl++)
         for (unsigned d = 0; d < DIST_COUNT; d++)
             for (unsigned z = 0; z < s->nsizes; z++) {
                 if (!(s->par.workloads >> wl & s->dists >> d & 1))
                     continue;
                 strat_case c = {.s = s, .mix = &mx[wl], .dist = (op_dist)d, .n = s->sizes[z]};
-                nrows += run_case(&c, rows + nrows, &done, ncases, ok);
+                nrows += run_case(&c, rows + nrows, &pg, ok);
             }
+    progress_end(&pg);
     return nrows;
 }

@@ -4,8 +4,11 @@
  * keys and values (read-90, read-98, exchange, rapid-grow), keys uniform or
  * Zipf over a universe of n keys, at several thread counts, run by gomap's
  * sharded map (auto shards and one shard), snapshot map and sync map,
- * tbb::concurrent_hash_map, and Go's sync.Map and RWMutex-guarded map in
- * the Go peer. docs/bench.md ("The strategies matrix") defines it all.
+ * the delegation map, tbb::concurrent_hash_map, liburcu's cds_lfht, and
+ * Go's sync.Map, RWMutex-guarded map and a channel-served worker pool in
+ * the Go peer. Each row has throughput, sampled operation latency, bytes
+ * per entry and reclamation figures. docs/bench.md ("The strategies
+ * matrix") defines it all.
  *
  * A case (workload x distribution x n) builds its operation stream once
  * (opstream.h) and runs it at every thread count, every contender on the
@@ -19,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <gomap/map.h>
 
 #include "strategies/opstream.h"
 #include "common/parallel.h"
@@ -47,8 +52,14 @@ typedef struct strat_impl {
     const char *name;
     const char *what;      /* one line for the report header */
     bool writes_copy;      /* every write copies the whole map (O(n)): capped */
-    void *(*create)(size_t hint); /* an empty map sized for hint keys (0: not
-                                     presized); NULL on failure */
+    bool rcu;              /* defers frees through liburcu: its grace periods and
+                              writers' waits are counted (reclaim_probe.h) */
+    bool mem_malloc;       /* some of its memory bypasses `alloc` (allocated inside
+                              a library): its bytes are measured with mallinfo2 */
+    /* An empty map sized for hint keys (0: not presized) whose memory comes
+     * from alloc (NULL: malloc/free; the matrix passes a counting one,
+     * memcount.h, which must outlive the map); NULL on failure. */
+    void *(*create)(size_t hint, const gomap_allocator *alloc);
     void (*destroy)(void *m);
     /* Puts keys ks_key(seed, STREAM_SET, i) = i + 1 for i < n. 0 or -ENOMEM. */
     int (*prefill)(void *m, uint64_t seed, uint64_t n);
@@ -59,9 +70,8 @@ typedef struct strat_impl {
 } strat_impl;
 
 /* shard, shard-1, shard-auto, snap, sync, shard-batch, sync-batch, (when
- * built) tbb, and the delegation map's deleg-comb, deleg-1w,
- * deleg-comb-batch, deleg-1w-batch.
- * NULL-terminated. */
+ * built) tbb and cds_lfht, and the delegation map's deleg-comb, deleg-1w,
+ * deleg-comb-batch, deleg-1w-batch. NULL-terminated. */
 extern const strat_impl *const strat_impls[];
 
 /* The delegation map's contenders (strat_deleg.c). */

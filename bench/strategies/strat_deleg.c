@@ -23,19 +23,28 @@
 
 enum { BATCH = 32, PREFILL_BATCH = 256 };
 
-static void *deleg_create(unsigned workers, unsigned depth, size_t hint)
+static void *deleg_create(unsigned workers, unsigned depth, size_t hint,
+                          const gomap_allocator *alloc)
 {
     gomap_deleg_options o;
     memset(&o, 0, sizeof o);
-    o.map = (gomap_options){.key_kind = GOMAP_KEY_U64, .val_size = sizeof(uint64_t), .hint = hint};
+    o.map = (gomap_options){.key_kind = GOMAP_KEY_U64, .val_size = sizeof(uint64_t), .hint = hint,
+                            .alloc = alloc};
     o.workers = workers;
     o.queue_depth = depth;
     gomap_deleg_t *m;
     return gomap_deleg_new(&m, &o) == 0 ? m : NULL;
 }
 
-static void *comb_create(size_t hint) { return deleg_create(0, BATCH, hint); }
-static void *one_worker_create(size_t hint) { return deleg_create(1, BATCH, hint); }
+static void *comb_create(size_t hint, const gomap_allocator *alloc)
+{
+    return deleg_create(0, BATCH, hint, alloc);
+}
+
+static void *one_worker_create(size_t hint, const gomap_allocator *alloc)
+{
+    return deleg_create(1, BATCH, hint, alloc);
+}
 static void deleg_destroy(void *m) { gomap_deleg_free(m); }
 static size_t deleg_len(void *m) { return gomap_deleg_len(m); }
 
@@ -102,13 +111,20 @@ static void deleg_batch_body(void *m, const op_stream *s, uint64_t from, uint64_
 {
     gomap_deleg_op ops[BATCH];
     uint64_t vals[BATCH];
-    par_tally t = {0, 0};
+    par_tally t = {0, 0, NULL}; /* sums only: samples go to out->lat */
     for (uint64_t j = from, end = from + count; j < end;) {
+        /* The sample: the batch holding operation j, j % STRAT_LAT_EVERY
+         * == 0, timed from its submit to the end of its wait (the time
+         * each of its operations waited for its result). */
+        bool timed = out->lat && j / BATCH % (STRAT_LAT_EVERY / BATCH) == 0;
         size_t k = 0;
         for (; k < BATCH && j < end; k++, j++)
             batch_op(&ops[k], s, j, &vals[k]);
+        uint64_t t0 = timed ? clock_ticks() : 0;
         gomap_deleg_submit(m, ops, k, 0);
         gomap_deleg_wait(m, ops, k);
+        if (timed)
+            lathist_add(out->lat, clock_ticks() - t0);
         for (size_t i = 0; i < k; i++) {
             if (ops[i].kind == GOMAP_DELEG_GET && ops[i].result)
                 t.sum += vals[i] + 1;

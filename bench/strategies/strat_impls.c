@@ -17,8 +17,10 @@
  *              (strat_batch.h)
  *   reference  a core gomap_t with no lock, run on one thread only
  *
- * The delegation map's four are in strat_deleg.c, tbb in peers/peer_tbb.cc;
- * go-sync and go-rwmutex in the Go peer.
+ * The delegation map's four are in strat_deleg.c, tbb in peers/peer_tbb.cc,
+ * cds_lfht in strat_lfht.c; go-sync, go-rwmutex and go-chanpool in the Go
+ * peer. Every map takes the allocator create() is given (the matrix's
+ * counting one, memcount.h), so its bytes are counted exactly.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,29 +34,38 @@
 #include "strategies/strat_batch.h"
 #include "strategies/strat_workloads.h"
 
-/* uint64 keys, 8-byte values, sized for hint keys. */
-static gomap_options u64_options(size_t hint)
+/* uint64 keys, 8-byte values, sized for hint keys, memory from alloc
+ * (NULL: malloc/free). */
+static gomap_options u64_options(size_t hint, const gomap_allocator *alloc)
 {
-    return (gomap_options){.key_kind = GOMAP_KEY_U64, .val_size = sizeof(uint64_t), .hint = hint};
+    return (gomap_options){.key_kind = GOMAP_KEY_U64, .val_size = sizeof(uint64_t), .hint = hint,
+                           .alloc = alloc};
 }
 
 /* ---- shard, shard-1 ----------------------------------------------------------- */
 
-static void *shard_create_n(unsigned shards, size_t hint)
+static void *shard_create_n(unsigned shards, bool auto_resize, size_t hint,
+                            const gomap_allocator *alloc)
 {
-    gomap_shard_options o = {.map = u64_options(hint), .shards = shards};
+    gomap_shard_options o = {.map = u64_options(hint, alloc), .shards = shards,
+                             .auto_resize = auto_resize};
     gomap_shard_t *m;
     return gomap_shard_new(&m, &o) == 0 ? m : NULL;
 }
 
-static void *shard_create(size_t hint) { return shard_create_n(0, hint); }
-static void *shard1_create(size_t hint) { return shard_create_n(1, hint); }
-
-static void *shard_auto_create(size_t hint)
+static void *shard_create(size_t hint, const gomap_allocator *alloc)
 {
-    gomap_shard_options o = {.map = u64_options(hint), .shards = 1, .auto_resize = true};
-    gomap_shard_t *m;
-    return gomap_shard_new(&m, &o) == 0 ? m : NULL;
+    return shard_create_n(0, false, hint, alloc);
+}
+
+static void *shard1_create(size_t hint, const gomap_allocator *alloc)
+{
+    return shard_create_n(1, false, hint, alloc);
+}
+
+static void *shard_auto_create(size_t hint, const gomap_allocator *alloc)
+{
+    return shard_create_n(1, true, hint, alloc);
 }
 static void shard_destroy(void *m) { gomap_shard_free(m); }
 static size_t shard_len(void *m) { return gomap_shard_len(m); }
@@ -82,6 +93,7 @@ STRAT_INSTANTIATE(shard, shard_ops)
 const strat_impl strat_impl_shard = {
     .name = "shard",
     .what = "gomap_shard_t (gomap/shardmap.h), shards auto; update = gomap_shard_compute",
+    .rcu = true,
     .create = shard_create,
     .destroy = shard_destroy,
     .prefill = shard_prefill,
@@ -100,6 +112,7 @@ STRAT_BATCH_INSTANTIATE(shard, shard_ops, shard_get_many)
 static const strat_impl strat_impl_shard_batch = {
     .name = "shard-batch",
     .what = "gomap_shard_t, shards auto, runs of up to 32 gets by gomap_shard_get_many",
+    .rcu = true,
     .create = shard_create,
     .destroy = shard_destroy,
     .prefill = shard_prefill,
@@ -110,6 +123,7 @@ static const strat_impl strat_impl_shard_batch = {
 static const strat_impl strat_impl_shard1 = {
     .name = "shard-1",
     .what = "gomap_shard_t with 1 shard: one lock around one map",
+    .rcu = true,
     .create = shard1_create,
     .destroy = shard_destroy,
     .prefill = shard_prefill,
@@ -120,6 +134,7 @@ static const strat_impl strat_impl_shard1 = {
 static const strat_impl strat_impl_shard_auto = {
     .name = "shard-auto",
     .what = "gomap_shard_t created with 1 shard, auto_resize: doubles under contention",
+    .rcu = true,
     .create = shard_auto_create,
     .destroy = shard_destroy,
     .prefill = shard_prefill,
@@ -129,9 +144,9 @@ static const strat_impl strat_impl_shard_auto = {
 
 /* ---- snap --------------------------------------------------------------------- */
 
-static void *snap_create(size_t hint)
+static void *snap_create(size_t hint, const gomap_allocator *alloc)
 {
-    gomap_options o = u64_options(hint);
+    gomap_options o = u64_options(hint, alloc);
     gomap_snap_t *m;
     return gomap_snap_new(&m, &o) == 0 ? m : NULL;
 }
@@ -193,6 +208,7 @@ static const strat_impl strat_impl_snap = {
     .name = "snap",
     .what = "gomap_snap_t (gomap/snapmap.h), copy per write (capped); update = gomap_snap_update",
     .writes_copy = true,
+    .rcu = true,
     .create = snap_create,
     .destroy = snap_destroy,
     .prefill = snap_prefill_batch,
@@ -203,9 +219,9 @@ static const strat_impl strat_impl_snap = {
 
 /* ---- sync --------------------------------------------------------------------- */
 
-static void *sync_create(size_t hint)
+static void *sync_create(size_t hint, const gomap_allocator *alloc)
 {
-    gomap_options o = u64_options(hint);
+    gomap_options o = u64_options(hint, alloc);
     gomap_sync_t *m;
     return gomap_sync_new(&m, &o) == 0 ? m : NULL;
 }
@@ -280,6 +296,7 @@ static int sync_prefill_settled(void *m, uint64_t seed, uint64_t n)
 static const strat_impl strat_impl_sync = {
     .name = "sync",
     .what = "gomap_sync_t (gomap/syncmap.h); update = load + compare-and-swap loop",
+    .rcu = true,
     .create = sync_create,
     .destroy = sync_destroy,
     .prefill = sync_prefill_settled,
@@ -299,6 +316,7 @@ STRAT_BATCH_INSTANTIATE(sync, sync_ops, sync_get_many)
 static const strat_impl strat_impl_sync_batch = {
     .name = "sync-batch",
     .what = "gomap_sync_t, runs of up to 32 loads by gomap_sync_load_many",
+    .rcu = true,
     .create = sync_create,
     .destroy = sync_destroy,
     .prefill = sync_prefill_settled,
@@ -309,9 +327,9 @@ static const strat_impl strat_impl_sync_batch = {
 
 /* ---- reference ---------------------------------------------------------------- */
 
-static void *ref_create(size_t hint)
+static void *ref_create(size_t hint, const gomap_allocator *alloc)
 {
-    gomap_options o = u64_options(hint);
+    gomap_options o = u64_options(hint, alloc);
     gomap_t *m;
     return gomap_new(&m, &o) == 0 ? m : NULL;
 }
@@ -353,6 +371,9 @@ const strat_impl strat_reference = {
 #ifdef GOMAP_BENCH_HAVE_TBB
 extern const strat_impl strat_impl_tbb;
 #endif
+#ifdef GOMAP_BENCH_HAVE_LFHT
+extern const strat_impl strat_impl_lfht;
+#endif
 
 const strat_impl *const strat_impls[] = {&strat_impl_shard, &strat_impl_shard1,
                                          &strat_impl_shard_auto, &strat_impl_snap,
@@ -360,6 +381,9 @@ const strat_impl *const strat_impls[] = {&strat_impl_shard, &strat_impl_shard1,
                                          &strat_impl_sync_batch,
 #ifdef GOMAP_BENCH_HAVE_TBB
                                          &strat_impl_tbb,
+#endif
+#ifdef GOMAP_BENCH_HAVE_LFHT
+                                         &strat_impl_lfht,
 #endif
                                          &strat_impl_deleg_comb, &strat_impl_deleg_1w,
                                          &strat_impl_deleg_comb_batch, &strat_impl_deleg_1w_batch,

@@ -14,7 +14,9 @@
 
 #include <errno.h>
 
+#include "common/clock.h"
 #include "common/keystream.h"
+#include "common/lathist.h"
 #include "strategies/strat_bench.h"
 
 /* A contender's operations on uint64 keys and values. get returns whether
@@ -30,18 +32,25 @@ typedef struct {
 
 #define STRAT_LOOP static inline __attribute__((always_inline))
 
+/* The latency sample: operation j is timed when j % STRAT_LAT_EVERY == 0
+ * (and out->lat is not NULL), with the time-stamp counter, into out->lat. */
+#define STRAT_LAT_EVERY 64
+
 /* Operations [from, from + count) of s. A get that hits adds value + 1 to
  * the sum; operation j that sets stores j; OP_SET_GET as opstream.h says
  * (a set that fails with -ENOMEM counts as refused there, not as an
- * error). */
+ * error). Every STRAT_LAT_EVERY-th operation is timed into out->lat. */
 STRAT_LOOP void strat_loop(const strat_ops *o, void *m, const op_stream *s, uint64_t from,
                            uint64_t count, par_tally *out)
 {
-    par_tally t = {0, 0};
+    par_tally t = {0, 0, NULL};
     const uint8_t *op = s->op;
     const uint64_t *key = s->key;
+    lathist *lat = out->lat;
     uint64_t v = 0;
     for (uint64_t j = from, end = from + count; j < end; j++) {
+        bool timed = lat && j % STRAT_LAT_EVERY == 0;
+        uint64_t t0 = timed ? clock_ticks() : 0;
         switch (op[j]) {
         case OP_GET:
             if (o->get(m, key[j], &v))
@@ -57,6 +66,8 @@ STRAT_LOOP void strat_loop(const strat_ops *o, void *m, const op_stream *s, uint
             break;
         default: t.errors += o->update(m, key[j]) < 0; break;
         }
+        if (timed)
+            lathist_add(lat, clock_ticks() - t0);
     }
     out->sum += t.sum;
     out->errors += t.errors;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/peer_go.h"
+#include "common/progress.h"
 
 /* ---- the workloads ---------------------------------------------------------- */
 
@@ -91,10 +92,11 @@ int sync_run_inprocess(const sync_impl *impl, sync_workload wl, unsigned threads
     void *m = impl->create();
     if (!m)
         return -ENOMEM;
-    par_tally setup = {0, 0};
+    par_tally setup = {0, 0, NULL};
     impl->setup(m, wl, &setup);
     sync_share sh = {impl, m, wl, ops, ops / threads};
-    par_job job = {threads, share_body, &sh, impl->retired, m};
+    par_job job = {.threads = threads, .body = share_body, .ctx = &sh,
+                   .retired = impl->retired, .m = m};
     uint64_t errors = setup.errors;
     int rc = par_run(&job, r, &errors);
     r->ops = sh.per * threads;
@@ -157,22 +159,26 @@ static int run_case(const sync_suite *s, sync_workload wl, unsigned threads, par
 
 size_t sync_suite_run(const sync_suite *s, par_row *rows, bool *ok)
 {
-    size_t nrows = 0, done = 0, ncases = 0;
+    size_t nrows = 0, ncases = 0;
+    progress pg;
     for (unsigned wl = 0; wl < SWL_COUNT; wl++)
         ncases += (s->par.workloads >> wl & 1) * s->par.nthreads;
+    progress_start(&pg, ncases, s->par.quiet);
     unsigned base = par_base_threads(s->par.threads, s->par.nthreads);
     for (unsigned wl = 0; wl < SWL_COUNT; wl++) {
         if (!(s->par.workloads >> wl & 1))
             continue;
         size_t first = nrows;
         for (unsigned t = 0; t < s->par.nthreads; t++) {
-            if (!s->par.quiet)
-                fprintf(stderr, "gomap-bench: sync %-26s threads=%-3u (%zu/%zu)\n",
-                        workloads[wl].name, s->par.threads[t], ++done, ncases);
+            char label[96];
+            snprintf(label, sizeof label, "sync %-26s threads=%-3u", workloads[wl].name,
+                     s->par.threads[t]);
+            progress_step(&pg, label);
             if (run_case(s, (sync_workload)wl, s->par.threads[t], rows + nrows, ok) == 0)
                 nrows += s->nwho;
         }
         par_scaling(rows, first, nrows, base);
     }
+    progress_end(&pg);
     return nrows;
 }

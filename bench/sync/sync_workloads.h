@@ -111,7 +111,7 @@ SYNC_LOOP void sync_setup_loop(const sync_ops *o, void *m, sync_workload wl, par
 SYNC_LOOP void sync_thread_loop(const sync_ops *o, void *m, sync_workload wl, uint64_t i,
                                 uint64_t n, par_tally *out)
 {
-    par_tally t = {0, 0};
+    par_tally t = {0, 0, NULL};
     uint64_t end = i + n, v = 0;
     bool loaded = false;
     switch (wl) {
@@ -154,7 +154,7 @@ SYNC_LOOP void sync_thread_loop(const sync_ops *o, void *m, sync_workload wl, ui
             sync_found(&t, o->load_and_delete(m, 0, &v), &v);
         break;
     case SWL_RANGE: {
-        par_tally visits = {0, 0}; /* its own: t stays in registers elsewhere */
+        par_tally visits = {0, 0, NULL}; /* its own: t stays in registers elsewhere */
         for (; i < end; i++)
             sync_wrote(&t, o->range(m, sync_sum_entry, &visits));
         t.sum += visits.sum;

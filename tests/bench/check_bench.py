@@ -22,8 +22,10 @@ agreeing and equal to what the workload's loops must give (computed here),
 JSON and Markdown parsing, and bad usage exiting 2.
 The strategies matrix (--suite strategies --tiny): CSV columns and a row for
 every workload x distribution x thread count x contender (shard, shard-1,
-shard-auto, snap, sync, shard-batch, sync-batch, tbb when built, the
-delegation map's four, go-sync and go-rwmutex when the Go peer is built), the operation counts, the snapshot map's rows capped and nobody
+shard-auto, snap, sync, shard-batch, sync-batch, tbb and cds_lfht when
+built, the delegation map's four, go-sync, go-rwmutex and go-chanpool when
+the Go peer is built), the operation counts, the latency, bytes and
+reclamation columns, the snapshot map's rows capped and nobody
 else's, every one-thread checksum checked against the reference and equal
 across all contenders that ran the whole stream, multi-thread checksums not
 checked, JSON and Markdown, and bad usage exiting 2.
@@ -70,20 +72,28 @@ SYNC_WORKLOADS = {  # name: operations per run at scale 1 (bench/sync/sync_bench
 SYNC_TINY_SCALE = 0.01
 SYNC_THREADS = [1, 2, 8]
 
-STRAT_CSV_COLUMNS = [
+STRAT_BASE_COLUMNS = [
     "suite", "workload", "dist", "n", "threads", "impl", "reps", "ops", "ns_per_op_median",
     "ns_per_op_min", "ns_per_op_max", "mops_per_s", "ratio_to_shard", "throughput_vs_base",
     "base_threads", "retired_peak_bytes", "retired_end_bytes", "checksum", "checksum_checked",
-    "checksum_ok", "capped", "profile",
+    "checksum_ok", "capped",
 ]
+STRAT_FIGURE_COLUMNS = [
+    "lat_p50_ns", "lat_p99_ns", "lat_p999_ns", "lat_max_ns", "bytes_per_entry",
+    "peak_bytes_per_entry", "bytes_counted_by", "grace_periods", "writer_pause_max_ns",
+]
+STRAT_CSV_COLUMNS = STRAT_BASE_COLUMNS + STRAT_FIGURE_COLUMNS + ["profile"]
+STRAT_RCU = {"shard", "shard-1", "shard-auto", "snap", "sync", "shard-batch", "sync-batch",
+             "cds_lfht"}  # grace periods counted
+STRAT_RETIRING = {"snap", "sync", "sync-batch", "cds_lfht"}  # retired bytes measured
 STRAT_WORKLOADS = ["read-90", "read-98", "exchange", "rapid-grow"]
 STRAT_DISTS = ["uniform", "zipf"]
 STRAT_TINY_N = 10000
 STRAT_TINY_OPS = 3000            # 300 000 at scale 1, tiny's scale 0.01 (bench/strategies/strat_bench.c)
-STRAT_ONLY = {"tbb"}             # peers of the strategies matrix only
+STRAT_ONLY = {"tbb", "cds_lfht"} # peers of the strategies matrix only
 CACHE_ONLY = {"caffeine", "ristretto", "golang-lru"}  # peers of the cache suite only
 
-CACHE_CSV_COLUMNS = STRAT_CSV_COLUMNS[:STRAT_CSV_COLUMNS.index("profile")] + [
+CACHE_CSV_COLUMNS = STRAT_BASE_COLUMNS + [
     "dropped_writes", "refused_writes", "drop_ops", "profile"]
 CACHE_CSV_COLUMNS[CACHE_CSV_COLUMNS.index("ratio_to_shard")] = "ratio_to_gomap_cache"
 CACHE_WORKLOADS = ["read-100", "read-75", "insert-evict"]
@@ -298,11 +308,31 @@ def strat_ops(workload, threads):
     return nops // threads * threads
 
 
-def check_strategies(bench, impls):
+def check_strat_figures(r, count_bytes):
+    """A strategies row's latency, bytes and reclamation columns: latency
+    percentiles ordered; bytes per entry measured (the allocator's count,
+    mallinfo2 for cds_lfht when the build can, the Go heap for the Go
+    contenders); grace periods and pauses for the RCU maps and Go, empty
+    (none) for the others."""
+    lat = [float(r[c]) for c in ("lat_p50_ns", "lat_p99_ns", "lat_p999_ns", "lat_max_ns")]
+    check(0 < lat[0] <= lat[1] <= lat[2] <= lat[3], "latency percentiles ordered in %s" % r)
+    go = r["impl"].startswith("go-")
+    want = "go-heap" if go else "mallinfo2" if r["impl"] == "cds_lfht" else "allocator"
+    if count_bytes or want == "allocator" or go:
+        check(r["bytes_counted_by"] == want and float(r["bytes_per_entry"]) > 0
+              and float(r["peak_bytes_per_entry"]) >= float(r["bytes_per_entry"]),
+              "bytes per entry counted by %s in %s" % (want, r))
+    reclaims = go or r["impl"] in STRAT_RCU
+    check((r["grace_periods"] != "") == reclaims and (r["writer_pause_max_ns"] != "") == reclaims,
+          "grace periods and pauses exactly for the RCU maps and Go: %s" % r)
+
+
+def check_strategies(bench, impls, count_bytes):
     who = ["shard", "shard-1", "shard-auto", "snap", "sync", "shard-batch", "sync-batch"] \
         + (["tbb"] if "tbb" in impls else []) \
+        + (["cds_lfht"] if "cds_lfht" in impls else []) \
         + ["deleg-comb", "deleg-1w", "deleg-comb-batch", "deleg-1w-batch"] \
-        + (["go-sync", "go-rwmutex"] if "go" in impls else [])
+        + (["go-sync", "go-rwmutex", "go-chanpool"] if "go" in impls else [])
     check_bad_usage(bench, ["--suite", "strategies", "--keys", "u64"],
                     ["--suite", "strategies", "--dists", "x"],
                     ["--suite", "strategies", "--workloads", "read-50"], ["--dists", "zipf"],
@@ -317,8 +347,9 @@ def check_strategies(bench, impls):
                           "checksum_ok", "capped"), ("throughput_vs_base",))
         check((float(r["ratio_to_shard"]) > 0) == (r["impl"] != "shard"),
               "ratio to shard in %s" % r)
-        check((int(r["retired_peak_bytes"]) >= 0) == (r["impl"] in ("snap", "sync", "sync-batch")),
-              "retired bytes measured for the RCU maps only: %s" % r)
+        check((int(r["retired_peak_bytes"]) >= 0) == (r["impl"] in STRAT_RETIRING),
+              "retired bytes measured for the maps that retire memory only: %s" % r)
+        check_strat_figures(r, count_bytes)
         check(r["n"] == str(STRAT_TINY_N) and r["base_threads"] == "2", "n and base in %s" % r)
         threads = int(r["threads"])
         check(r["capped"] == ("1" if r["impl"] == "snap" else "0"),
@@ -353,6 +384,10 @@ def check_strategies(bench, impls):
         c = cases.get((j["workload"], j["dist"], j["threads"]), {}).get(j["impl"], {})
         check(j["capped"] == (j["impl"] == "snap") and j["checksum_checked"] == (j["threads"] == 1),
               "strategies JSON rows capped and checked as the CSV's: %s" % j)
+        check(all(k in j for k in ("latency_ns", "memory", "reclamation"))
+              and (j["reclamation"]["grace_periods"] is None) == (j["impl"] in ("tbb",)
+                                                                  or j["impl"].startswith("deleg")),
+              "strategies JSON rows carry latency, memory and reclamation: %s" % j)
         if j["threads"] == 1:  # deterministic: the same as in the CSV run
             check(c.get("checksum") == str(j["checksum"]), "strategies JSON checksum matches CSV "
                   "for %s %s %s" % (j["workload"], j["dist"], j["impl"]))
@@ -360,8 +395,12 @@ def check_strategies(bench, impls):
     rc, out, _ = run(bench, "--suite", "strategies", "--tiny", "--markdown", "--quiet",
                      "--workloads", "exchange")
     check(rc == 0 and out.count("\n| exchange | zipf | 1e4 | 8 |") == 1
-          and out.count("\n| exchange | uniform | 1e4 | ") == 4 and "**Scaling**" in out
-          and "capped" in out, "strategies Markdown has the rows and the scaling table")
+          and len(re.findall(r"\n\| exchange \| uniform \| 1e4 \| \d+ \|", out)) == 3
+          and "**Scaling**" in out and "capped" in out,
+          "strategies Markdown has the rows and the scaling table")
+    check(len(re.findall(r"\n\| exchange \| uniform \| 1e4 \| [a-z]", out)) == len(who)
+          and "**Latency, memory and reclamation** at 2 threads" in out,
+          "strategies Markdown has a latency, memory and reclamation line per contender")
     check_table(bench, "strategies", "read-98", len(SYNC_THREADS) * len(who), strat_doc,
                 "--dists", "uniform")
 
@@ -474,7 +513,7 @@ def main():
     check_version(out, map_doc, "map")
 
     check_sync(bench, impls)
-    check_strategies(bench, strat_impls)
+    check_strategies(bench, strat_impls, count_bytes)
     check_cache(bench, strat_impls)
 
     print("gomap-bench output: %s" % ("%d check(s) failed" % len(failures) if failures else "all checks passed"))

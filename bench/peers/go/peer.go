@@ -379,7 +379,7 @@ func main() {
 			if cerr != nil {
 				fmt.Fprintf(out, "err %v\n", cerr)
 			} else {
-				fmt.Fprintf(out, "ok ns=%d ops=%d checksum=%d\n", r.ns, r.ops, r.checksum)
+				fmt.Fprintf(out, "ok ns=%d ops=%d checksum=%d%s\n", r.ns, r.ops, r.checksum, r.extra)
 			}
 		case fields[0] == "run":
 			r, cerr := command(fields)

@@ -1,7 +1,9 @@
 // The strategies matrix of gomap-bench (docs/bench.md): the operation
 // stream gomap-bench generated and wrote to a file, run on Go's sync.Map
-// (go-sync) and on a Go map behind a sync.RWMutex (go-rwmutex), with
-// GOMAXPROCS = threads and one goroutine per thread. The C side
+// (go-sync), on a Go map behind a sync.RWMutex (go-rwmutex) and on maps
+// owned by a pool of goroutines served over channels (go-chanpool,
+// chanpool.go), with GOMAXPROCS = threads and one goroutine per thread;
+// with each run's sampled latency, bytes and collections (latency.go). The C side
 // (bench/strategies/strat_workloads.h) runs the same loop on its contenders.
 // The cache suite (docs/cache-bench.md) runs its streams through the same
 // commands on the caches that cachebench.go registers in cacheContenders,
@@ -13,6 +15,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -191,12 +194,29 @@ func cacheRun(c cacheMap, s *opStream, from, n uint64) (sum uint64) {
 }
 
 // stratMap is a contender's map holding a stream's prefill: go-sync's m,
-// go-rwmutex's l or a cache contender's c.
+// go-rwmutex's l, go-chanpool's p or a cache contender's c.
 type stratMap struct {
 	path string
 	m    *sync.Map
 	l    *lockedMap
+	p    *chanPool
 	c    cacheMap
+}
+
+// len is the keys in go-sync's, go-rwmutex's or go-chanpool's map (stopped).
+func (sm *stratMap) len() (n int) {
+	switch {
+	case sm.m != nil:
+		sm.m.Range(func(_, _ any) bool {
+			n++
+			return true
+		})
+	case sm.p != nil:
+		n = sm.p.len()
+	default:
+		n = len(sm.l.m)
+	}
+	return
 }
 
 // prepared holds the maps "prep" filled ahead, one per contender, for the
@@ -230,6 +250,12 @@ func fillStratMap(contender string, s *opStream) *stratMap {
 		// part, as they would be in a long-lived read-mostly map (else
 		// every load takes the mutex until len(dirty) loads have missed).
 		sm.m.Range(func(_, _ any) bool { return false })
+	} else if contender == "go-chanpool" {
+		sm.p = newChanPool(s.prefill)
+		for i := uint64(0); i < s.prefill; i++ {
+			k := key(s.seed, 0, i)
+			sm.p.parts[sm.p.part(k)][k] = i + 1
+		}
 	} else {
 		sm.l = &lockedMap{m: make(map[uint64]uint64, s.prefill)}
 		for i := uint64(0); i < s.prefill; i++ {
@@ -242,8 +268,10 @@ func fillStratMap(contender string, s *opStream) *stratMap {
 // stratRound runs one round: a map holding the stream's prefill (the one
 // prepared for it, or a new one), then goroutine g running operations
 // g*slice .. g*slice+per-1. The checksum is the goroutines' sums plus the
-// keys left (counted after the clock stops).
-func stratRound(contender string, s *opStream, threads int, per uint64) (int64, uint64) {
+// keys left (counted after the clock stops). With figures (the strategies
+// matrix's contenders, not the cache suite's), the reply's latency, bytes
+// and collection fields are returned too (latency.go).
+func stratRound(contender string, s *opStream, threads int, per uint64, figures bool) (int64, uint64, string) {
 	slice := uint64(len(s.ops)) / uint64(threads)
 	sm := prepared[contender]
 	delete(prepared, contender)
@@ -255,38 +283,72 @@ func stratRound(contender string, s *opStream, threads int, per uint64) (int64, 
 		ns, sum := parallel(threads, func(g int) uint64 {
 			return cacheRun(sm.c, s, uint64(g)*slice, per)
 		})
-		return ns, sum + uint64(sm.c.len())
+		return ns, sum + uint64(sm.c.len()), ""
 	}
-	if sm.m != nil {
-		ns, sum := parallel(threads, func(g int) uint64 {
-			return syncMapRun(sm.m, s, uint64(g)*slice, per)
-		})
-		sm.m.Range(func(_, _ any) bool {
-			sum++
-			return true
-		})
-		return ns, sum
+	hists := make([]latHist, threads)
+	var run func(g int) func(from, n uint64) uint64
+	switch {
+	case sm.m != nil:
+		run = func(g int) func(from, n uint64) uint64 {
+			return func(from, n uint64) uint64 { return syncMapRun(sm.m, s, from, n) }
+		}
+	case sm.p != nil:
+		sm.p.start()
+		run = func(g int) func(from, n uint64) uint64 {
+			reply := make(chan poolReply, 1)
+			return func(from, n uint64) uint64 { return chanPoolRun(sm.p, s, from, n, reply) }
+		}
+	default:
+		run = func(g int) func(from, n uint64) uint64 {
+			return func(from, n uint64) uint64 { return lockedMapRun(sm.l, s, from, n) }
+		}
 	}
-	ns, sum := parallel(threads, func(g int) uint64 {
-		return lockedMapRun(sm.l, s, uint64(g)*slice, per)
-	})
-	return ns, sum + uint64(len(sm.l.m))
+	var gc [2]runtime.MemStats
+	ns, sum := parallelGC(threads, func(g int) uint64 {
+		return sampled(uint64(g)*slice, per, &hists[g], run(g))
+	}, &gc)
+	if sm.p != nil {
+		sm.p.stop()
+	}
+	sum += uint64(sm.len())
+	if !figures {
+		return ns, sum, ""
+	}
+	return ns, sum, latText(hists) + gcText(&gc[0], &gc[1]) + heldText(sm)
+}
+
+// heldText is the reply's " bytes=END/PEAK len=N" of sm's map, which it
+// then drops: END is the live heap with the map less the live heap without
+// it (both after a collection), PEAK the heap at the end of the run,
+// garbage not yet collected included, less the same (at least END).
+func heldText(sm *stratMap) string {
+	before := heapNow()
+	with := liveHeap()
+	n := sm.len()
+	*sm = stratMap{}
+	mapSink = nil
+	without := liveHeap()
+	end, peak := int64(with)-int64(without), int64(before)-int64(without)
+	if peak < end {
+		peak = end
+	}
+	return fmt.Sprintf(" bytes=%d/%d len=%d", end, peak, n)
 }
 
 // stratContender parses a contender name.
 func stratContender(name string) error {
-	if name != "go-sync" && name != "go-rwmutex" && cacheContenders[name] == nil {
+	if name != "go-sync" && name != "go-rwmutex" && name != "go-chanpool" && cacheContenders[name] == nil {
 		return fmt.Errorf("unknown strat contender %q", name)
 	}
 	return nil
 }
 
-// prepCommand: prep <go-sync|go-rwmutex> <stream file>: fills the
+// prepCommand: prep <go-sync|go-rwmutex|go-chanpool> <stream file>: fills the
 // contender's map for the next strat command on that stream, so that
 // gomap-bench can fill its own maps meanwhile.
 func prepCommand(fields []string) error {
 	if len(fields) != 3 {
-		return fmt.Errorf("usage: prep <go-sync|go-rwmutex> <file>")
+		return fmt.Errorf("usage: prep <go-sync|go-rwmutex|go-chanpool> <file>")
 	}
 	if err := stratContender(fields[1]); err != nil {
 		return err
@@ -299,10 +361,11 @@ func prepCommand(fields []string) error {
 	return nil
 }
 
-// stratCommand: strat <go-sync|go-rwmutex> <stream file> <threads> <per> <rounds>.
+// stratCommand: strat <go-sync|go-rwmutex|go-chanpool> <stream file> <threads> <per> <rounds>.
+// The reply's extra fields are the last round's.
 func stratCommand(fields []string) (syncResult, error) {
 	if len(fields) != 6 {
-		return syncResult{}, fmt.Errorf("usage: strat <go-sync|go-rwmutex> <file> <threads> <per> <rounds>")
+		return syncResult{}, fmt.Errorf("usage: strat <go-sync|go-rwmutex|go-chanpool> <file> <threads> <per> <rounds>")
 	}
 	contender := fields[1]
 	if err := stratContender(contender); err != nil {
@@ -327,9 +390,11 @@ func stratCommand(fields []string) (syncResult, error) {
 	}
 	var r syncResult
 	for i := 0; i < rounds; i++ {
-		ns, sum := stratRound(contender, s, threads, per)
+		ns, sum, extra := stratRound(contender, s, threads, per,
+			cacheContenders[contender] == nil && i == rounds-1)
 		r.ns += ns
 		r.checksum += sum
+		r.extra = extra
 		mapSink = nil
 	}
 	r.ops = int64(per) * int64(threads) * int64(rounds)

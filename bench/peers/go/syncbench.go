@@ -189,6 +189,7 @@ var syncWorkloads = map[string]syncWorkload{
 type syncResult struct {
 	ns, ops  int64
 	checksum uint64
+	extra    string // fields the reply adds after the checksum (stratbench.go)
 }
 
 // gcPercent is the collector's setting (GOGC) when the peer started.
@@ -204,6 +205,13 @@ var gcPercent = func() int {
 // one's end, and the sum of what the bodies returned. The strategies matrix
 // (stratbench.go) runs on it too.
 func parallel(threads int, body func(g int) uint64) (int64, uint64) {
+	return parallelGC(threads, body, nil)
+}
+
+// parallelGC is parallel, and with gc not nil it reads the collector's
+// statistics into gc[0] just before the goroutines start and into gc[1]
+// just after they end (both outside the time measured).
+func parallelGC(threads int, body func(g int) uint64, gc *[2]runtime.MemStats) (int64, uint64) {
 	runtime.GC() // on every core, before GOMAXPROCS may drop to 1
 	// The collector back on, if a prefill turned it off: after a full
 	// collection the heap is under its goal, so no cycle starts until the
@@ -227,8 +235,14 @@ func parallel(threads int, body func(g int) uint64) (int64, uint64) {
 			ends[g] = time.Now()
 		}(g)
 	}
+	if gc != nil {
+		runtime.ReadMemStats(&gc[0])
+	}
 	close(begin)
 	wg.Wait()
+	if gc != nil {
+		runtime.ReadMemStats(&gc[1])
+	}
 
 	first, last := starts[0], ends[0]
 	var sum uint64
