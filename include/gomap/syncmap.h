@@ -217,6 +217,9 @@ typedef struct gomap_sync_stats {
                                  garbage); includes retired read-only parts */
     size_t retired_objects;   /* blocks behind retired_bytes */
     uint64_t reclaimed_bytes; /* total freed after a grace period so far */
+    gomap_latency_t get_latency;   /* sampled gomap_sync_load calls */
+    gomap_latency_t write_latency; /* sampled swaps and stores,
+                                      compare-and-swaps and deletes */
 } gomap_sync_stats_t;
 
 /* Fills *out. 0 or -EINVAL (NULL m or out).

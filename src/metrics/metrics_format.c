@@ -611,25 +611,40 @@ static void write_latency(FILE *out, const char *name, const char *labels,
     write_buckets(out, name, labels, h);
 }
 
-/* The sampled latencies of operations of the sharded maps and caches, by
- * kind (op="get" or "write"), and the snapshot maps' copies. */
+/* An entry's sampled get and write latencies (into *get and *write when
+ * not NULL): false for the kinds that keep none. */
+static bool latencies_of(const struct metrics_entry *e, const gomap_latency_t **get,
+                         const gomap_latency_t **write)
+{
+    const gomap_latency_t *g, *w;
+    switch (e->kind) {
+    case MK_SYNC: g = &e->st.sync.get_latency, w = &e->st.sync.write_latency; break;
+    case MK_SHARD: g = &e->st.shard.get_latency, w = &e->st.shard.write_latency; break;
+    case MK_CACHE: g = &e->st.cache.get_latency, w = &e->st.cache.write_latency; break;
+    default: return false;
+    }
+    if (get)
+        *get = g, *write = w;
+    return true;
+}
+
+/* The sampled latencies of operations of the sync and sharded maps and the
+ * caches, by kind (op="get" or "write"), and the snapshot maps' copies. */
 static void write_latencies(const gomap_metrics_t *r, FILE *out)
 {
     const char *name = "gomap_operation_duration_seconds";
     bool any = false;
     for (const struct metrics_entry *e = r->head; e && !any; e = e->next)
-        any = e->ok && (e->kind == MK_SHARD || e->kind == MK_CACHE);
+        any = e->ok && latencies_of(e, NULL, NULL);
     if (any) {
         header(out, name, "histogram",
                "Duration of a sample of operations (one call in 64 of each thread), from entry "
-               "to return: gets, and writes (set, delete, compute).");
+               "to return: gets (sync: loads), and writes (set, delete, compute; sync: "
+               "stores, swaps, compare-and-swaps, deletes).");
         for (const struct metrics_entry *e = r->head; e; e = e->next) {
-            if (!e->ok || (e->kind != MK_SHARD && e->kind != MK_CACHE))
+            const gomap_latency_t *get, *wr;
+            if (!e->ok || !latencies_of(e, &get, &wr))
                 continue;
-            const gomap_latency_t *get = e->kind == MK_SHARD ? &e->st.shard.get_latency
-                                                             : &e->st.cache.get_latency;
-            const gomap_latency_t *wr = e->kind == MK_SHARD ? &e->st.shard.write_latency
-                                                            : &e->st.cache.write_latency;
             char labels[LABELS_MAX];
             snprintf(labels, sizeof labels, "map=\"%s\",op=\"get\"", e->label);
             write_latency(out, name, labels, get);

@@ -470,17 +470,35 @@ ALWAYS_INLINE bool load_kind(gomap_sync_t *m, int kind, const void *key, void *v
     return found;
 }
 
+static inline __attribute__((always_inline)) bool load_valid(gomap_sync_t *m, const void *key,
+                                                             void *val_out)
+{
+    bool found;
+#define LOAD(K) load_kind(m, K, key, val_out)
+    KIND_SWITCH(m->key_kind, found, LOAD)
+#undef LOAD
+    return found;
+}
+
+/* A load that is timed (latency.h): out of line, so that the untimed ones
+ * keep no start time across the lookup. */
+__attribute__((noinline)) static bool timed_load(gomap_sync_t *m, const void *key, void *val_out)
+{
+    uint64_t t0 = lat_now_ns();
+    bool found = load_valid(m, key, val_out);
+    gomap__lat_add(&m->lat_get, lat_now_ns() - t0);
+    return found;
+}
+
 bool gomap_sync_load(gomap_sync_t *m, const void *key, void *val_out)
 {
     if (!m || !gomap__key_ok(m->key_kind, key)) {
         zero_out(m, val_out);
         return false;
     }
-    bool found;
-#define LOAD(K) load_kind(m, K, key, val_out)
-    KIND_SWITCH(m->key_kind, found, LOAD)
-#undef LOAD
-    return found;
+    if (__builtin_expect(lat_due(), 0))
+        return timed_load(m, key, val_out);
+    return load_valid(m, key, val_out);
 }
 
 /* ---- stores ----------------------------------------------------------------------- */
@@ -506,8 +524,8 @@ static int swap_locked(gomap_sync_t *m, const void *key, uint64_t h, struct box 
     return 0;
 }
 
-int gomap_sync_swap(gomap_sync_t *m, const void *key, const void *val, void *prev_out,
-                    bool *loaded)
+static int swap_untimed(gomap_sync_t *m, const void *key, const void *val, void *prev_out,
+                        bool *loaded)
 {
     if (loaded)
         *loaded = false;
@@ -539,6 +557,23 @@ int gomap_sync_swap(gomap_sync_t *m, const void *key, const void *val, void *pre
         gomap__box_retire(m, prev);
     }
     gomap__rcu_read_unlock();
+    return rc;
+}
+
+/* Ends a timed write (lat_start) of m, which may be NULL (a call refused
+ * with -EINVAL). */
+static inline void write_timed(gomap_sync_t *m, uint64_t t0)
+{
+    if (m)
+        lat_stop(&m->lat_write, t0);
+}
+
+int gomap_sync_swap(gomap_sync_t *m, const void *key, const void *val, void *prev_out,
+                    bool *loaded)
+{
+    uint64_t t0 = lat_start();
+    int rc = swap_untimed(m, key, val, prev_out, loaded);
+    write_timed(m, t0);
     return rc;
 }
 
@@ -589,10 +624,12 @@ int gomap_sync_compare_and_swap(gomap_sync_t *m, const void *key, const void *ol
 {
     if (!args_ok(m, key, new_val) || (!old && m->val_size))
         return -EINVAL;
+    uint64_t t0 = lat_start();
     gomap__rcu_read_lock();
     struct entry *e = find_entry(m, key);
     int rc = e ? entry_try_cas(m, e, old, new_val) : 0;
     gomap__rcu_read_unlock();
+    write_timed(m, t0);
     return rc;
 }
 
@@ -638,6 +675,7 @@ bool gomap_sync_load_and_delete(gomap_sync_t *m, const void *key, void *val_out)
         return false;
     }
     bool done;
+    uint64_t t0 = lat_start();
     gomap__rcu_read_lock();
     struct entry *e = find_for_delete(m, key, val_out, &done);
     struct box *p = e ? entry_delete(m, e, NULL) : NULL;
@@ -649,6 +687,7 @@ bool gomap_sync_load_and_delete(gomap_sync_t *m, const void *key, void *val_out)
     gomap__rcu_read_unlock();
     if (!done)
         zero_out(m, val_out);
+    write_timed(m, t0);
     return done;
 }
 
@@ -662,6 +701,7 @@ bool gomap_sync_compare_and_delete(gomap_sync_t *m, const void *key, const void 
     if (!m || !gomap__key_ok(m->key_kind, key) || (!old && m->val_size))
         return false;
     static const char no_value;
+    uint64_t t0 = lat_start();
     gomap__rcu_read_lock();
     /* Go does not remove the key from dirty here: the compare comes first,
      * and promotion expunges the entry later if it stays deleted. */
@@ -670,6 +710,7 @@ bool gomap_sync_compare_and_delete(gomap_sync_t *m, const void *key, const void 
     if (p)
         gomap__box_retire(m, p);
     gomap__rcu_read_unlock();
+    write_timed(m, t0);
     return p != NULL;
 }
 

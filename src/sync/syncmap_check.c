@@ -29,6 +29,8 @@ int gomap_sync_stats(gomap_sync_t *m, gomap_sync_stats_t *out)
     pthread_mutex_unlock(&m->mu);
     gomap__count_read(&m->reclaim, &out->retired_objects, &out->retired_bytes,
                       &out->reclaimed_bytes);
+    gomap__lat_read(&m->lat_get, &out->get_latency);
+    gomap__lat_read(&m->lat_write, &out->write_latency);
     return 0;
 }
 

@@ -39,6 +39,7 @@
 #include "base/assert.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
+#include "base/latency.h"
 #include "base/rcu.h"
 #include "base/reclaim_count.h"
 
@@ -128,6 +129,10 @@ struct gomap_sync {
     gomap_options inner;          /* options of every table (val: entry *) */
     size_t hint;                  /* for the first dirty map */
     uint64_t seed;                /* every table hashes with it */
+    /* Written by sampled calls only (latency.h). */
+    struct lat_hist lat_get;      /* gomap_sync_load */
+    struct lat_hist lat_write;    /* swap and store, compare-and-swap, the
+                                     deletes */
 };
 
 /* The calling thread's stripe, assigned round robin on first use.

@@ -212,20 +212,6 @@ static void check_core(const zoo *z, const prom_doc *d)
                V("gomap_map_budget_thresholds_crossed", s.budget_crossed));
 }
 
-static void check_sync(const zoo *z, const prom_doc *d)
-{
-    gomap_sync_stats_t s;
-    CHECK_EQ(gomap_sync_stats(z->sync, &s), 0);
-    EXPECT_ALL(d, lbl(z->labels[1]), V("gomap_entries", s.len),
-               V("gomap_memory_retired_bytes", s.retired_bytes),
-               V("gomap_memory_reclaimed_bytes_total", s.reclaimed_bytes),
-               V("gomap_sync_read_entries", s.read_entries),
-               V("gomap_sync_dirty_entries", s.dirty_entries), V("gomap_sync_amended", s.amended),
-               V("gomap_sync_misses", s.misses), V("gomap_sync_promotions_total", s.promotions),
-               V("gomap_sync_dirty_copies_total", s.dirty_copies),
-               V("gomap_sync_retired_objects", s.retired_objects));
-}
-
 /* A gomap_latency_t's series: count, sum and every cumulative bucket. */
 static void check_latency_series(const prom_doc *d, const char *name, const char *labels,
                                  const gomap_latency_t *l)
@@ -256,6 +242,22 @@ static void check_latency(const prom_doc *d, const char *label, const char *op,
     char labels[300];
     snprintf(labels, sizeof labels, "map=\"%s\",op=\"%s\"", label, op);
     check_latency_series(d, "gomap_operation_duration_seconds", labels, l);
+}
+
+static void check_sync(const zoo *z, const prom_doc *d)
+{
+    gomap_sync_stats_t s;
+    CHECK_EQ(gomap_sync_stats(z->sync, &s), 0);
+    check_latency(d, z->labels[1], "get", &s.get_latency);
+    check_latency(d, z->labels[1], "write", &s.write_latency);
+    EXPECT_ALL(d, lbl(z->labels[1]), V("gomap_entries", s.len),
+               V("gomap_memory_retired_bytes", s.retired_bytes),
+               V("gomap_memory_reclaimed_bytes_total", s.reclaimed_bytes),
+               V("gomap_sync_read_entries", s.read_entries),
+               V("gomap_sync_dirty_entries", s.dirty_entries), V("gomap_sync_amended", s.amended),
+               V("gomap_sync_misses", s.misses), V("gomap_sync_promotions_total", s.promotions),
+               V("gomap_sync_dirty_copies_total", s.dirty_copies),
+               V("gomap_sync_retired_objects", s.retired_objects));
 }
 
 static void check_shard(const zoo *z, const prom_doc *d)

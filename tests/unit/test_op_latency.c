@@ -14,6 +14,8 @@
  *                  computes are writes; load_or_store is neither. Buckets
  *                  add up to samples; the sum is at least samples x 1 ns.
  *   cache_sampling the same for the cache's gets, sets and deletes.
+ *   sync_sampling  the same for the sync map's loads, and its stores,
+ *                  compare-and-swaps and deletes (load_or_store: neither).
  *   snap_copies    every write of a non-empty version counts one copy;
  *                  clear counts none.
  *   shard_retries  a get that meets a shard held by a compute callback
@@ -180,6 +182,40 @@ static void test_cache_sampling(void)
     gomap_cache_free(c);
 }
 
+/* ---- sync map ---------------------------------------------------------------------- */
+
+static void *sync_ops(void *arg)
+{
+    gomap_sync_t *m = arg;
+    uint64_t v = 7, out;
+    gomap_sync_stats_t st;
+    for (uint64_t k = 0; k < 2 * S; k++)
+        CHECK_EQ(gomap_sync_store(m, &k, &v), 0);
+    for (uint64_t k = 0; k < 5 * S; k++)
+        (void)gomap_sync_load(m, &k, &out);
+    for (uint64_t k = 0; k < S; k++) {
+        uint64_t nv = v + 1;
+        CHECK_EQ(gomap_sync_compare_and_swap(m, &k, &v, &nv), 1);
+    }
+    for (uint64_t k = 0; k < S; k++)
+        gomap_sync_delete(m, &k);
+    for (uint64_t k = 0; k < 3 * S; k++)
+        CHECK_EQ(gomap_sync_load_or_store(m, &k, &v, &out, NULL), 0);
+    CHECK_EQ(gomap_sync_stats(m, &st), 0);
+    check_hist(&st.get_latency, 5);
+    check_hist(&st.write_latency, 4); /* load_or_store is neither */
+    return NULL;
+}
+
+static void test_sync_sampling(void)
+{
+    gomap_options o = {.key_kind = GOMAP_KEY_U64, .val_size = 8};
+    gomap_sync_t *m;
+    CHECK_EQ(gomap_sync_new(&m, &o), 0);
+    on_new_thread(sync_ops, m);
+    gomap_sync_free(m);
+}
+
 /* ---- snapshot map ------------------------------------------------------------------ */
 
 static void test_snap_copies(void)
@@ -333,6 +369,7 @@ int main(void)
     RUN(test_buckets);
     RUN(test_shard_sampling);
     RUN(test_cache_sampling);
+    RUN(test_sync_sampling);
     RUN(test_snap_copies);
     RUN(test_shard_retries);
     RUN(test_rcu_counts);
