@@ -57,10 +57,11 @@ enum {
 
 /* An overflow bucket is allocated with this header in front: it links
  * every overflow bucket chained to one array, so freeing or clearing the
- * array frees them without walking its buckets. */
+ * array frees them without walking its buckets, and (doubly linked) an
+ * evacuated chain's buckets leave the list in O(1) each. */
 struct ovf_hdr {
     struct ovf_hdr *next;
-    size_t pad_;              /* keeps the bucket 16-aligned */
+    struct ovf_hdr *prev;     /* also keeps the bucket 16-aligned */
 };
 
 /* Every bucket array is allocated with this header in front, so a retired
@@ -129,6 +130,8 @@ struct gomap {
     struct array_hdr *graveyard_arrays;
     struct key_blob *graveyard_keys;
     size_t retained_bytes;    /* bytes on the graveyard */
+    struct array_hdr *releasing; /* unreachable arrays given back a slice per
+                                 write (map_release.c), linked by next_retired */
 
     gomap_mem mem;            /* allocator, byte accounting and limit */
     uint64_t reseeds;
@@ -217,6 +220,22 @@ static inline size_t old_bucket_count(const gomap_t *m)
                                             : ((size_t)1 << m->B) >> 1;
 }
 
+/* The headers in front of an array and of an overflow bucket. */
+static inline struct array_hdr *array_hdr_of(char *arr)
+{
+    return (struct array_hdr *)(void *)arr - 1;
+}
+
+static inline struct ovf_hdr *ovf_hdr_of(char *b)
+{
+    return (struct ovf_hdr *)(void *)b - 1;
+}
+
+static inline size_t ovf_bytes(const gomap_t *m)
+{
+    return sizeof(struct ovf_hdr) + m->bucket_size;
+}
+
 /* ---- keys --------------------------------------------------------------- */
 
 /* True for keys equal to themselves (everything but a NaN double). */
@@ -285,6 +304,29 @@ size_t gomap__overflow_listed(char *arr);
 
 /* Frees an overflow bucket that was never attached. */
 void gomap__overflow_discard(gomap_t *m, char *b);
+
+/* Frees the overflow buckets chained to `head`, a bucket of array arr, and
+ * unlinks them from arr's list: O(chain). For an evacuated old chain that
+ * nothing can read any more (map_grow.c says when). */
+void gomap__overflow_free_chain(gomap_t *m, char *arr, char *head);
+
+/* ---- giving arrays back in slices (map_release.c) ------------------------------ */
+
+/* Takes an array that nothing can read any more (not the map, no iterator,
+ * no reader of a layer above) and gives its memory back over the next
+ * writes, a bounded amount per write (gomap__release_step): a large array
+ * freed in one call costs one insert milliseconds. Arrays from a custom
+ * allocator, or small ones, with no overflow buckets left, are freed at
+ * once: an allocator's free is one call. Never fails. */
+void gomap__release_array(gomap_t *m, char *arr);
+
+/* Gives back one slice of the arrays taken by gomap__release_array: up to
+ * RELEASE_OVERFLOW overflow buckets, or RELEASE_SLICE bytes of a mapping,
+ * or a whole array that is not mapped. Called by writes (write_begin). */
+void gomap__release_step(gomap_t *m);
+
+/* Frees everything still waiting to be given back (gomap_free). */
+void gomap__release_all(gomap_t *m);
 
 /* For a layer whose lock-free readers may still walk an outgrown array: from
  * now on retired arrays always wait on the graveyard, whatever the
@@ -403,6 +445,8 @@ static inline void gomap__write_begin(gomap_t *m, const void *site)
     }
     if (m->graveyard_arrays || m->graveyard_keys)
         gomap__graveyard_flush(m);
+    if (m->releasing)
+        gomap__release_step(m);
 }
 
 static inline void gomap__write_end(gomap_t *m)
