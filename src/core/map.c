@@ -59,7 +59,18 @@ static void advise_huge_pages(void *p, size_t bytes)
  * pages hold memory only once written, and free and clear never read or
  * write the pages of such an array that no entry ever touched (the overflow
  * buckets are on a list of their own, clear gives the pages back). */
-char *gomap__array_alloc(gomap_t *m, unsigned b)
+/* An allocation that failed while outgrown arrays are still being given
+ * back (map_release.c) may fail only because of them (a mem_limit counts
+ * them): gives them all back, and says whether to try again. */
+static bool release_for_retry(gomap_t *m)
+{
+    if (!m->releasing)
+        return false;
+    gomap__release_all(m);
+    return true;
+}
+
+static char *array_alloc_once(gomap_t *m, unsigned b)
 {
     if (b > MAX_B)
         return NULL;
@@ -80,9 +91,19 @@ char *gomap__array_alloc(gomap_t *m, unsigned b)
     return (char *)(h + 1);
 }
 
+char *gomap__array_alloc(gomap_t *m, unsigned b)
+{
+    char *arr = array_alloc_once(m, b);
+    if (!arr && release_for_retry(m))
+        arr = array_alloc_once(m, b);
+    return arr;
+}
+
 char *gomap__overflow_new(gomap_t *m)
 {
     struct ovf_hdr *h = gomap__mem_alloc_zeroed(&m->mem, ovf_bytes(m));
+    if (!h && release_for_retry(m))
+        h = gomap__mem_alloc_zeroed(&m->mem, ovf_bytes(m));
     return h ? (char *)(h + 1) : NULL;
 }
 

@@ -280,7 +280,9 @@ int gomap__grow_work(gomap_t *m, size_t bucket);
 
 /* ---- memory of arrays and blobs (map.c) ----------------------------------- */
 
-/* A zeroed array of 2^b buckets, or NULL. */
+/* A zeroed array of 2^b buckets, or NULL. Like gomap__overflow_new, when
+ * the allocation fails while outgrown arrays are still being given back,
+ * gives them all back and tries once more (a mem_limit counts them). */
 char *gomap__array_alloc(gomap_t *m, unsigned b);
 
 /* Frees an array and the overflow buckets chained to it, without reading
