@@ -283,7 +283,7 @@ void gomap__free_retired_arrays(gomap_t *m, struct array_hdr *list)
 {
     while (list) {
         struct array_hdr *next = list->next_retired;
-        gomap__array_free(m, (char *)(list + 1));
+        gomap__release_array(m, (char *)(list + 1));
         list = next;
     }
 }

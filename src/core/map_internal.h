@@ -324,11 +324,20 @@ void gomap__release_array(gomap_t *m, char *arr);
 
 /* Gives back one slice of the arrays taken by gomap__release_array: up to
  * RELEASE_OVERFLOW overflow buckets, or RELEASE_SLICE bytes of a mapping,
- * or a whole array that is not mapped. Called by writes (write_begin). */
+ * or a whole array that is not mapped. m->releasing must not be NULL. */
 void gomap__release_step(gomap_t *m);
 
 /* Frees everything still waiting to be given back (gomap_free). */
 void gomap__release_all(gomap_t *m);
+
+/* One step of gomap__release_step if anything waits: at the start of every
+ * insert and delete (map_access.c), the public ones and the layers' alike,
+ * so a map written only through a layer gives its arrays back too. */
+static inline void gomap__release_some(gomap_t *m)
+{
+    if (__builtin_expect(m->releasing != NULL, 0))
+        gomap__release_step(m);
+}
 
 /* For a layer whose lock-free readers may still walk an outgrown array: from
  * now on retired arrays always wait on the graveyard, whatever the
@@ -447,8 +456,6 @@ static inline void gomap__write_begin(gomap_t *m, const void *site)
     }
     if (m->graveyard_arrays || m->graveyard_keys)
         gomap__graveyard_flush(m);
-    if (m->releasing)
-        gomap__release_step(m);
 }
 
 static inline void gomap__write_end(gomap_t *m)

@@ -5,8 +5,8 @@
  * that ends the growth would cost that insert the release of every page
  * (munmap of a 256 MiB array of 4 KiB pages: 17 ms here) and of every
  * overflow bucket still chained to it. Instead the array joins the map's
- * `releasing` list, and each later write (gomap__write_begin) gives back
- * one bounded slice: RELEASE_OVERFLOW overflow buckets, or the last
+ * `releasing` list, and each later insert or delete (gomap__release_some,
+ * public or through a layer) gives back one bounded slice: RELEASE_OVERFLOW overflow buckets, or the last
  * RELEASE_SLICE bytes of a mapped array (munmap of 256 KiB: 15 us in the
  * median, `gomap-release-choice`), or a whole array that is not mapped
  * (one allocator call). A 256 MiB array is gone after about a thousand
