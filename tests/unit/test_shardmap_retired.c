@@ -101,18 +101,25 @@ static void settle(gomap_shard_t *m)
     overwrite_some(m, 64);
 }
 
-static void test_later_writes_give_back(void)
+/* Settles m, checks that it gave back what it outgrew and still holds
+ * every key, frees it, and checks that every block came back. */
+static void settle_check_free(gomap_shard_t *m, const fail_alloc *fa)
 {
-    fail_alloc fa;
-    gomap_shard_t *m = new_one_shard(&fa);
-    fill(m);
     settle(m);
     check_given_back(m);
     check_all(m);
     CHECK_SHARD_VALID(m);
     gomap_shard_free(m);
-    CHECK_EQ(fa.live_blocks, 0);
-    CHECK_EQ(fa.live_bytes, 0);
+    CHECK_EQ(fa->live_blocks, 0);
+    CHECK_EQ(fa->live_bytes, 0);
+}
+
+static void test_later_writes_give_back(void)
+{
+    fail_alloc fa;
+    gomap_shard_t *m = new_one_shard(&fa);
+    fill(m);
+    settle_check_free(m, &fa);
 }
 
 static void test_free_with_batch_in_flight(void)
@@ -168,12 +175,7 @@ static void test_batch_refused(void)
     }
     overwrite_some(m, 64); /* allocate nothing: succeed though refused */
     fa.fail_all = 0;
-    settle(m);
-    check_given_back(m);
-    check_all(m);
-    CHECK_SHARD_VALID(m);
-    gomap_shard_free(m);
-    CHECK_EQ(fa.live_blocks, 0);
+    settle_check_free(m, &fa);
 }
 
 int main(void)
