@@ -112,29 +112,7 @@ void gomap__overflow_attach(char *arr, char *b)
     struct array_hdr *a = array_hdr_of(arr);
     struct ovf_hdr *h = ovf_hdr_of(b);
     h->next = a->overflow;
-    h->prev = NULL;
-    if (a->overflow)
-        a->overflow->prev = h;
     a->overflow = h;
-}
-
-void gomap__overflow_free_chain(gomap_t *m, char *arr, char *head)
-{
-    struct array_hdr *a = array_hdr_of(arr);
-    char *b = *overflow_of(m, head);
-    *overflow_of(m, head) = NULL;
-    while (b) {
-        char *next = *overflow_of(m, b);
-        struct ovf_hdr *h = ovf_hdr_of(b);
-        if (h->prev)
-            h->prev->next = h->next;
-        else
-            a->overflow = h->next;
-        if (h->next)
-            h->next->prev = h->prev;
-        gomap__mem_free(&m->mem, h, ovf_bytes(m));
-        b = next;
-    }
 }
 
 size_t gomap__overflow_listed(char *arr)

@@ -16,11 +16,12 @@
  * and allocated before anything moves, so a failed evacuation changes
  * nothing.
  *
- * Memory: once a chain is evacuated, its overflow buckets are freed right
- * away, unless something may still read them (old_chains_readable), so no
- * single write frees the overflow buckets of a whole array. The old array
- * itself is given back in slices by the writes after the growth
- * (map_release.c).
+ * Memory: the old array and the overflow buckets chained to it are given
+ * back in slices by the writes after the growth (map_release.c), so no
+ * single write frees a whole array. (Freeing an evacuated chain's overflow
+ * buckets during its evacuation was measured and dropped: unlinking each
+ * from its array's list and freeing it costs the evacuating insert cache
+ * misses, about +400 ns on the mean insert during growth; docs/map.md.)
  */
 #include <errno.h>
 
@@ -186,16 +187,6 @@ ALWAYS_INLINE void move_chain(gomap_t *m, int kind, char *ob, size_t oldbucket, 
     GOMAP_ASSERT_ALWAYS(!spare); /* every reserved overflow bucket used */
 }
 
-/* Can anything still read an evacuated old chain past its first bucket? A
- * live iterator that started before this growth walks the old array (its
- * stale slots); a layer with lock-free readers (keep_retired) may be
- * walking it. Iterators started during the growth, lookups and the map's
- * own walks read only an evacuated chain's first bucket, to see its mark. */
-static bool old_chains_readable(const gomap_t *m)
-{
-    return m->keep_retired || load_relaxed(&((gomap_t *)(uintptr_t)m)->iterators) != 0;
-}
-
 /* Evacuates old bucket `oldbucket` unless it already is, then advances the
  * evacuation mark. A chain without overflow buckets fits its destinations
  * (one bucket per half) and is moved in one pass; a longer one is counted
@@ -213,8 +204,6 @@ ALWAYS_INLINE int evacuate_kind(gomap_t *m, int kind, size_t oldbucket)
         if (chained && reserve_overflow(m, kind, ob, newbit, same_size, &spare, &ybits) != 0)
             return -ENOMEM;
         move_chain(m, kind, ob, oldbucket, newbit, same_size, spare, chained, ybits);
-        if (chained && !old_chains_readable(m))
-            gomap__overflow_free_chain(m, m->oldbuckets, ob);
     }
     if (oldbucket == m->nevacuate)
         advance_evacuation_mark(m, newbit);

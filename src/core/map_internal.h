@@ -57,11 +57,10 @@ enum {
 
 /* An overflow bucket is allocated with this header in front: it links
  * every overflow bucket chained to one array, so freeing or clearing the
- * array frees them without walking its buckets, and (doubly linked) an
- * evacuated chain's buckets leave the list in O(1) each. */
+ * array frees them without walking its buckets. */
 struct ovf_hdr {
     struct ovf_hdr *next;
-    struct ovf_hdr *prev;     /* also keeps the bucket 16-aligned */
+    size_t pad_;              /* keeps the bucket 16-aligned */
 };
 
 /* Every bucket array is allocated with this header in front, so a retired
@@ -307,10 +306,6 @@ size_t gomap__overflow_listed(char *arr);
 /* Frees an overflow bucket that was never attached. */
 void gomap__overflow_discard(gomap_t *m, char *b);
 
-/* Frees the overflow buckets chained to `head`, a bucket of array arr, and
- * unlinks them from arr's list: O(chain). For an evacuated old chain that
- * nothing can read any more (map_grow.c says when). */
-void gomap__overflow_free_chain(gomap_t *m, char *arr, char *head);
 
 /* ---- giving arrays back in slices (map_release.c) ------------------------------ */
 

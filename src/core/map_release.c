@@ -6,11 +6,12 @@
  * (munmap of a 256 MiB array of 4 KiB pages: 17 ms here) and of every
  * overflow bucket still chained to it. Instead the array joins the map's
  * `releasing` list, and each later insert or delete (gomap__release_some,
- * public or through a layer) gives back one bounded slice: RELEASE_OVERFLOW overflow buckets, or the last
- * RELEASE_SLICE bytes of a mapped array (munmap of 256 KiB: 15 us in the
- * median, `gomap-release-choice`), or a whole array that is not mapped
- * (one allocator call). A 256 MiB array is gone after about a thousand
- * writes; in the meantime its bytes count in bytes_held and mapped_bytes.
+ * public or through a layer) gives back one bounded slice: RELEASE_OVERFLOW
+ * overflow buckets, or the last RELEASE_SLICE bytes of a mapped array
+ * (munmap of 256 KiB: 15 us in the median, `gomap-release-choice`), or a
+ * whole array that is not mapped (one allocator call). A 256 MiB array is
+ * gone after about a thousand writes, plus one per 32 of its overflow
+ * buckets; in the meantime its bytes count in bytes_held and mapped_bytes.
  *
  * Ownership: an array on the list belongs to the list alone: no iterator,
  * lookup or layer reader can reach it (callers guarantee it: the map's
@@ -22,8 +23,9 @@
 
 #include "core/map_internal.h"
 
-/* Overflow buckets freed by one write. */
-#define RELEASE_OVERFLOW 64
+/* Overflow buckets freed by one write: each free touches a bucket header
+ * that is rarely in cache, so about 200 ns apiece. */
+#define RELEASE_OVERFLOW 32
 /* Bytes of a mapping unmapped by one write. */
 #define RELEASE_SLICE ((size_t)256 << 10)
 
