@@ -269,7 +269,7 @@ static void test_iterator_then_release(void)
     CHECK(st.retained_bytes > 0);
     gomap_iter_done(&it);
     iterate_all_once(m, n, &next, 0, 0);
-    /* Its overflow buckets were kept for the iterator too: 32 a write. */
+    /* Then its overflow buckets go 32 a write, and its pages 256 KiB. */
     CHECK(writes_until_released(m, &next) > 0);
     CHECK_EQ(gomap_stats(m, &st), 0);
     CHECK_EQ(st.retained_bytes, 0);
@@ -277,16 +277,17 @@ static void test_iterator_then_release(void)
     gomap_free(m);
 }
 
-/* A limit that the current array fits under only once the old one is
- * given back: the write that needs the memory gets it, no -ENOMEM. */
+/* Under a mem_limit, memory waiting to be given back never makes a write
+ * fail: filling towards the limit, a write that reports -ENOMEM does so
+ * with nothing waiting (the only mapped array is the live one). */
 static void test_limit_counts_released(void)
 {
     uint64_t next = 0;
     gomap_stats_t end;
     gomap_t *probe = grow_past_large(&next, &end);
     gomap_free(probe);
-    /* A limit a little over what the map held at the end of that growth:
-     * enough for the next overflow buckets, not for another old array. */
+    /* A limit a little over what the map held at the end of that growth,
+     * old array included: the next growth cannot fit under it. */
     gomap_options o = {.key_kind = GOMAP_KEY_U64, .val_size = 8,
                        .mem_limit = end.bytes_held + (64 << 10)};
     gomap_t *m;
