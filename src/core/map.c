@@ -8,8 +8,11 @@
  * iterator is live, an array that stops being reachable (growth finished) and
  * a deleted out-of-line key that an old array may still point to are put on
  * the graveyard instead of being freed. The next write that finds no live
- * iterator frees them. Both carry their own link (struct array_hdr, struct
- * key_blob), so deferring needs no allocation and deletes never fail.
+ * iterator frees the keys and hands the arrays to the release list, which
+ * later writes give back a slice at a time (map_release.c), as they do an
+ * array outgrown with no iterator live. Both carry their own link (struct
+ * array_hdr, struct key_blob), so deferring needs no allocation and
+ * deletes never fail.
  */
 #include <errno.h>
 #include <stdio.h>

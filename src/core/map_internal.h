@@ -352,7 +352,9 @@ size_t gomap__retired_array_bytes(const gomap_t *m);
  * key and value (Go's delete leaves a zeroed slot). */
 void gomap__slot_clear(gomap_t *m, char *b, unsigned i);
 
-/* Frees retired memory if no iterator is live. Called at the start of writes. */
+/* If no iterator is live: frees the graveyard's key blobs and hands its
+ * arrays to the release list (gomap__release_array). Called at the start
+ * of public writes. */
 void gomap__graveyard_flush(gomap_t *m);
 
 /* Like gomap_new, but the map hashes with `seed` for its whole life (it is
