@@ -146,6 +146,7 @@ typedef struct {
     const char *only;       /* comma list of implementation names, or NULL */
     const char *go_path;
     const char *java_path;
+    const char *ccdf_path;  /* --ccdf: where the insert-latency CCDF goes, or NULL */
     contender who[MAX_CONTENDERS];
     unsigned nwho;
     sync_suite ss;          /* the sync suite's contenders */
@@ -196,6 +197,8 @@ static void usage(FILE *f)
             "  --go-peer PATH     the Go peer program (default: gomap-peer-go beside this program)\n"
             "  --java-peer PATH   cache: the Java peer (default: gomap-peer-java beside this program)\n"
             "  --json-out FILE    also write the JSON rendering to FILE (scripts/charts.sh)\n"
+            "  --ccdf FILE        insert-latency: write the latency CCDF for gnuplot to FILE\n"
+            "                     (bench/charts/growth_latency.gp)\n"
             "  --quiet            no progress on stderr\n");
 }
 
@@ -474,6 +477,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->seed = num;
         } else if (strcmp(a, "--json-out") == 0 && v) {
             o->json_out = argv[++i];
+        } else if (strcmp(a, "--ccdf") == 0 && v) {
+            o->ccdf_path = argv[++i];
         } else if (strcmp(a, "--go-peer") == 0) {
             o->go_path = argv[++i];
         } else if (strcmp(a, "--java-peer") == 0) {
@@ -667,6 +672,21 @@ static void setup(options *o, bench_params *par)
 /* Runs one case for every contender, interleaved, and appends their rows.
  * Returns the rows written (none if a run failed); *ok turns false if a run
  * failed or a checksum disagreed. */
+/* Writes the insert-latency CCDF (report_write_ccdf) to path; false with
+ * a message if the file cannot be written. */
+static bool write_ccdf(const char *path, const bench_params *p, const bench_row *rows,
+                       size_t nrows)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        report_write_ccdf(f, p, rows, nrows);
+        if (fclose(f) == 0)
+            return true;
+    }
+    fprintf(stderr, "gomap-bench: cannot write %s\n", path);
+    return false;
+}
+
 static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
 {
     enum { MAX_REPS = 1000 };
@@ -697,7 +717,7 @@ static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
 
     double gomap_med = 0;
     for (unsigned w = 0; w < o->nwho; w++) {
-        double v[MAX_REPS], l[4][MAX_REPS];
+        double v[MAX_REPS], l[6][MAX_REPS];
         bench_row *r = &rows[w];
         memset(r, 0, sizeof *r);
         r->wl = c->wl;
@@ -718,6 +738,10 @@ static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
             l[1][rep] = x->p99;
             l[2][rep] = x->p999;
             l[3][rep] = x->max;
+            l[4][rep] = (double)x->over20us;
+            l[5][rep] = (double)x->over100us;
+            for (unsigned b = 0; b < LAT_BINS; b++)
+                r->hist[b] += x->hist[b];
             if (x->checksum != res[0][0].checksum)
                 r->checksum_ok = false;
         }
@@ -726,6 +750,8 @@ static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
         r->p99 = bench_median(l[1], o->prof.reps);
         r->p999 = bench_median(l[2], o->prof.reps);
         r->max = bench_median(l[3], o->prof.reps);
+        r->over20us = bench_median(l[4], o->prof.reps);
+        r->over100us = bench_median(l[5], o->prof.reps);
         r->bytes_per_entry =
             res[w][0].bytes >= 0 && c->n ? (double)res[w][0].bytes / (double)c->n : -1;
         if (w == 0)
@@ -846,6 +872,8 @@ int main(int argc, char **argv)
         report_write(jf, FMT_JSON, &par, rows, nrows);
         ok = fclose(jf) == 0 && ok;
     }
+    if (o.ccdf_path && !write_ccdf(o.ccdf_path, &par, rows, nrows))
+        ok = false;
     free(rows);
     return ok && (!o.json_out || jf) ? 0 : 1;
 }

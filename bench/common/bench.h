@@ -14,6 +14,8 @@
 
 #include <gomap/map.h>
 
+#include "common/latbins.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,8 +56,11 @@ typedef struct {
     uint64_t ops;       /* operations timed */
     uint64_t checksum;  /* must agree across implementations and runs */
     int64_t bytes;      /* bytes the map holds (allocator-counted); -1 unknown */
-    /* Per-insert latency in ns (insert-latency only, else 0). */
+    /* Per-insert latency in ns (insert-latency only, else 0), the inserts
+     * slower than 20 us and 100 us, and the histogram (latbins.h). */
     double p50, p99, p999, max;
+    uint64_t over20us, over100us;
+    uint32_t hist[LAT_BINS];
 } bench_result;
 
 const char *bench_workload_name(bench_workload wl);

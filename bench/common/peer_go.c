@@ -2,7 +2,8 @@
  * peer_go.c — starts the Go peer and speaks its line protocol:
  *   <- ready <go version>
  *   -> run <workload> <u64|str> <n> <seed> <min_ops>
- *   <- ok ns=.. ops=.. checksum=.. bytes=.. p50=.. p99=.. p999=.. max=..
+ *   <- ok ns=.. ops=.. checksum=.. bytes=.. p50=.. p99=.. p999=.. max=.. n20=.. n100=..
+ *      hist=c0,c1,.. (the LAT_BINS bins of latbins.h) or hist=-
  *   -> sync <workload> <threads> <ops>        (--suite sync)
  *   -> prep <contender> <file>                 (--suite strategies)
  *   <- ok
@@ -130,23 +131,49 @@ static bool request(go_peer *p, char *line, size_t len, const char *fmt, ...)
     return ok;
 }
 
+/* Reads the reply's "hist=c0,c1,..." into r->hist; "hist=-" leaves it zero.
+ * False if the field is missing or malformed. */
+static bool parse_hist(const char *line, bench_result *r)
+{
+    const char *h = strstr(line, " hist=");
+    if (!h)
+        return false;
+    h += 6;
+    if (*h == '-')
+        return true;
+    for (unsigned b = 0; b < LAT_BINS; b++) {
+        char *end;
+        unsigned long long c = strtoull(h, &end, 10);
+        if (end == h || c > UINT32_MAX || (b + 1 < LAT_BINS && *end != ','))
+            return false;
+        r->hist[b] = (uint32_t)c;
+        h = end + 1;
+    }
+    return true;
+}
+
 int go_peer_run(go_peer *p, bench_workload wl, bench_key_type type, size_t n, uint64_t seed,
                 size_t min_ops, bench_result *r)
 {
-    char line[512];
+    char line[4096];
     if (!request(p, line, sizeof line, "run %s %s %zu %" PRIu64 " %zu",
                  bench_workload_name(wl), bench_keys_name(type), n, seed, min_ops))
         return -1;
     long long ns, bytes;
-    unsigned long long ops, sum;
+    unsigned long long ops, sum, n20, n100;
     memset(r, 0, sizeof *r);
-    if (sscanf(line, "ok ns=%lld ops=%llu checksum=%llu bytes=%lld p50=%lf p99=%lf p999=%lf max=%lf",
-               &ns, &ops, &sum, &bytes, &r->p50, &r->p99, &r->p999, &r->max) != 8) {
+    if (sscanf(line,
+               "ok ns=%lld ops=%llu checksum=%llu bytes=%lld p50=%lf p99=%lf p999=%lf max=%lf "
+               "n20=%llu n100=%llu",
+               &ns, &ops, &sum, &bytes, &r->p50, &r->p99, &r->p999, &r->max, &n20, &n100) != 10 ||
+        !parse_hist(line, r)) {
         fprintf(stderr, "gomap-bench: the Go peer said: %s\n", line);
         return -1;
     }
     r->ns = (double)ns;
     r->ops = ops;
+    r->over20us = n20;
+    r->over100us = n100;
     r->checksum = sum;
     r->bytes = bytes > 0 ? bytes : -1;
     return 0;

@@ -43,13 +43,14 @@ static void write_table(FILE *out, const bench_params *p, const bench_row *rows,
     for (unsigned i = 0; i < p->nimpls; i++)
         fprintf(out, "# %s\n", p->impls[i]);
     fprintf(out, "# ns/op: median of reps (min-max); x gomap: this row's median / gomap's\n");
-    fprintf(out, "%-16s %-4s %-6s %-7s %9s %19s %8s %8s %8s %8s %8s %8s %9s %s\n", "workload",
-            "keys", "n", "impl", "ns/op", "(min-max)", "Mops/s", "x gomap", "B/entry", "p50",
-            "p99", "p99.9", "max", "check");
+    fprintf(out, "%-16s %-4s %-6s %-7s %9s %19s %8s %8s %8s %8s %8s %8s %9s %7s %7s %s\n",
+            "workload", "keys", "n", "impl", "ns/op", "(min-max)", "Mops/s", "x gomap", "B/entry",
+            "p50", "p99", "p99.9", "max", ">20us", ">100us", "check");
     for (size_t i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
         char sz[32], med[32], lo[32], hi[32], range[80], ratio[32] = "-", bpe[32] = "-";
         char l50[32] = "-", l99[32] = "-", l999[32] = "-", lmax[32] = "-";
+        char n20[32] = "-", n100[32] = "-";
         snprintf(range, sizeof range, "(%s-%s)", ns_text(r->ns_min, lo, sizeof lo),
                  ns_text(r->ns_max, hi, sizeof hi));
         if (r->ratio > 0)
@@ -61,12 +62,14 @@ static void write_table(FILE *out, const bench_params *p, const bench_row *rows,
             ns_text(r->p99, l99, sizeof l99);
             ns_text(r->p999, l999, sizeof l999);
             ns_text(r->max, lmax, sizeof lmax);
+            snprintf(n20, sizeof n20, "%.0f", r->over20us);
+            snprintf(n100, sizeof n100, "%.0f", r->over100us);
         }
-        fprintf(out, "%-16s %-4s %-6s %-7s %9s %19s %8.2f %8s %8s %8s %8s %8s %9s %s\n",
+        fprintf(out, "%-16s %-4s %-6s %-7s %9s %19s %8.2f %8s %8s %8s %8s %8s %9s %7s %7s %s\n",
                 bench_workload_name(r->wl), bench_keys_name(r->type),
                 report_size_name(r->n, sz, sizeof sz), r->impl, ns_text(r->ns_med, med, sizeof med),
                 range, r->ns_med > 0 ? 1e3 / r->ns_med : 0.0, ratio, bpe, l50, l99, l999, lmax,
-                r->checksum_ok ? "ok" : "MISMATCH");
+                n20, n100, r->checksum_ok ? "ok" : "MISMATCH");
     }
 }
 
@@ -74,14 +77,15 @@ static void write_csv(FILE *out, const bench_params *p, const bench_row *rows, s
 {
     fprintf(out, "workload,keys,n,impl,reps,ops,ns_per_op_median,ns_per_op_min,ns_per_op_max,"
                  "mops_per_s,ratio_to_gomap,bytes_per_entry,lat_p50_ns,lat_p99_ns,lat_p999_ns,"
-                 "lat_max_ns,checksum,checksum_ok,seed,profile\n");
+                 "lat_max_ns,lat_over_20us,lat_over_100us,checksum,checksum_ok,seed,profile\n");
     for (size_t i = 0; i < n; i++) {
         const bench_row *r = &rows[i];
         fprintf(out, "%s,%s,%zu,%s,%u,%" PRIu64 ",%.3f,%.3f,%.3f,%.3f,%.4f,%.2f,%.1f,%.1f,%.1f,%.1f,"
-                     "%" PRIu64 ",%d,%" PRIu64 ",%s\n",
+                     "%.0f,%.0f,%" PRIu64 ",%d,%" PRIu64 ",%s\n",
                 bench_workload_name(r->wl), bench_keys_name(r->type), r->n, r->impl, r->reps,
                 r->ops, r->ns_med, r->ns_min, r->ns_max, r->ns_med > 0 ? 1e3 / r->ns_med : 0.0,
-                r->ratio, r->bytes_per_entry, r->p50, r->p99, r->p999, r->max, r->checksum,
+                r->ratio, r->bytes_per_entry, r->p50, r->p99, r->p999, r->max, r->over20us,
+                r->over100us, r->checksum,
                 r->checksum_ok, p->seed, p->profile);
     }
 }
@@ -131,8 +135,8 @@ static void write_json(FILE *out, const bench_params *p, const bench_row *rows, 
             fprintf(out, ", \"bytes_per_entry\": %.2f", r->bytes_per_entry);
         if (r->wl == WL_INSERT_LATENCY)
             fprintf(out, ", \"latency_ns\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f, "
-                         "\"max\": %.1f}",
-                    r->p50, r->p99, r->p999, r->max);
+                         "\"max\": %.1f}, \"inserts_over\": {\"20us\": %.0f, \"100us\": %.0f}",
+                    r->p50, r->p99, r->p999, r->max, r->over20us, r->over100us);
         fprintf(out, ", \"checksum\": %" PRIu64 ", \"checksum_ok\": %s}", r->checksum,
                 r->checksum_ok ? "true" : "false");
     }
@@ -267,8 +271,8 @@ static void write_markdown(FILE *out, const bench_params *p, const bench_row *ro
         if (r->wl != WL_INSERT_LATENCY || !first_of_case(rows, i))
             continue;
         if (!any) {
-            fprintf(out, "**Insert latency** growing from empty, ns: p99.9 / max "
-                         "(median over repetitions)\n\n");
+            fprintf(out, "**Insert latency** growing from empty, ns: p99.9 / max / inserts "
+                         "over 100 us (medians over repetitions)\n\n");
             md_header(out, "keys", cols, k);
             any = true;
         }
@@ -277,8 +281,8 @@ static void write_markdown(FILE *out, const bench_params *p, const bench_row *ro
             const bench_row *x = find_row(rows, n, r, cols[c]);
             char a[32], b[32];
             if (x)
-                fprintf(out, " %s / %s |", ns_text(x->p999, a, sizeof a),
-                        ns_text(x->max, b, sizeof b));
+                fprintf(out, " %s / %s / %.0f |", ns_text(x->p999, a, sizeof a),
+                        ns_text(x->max, b, sizeof b), x->over100us);
             else
                 fprintf(out, " - |");
         }
@@ -286,6 +290,41 @@ static void write_markdown(FILE *out, const bench_params *p, const bench_row *ro
     }
     if (any)
         fprintf(out, "\n");
+}
+
+void report_write_ccdf(FILE *out, const bench_params *p, const bench_row *rows, size_t nrows)
+{
+    fprintf(out, "# gomap-bench insert-latency CCDF: fraction of inserts taking at least "
+                 "latency_ns (all runs pooled)\n# seed=%" PRIu64 " reps=%u machine: %s\n",
+            p->seed, p->reps, p->machine);
+    bool first = true;
+    for (size_t i = 0; i < nrows; i++) {
+        const bench_row *r = &rows[i];
+        if (r->wl != WL_INSERT_LATENCY || !first_of_case(rows, i))
+            continue;
+        size_t end = i + 1;
+        while (end < nrows && !first_of_case(rows, end))
+            end++;
+        char sz[32];
+        fprintf(out, "%s# %s n=%s\nlatency_ns", first ? "" : "\n\n", bench_keys_name(r->type),
+                report_size_name(r->n, sz, sizeof sz));
+        first = false;
+        for (size_t j = i; j < end; j++)
+            fprintf(out, " %s", rows[j].impl);
+        fputc('\n', out);
+        for (unsigned b = 0; b < LAT_BINS; b++) {
+            fprintf(out, "%.6g", lat_bin_low(b));
+            for (size_t j = i; j < end; j++) {
+                uint64_t total = 0, above = 0;
+                for (unsigned k = 0; k < LAT_BINS; k++) {
+                    total += rows[j].hist[k];
+                    above += k >= b ? rows[j].hist[k] : 0;
+                }
+                fprintf(out, " %.6g", total ? (double)above / (double)total : 0.0);
+            }
+            fputc('\n', out);
+        }
+    }
 }
 
 void report_write(FILE *out, bench_format fmt, const bench_params *p, const bench_row *rows,

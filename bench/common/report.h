@@ -23,6 +23,9 @@ typedef struct {
     double ratio;               /* ns_med / gomap's ns_med for the case; 0 if none */
     double bytes_per_entry;     /* < 0: not measured */
     double p50, p99, p999, max; /* insert-latency: medians over runs (ns) */
+    double over20us, over100us; /* insert-latency: inserts slower than 20 / 100 us,
+                                   medians over runs */
+    uint64_t hist[LAT_BINS];    /* insert-latency: every run's histogram, summed */
     uint64_t checksum;
     bool checksum_ok;           /* same in every run and as gomap's */
 } bench_row;
@@ -98,6 +101,14 @@ typedef enum { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_MARKDOWN } bench_format;
 
 void report_write(FILE *out, bench_format fmt, const bench_params *p, const bench_row *rows,
                   size_t nrows);
+
+/* The insert-latency rows' distributions as a complementary CDF for
+ * gnuplot (bench/charts/growth_latency.gp): per case, a comment line, a
+ * header line "latency_ns" and the implementations' names, then one line
+ * per histogram bin: its lower bound and, per implementation, the fraction
+ * of inserts at least that slow (all runs pooled). Cases are separated by
+ * two blank lines (gnuplot's `index`). */
+void report_write_ccdf(FILE *out, const bench_params *p, const bench_row *rows, size_t nrows);
 
 /* The same four renderings for the concurrent suites (p->suite). */
 void report_write_par(FILE *out, bench_format fmt, const bench_params *p, const par_row *rows,

@@ -129,8 +129,14 @@ static int run_insert_latency(const bench_impl *impl, const bench_case *c, bench
     r->ops = c->n;
     r->checksum = impl->len(m);
     impl->destroy(m);
-    qsort(lat, c->n, sizeof *lat, cmp_u32);
     double k = clock_ns_per_tick();
+    for (size_t i = 0; i < c->n; i++) {
+        double ns = k * lat[i];
+        r->over20us += ns > LAT_SLOW_NS;
+        r->over100us += ns > LAT_VERY_SLOW_NS;
+        r->hist[lat_bin(ns)]++;
+    }
+    qsort(lat, c->n, sizeof *lat, cmp_u32);
     r->p50 = k * quantile(lat, c->n, 0.50);
     r->p99 = k * quantile(lat, c->n, 0.99);
     r->p999 = k * quantile(lat, c->n, 0.999);

@@ -10,16 +10,16 @@
  * inside a callback of a concurrent map (a range, a compute or visit, an
  * update), where waiting could deadlock. The memory is then given back to
  * the map's allocator shortly after the callback returns. A sharded map
- * frees the bucket arrays its shards outgrew itself: the write that
- * completes a large growth waits for a grace period, with no shard held,
- * when called from plain code; inside a callback it leaves them for a later
- * write or gomap_shard_free.
+ * hands the bucket arrays its shards outgrew to the reclaimer, which only
+ * marks them free to go: a later write to the shard frees them (no write
+ * waits for a grace period), or gomap_shard_free does, waiting for their
+ * grace period from plain code, or leaving them and their shard's map to
+ * the reclaimer from inside a callback.
  *
  * gomap_rcu_barrier waits for the reclaimer's share: a program that frees
- * sync or snapshot maps from callbacks and wants every byte back (before
- * checking for leaks, unloading a custom allocator, or exiting under a leak
- * checker) calls it from plain code. (A sharded map freed from a callback
- * gives everything back at once.)
+ * sync, snapshot or sharded maps from callbacks and wants every byte back
+ * (before checking for leaks, unloading a custom allocator, or exiting
+ * under a leak checker) calls it from plain code.
  */
 #ifndef GOMAP_RECLAIM_H
 #define GOMAP_RECLAIM_H
@@ -34,9 +34,8 @@ extern "C" {
  * has completed, including frees deferred by gomap_sync_free and
  * gomap_snap_free called from callbacks, and every object the sync and
  * snapshot maps retired (a replaced snapshot version still viewed is freed
- * at its last release instead). Typically a few grace periods
- * (milliseconds). A sharded map's outgrown arrays are not among them (see
- * above).
+ * at its last release instead), and the sharded maps freed from callbacks.
+ * Typically a few grace periods (milliseconds).
  * Context: takes no lock of any map; may wait. Must not be called from
  * inside a concurrent map's callback (a sync map range, a sharded map's
  * compute, visit or range, a snapshot map's update or view range) or with

@@ -40,15 +40,14 @@
  * as that thread's callback runs if it is in one. Each call's "Context:"
  * line says what it takes.
  *
- * Waiting. No call of this map waits for an RCU grace period while it holds
- * a shard. A write (set, delete, load_or_store storing, compute, visit) on
- * a map with lock-free gets that completes the growth of a large shard may
- * wait for one (typically milliseconds) after releasing the shard, to free
- * the bucket array the shard outgrew, and then takes the shard again
- * briefly; called from inside any map's callback it does not wait, and a
- * later write (or gomap_shard_free) frees the array. It does wait with the
- * caller's own locks held: a thread that waits for one of them inside a
- * sync map range callback would deadlock with it.
+ * Waiting. No write waits for an RCU grace period. On a map with
+ * lock-free gets, the bucket arrays a shard outgrows are handed to the
+ * reclaimer, and once every get that could still read them has ended, a
+ * later write to that shard frees them (a slice per write, so that no
+ * write frees a large array in one call). gomap_shard_free frees whatever
+ * is still waiting: from plain code it may wait for a grace period to do
+ * so; from inside another map's callback it leaves that part to the
+ * reclaimer (gomap_rcu_barrier waits for it).
  *
  * Ordering. Each keyed operation is linearizable; gomap_shard_len,
  * gomap_shard_snapshot and gomap_shard_clear hold every shard at once and are
@@ -111,8 +110,12 @@ GOMAP_API int gomap_shard_new(gomap_shard_t **out, const gomap_shard_options *op
 /* Frees the map and everything it owns, outgrown bucket arrays kept for
  * lock-free gets included. Must not overlap any other call on the map. NULL
  * is a no-op.
- * Context: takes no lock and never waits. Safe from inside any other map's
- * callback. Freeing the map from inside one of its own callbacks is misuse,
+ * Context: takes no lock. Called from plain code, it may wait for a grace
+ * period (typically milliseconds) when outgrown arrays still wait for
+ * theirs, and then has given every byte back on return. Safe from inside
+ * any other map's callback: there it never waits, and the arrays still
+ * waiting and the shard maps that own them are freed by the reclaimer
+ * shortly after (gomap_rcu_barrier waits for that). Freeing the map from inside one of its own callbacks is misuse,
  * reported as
  *   fatal error: gomap sharded map freed from inside its own callback */
 GOMAP_API void gomap_shard_free(gomap_shard_t *m);
@@ -157,25 +160,23 @@ GOMAP_API size_t gomap_shard_get_many(gomap_shard_t *m, const void *keys, size_t
 
 /* Sets the value of `key` (insert or overwrite). 0, -EINVAL (NULL m or key,
  * NULL val with val_size > 0, a key no map accepts) or -ENOMEM.
- * Context: the key's shard lock. May then wait for a grace period, with the
- * lock released (see Waiting above; never inside a callback). From inside
- * a callback of this map: reported as a re-entrant call; from another
- * map's callback: allowed. */
+ * Context: the key's shard lock; never waits for a grace period (see
+ * Waiting above). From inside a callback of this map: reported as a
+ * re-entrant call; from another map's callback: allowed. */
 GOMAP_API int gomap_shard_set(gomap_shard_t *m, const void *key, const void *val);
 
 /* Deletes `key`; true if it was present. Never fails.
- * Context: the key's shard lock. May then wait for a grace period, with the
- * lock released (see Waiting above; never inside a callback). From inside
- * a callback of this map: reported as a re-entrant call; from another
- * map's callback: allowed. */
+ * Context: the key's shard lock; never waits for a grace period. From
+ * inside a callback of this map: reported as a re-entrant call; from
+ * another map's callback: allowed. */
 GOMAP_API bool gomap_shard_delete(gomap_shard_t *m, const void *key);
 
 /* If `key` is present, copies its value to actual_out and sets *loaded;
  * otherwise stores `val`, copies it to actual_out and clears *loaded.
  * 0, -EINVAL or -ENOMEM (nothing stored; *loaded false).
  * Context: looks the key up as gomap_shard_get (no lock with lock-free
- * gets); if it is absent, takes the key's shard lock to store it, and may
- * then wait as gomap_shard_set. From inside a callback of this map:
+ * gets); if it is absent, takes the key's shard lock to store it. Never
+ * waits for a grace period. From inside a callback of this map:
  * reported as a re-entrant call; from another map's callback: allowed. */
 GOMAP_API int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const void *val,
                                         void *actual_out, bool *loaded);
@@ -201,8 +202,8 @@ GOMAP_API int gomap_shard_load_or_store(gomap_shard_t *m, const void *key, const
  * To keep its own reasons apart from gomap's, fn should give up with
  * positive values (or with codes gomap never returns), or record in ctx
  * why it gave up.
- * Context: the key's shard lock, held while fn runs; afterwards, with the
- * lock released, it may wait as gomap_shard_set. fn must not call into
+ * Context: the key's shard lock, held while fn runs; never waits for a
+ * grace period. fn must not call into
  * this map (reported as a re-entrant call); it may use other maps. From
  * inside a callback of this map: reported; from another map's callback:
  * allowed. */
@@ -213,8 +214,8 @@ GOMAP_API int gomap_shard_compute(gomap_shard_t *m, const void *key,
 /* If `key` is present, calls fn(key, val, ctx) with a pointer to the stored
  * value, which fn may modify in place, and returns true; false (fn not
  * called) if absent.
- * Context: the key's shard lock, held while fn runs; afterwards it may
- * wait as gomap_shard_set. fn must not call into this map (reported as a
+ * Context: the key's shard lock, held while fn runs; never waits for a
+ * grace period. fn must not call into this map (reported as a
  * re-entrant call); it may use other maps. From inside a callback of this
  * map: reported; from another map's callback: allowed. */
 GOMAP_API bool gomap_shard_visit(gomap_shard_t *m, const void *key,

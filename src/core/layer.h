@@ -200,7 +200,8 @@ static inline const void *gomap__retired_arrays_head(const gomap_t *m)
 }
 
 /* Frees a list returned by gomap__take_retired_arrays (through m's
- * allocator and accounting; the caller holds m). */
+ * allocator and accounting; the caller holds m): a slice per later write
+ * of m (gomap__release_array, map_internal.h), all of it at gomap_free. */
 void gomap__free_retired_arrays(gomap_t *m, struct array_hdr *list);
 
 /* The part of the header a lookup reads, which map_internal.h places before

@@ -8,8 +8,11 @@
  * iterator is live, an array that stops being reachable (growth finished) and
  * a deleted out-of-line key that an old array may still point to are put on
  * the graveyard instead of being freed. The next write that finds no live
- * iterator frees them. Both carry their own link (struct array_hdr, struct
- * key_blob), so deferring needs no allocation and deletes never fail.
+ * iterator frees the keys and hands the arrays to the release list, which
+ * later writes give back a slice at a time (map_release.c), as they do an
+ * array outgrown with no iterator live. Both carry their own link (struct
+ * array_hdr, struct key_blob), so deferring needs no allocation and
+ * deletes never fail.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,20 +31,20 @@ static size_t array_bytes(const gomap_t *m, size_t nbuckets)
     return sizeof(struct array_hdr) + nbuckets * m->bucket_size;
 }
 
-static struct array_hdr *array_hdr_of(char *arr)
-{
-    return (struct array_hdr *)(void *)arr - 1;
-}
-
 /* Arrays at least this big get pages of their own (default allocator). */
 #define MAPPED_ARRAY_BYTES ((size_t)1 << 20)
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
 /* A large array is read and written at random places, one or two cache
  * lines at a time: with 4 KiB pages nearly every access also misses the TLB,
- * and on a virtual machine the page walk costs about as much as the access.
- * Huge pages remove that. Only on the whole 2 MiB pages of a mapping of
- * our own. It is advice: the kernel may decline, errors are ignored. */
+ * and on a virtual machine the page walk costs about as much as the access
+ * (without huge pages, inserts growing to 1e6 take 1.4 x as long and
+ * lookups 1.2 x). Huge pages remove that. Their price: the first write to
+ * each 2 MiB page faults it in zeroed, 0.36 ms in the median here and up
+ * to 11 ms when the kernel compacts memory for it, against 1.6 us for a
+ * 4 KiB page (`gomap-release-choice`, docs/map.md "Growth without a slow
+ * insert"). Only on the whole 2 MiB pages of a mapping of our own. It is
+ * advice: the kernel may decline, errors are ignored. */
 static void advise_huge_pages(void *p, size_t bytes)
 {
 #ifdef MADV_HUGEPAGE
@@ -59,7 +62,18 @@ static void advise_huge_pages(void *p, size_t bytes)
  * pages hold memory only once written, and free and clear never read or
  * write the pages of such an array that no entry ever touched (the overflow
  * buckets are on a list of their own, clear gives the pages back). */
-char *gomap__array_alloc(gomap_t *m, unsigned b)
+/* An allocation that failed while outgrown arrays are still being given
+ * back (map_release.c) may fail only because of them (a mem_limit counts
+ * them): gives them all back, and says whether to try again. */
+static bool release_for_retry(gomap_t *m)
+{
+    if (!m->releasing)
+        return false;
+    gomap__release_all(m);
+    return true;
+}
+
+static char *array_alloc_once(gomap_t *m, unsigned b)
 {
     if (b > MAX_B)
         return NULL;
@@ -80,19 +94,19 @@ char *gomap__array_alloc(gomap_t *m, unsigned b)
     return (char *)(h + 1);
 }
 
-static struct ovf_hdr *ovf_hdr_of(char *b)
+char *gomap__array_alloc(gomap_t *m, unsigned b)
 {
-    return (struct ovf_hdr *)(void *)b - 1;
-}
-
-static size_t ovf_bytes(const gomap_t *m)
-{
-    return sizeof(struct ovf_hdr) + m->bucket_size;
+    char *arr = array_alloc_once(m, b);
+    if (!arr && release_for_retry(m))
+        arr = array_alloc_once(m, b);
+    return arr;
 }
 
 char *gomap__overflow_new(gomap_t *m)
 {
     struct ovf_hdr *h = gomap__mem_alloc_zeroed(&m->mem, ovf_bytes(m));
+    if (!h && release_for_retry(m))
+        h = gomap__mem_alloc_zeroed(&m->mem, ovf_bytes(m));
     return h ? (char *)(h + 1) : NULL;
 }
 
@@ -173,12 +187,18 @@ static bool iterators_live(const gomap_t *m)
 #define RETAIN_FACTOR 4
 #define RETAIN_FLOOR ((size_t)1 << 20)
 
-static void graveyard_free_all(gomap_t *m)
+/* Empties the graveyard: arrays freed now (free, clear), or given back
+ * over the next writes (gomap__release_array) when a write finds the
+ * iterators gone. Key blobs are freed now either way. */
+static void graveyard_empty(gomap_t *m, bool now)
 {
     while (m->graveyard_arrays) {
         struct array_hdr *h = m->graveyard_arrays;
         m->graveyard_arrays = h->next_retired;
-        gomap__array_free(m, (char *)(h + 1));
+        if (now)
+            gomap__array_free(m, (char *)(h + 1));
+        else
+            gomap__release_array(m, (char *)(h + 1));
     }
     while (m->graveyard_keys) {
         struct key_blob *kb = m->graveyard_keys;
@@ -210,7 +230,7 @@ static void reclaim_for_iterators(gomap_t *m)
     m->iter_epoch++;
     m->iter_reclaims++;
     store_relaxed(&m->iterators, 0);
-    graveyard_free_all(m);
+    graveyard_empty(m, false);
 }
 
 static void retained_check(gomap_t *m)
@@ -223,7 +243,7 @@ static void retained_check(gomap_t *m)
 void gomap__array_retire(gomap_t *m, char *arr)
 {
     if (!iterators_live(m) && !m->keep_retired) {
-        gomap__array_free(m, arr);
+        gomap__release_array(m, arr);
         return;
     }
     struct array_hdr *h = array_hdr_of(arr);
@@ -244,7 +264,7 @@ void gomap__free_retired_arrays(gomap_t *m, struct array_hdr *list)
 {
     while (list) {
         struct array_hdr *next = list->next_retired;
-        gomap__array_free(m, (char *)(list + 1));
+        gomap__release_array(m, (char *)(list + 1));
         list = next;
     }
 }
@@ -266,6 +286,8 @@ size_t gomap__mapped_bytes(const gomap_t *m)
     size_t n = mapped_of(m->buckets) + mapped_of(m->oldbuckets);
     for (const struct array_hdr *h = m->graveyard_arrays; h; h = h->next_retired)
         n += h->mapped;
+    for (const struct array_hdr *h = m->releasing; h; h = h->next_retired)
+        n += h->mapped;
     return n;
 }
 
@@ -280,7 +302,7 @@ size_t gomap__retired_array_bytes(const gomap_t *m)
 void gomap__graveyard_flush(gomap_t *m)
 {
     if (!iterators_live(m) && !m->keep_retired)
-        graveyard_free_all(m);
+        graveyard_empty(m, false);
 }
 
 /* ---- slots and key blobs ----------------------------------------------------- */
@@ -583,7 +605,8 @@ void gomap_free(gomap_t *m)
     release_all_slot_memory(m);
     gomap__array_free(m, m->oldbuckets);
     gomap__array_free(m, m->buckets);
-    graveyard_free_all(m);
+    graveyard_empty(m, true);
+    gomap__release_all(m);
     gomap_mem mem = m->mem;
     gomap__mem_free(&mem, m, sizeof *m);
 }
@@ -610,7 +633,7 @@ void gomap_clear(gomap_t *m)
     release_all_slot_memory(m);
     gomap__array_free(m, m->oldbuckets);
     m->oldbuckets = NULL;
-    graveyard_free_all(m);
+    graveyard_empty(m, true);
     /* Keep the array (Go keeps capacity); drop overflow buckets. */
     if (m->buckets)
         array_reset(m, m->buckets);

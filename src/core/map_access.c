@@ -112,6 +112,7 @@ ALWAYS_INLINE void prefetch_grow_targets(const gomap_t *m, uint64_t hash)
 static inline int upsert(gomap_t *m, int kind, const void *key, uint64_t hash,
                          const void *val, bool overwrite, void **vslot)
 {
+    gomap__release_some(m);
     if (!m->buckets && !(m->buckets = gomap__array_alloc(m, m->B)))
         return -ENOMEM;
 again:;
@@ -205,6 +206,7 @@ static void delete_slot(gomap_t *m, char *head, char *b, unsigned i)
 
 static inline bool remove_key(gomap_t *m, int kind, const void *key, uint64_t hash)
 {
+    gomap__release_some(m);
     if (m->count == 0 || key_is_nan(kind, key))
         return false;
     /* Best effort: if evacuation runs out of memory the key is simply

@@ -129,6 +129,8 @@ struct gomap {
     struct array_hdr *graveyard_arrays;
     struct key_blob *graveyard_keys;
     size_t retained_bytes;    /* bytes on the graveyard */
+    struct array_hdr *releasing; /* unreachable arrays given back a slice per
+                                 write (map_release.c), linked by next_retired */
 
     gomap_mem mem;            /* allocator, byte accounting and limit */
     uint64_t reseeds;
@@ -217,6 +219,22 @@ static inline size_t old_bucket_count(const gomap_t *m)
                                             : ((size_t)1 << m->B) >> 1;
 }
 
+/* The headers in front of an array and of an overflow bucket. */
+static inline struct array_hdr *array_hdr_of(char *arr)
+{
+    return (struct array_hdr *)(void *)arr - 1;
+}
+
+static inline struct ovf_hdr *ovf_hdr_of(char *b)
+{
+    return (struct ovf_hdr *)(void *)b - 1;
+}
+
+static inline size_t ovf_bytes(const gomap_t *m)
+{
+    return sizeof(struct ovf_hdr) + m->bucket_size;
+}
+
 /* ---- keys --------------------------------------------------------------- */
 
 /* True for keys equal to themselves (everything but a NaN double). */
@@ -261,7 +279,9 @@ int gomap__grow_work(gomap_t *m, size_t bucket);
 
 /* ---- memory of arrays and blobs (map.c) ----------------------------------- */
 
-/* A zeroed array of 2^b buckets, or NULL. */
+/* A zeroed array of 2^b buckets, or NULL. Like gomap__overflow_new, when
+ * the allocation fails while outgrown arrays are still being given back,
+ * gives them all back and tries once more (a mem_limit counts them). */
 char *gomap__array_alloc(gomap_t *m, unsigned b);
 
 /* Frees an array and the overflow buckets chained to it, without reading
@@ -286,6 +306,34 @@ size_t gomap__overflow_listed(char *arr);
 /* Frees an overflow bucket that was never attached. */
 void gomap__overflow_discard(gomap_t *m, char *b);
 
+
+/* ---- giving arrays back in slices (map_release.c) ------------------------------ */
+
+/* Takes an array that nothing can read any more (not the map, no iterator,
+ * no reader of a layer above) and gives its memory back over the next
+ * writes, a bounded amount per write (gomap__release_step): a large array
+ * freed in one call costs one insert milliseconds. Arrays from a custom
+ * allocator, or small ones, with no overflow buckets left, are freed at
+ * once: an allocator's free is one call. Never fails. */
+void gomap__release_array(gomap_t *m, char *arr);
+
+/* Gives back one slice of the arrays taken by gomap__release_array: up to
+ * RELEASE_OVERFLOW overflow buckets, or RELEASE_SLICE bytes of a mapping,
+ * or a whole array that is not mapped. m->releasing must not be NULL. */
+void gomap__release_step(gomap_t *m);
+
+/* Frees everything still waiting to be given back (gomap_free). */
+void gomap__release_all(gomap_t *m);
+
+/* One step of gomap__release_step if anything waits: at the start of every
+ * insert and delete (map_access.c), the public ones and the layers' alike,
+ * so a map written only through a layer gives its arrays back too. */
+static inline void gomap__release_some(gomap_t *m)
+{
+    if (__builtin_expect(m->releasing != NULL, 0))
+        gomap__release_step(m);
+}
+
 /* For a layer whose lock-free readers may still walk an outgrown array: from
  * now on retired arrays always wait on the graveyard, whatever the
  * iterators, until the layer takes them (gomap__take_retired_arrays) and
@@ -304,7 +352,9 @@ size_t gomap__retired_array_bytes(const gomap_t *m);
  * key and value (Go's delete leaves a zeroed slot). */
 void gomap__slot_clear(gomap_t *m, char *b, unsigned i);
 
-/* Frees retired memory if no iterator is live. Called at the start of writes. */
+/* If no iterator is live: frees the graveyard's key blobs and hands its
+ * arrays to the release list (gomap__release_array). Called at the start
+ * of public writes. */
 void gomap__graveyard_flush(gomap_t *m);
 
 /* Like gomap_new, but the map hashes with `seed` for its whole life (it is

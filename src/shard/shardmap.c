@@ -61,55 +61,100 @@ void gomap__shard_lock_wait(shard_lock *l, int kind, bool shared, shard_waits *w
     fetch_add_relaxed(&w->ns, shard_lock_now_ns() - t0);
 }
 
-/* Retired arrays a shard keeps before it waits for a grace period to free
- * them (never more than its live array, which is larger than all the
- * arrays it outgrew together). Small shards, which grow often and cheaply,
- * never wait; a large one waits once per growth, which costs far less than
- * the evacuation of the array it retires. */
+/* Retired arrays a shard keeps before it hands them to RCU (never more
+ * than its live array, which is larger than all the arrays it outgrew
+ * together). */
 #define SETTLE_BYTES ((size_t)64 << 10)
 
-/* Takes the bucket arrays growth retired while the shard was written, when
- * it is time to free them: the graveyard changed, holds SETTLE_BYTES or
- * more, and this thread may wait for a grace period: it is not inside a
- * read-side section (a sync map callback) and holds no shard (inside a
- * sharded map's callback), either of which another thread could be
- * waiting on inside a read-side section; then a later write frees them.
- * Called with the shard held and its sequence count odd.
- *
- * On an optimistic map the core map keeps outgrown arrays on its graveyard
+/* Outgrown arrays of one shard's map waiting for a grace period. On an
+ * optimistic map the core map keeps outgrown arrays on its graveyard
  * (gomap__keep_retired_arrays) instead of freeing them, because an
- * optimistic reader that started before the write may still walk it. The
- * arrays taken here are no longer reachable from the map, so readers that
- * start from now on never see them; gomap__shard_free_retired frees them
- * once the ones that started before have left. Returns the list, or NULL. */
-struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s)
+ * optimistic reader that started before the write may still walk them. A
+ * write takes them off the graveyard (they are unreachable from the map
+ * from then on, so readers that start later never see them) and retires
+ * the batch: the RCU callback only marks it READY, and the next write to
+ * the shard gives the arrays to the map, which frees them through its
+ * allocator and accounting a slice per write (map_release.c). So no write
+ * waits for a grace period, and none frees a large array in one call.
+ *
+ * state: WAITING until the callback; then READY (the shard's writer frees
+ * the batch), or ORPHANED when the map was freed where it could not wait
+ * (the callback frees the arrays, the map and the batch). Both moves out
+ * of WAITING are compare-and-swaps, so exactly one side frees. */
+enum { BATCH_WAITING, BATCH_READY, BATCH_ORPHANED };
+
+struct retired_batch {
+    struct gomap_retired r;
+    _Atomic int state;
+    struct array_hdr *list;   /* the arrays, linked by next_retired */
+    gomap_t *map;             /* the map they belong to */
+    const gomap_allocator *alloc; /* the batch's own block's allocator */
+};
+
+static void batch_free_all(struct retired_batch *b)
 {
-    gomap_t *map = s->map;
-    if (!m->optimistic || gomap__retired_arrays_head(map) == s->graveyard_seen)
-        return NULL;
-    if (gomap__retired_array_bytes(map) < SETTLE_BYTES) {
-        s->graveyard_seen = gomap__retired_arrays_head(map);
-        return NULL;
-    }
-    if (gomap__must_not_wait())
-        return NULL; /* checked again at the next write */
-    s->graveyard_seen = NULL;
-    return gomap__take_retired_arrays(map);
+    gomap__free_retired_arrays(b->map, b->list);
+    const gomap_allocator *a = b->alloc;
+    gomap__free(a, b, sizeof *b);
 }
 
-/* Waits for a grace period with no lock held (a thread that holds an RCU
- * read-side section while it waits for this shard's lock would otherwise
- * wait for us as we wait for it), then takes the shard again to free the
- * arrays through the map's allocator and accounting. The caller pinned
- * s's table: s may have been moved meanwhile, but its map is still there. */
-void gomap__shard_free_retired(gomap_shard_t *m, struct shard *s, struct array_hdr *list)
+/* The RCU callback: every reader that could walk the arrays has left. */
+static void batch_grace_over(struct gomap_retired *r)
 {
-    GOMAP_ASSERT(list != NULL && !gomap__must_not_wait());
-    gomap__rcu_synchronize();
-    shard_take(m, s, false);
-    gomap__free_retired_arrays(s->map, list);
-    shard_publish(s);
-    shard_unlock(m, s);
+    struct retired_batch *b = GOMAP_CONTAINER_OF(r, struct retired_batch, r);
+    int expected = BATCH_WAITING;
+    /* Release: the writer that reads READY (acquire) frees the batch after
+     * this, our last access to it. Acquire on failure: an ORPHANED batch's
+     * map as gomap_shard_free left it. */
+    if (cas_strong_acq_rel(&b->state, &expected, BATCH_READY))
+        return;
+    gomap_t *map = b->map;
+    batch_free_all(b);
+    gomap_free(map);
+}
+
+void gomap__shard_settle_retired(gomap_shard_t *m, struct shard *s)
+{
+    gomap_t *map = s->map;
+    struct retired_batch *b = s->batch;
+    /* Acquire: pairs with batch_grace_over's release. */
+    if (b && load_acquire(&b->state) == BATCH_READY) {
+        batch_free_all(b);
+        s->batch = b = NULL;
+    }
+    if (b || gomap__retired_arrays_head(map) == s->graveyard_seen)
+        return;
+    if (gomap__retired_array_bytes(map) < SETTLE_BYTES) {
+        s->graveyard_seen = gomap__retired_arrays_head(map);
+        return;
+    }
+    if (!(b = gomap__alloc(m->opt.alloc, sizeof *b)))
+        return; /* the arrays stay on the graveyard; a later write tries again */
+    atomic_init(&b->state, BATCH_WAITING);
+    b->list = gomap__take_retired_arrays(map);
+    b->map = map;
+    b->alloc = m->opt.alloc;
+    s->graveyard_seen = NULL;
+    s->batch = b;
+    gomap__rcu_retire(&b->r, batch_grace_over);
+}
+
+void gomap__shard_batch_dispose(gomap_shard_t *m, struct shard *s)
+{
+    struct retired_batch *b = s->batch;
+    (void)m;
+    if (!b)
+        return;
+    s->batch = NULL;
+    if (load_acquire(&b->state) != BATCH_READY && !gomap__must_not_wait())
+        gomap__rcu_barrier(); /* runs batch_grace_over */
+    int expected = BATCH_WAITING;
+    /* Release: the callback that finds ORPHANED sees the map as it is. */
+    if (cas_strong_acq_rel(&b->state, &expected, BATCH_ORPHANED)) {
+        s->map = NULL; /* the callback frees it */
+        return;
+    }
+    batch_free_all(b); /* READY: the callback is done with it */
 }
 
 /* ---- counting lanes ------------------------------------------------------------- */

@@ -78,6 +78,8 @@ struct shard {
     shard_waits waits;
     _Atomic uint64_t win_waits; /* waits.count at the shard's last window end */
     const void *graveyard_seen; /* map's graveyard head when last checked (held) */
+    struct retired_batch *batch; /* outgrown arrays waiting for a grace period
+                                 (shardmap.c); NULL: none (held) */
     _Atomic size_t entries;   /* the map's length at the last release (shard_publish) */
     _Atomic size_t bytes_held; /* its bytes held at the last release */
 } __attribute__((aligned(SHARD_ALIGN)));
@@ -230,10 +232,18 @@ static inline void shard_count(const gomap_shard_t *m, const struct shard *s, bo
 #define SEQ_FENCE(fence) fence()
 #endif
 
-/* Outgrown bucket arrays of an optimistic map: taken from its graveyard
- * while the shard is held, freed after a grace period (shardmap.c). */
-struct array_hdr *gomap__shard_take_retired(gomap_shard_t *m, struct shard *s);
-void gomap__shard_free_retired(gomap_shard_t *m, struct shard *s, struct array_hdr *list);
+/* Outgrown bucket arrays of an optimistic map (shardmap.c): after a write,
+ * with the shard held, gives the arrays of a batch whose grace period is
+ * over to the shard's map to free (in slices, over its next writes), and
+ * hands the arrays on its map's graveyard to RCU as a new batch. Never
+ * waits. */
+void gomap__shard_settle_retired(gomap_shard_t *m, struct shard *s);
+
+/* For freeing s's table: disposes of s's batch, if any. From plain code it
+ * waits for the batch's grace period (gomap__rcu_barrier) and frees it; where
+ * it must not wait (gomap__must_not_wait), it hands the batch and s's map to
+ * the reclaimer, which frees both, and sets s->map to NULL. */
+void gomap__shard_batch_dispose(gomap_shard_t *m, struct shard *s);
 
 /* What a thread does once it holds s: counts the acquisition (the holder
  * alone writes the count, unless the lock is shared; relaxed, read only by
@@ -294,30 +304,23 @@ static inline void shard_unlock(gomap_shard_t *m, struct shard *s)
     shard_lock_release(&s->lock, m->lock_kind);
 }
 
-/* Releases s after a keyed operation. After a write, frees the arrays
- * growth retired, once readers are done with them
- * (gomap__shard_take_retired); never while holding the lock, and with s's
- * table pinned meanwhile, since a move may empty s once it is released.
- * Returns whether the auto mode asked for a resize (the caller calls
+/* Releases s after a keyed operation. After a write to an optimistic map,
+ * first settles the arrays growth retired (gomap__shard_settle_retired:
+ * never waits). Returns whether the auto mode asked for a resize (the caller calls
  * gomap__shard_auto_resize once it holds nothing). */
 static inline bool shard_release(gomap_shard_t *m, struct shard *s)
 {
-    shard_publish(s);
     unsigned seq = load_relaxed(&s->seq);
-    struct array_hdr *retired = NULL;
-    struct shard_table *t = s->table;
-    bool tune = m->auto_resize && load_relaxed(&t->want_resize);
+    bool tune = m->auto_resize && load_relaxed(&s->table->want_resize);
     if (seq & 1) {
-        retired = gomap__shard_take_retired(m, s);
+        if (m->optimistic)
+            gomap__shard_settle_retired(m, s);
+        shard_publish(s);
         store_release(&s->seq, seq + 1);
+    } else {
+        shard_publish(s);
     }
-    if (__builtin_expect(retired != NULL, 0))
-        table_pin(t);
     shard_lock_release(&s->lock, m->lock_kind);
-    if (__builtin_expect(retired != NULL, 0)) {
-        gomap__shard_free_retired(m, s, retired);
-        table_unpin(t);
-    }
     return tune;
 }
 

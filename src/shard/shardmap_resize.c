@@ -89,7 +89,9 @@ static int shard_map_new(gomap_shard_t *m, size_t hint, gomap_t **out)
 static void table_destroy(gomap_shard_t *m, struct shard_table *t, unsigned built)
 {
     for (unsigned i = 0; i < built; i++) {
-        gomap_free(t->shards[i].map); /* NULL for a target's unfilled shard */
+        gomap__shard_batch_dispose(m, &t->shards[i]);
+        gomap_free(t->shards[i].map); /* NULL for a target's unfilled shard,
+                                         or handed to the reclaimer */
         shard_lock_destroy(&t->shards[i].lock, m->lock_kind);
     }
     gomap__free(m->opt.alloc, t->block, t->block_size);

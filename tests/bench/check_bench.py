@@ -49,7 +49,8 @@ import sys
 CSV_COLUMNS = [
     "workload", "keys", "n", "impl", "reps", "ops", "ns_per_op_median", "ns_per_op_min",
     "ns_per_op_max", "mops_per_s", "ratio_to_gomap", "bytes_per_entry", "lat_p50_ns",
-    "lat_p99_ns", "lat_p999_ns", "lat_max_ns", "checksum", "checksum_ok", "seed", "profile",
+    "lat_p99_ns", "lat_p999_ns", "lat_max_ns", "lat_over_20us", "lat_over_100us", "checksum",
+    "checksum_ok", "seed", "profile",
 ]
 WORKLOADS = ["insert", "insert-presized", "insert-latency", "lookup-hit", "lookup-50",
              "lookup-miss", "lookup-batch", "churn", "iterate"]
@@ -484,6 +485,9 @@ def main():
         if r["workload"] == "insert-latency":
             check(0 < float(r["lat_p50_ns"]) <= float(r["lat_p99_ns"]) <= float(r["lat_p999_ns"])
                   <= float(r["lat_max_ns"]), "latency percentiles ordered in %s" % r)
+            slow, very_slow = int(r["lat_over_20us"]), int(r["lat_over_100us"])
+            check(0 <= very_slow <= slow <= int(r["ops"]),
+                  "inserts over 100 us <= over 20 us <= all in %s" % r)
         if r["workload"] in ("insert", "insert-presized") and (count_bytes or r["impl"] == "go"):
             check(float(r["bytes_per_entry"]) > 0, "bytes per entry measured in %s" % r)
     check(len(cases) == len(WORKLOADS) * 2, "every workload ran for u64 and str")

@@ -30,6 +30,7 @@
 #include "shardcheck.h"
 
 #include <gomap/diag.h>
+#include <gomap/reclaim.h>
 
 #include <errno.h>
 #include <math.h>
@@ -378,6 +379,13 @@ static void test_stats_lock_free(void)
     /* One shard: its published bytes are its core map's bytes_held. */
     gomap_shard_t *one = shardcheck_new_u64(HV_BUILTIN, 8, 1);
     for (uint64_t k = 0; k < 5000; k++)
+        set_u64(one, k, k);
+    /* The arrays the shard outgrew are given back by its writes once no
+     * reader can walk them: after a grace period's callbacks, a few
+     * overwrites (which neither grow nor allocate) hand them over and
+     * release them. */
+    gomap_rcu_barrier();
+    for (uint64_t k = 0; k < 64; k++)
         set_u64(one, k, k);
     gomap_t *copy = NULL;
     CHECK_EQ(gomap_shard_snapshot(one, &copy), 0);

@@ -15,6 +15,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -117,6 +118,41 @@ type result struct {
 	checksum               uint64
 	bytes                  int64
 	p50, p99, p999, maxLat int64
+	// insert-latency: inserts slower than 20 us and 100 us, and the
+	// histogram of bench/common/latbins.h (nil otherwise).
+	over20us, over100us int64
+	hist                []int64
+}
+
+// The histogram of bench/common/latbins.h: latBinsPerDecade bins a decade
+// from latMinNs; the last bin holds everything slower.
+const (
+	latMinNs         = 10.0
+	latBinsPerDecade = 10
+	latBins          = 90
+)
+
+func latBin(ns int64) int {
+	if float64(ns) < latMinNs {
+		return 0
+	}
+	b := math.Floor(math.Log10(float64(ns)/latMinNs) * latBinsPerDecade)
+	if b < latBins-1 {
+		return int(b)
+	}
+	return latBins - 1
+}
+
+// histText is the reply's hist field: the bins joined by commas, or "-".
+func histText(h []int64) string {
+	if h == nil {
+		return "-"
+	}
+	parts := make([]string, len(h))
+	for i, c := range h {
+		parts[i] = strconv.FormatInt(c, 10)
+	}
+	return strings.Join(parts, ",")
 }
 
 type keyKind interface{ uint64 | string }
@@ -201,6 +237,17 @@ func insertLatency[K keyKind](keys []K) result {
 		lat[i] = int64(time.Since(s))
 	}
 	total := time.Since(t0)
+	hist := make([]int64, latBins)
+	var over20, over100 int64
+	for _, d := range lat {
+		if d > 20000 {
+			over20++
+		}
+		if d > 100000 {
+			over100++
+		}
+		hist[latBin(d)]++
+	}
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	// floor(p*n) in double precision, as gomap-bench's C runner does.
 	pct := func(p float64) int64 {
@@ -217,7 +264,10 @@ func insertLatency[K keyKind](keys []K) result {
 		p50:      pct(0.50),
 		p99:      pct(0.99),
 		p999:     pct(0.999),
-		maxLat:   lat[n-1],
+		maxLat:    lat[n-1],
+		over20us:  over20,
+		over100us: over100,
+		hist:      hist,
 	}
 }
 
@@ -386,8 +436,9 @@ func main() {
 			if cerr != nil {
 				fmt.Fprintf(out, "err %v\n", cerr)
 			} else {
-				fmt.Fprintf(out, "ok ns=%d ops=%d checksum=%d bytes=%d p50=%d p99=%d p999=%d max=%d\n",
-					r.ns, r.ops, r.checksum, r.bytes, r.p50, r.p99, r.p999, r.maxLat)
+				fmt.Fprintf(out, "ok ns=%d ops=%d checksum=%d bytes=%d p50=%d p99=%d p999=%d max=%d "+
+					"n20=%d n100=%d hist=%s\n", r.ns, r.ops, r.checksum, r.bytes, r.p50, r.p99,
+					r.p999, r.maxLat, r.over20us, r.over100us, histText(r.hist))
 			}
 		default:
 			fmt.Fprintf(out, "err unknown command %q\n", fields[0])
