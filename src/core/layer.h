@@ -111,10 +111,11 @@ ALWAYS_INLINE void layer_prefetch_bucket(const gomap_t *m, uint64_t hash)
     if (!m->buckets)
         return;
     const size_t span = m->bucket_size < 256 ? m->bucket_size : 256;
+    const size_t lines = (span + 63) / 64; /* 1 to 4 */
     const char *b = bucket_at(m, m->buckets, hash & bucket_mask(m->B));
     for (int pass = 0; pass < 2 && b; pass++) {
-        for (size_t off = 0; off < span; off += 64)
-            __builtin_prefetch(b + off, 0, 3);
+        for (size_t line = 0; line < lines; line++)
+            __builtin_prefetch(b + 64 * line, 0, 3);
         __builtin_prefetch(b + span - 1, 0, 3);
         b = m->oldbuckets ? old_bucket_of(m, hash) : NULL;
     }

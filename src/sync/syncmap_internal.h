@@ -101,7 +101,7 @@ struct sync_stripe {
     _Atomic(struct box *) pending;
     _Atomic(struct box *) free_boxes;
     atomic_size_t nfree;
-    char pad[2 * CACHE_LINE - sizeof(atomic_long) - 2 * sizeof(void *) - sizeof(size_t)];
+    char pad[(size_t)2 * CACHE_LINE - sizeof(atomic_long) - 2 * sizeof(void *) - sizeof(size_t)];
 };
 
 struct gomap_sync {
