@@ -13,6 +13,7 @@
 #include "base/assert.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
+#include "base/latency.h"
 #include "base/misuse.h"
 #include "base/scope.h"
 
@@ -80,21 +81,12 @@ static struct {
 
 static void count_wait(uint64_t t0)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t d = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - t0;
+    uint64_t d = lat_now_ns() - t0;
     fetch_add_relaxed(&counts.waits, 1);
     fetch_add_relaxed(&counts.wait_ns, d);
     uint64_t max = load_relaxed(&counts.wait_max_ns);
     while (d > max && !cas_weak_relaxed(&counts.wait_max_ns, &max, d))
         ;
-}
-
-static uint64_t wait_start(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 void gomap_rcu_stats(gomap_rcu_stats_t *out)
@@ -167,7 +159,7 @@ void gomap__rcu_defer_until(struct gomap_retired *r, bool (*ready)(struct gomap_
 void gomap__rcu_synchronize(void)
 {
     GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
-    uint64_t t0 = wait_start();
+    uint64_t t0 = lat_now_ns();
     urcu_memb_synchronize_rcu(); /* any thread, registered or not */
     count_wait(t0);
 #if defined(GOMAP_TSAN)
@@ -222,7 +214,7 @@ static void barrier_once(void)
 void gomap__rcu_barrier(void)
 {
     GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
-    uint64_t t0 = wait_start();
+    uint64_t t0 = lat_now_ns();
     barrier_once();
     count_wait(t0);
 }
@@ -234,7 +226,7 @@ void gomap_rcu_barrier(void)
     if (gomap__must_not_wait())
         gomap__report(NULL, MSG_BARRIER_INSIDE, 0, GOMAP_CALLER, NULL, NULL);
     GOMAP_ASSERT(!gomap__rcu_in_read_section()); /* would wait for itself */
-    uint64_t t0 = wait_start();
+    uint64_t t0 = lat_now_ns();
     do
         barrier_once();
     while (load_acquire(&deferred_pending) != 0);

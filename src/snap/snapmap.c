@@ -175,15 +175,6 @@ static const gomap_t *current_map_locked(gomap_snap_t *m)
     return load_relaxed(&m->current)->map;
 }
 
-/* A new map with the entries of src (none if src is NULL), ready for
- * `hint` entries so that the edit to come does not start a growth: a block
- * copy of src's arrays when they have room (layer.h). 0 or -ENOMEM
- * (nothing allocated). Reads src only. */
-static int copy_map(const gomap_snap_t *m, const gomap_t *src, size_t hint, gomap_t **out)
-{
-    return gomap__copy_map(out, src, &m->opt, hint);
-}
-
 /* Completes a growth the edit started, so that a published version never
  * carries one: lookups in a growing map may look in two arrays, and the old
  * array would live as long as the version. Each step evacuates at least one
@@ -231,7 +222,9 @@ static int commit_locked(gomap_snap_t *m, const gomap_t *src, size_t hint,
     if (!v)
         return -ENOMEM;
     uint64_t t0 = lat_now_ns();
-    int rc = copy_map(m, src, hint, &v->map);
+    /* A block copy of src's arrays when they have room for `hint` entries,
+     * so that the edit to come does not start a growth (layer.h). */
+    int rc = gomap__copy_map(&v->map, src, &m->opt, hint);
     if (rc == 0 && src)
         gomap__lat_add(&m->copy_time, lat_now_ns() - t0);
     if (rc == 0 && edit) {
