@@ -11,8 +11,11 @@
  * batch overlap instead of following one another. Two ways to serve:
  *   - workers = 0, combining (flat combining): the callers take turns; the
  *     one that gets the combiner lock serves everybody's pending requests,
- *     the others wait for their answers. No thread of the map's own: for
- *     machines with few cores.
+ *     the others wait for their answers. A synchronous call that finds
+ *     nobody combining (and has no submitted operation of its own still
+ *     unanswered) executes its operation itself, as directly as a call on
+ *     a locked map. No thread of the map's own: for machines with few
+ *     cores.
  *   - workers = n: n owner threads, each owning a partition of the keys
  *     (chosen from hash bits the core maps do not use) in a core map of its
  *     own, serving requests for its keys only.
@@ -272,6 +275,9 @@ typedef struct gomap_deleg_stats {
                                   and workers' */
     uint64_t shared_ops;       /* operations through the shared client past
                                   GOMAP_DELEG_CLIENTS_MAX */
+    uint64_t direct_ops;       /* combining: synchronous calls the caller
+                                  executed itself, having found nobody
+                                  combining (counted in ops too) */
 } gomap_deleg_stats_t;
 
 /* Fills *out. 0 or -EINVAL (NULL m or out).

@@ -15,6 +15,12 @@
  * once it is empty. A thread that finds no slot, or whose rings cannot be
  * allocated, uses the shared slot under shared_lock.
  *
+ * Direct calls. In combining mode a synchronous call whose thread has
+ * nothing outstanding and finds the combiner lock free takes the lock and
+ * executes its operation itself, with no ring and no wait; it then serves
+ * what others posted, as any combiner does. Only a caller that finds the
+ * lock taken posts and waits.
+ *
  * Waiting. spin (cpu_relax) a bounded number of rounds, then yield, then
  * sleep on the client's futex word until a server bumps it. In combining
  * mode every round first tries to become the combiner: a waiting caller is
@@ -390,6 +396,22 @@ size_t gomap__deleg_post(gomap_deleg_t *m, unsigned ci, gomap_deleg_op *ops, siz
     }
     post_publish(m, c, &ps);
     return posted;
+}
+
+bool gomap__deleg_run_direct(gomap_deleg_t *m, gomap_deleg_op *op)
+{
+    if (m->workers != 0)
+        return false;
+    unsigned ci = gomap__deleg_client(m);
+    /* A thread on the shared slot has nothing outstanding: its calls run
+     * to completion. A thread with a slot of its own may have submitted
+     * operations that are not answered yet; this one must come after them. */
+    if (ci != SHARED_CLIENT) {
+        struct deleg_client *c = &m->clients[ci];
+        if (c->posted != c->answered_seen && outstanding(m, c) != 0)
+            return false;
+    }
+    return gomap__deleg_try_direct(m, op);
 }
 
 void gomap__deleg_run(gomap_deleg_t *m, gomap_deleg_op *ops, size_t n, bool internal)

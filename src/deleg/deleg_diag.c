@@ -26,6 +26,7 @@ int gomap_deleg_stats(gomap_deleg_t *m, gomap_deleg_stats_t *out)
         out->ops += load_relaxed(&part->ops);
         out->batches += load_relaxed(&part->batches);
         out->passes += load_relaxed(&part->passes);
+        out->direct_ops += load_relaxed(&part->direct);
         out->sleeps += load_relaxed(&part->sleeps);
     }
     for (unsigned ci = 0; ci < NCLIENT_SLOTS; ci++) {

@@ -111,6 +111,7 @@ struct deleg_part {
     _Atomic uint64_t ops;          /* stats, the server's */
     _Atomic uint64_t batches;
     _Atomic uint64_t passes;
+    _Atomic uint64_t direct;       /* combining: operations run directly */
     _Atomic uint64_t sleeps;
     pthread_t thread;              /* its worker (workers > 0) */
     _Atomic unsigned idle __attribute__((aligned(64))); /* worker sleeps on wake */
@@ -205,6 +206,11 @@ void gomap__deleg_wake_client(struct deleg_client *c);
 int gomap__deleg_live_add(gomap_deleg_t *m);
 void gomap__deleg_live_remove(gomap_deleg_t *m);
 
+/* Combining mode: runs op (a synchronous call's, checked) directly if the
+ * calling thread has nothing outstanding and the combiner lock is free
+ * (gomap__deleg_try_direct). False, with nothing done, otherwise. */
+bool gomap__deleg_run_direct(gomap_deleg_t *m, gomap_deleg_op *op);
+
 /* Runs ops[0..n) synchronously: registers, posts, waits; through the
  * shared slot under its mutex when the thread has no slot. */
 void gomap__deleg_run(gomap_deleg_t *m, gomap_deleg_op *ops, size_t n, bool internal);
@@ -223,6 +229,13 @@ size_t gomap__deleg_serve(gomap_deleg_t *m, unsigned p);
 
 /* Combining mode: serves if the combiner lock is free. True if it served. */
 bool gomap__deleg_try_combine(gomap_deleg_t *m);
+
+/* Combining mode: if the combiner lock is free, takes it, executes op (a
+ * checked public operation that was never posted) as its server would,
+ * serves what others posted, and returns true; false, with nothing done,
+ * if another thread holds the lock. The caller has no request of its own
+ * outstanding, so its operations still take effect in program order. */
+bool gomap__deleg_try_direct(gomap_deleg_t *m, gomap_deleg_op *op);
 
 /* Starts / stops the worker threads. start: 0 or -EAGAIN (none left). */
 int gomap__deleg_workers_start(gomap_deleg_t *m);

@@ -256,17 +256,45 @@ static void wake_sleepers(gomap_deleg_t *m)
     gomap__deleg_wake_client(&m->clients[SHARED_CLIENT]);
 }
 
-bool gomap__deleg_try_combine(gomap_deleg_t *m)
+/* Takes the combiner lock if it is free. */
+static bool comb_acquire(gomap_deleg_t *m)
 {
-    /* Acquire: pairs with the previous combiner's release below: its
-     * writes to the map, the tails and the counters are seen. */
-    if (load_relaxed(&m->comb_lock) || exchange_acquire(&m->comb_lock, 1))
-        return false;
+    /* Acquire: pairs with the previous combiner's release in comb_release:
+     * its writes to the map, the tails and the counters are seen. */
+    return !load_relaxed(&m->comb_lock) && !exchange_acquire(&m->comb_lock, 1);
+}
+
+/* Serves what is pending (a few passes at most), then releases the
+ * combiner lock and wakes the clients that sleep. */
+static void comb_release(gomap_deleg_t *m)
+{
     for (unsigned i = 0; i < COMBINE_PASSES && gomap__deleg_serve(m, 0); i++)
         ;
     /* seq_cst (a release included): see wake_sleepers. */
     store_seq_cst(&m->comb_lock, 0);
     wake_sleepers(m);
+}
+
+bool gomap__deleg_try_combine(gomap_deleg_t *m)
+{
+    if (!comb_acquire(m))
+        return false;
+    comb_release(m);
+    return true;
+}
+
+bool gomap__deleg_try_direct(gomap_deleg_t *m, gomap_deleg_op *op)
+{
+    if (!comb_acquire(m))
+        return false;
+    struct deleg_part *part = &m->parts[0];
+    execute(m, part, op, deleg_hash(m, op->key));
+    /* Release: as answer() publishes the length after a pass. */
+    store_release(&part->len, layer_len(part->map));
+    /* Relaxed: statistics, written by the lock's holder. */
+    store_relaxed(&part->ops, load_relaxed(&part->ops) + 1);
+    store_relaxed(&part->direct, load_relaxed(&part->direct) + 1);
+    comb_release(m);
     return true;
 }
 

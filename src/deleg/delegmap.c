@@ -3,7 +3,8 @@
  *
  * A public call checks its arguments and re-entrancy, then hands its
  * operation to the client side (deleg_client.c): a synchronous call posts
- * one gomap_deleg_op that lives on its stack and waits for its answer; a
+ * one gomap_deleg_op that lives on its stack and waits for its answer (in
+ * combining mode it executes it itself when nobody is combining); a
  * submit posts the caller's array. Servers (deleg_server.c) execute them.
  * The layout and the ordering rules are in deleg_internal.h.
  */
@@ -204,10 +205,12 @@ void gomap_deleg_free(gomap_deleg_t *m)
 
 /* ---- synchronous calls ------------------------------------------------------------ */
 
-/* Runs one operation and returns its result. */
+/* Runs one operation and returns its result: directly when the map
+ * combines and nobody is combining, else through the caller's ring. */
 static int run_one(gomap_deleg_t *m, gomap_deleg_op *op)
 {
-    gomap__deleg_run(m, op, 1, false);
+    if (!gomap__deleg_run_direct(m, op))
+        gomap__deleg_run(m, op, 1, false);
     return op->result;
 }
 
