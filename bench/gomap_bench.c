@@ -661,7 +661,7 @@ static void setup(options *o, bench_params *par)
             setup_java(o, par);
     } else {
         for (const bench_impl *const *p = bench_impls; *p; p++)
-            if (wanted(o, (*p)->name, true))
+            if (wanted(o, (*p)->name, !(*p)->opt_in))
                 add_contender(o, par, (*p)->name, *p, (*p)->what);
     }
     setup_go(o, par);
@@ -705,7 +705,8 @@ static size_t run_case(options *o, bench_case *c, bench_row *rows, bool *ok)
                                : go_peer_run(o->go, c->wl, c->type, c->n, c->seed, c->min_ops,
                                              &res[w][rep]);
             if (rc) {
-                fprintf(stderr, "gomap-bench: %s failed on %s %s n=%zu\n", who->name,
+                fprintf(stderr, "gomap-bench: %s %s on %s %s n=%zu\n", who->name,
+                        rc == -ENOTSUP ? "cannot run (no such operation)" : "failed",
                         bench_workload_name(c->wl), bench_keys_name(c->type), c->n);
                 case_release(c);
                 *ok = false;

@@ -70,6 +70,7 @@ const char *bench_keys_name(bench_key_type type);
 typedef struct bench_impl {
     const char *name;
     const char *what;   /* one line: the library and its version or package */
+    bool opt_in;        /* runs only when --impls names it */
     bool copies_keys;   /* stores its own copy of string keys */
     void *(*create)(bench_key_type type, size_t hint); /* NULL on failure */
     void (*destroy)(void *map);
@@ -94,6 +95,8 @@ typedef struct bench_impl {
 extern const bench_impl *const bench_impls[];
 
 extern const bench_impl bench_impl_gomap;
+extern const bench_impl bench_impl_gomap_shard;
+extern const bench_impl bench_impl_gomap_cache;
 extern const bench_impl bench_impl_absl;
 extern const bench_impl bench_impl_glib;
 extern const bench_impl bench_impl_uthash;

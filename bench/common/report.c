@@ -43,7 +43,7 @@ static void write_table(FILE *out, const bench_params *p, const bench_row *rows,
     for (unsigned i = 0; i < p->nimpls; i++)
         fprintf(out, "# %s\n", p->impls[i]);
     fprintf(out, "# ns/op: median of reps (min-max); x gomap: this row's median / gomap's\n");
-    fprintf(out, "%-16s %-4s %-6s %-7s %9s %19s %8s %8s %8s %8s %8s %8s %9s %7s %7s %s\n",
+    fprintf(out, "%-16s %-4s %-6s %-11s %9s %19s %8s %8s %8s %8s %8s %8s %9s %7s %7s %s\n",
             "workload", "keys", "n", "impl", "ns/op", "(min-max)", "Mops/s", "x gomap", "B/entry",
             "p50", "p99", "p99.9", "max", ">20us", ">100us", "check");
     for (size_t i = 0; i < n; i++) {
@@ -65,7 +65,7 @@ static void write_table(FILE *out, const bench_params *p, const bench_row *rows,
             snprintf(n20, sizeof n20, "%.0f", r->over20us);
             snprintf(n100, sizeof n100, "%.0f", r->over100us);
         }
-        fprintf(out, "%-16s %-4s %-6s %-7s %9s %19s %8.2f %8s %8s %8s %8s %8s %9s %7s %7s %s\n",
+        fprintf(out, "%-16s %-4s %-6s %-11s %9s %19s %8.2f %8s %8s %8s %8s %8s %9s %7s %7s %s\n",
                 bench_workload_name(r->wl), bench_keys_name(r->type),
                 report_size_name(r->n, sz, sizeof sz), r->impl, ns_text(r->ns_med, med, sizeof med),
                 range, r->ns_med > 0 ? 1e3 / r->ns_med : 0.0, ratio, bpe, l50, l99, l999, lmax,

@@ -1,11 +1,14 @@
 /*
- * impls.c — the in-process implementations this build has: gomap always,
- * each peer when its Debian package was found at configure time.
+ * impls.c — the in-process implementations this build has: gomap always
+ * (and, when asked for, its sharded map and cache), each peer when its
+ * Debian package was found at configure time.
  */
 #include "common/bench.h"
 
 const bench_impl *const bench_impls[] = {
     &bench_impl_gomap,
+    &bench_impl_gomap_shard,
+    &bench_impl_gomap_cache,
 #ifdef GOMAP_BENCH_HAVE_ABSL
     &bench_impl_absl,
 #endif

@@ -149,6 +149,8 @@ static int run_insert_latency(const bench_impl *impl, const bench_case *c, bench
  * keys, built by inserting them in order with no hint. */
 static int run_on_built_map(const bench_impl *impl, const bench_case *c, bench_result *r)
 {
+    if (c->wl == WL_ITERATE && !impl->iterate)
+        return -ENOTSUP;
     void *m = impl->create(c->type, 0);
     if (!m)
         return -ENOMEM;

@@ -24,8 +24,8 @@ typedef struct {
 int case_prepare(bench_case *c);
 void case_release(bench_case *c);
 
-/* One run. Returns 0, or -ENOMEM if the implementation could not create
- * its map. */
+/* One run. Returns 0, -ENOMEM if the implementation could not create
+ * its map, or -ENOTSUP if it lacks the workload's operation (iterate). */
 int run_inprocess(const bench_impl *impl, const bench_case *c, bench_result *r);
 
 #endif /* GOMAP_BENCH_RUNNER_H */
