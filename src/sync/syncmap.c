@@ -362,8 +362,8 @@ void gomap_sync_clear(gomap_sync_t *m)
     gomap__rcu_read_unlock();
 }
 
-/* Everything m retired has been recycled (onto m's free lists, with m's
- * counters), so m itself may go. */
+/* Everything m retired has been freed (tables) or recycled (onto m's free
+ * lists: boxes and entries), with m's counters, so m itself may go. */
 static bool sync_drained(struct gomap_retired *r)
 {
     gomap_sync_t *m = GOMAP_CONTAINER_OF(r, gomap_sync_t, final);

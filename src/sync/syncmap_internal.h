@@ -24,8 +24,9 @@
  *   I3  amended  =>  dirty != NULL; not amended => every key of dirty is in
  *       read.
  *   I4  an entry reachable from the current read table or from dirty is
- *       never freed; an entry leaves both only while EXPUNGED, and then for
- *       good (EXPUNGED is final for every lock-free path), so it is retired.
+ *       never retired; an entry leaves both only while EXPUNGED, and then
+ *       for good (EXPUNGED is final for every lock-free path), so it is
+ *       retired (and reused after a grace period, syncmap_slab.c).
  */
 #ifndef GOMAP_SYNCMAP_INTERNAL_H
 #define GOMAP_SYNCMAP_INTERNAL_H
