@@ -112,18 +112,20 @@ static void push_chain(_Atomic(struct sync_obj *) *stack, struct sync_obj *first
 }
 
 /* The size of the next block of a kind: doubling from BLOCK_MIN to
- * BLOCK_MAX. Two writers racing may pick the same size: harmless. */
+ * BLOCK_MAX, and at least one object (a value may be up to 16 MiB: such
+ * boxes get a block each). Two writers racing may pick the same size:
+ * harmless. */
 static size_t block_bytes(gomap_sync_t *m, unsigned kind)
 {
     unsigned made = load_relaxed(&m->nblocks[kind]);
-    size_t bytes = BLOCK_MIN;
+    size_t bytes = BLOCK_MIN, one = BLOCK_HDR + m->obj_bytes[kind];
     while (made-- > 0 && bytes < BLOCK_MAX)
         bytes *= 2;
-    return bytes;
+    return bytes < one ? one : bytes;
 }
 
-/* A new block of kind `kind`: its first object is returned, the others go
- * onto stripe s's free list. NULL (and nothing changed) when the allocator
+/* A new block of kind `kind`: its first object is returned, the others
+ * (if any) go onto stripe s's free list. NULL (and nothing changed) when the allocator
  * refuses the block. */
 static struct sync_obj *carve_block(gomap_sync_t *m, struct sync_stripe *s, unsigned kind)
 {
@@ -133,7 +135,7 @@ static struct sync_obj *carve_block(gomap_sync_t *m, struct sync_stripe *s, unsi
         return NULL;
     blk->bytes = bytes;
     size_t n = (bytes - BLOCK_HDR) / stride;
-    GOMAP_ASSERT(n >= 2);
+    GOMAP_ASSERT(n >= 1);
     char *base = (char *)blk + BLOCK_HDR;
     for (size_t i = 0; i < n; i++) {
         struct sync_obj *o = (struct sync_obj *)(void *)(base + i * stride);
@@ -143,8 +145,9 @@ static struct sync_obj *carve_block(gomap_sync_t *m, struct sync_stripe *s, unsi
                                         : NULL);
     }
     struct sync_obj *first = (struct sync_obj *)(void *)base;
-    push_chain(&s->objs[kind].free, next_of(first),
-               (struct sync_obj *)(void *)(base + (n - 1) * stride));
+    if (n > 1)
+        push_chain(&s->objs[kind].free, next_of(first),
+                   (struct sync_obj *)(void *)(base + (n - 1) * stride));
     struct gomap__sync_block *top = load_relaxed(&m->blocks);
     do
         blk->next = top;

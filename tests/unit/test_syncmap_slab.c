@@ -21,6 +21,8 @@
  *                        holds in the second half of the run is bounded by
  *                        what it held in the first (objects are reused, not
  *                        accumulated).
+ *   test_big_values      values bigger than a block (a block each): stored,
+ *                        replaced, deleted and freed without a leak.
  *   test_free_blocks     freeing a map of many keys frees blocks, not keys
  *                        (far fewer allocator calls than keys), and leaks
  *                        nothing.
@@ -41,6 +43,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CHECK_SYNC_VALID(m) \
@@ -329,6 +332,45 @@ static void test_random_model(void)
 
 /* ------------------------------------------------------------------------ */
 
+static void test_big_values(void)
+{
+    /* Values bigger than the biggest block: a block each. */
+    static const size_t sizes[] = {65536 - 64, 65536, 200000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        locked_alloc la;
+        locked_alloc_init(&la);
+        gomap_options o;
+        memset(&o, 0, sizeof o);
+        o.key_kind = GOMAP_KEY_U64;
+        o.val_size = sizes[i];
+        o.alloc = &la.iface;
+        gomap_sync_t *m = NULL;
+        CHECK_EQ(gomap_sync_new(&m, &o), 0);
+        unsigned char *v = calloc(1, sizes[i]), *got = calloc(1, sizes[i]);
+        CHECK(v && got);
+        for (uint64_t round = 0; round < 4; round++) {
+            for (uint64_t k = 0; k < 6; k++) {
+                memset(v, (int)(k + round), sizes[i]);
+                CHECK_EQ(gomap_sync_store(m, &k, v), 0);
+            }
+            for (uint64_t k = 0; k < 6; k++) {
+                CHECK(gomap_sync_load(m, &k, got));
+                CHECK(got[0] == (unsigned char)(k + round) &&
+                      got[sizes[i] - 1] == (unsigned char)(k + round));
+            }
+            uint64_t k = round;
+            gomap_sync_delete(m, &k);
+            CHECK_SYNC_VALID(m);
+            let_grace_pass(m);
+        }
+        free(v);
+        free(got);
+        free_and_check(m, &la, "big values");
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
 static void test_free_blocks(void)
 {
     const uint64_t keys = 200000 / WORK_DIV;
@@ -366,6 +408,7 @@ int main(void)
     RUN(test_entry_reuse);
     RUN(test_other_stripe);
     RUN(test_random_model);
+    RUN(test_big_values);
     RUN(test_free_blocks);
     printf("ok\n");
     return 0;
