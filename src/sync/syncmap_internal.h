@@ -297,9 +297,10 @@ __attribute__((noinline)) struct entry *gomap__sync_find_entry_locked(gomap_sync
  * goes back onto a free list of the map after its RCU grace period, never
  * to the allocator: gomap_sync_free frees blocks, not objects. "Retire"
  * means: recycle after a grace period, counted in m->reclaim until then
- * (reclaim_count.h). Every call below except the last two must be made
+ * (reclaim_count.h). gomap__obj_new and gomap__obj_retire must be called
  * inside a read-side section (the free lists' ABA argument and the pending
- * stacks' reads rely on it). */
+ * stacks' reads rely on it); gomap__obj_flush may be called anywhere (it
+ * takes whole stacks by exchange). */
 
 /* Sets the object sizes of a new map (its stripes' stacks start empty). */
 void gomap__slab_init(gomap_sync_t *m);
