@@ -16,9 +16,17 @@
  * registering the thread. A custom allocator (gomap_options.alloc) is
  * called from several threads at once, including liburcu's reclamation
  * thread, so it must be thread-safe. Memory a lock-free reader may still be reading
- * (replaced values, replaced read-only parts, deleted entries) is freed only
- * after every reader that could see it has finished (RCU with liburcu; see
- * docs/syncmap.md). gomap_sync_free must not overlap any other call on the map.
+ * (replaced values, replaced read-only parts, deleted entries) is reused or
+ * freed only after every reader that could see it has finished (RCU with
+ * liburcu; see docs/syncmap.md). gomap_sync_free must not overlap any other
+ * call on the map.
+ *
+ * Memory. Values and entries live in blocks the map allocates (1 KiB
+ * doubling to 64 KiB): what deletes, overwrites and clear give up is
+ * reused by the map's later writes, and goes back to the allocator when
+ * the map is freed. So a map holds at most its peak of keys and values
+ * (plus those waiting for readers to finish, and a partly used block per
+ * writing thread): one that shrank keeps that memory until it is freed.
  *
  * Locking. The map has one mutex. Calls on keys already promoted to the
  * read-only part take no lock, nor does gomap_sync_len; the others take the
@@ -74,7 +82,8 @@ GOMAP_API int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt);
 /* Frees the map and everything it owns. Must not overlap any other call on
  * the map. NULL is a no-op.
  * Context: takes no lock. The map's current contents are freed at once (no
- * reader can hold them, since no call overlaps); called from plain code it
+ * reader can hold them, since no call overlaps), a block at a time, not a
+ * key at a time; called from plain code it
  * then waits until the memory the map retired earlier has been freed (an
  * RCU grace period, typically milliseconds), so the allocator may be
  * released afterwards. Safe from inside any callback of
@@ -212,11 +221,14 @@ typedef struct gomap_sync_stats {
     uint64_t promotions;      /* dirty maps promoted to read-only */
     uint64_t dirty_copies;    /* dirty maps rebuilt from the read-only part
                                  (each an O(entries) copy) */
-    size_t retired_bytes;     /* memory retired but not yet freed: waiting
-                                 for readers to leave (the C analogue of Go's
-                                 garbage); includes retired read-only parts */
-    size_t retired_objects;   /* blocks behind retired_bytes */
-    uint64_t reclaimed_bytes; /* total freed after a grace period so far */
+    size_t retired_bytes;     /* memory retired but not yet freed or reused:
+                                 waiting for readers to leave (the C analogue
+                                 of Go's garbage); includes retired read-only
+                                 parts */
+    size_t retired_objects;   /* values, entries and tables behind
+                                 retired_bytes */
+    uint64_t reclaimed_bytes; /* total freed or made reusable after a grace
+                                 period so far */
     gomap_latency_t get_latency;   /* sampled gomap_sync_load calls */
     gomap_latency_t write_latency; /* sampled swaps and stores,
                                       compare-and-swaps and deletes */

@@ -122,7 +122,7 @@ static int entry_try_load_or_store(gomap_sync_t *m, struct entry *e, const void 
     for (;;) {
         if (p == EXPUNGED || has_value(p)) {
             if (nv)
-                gomap__box_discard(m, nv);
+                gomap__box_retire(m, nv);
             if (p == EXPUNGED)
                 return TRY_LOCKED;
             copy_val(m, actual_out, p);
@@ -147,7 +147,7 @@ static int entry_try_cas(gomap_sync_t *m, struct entry *e, const void *old, cons
     for (;;) {
         if (!has_value(p) || !same_val(m, p, old)) {
             if (nv)
-                gomap__box_discard(m, nv);
+                gomap__box_retire(m, nv);
             return 0;
         }
         if (!nv && !(nv = gomap__box_new(m, nv_val)))
@@ -183,7 +183,7 @@ static void promote_locked(gomap_sync_t *m)
         gomap__for_each_entry(old->map, retire_if_expunged, m);
         gomap__table_retire(m, old);
     }
-    gomap__box_flush(m);
+    gomap__obj_flush(m);
 }
 
 /* Go's missLocked: a lookup had to take the lock; after as many of those as
@@ -256,7 +256,7 @@ static int add_new_key_locked(gomap_sync_t *m, const void *key, uint64_t h, stru
     if (!e)
         return -ENOMEM;
     if ((rc = table_put(m->dirty, key, h, e)) != 0) {
-        gomap__entry_free_now(m, e);
+        gomap__entry_retire(m, e); /* never published, but maybe recycled */
         return rc;
     }
     len_add(m, +1);
@@ -309,19 +309,9 @@ int gomap_sync_new(gomap_sync_t **out, const gomap_options *opt)
     m->seed = gomap__rand64();
     m->hasher = gomap__hasher_for(&inner, m->seed);
     atomic_init(&m->read, 0);
-    /* Up to 4 MiB of recycled boxes a stripe, and between 16 and 65536 of
-     * them: a box comes back a grace period after it was replaced, and at
-     * millions of overwrites a second that is megabytes later; a smaller
-     * free list sends the rest to malloc and free (docs/syncmap.md). */
-    size_t per_box = BOX_HDR + m->val_size;
-    m->max_free = (4096u << 10) / per_box;
-    m->max_free = m->max_free < 16 ? 16 : m->max_free > 65536 ? 65536 : m->max_free;
-    for (unsigned i = 0; i < STRIPES; i++) {
+    for (unsigned i = 0; i < STRIPES; i++)
         atomic_init(&m->stripes[i].len, 0);
-        atomic_init(&m->stripes[i].pending, NULL);
-        atomic_init(&m->stripes[i].free_boxes, NULL);
-        atomic_init(&m->stripes[i].nfree, 0);
-    }
+    gomap__slab_init(m);
     gomap__reclaim_count_init(&m->reclaim);
     pthread_mutex_init(&m->mu, NULL);
     *out = m;
@@ -367,13 +357,13 @@ void gomap_sync_clear(gomap_sync_t *m)
         gomap__table_retire(m, m->dirty);
     m->dirty = NULL;
     m->misses = 0;
-    gomap__box_flush(m);
+    gomap__obj_flush(m);
     pthread_mutex_unlock(&m->mu);
     gomap__rcu_read_unlock();
 }
 
-/* Everything m retired has been freed (through m's allocator, with m's
- * counters), so m itself may go. */
+/* Everything m retired has been freed (tables) or recycled (onto m's free
+ * lists: boxes and entries), with m's counters, so m itself may go. */
 static bool sync_drained(struct gomap_retired *r)
 {
     gomap_sync_t *m = GOMAP_CONTAINER_OF(r, gomap_sync_t, final);
@@ -384,7 +374,7 @@ static void sync_destroy(struct gomap_retired *r)
 {
     gomap_sync_t *m = GOMAP_CONTAINER_OF(r, gomap_sync_t, final);
     GOMAP_ASSERT(gomap__count_drained(&m->reclaim)); /* nothing left to free m's memory */
-    gomap__box_free_list(m);
+    gomap__slab_free(m);
     pthread_mutex_destroy(&m->mu);
     gomap__free(m->inner.alloc, m, sizeof *m);
 }
@@ -396,16 +386,23 @@ void gomap_sync_free(gomap_sync_t *m)
     const struct gomap__scope *s = gomap__scope_find(m);
     if (__builtin_expect(s != NULL, 0))
         gomap__scope_fault(s, NULL, MSG_SYNC_FREE_INSIDE, GOMAP_CALLER);
-    /* No other call overlaps, so no reader holds the contents: they are
-     * freed now (syncmap_free.c). What was retired before, and boxes still
-     * waiting in a stripe's batch, wait for a grace period; m goes once all
-     * of it has been freed: after a barrier every free queued so far has
-     * run (the loop only re-checks; sync_drained's acquire makes their
-     * writes ours). Inside a read-side section or a callback that wait
-     * could never end (or deadlock): the reclaimer finishes the job
-     * instead. */
-    gomap__sync_free_contents(m);
-    gomap__box_flush(m);
+    /* No other call overlaps, so no reader holds the tables: they are
+     * freed now. The entries and values live in the map's blocks, which go
+     * with the map (sync_destroy): nothing is freed one key at a time.
+     * What was retired before, and objects still waiting in a stripe's
+     * batch, wait for a grace period; m goes once all of it has been
+     * recycled: after a barrier every callback queued so far has run (the
+     * loop only re-checks; sync_drained's acquire makes their writes ours).
+     * Inside a read-side section or a callback that wait could never end
+     * (or deadlock): the reclaimer finishes the job instead. */
+    struct table *r = read_table(read_word(m));
+    store_relaxed(&m->read, (uintptr_t)0);
+    if (r)
+        gomap__table_free_now(m, r);
+    if (m->dirty)
+        gomap__table_free_now(m, m->dirty);
+    m->dirty = NULL;
+    gomap__obj_flush(m);
     if (gomap__must_not_wait()) {
         gomap__rcu_defer_until(&m->final, sync_drained, sync_destroy);
         return;
@@ -549,7 +546,7 @@ static int swap_untimed(gomap_sync_t *m, const void *key, const void *val, void 
         len_add(m, +1);
     }
     if (rc) {
-        gomap__box_discard(m, nv);
+        gomap__box_retire(m, nv);
     } else if (prev) {
         if (loaded)
             *loaded = true;
@@ -607,7 +604,7 @@ int gomap_sync_load_or_store(gomap_sync_t *m, const void *key, const void *val,
             struct box *nv = gomap__box_new(m, val);
             rc = nv ? add_new_key_locked(m, key, h, nv) : -ENOMEM;
             if (rc && nv)
-                gomap__box_discard(m, nv);
+                gomap__box_retire(m, nv);
             if (rc == 0 && actual_out && m->val_size)
                 memcpy(actual_out, val, m->val_size);
         }

@@ -16,7 +16,7 @@ int gomap_sync_stats(gomap_sync_t *m, gomap_sync_stats_t *out)
     if (!m || !out)
         return -EINVAL;
     memset(out, 0, sizeof *out);
-    gomap__box_flush(m); /* so that retired_bytes drains once writes stop */
+    gomap__obj_flush(m); /* so that retired_bytes drains once writes stop */
     out->len = gomap_sync_len(m);
     pthread_mutex_lock(&m->mu);
     uintptr_t w = read_word(m);

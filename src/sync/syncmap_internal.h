@@ -1,7 +1,8 @@
 /*
  * syncmap_internal.h — the sync map's layout, shared by syncmap.c (the
- * algorithm), syncmap_mem.c (memory: allocation, recycling, retirement) and
- * syncmap_check.c (stats and validate). docs/syncmap.md has the design.
+ * algorithm), syncmap_slab.c (the blocks boxes and entries are carved
+ * from, their retirement and recycling), syncmap_mem.c (boxes, entries and
+ * tables) and syncmap_check.c (stats and validate). docs/syncmap.md has the design.
  *
  * Shape
  *   read    an atomically published pointer to a table (a core map from key
@@ -23,8 +24,9 @@
  *   I3  amended  =>  dirty != NULL; not amended => every key of dirty is in
  *       read.
  *   I4  an entry reachable from the current read table or from dirty is
- *       never freed; an entry leaves both only while EXPUNGED, and then for
- *       good (EXPUNGED is final for every lock-free path), so it is retired.
+ *       never retired; an entry leaves both only while EXPUNGED, and then
+ *       for good (EXPUNGED is final for every lock-free path), so it is
+ *       retired (and reused after a grace period, syncmap_slab.c).
  */
 #ifndef GOMAP_SYNCMAP_INTERNAL_H
 #define GOMAP_SYNCMAP_INTERNAL_H
@@ -55,28 +57,40 @@ extern const char gomap__sync_present;
 /* The value of every key of a set (val_size 0): no box is allocated. */
 #define PRESENT ((struct box *)(uintptr_t)&gomap__sync_present)
 
+/* The kinds of object a map carves from its blocks (syncmap_slab.c). */
+enum { OBJ_BOX, OBJ_ENTRY, OBJ_KINDS };
+
+/* The header of every box and entry: what syncmap_slab.c needs to retire
+ * it in a batch and recycle it. owner and kind are set when its block is
+ * carved and never change; the other fields belong to whoever holds the
+ * object on a stack. */
+struct sync_obj {
+    struct gomap_retired retired; /* a batch's top object, while RCU holds the batch */
+    gomap_sync_t *owner;
+    /* Link in a stack (pending or free). Atomic because a popper that lost
+     * a race may read it while the object, reused meanwhile, is being
+     * pushed onto a pending stack; that value is then discarded (its CAS
+     * fails). */
+    _Atomic(struct sync_obj *) next;
+    /* While on a pending stack: the stack's bottom object, the number of
+     * objects from this one down, and the stripe whose stack it is (its
+     * batch goes back to that stripe's free list). */
+    struct sync_obj *bottom;
+    uint32_t depth;
+    uint16_t stripe;
+    uint16_t kind;                /* OBJ_BOX or OBJ_ENTRY */
+};
+
 /* A value, copied in once and never modified after it is published. The
  * value bytes follow at BOX_HDR (16-aligned, so a value handed to a range
  * callback is aligned like malloc'd memory). */
 struct box {
-    struct gomap_retired retired;
-    gomap_sync_t *owner;
-    /* Link in a stack (pending or free). Atomic because a popper that lost
-     * a race may read it while the box, reused meanwhile, is being pushed
-     * onto the pending stack; that value is then discarded (its CAS fails). */
-    _Atomic(struct box *) next_free;
-    /* While on a pending stack (syncmap_mem.c): the stack's bottom box,
-     * the number of boxes from this one down, and the stripe whose stack
-     * it is (its batch goes back to that stripe's free list). */
-    struct box *bottom;
-    uint32_t depth;
-    uint32_t stripe;
+    struct sync_obj obj;
 };
 #define BOX_HDR ((sizeof(struct box) + 15) & ~(size_t)15)
 
 struct entry {
-    struct gomap_retired retired;
-    gomap_sync_t *owner;
+    struct sync_obj obj;
     _Atomic(struct box *) p;
 };
 
@@ -88,20 +102,27 @@ struct table {
     gomap_t *map;
 };
 
+/* One stripe's objects of one kind (syncmap_slab.c): retired ones waiting
+ * to be handed to RCU as one batch, and recycled ones, each a stack changed
+ * by CAS. */
+struct stripe_objs {
+    _Atomic(struct sync_obj *) pending;
+    _Atomic(struct sync_obj *) free;
+};
+
 /* What the threads of one stripe write on every write (syncmap.c's
  * sync_stripe assigns threads to stripes round robin): their part of the
- * length, and their boxes (syncmap_mem.c): retired ones waiting to be
- * handed to RCU as one batch, and recycled ones, each a stack changed by
- * CAS. Two cache lines each: the map comes from the user's allocator,
- * aligned to 16 bytes only, so a stripe's 32 bytes may straddle two lines,
- * and 128 bytes apart two stripes never share one; two threads of
- * different stripes share nothing when they write. */
+ * length, and their boxes and entries. Two cache lines each: the map comes
+ * from the user's allocator, aligned to 16 bytes only, so a stripe's 40
+ * bytes may straddle two lines, and 128 bytes apart two stripes never
+ * share one; two threads of different stripes share nothing when they
+ * write (unless one takes recycled objects from the other's free list,
+ * which it does only when its own is empty). */
 struct sync_stripe {
     atomic_long len;
-    _Atomic(struct box *) pending;
-    _Atomic(struct box *) free_boxes;
-    atomic_size_t nfree;
-    char pad[(size_t)2 * CACHE_LINE - sizeof(atomic_long) - 2 * sizeof(void *) - sizeof(size_t)];
+    struct stripe_objs objs[OBJ_KINDS];
+    char pad[(size_t)2 * CACHE_LINE - sizeof(atomic_long) -
+             (size_t)OBJ_KINDS * sizeof(struct stripe_objs)];
 };
 
 struct gomap_sync {
@@ -115,7 +136,12 @@ struct gomap_sync {
               sizeof(int)];
 
     struct sync_stripe stripes[STRIPES];
-    size_t max_free;              /* recycled boxes a stripe keeps */
+    size_t obj_bytes[OBJ_KINDS];  /* an object's stride in its block */
+    /* The blocks objects are carved from (syncmap_slab.c): a stack pushed
+     * by CAS from any writer, freed whole by gomap_sync_free; and the
+     * blocks of each kind carved so far, which sets the next one's size. */
+    _Atomic(struct gomap__sync_block *) blocks;
+    atomic_uint nblocks[OBJ_KINDS];
 
     pthread_mutex_t mu;
     struct table *dirty;          /* under mu */
@@ -265,32 +291,50 @@ __attribute__((noinline)) struct entry *gomap__sync_find_entry_locked(gomap_sync
                                                                       const void *key,
                                                                       uint64_t h);
 
-/* ---- memory (syncmap_mem.c) -------------------------------------------------
+/* ---- objects (syncmap_slab.c) ------------------------------------------------
+ *
+ * Boxes and entries are carved from blocks the map owns, and a retired one
+ * goes back onto a free list of the map after its RCU grace period, never
+ * to the allocator: gomap_sync_free frees blocks, not objects. "Retire"
+ * means: recycle after a grace period, counted in m->reclaim until then
+ * (reclaim_count.h). gomap__obj_new and gomap__obj_retire must be called
+ * inside a read-side section (the free lists' ABA argument and the pending
+ * stacks' reads rely on it); gomap__obj_flush may be called anywhere (it
+ * takes whole stacks by exchange). */
+
+/* Sets the object sizes of a new map (its stripes' stacks start empty). */
+void gomap__slab_init(gomap_sync_t *m);
+/* An object of kind `kind` (OBJ_BOX or OBJ_ENTRY): a recycled one, or one
+ * carved from a new block; NULL when that block cannot be allocated. Its
+ * contents past the header are whatever its last use left. */
+struct sync_obj *gomap__obj_new(gomap_sync_t *m, unsigned kind);
+/* An object that is unreachable for new readers (unlinked), or that was
+ * never published: a stale free-list popper may still read its link, so
+ * it waits for a grace period like an unlinked one. Objects are handed to
+ * RCU in batches; gomap__obj_flush hands over the partial ones. */
+void gomap__obj_retire(gomap_sync_t *m, struct sync_obj *o);
+void gomap__obj_flush(gomap_sync_t *m);
+/* Frees every block, with all the objects in them (gomap_sync_free, once
+ * nothing is retired and no reader can reach the map). */
+void gomap__slab_free(gomap_sync_t *m);
+
+/* ---- boxes, entries, tables (syncmap_mem.c) --------------------------------
  *
  * All memory comes from the map's allocator (options.alloc, or malloc:
- * gomap__alloc, alloc.h), which is called from any thread. "Retire" means:
- * free after an RCU grace period, counted in m->reclaim until then
- * (reclaim_count.h). */
+ * gomap__alloc, alloc.h), which is called from any thread. The box and
+ * entry calls must be made inside a read-side section (above). */
 
-/* A box holding a copy of val (PRESENT for a set), or NULL. Must be called
- * inside a read-side section (the free list relies on it). */
+/* A box holding a copy of val (PRESENT for a set), or NULL. */
 struct box *gomap__box_new(gomap_sync_t *m, const void *val);
-/* A box never published (a lost race, or a write that failed): retired
- * like a replaced one, since a stale free-list popper may still read it. */
-void gomap__box_discard(gomap_sync_t *m, struct box *b);
-/* A box this thread's CAS (or exchange) just took out of an entry. Boxes
- * are retired in batches; gomap__box_flush hands over a partial batch.
- * Inside a read-side section (it reads the top of the pending stack). */
+/* A box this thread's CAS (or exchange) just took out of an entry, or one
+ * never published (a lost race, or a write that failed). PRESENT is
+ * ignored. */
 void gomap__box_retire(gomap_sync_t *m, struct box *b);
-void gomap__box_flush(gomap_sync_t *m);
-/* Frees the free list (gomap_sync_free, once nothing is retired). */
-void gomap__box_free_list(gomap_sync_t *m);
-/* Frees a real box no reader can reach (gomap_sync_free). */
-void gomap__box_free_now(gomap_sync_t *m, struct box *b);
 
+/* An entry holding val, or NULL. */
 struct entry *gomap__entry_new(gomap_sync_t *m, struct box *val);
-void gomap__entry_free_now(gomap_sync_t *m, struct entry *e);
-/* An entry that has left both tables for good (p is EXPUNGED). */
+/* An entry that has left both tables for good (p is EXPUNGED), or one
+ * never published (a write that failed). */
 void gomap__entry_retire(gomap_sync_t *m, struct entry *e);
 
 /* A table with the map's key options and seed, or NULL. */
@@ -299,13 +343,5 @@ struct table *gomap__table_new(gomap_sync_t *m, size_t hint);
 void gomap__table_free_now(gomap_sync_t *m, struct table *t);
 /* A table no longer reachable from the map (not its entries). */
 void gomap__table_retire(gomap_sync_t *m, struct table *t);
-
-/* ---- freeing (syncmap_free.c) ------------------------------------------------ */
-
-/* Frees every entry, value and table of m at once, without waiting for a
- * grace period, and leaves m empty (no read part, no dirty map). Only for
- * gomap_sync_free: no other call may overlap, so no reader holds any of it.
- * The length stripes are left as they were. */
-void gomap__sync_free_contents(gomap_sync_t *m);
 
 #endif /* GOMAP_SYNCMAP_INTERNAL_H */
