@@ -113,8 +113,11 @@ static inline int upsert(gomap_t *m, int kind, const void *key, uint64_t hash,
                          const void *val, bool overwrite, void **vslot)
 {
     gomap__release_some(m);
-    if (!m->buckets && !(m->buckets = gomap__array_alloc(m, m->B)))
-        return -ENOMEM;
+    if (!m->buckets) {
+        if (!(m->buckets = gomap__array_alloc(m, m->B)))
+            return -ENOMEM;
+        lookup_refresh(m);
+    }
 again:;
     size_t bucket = hash & bucket_mask(m->B);
     if (is_growing(m)) {
@@ -295,8 +298,10 @@ static __attribute__((noinline, cold)) void refused_write(const gomap_t *m, cons
         gomap__frozen_check(m, site);
 }
 
-/* A lookup of any kind, after the misuse check. */
-static void *get_checked(const gomap_t *m, const void *key, const void *site)
+/* A lookup of any kind, after the misuse check. Out of line: the typed
+ * lookups' fast paths come here for every other state of the map. */
+static __attribute__((noinline)) void *get_checked(const gomap_t *m, const void *key,
+                                                   const void *site)
 {
     if (!m || !gomap__key_ok(m->key_kind, key))
         return NULL;
@@ -373,6 +378,36 @@ bool gomap_delete(gomap_t *m, const void *key)
 
 /* ---- typed shortcuts ------------------------------------------------------------ */
 
+/* A typed lookup's key, passed by value (in registers). */
+typedef union {
+    uint32_t u32;
+    uint64_t u64;
+    gomap_str str;
+} typed_key;
+
+/* A typed lookup on a map not in the fast shape: NULL for a map of another
+ * kind, else the generic lookup. */
+static __attribute__((noinline)) void *get_typed_other(const gomap_t *m, int kind, typed_key key,
+                                                       const void *site)
+{
+    return m->key_kind == kind ? get_checked(m, &key, site) : NULL;
+}
+
+/* A typed lookup: NULL for a map of another kind, else a read. The most
+ * common shape is tested first: that one byte also says the map's kind,
+ * that it has B > 0, is not growing and is not being written (the misuse
+ * check is then done: see lookup_shape_now). Such a map is searched with no
+ * call and no stack frame; every other map, and a write in progress, is
+ * reached by a jump to the generic lookup. */
+ALWAYS_INLINE void *get_typed(const gomap_t *m, int kind, typed_key key, const void *site)
+{
+    if (!m)
+        return NULL;
+    if (load_relaxed(&((gomap_t *)(uintptr_t)m)->lookup_shape) != shape_code(kind, 8))
+        return get_typed_other(m, kind, key, site);
+    return lookup_shaped(m, kind, &key, 8);
+}
+
 /* u64 and u32 differ only in the key type and kind. */
 #define TYPED_INT_API(suffix, type, KIND)                                      \
     int gomap_set_##suffix(gomap_t *m, type key, const void *val)             \
@@ -386,10 +421,7 @@ bool gomap_delete(gomap_t *m, const void *key)
     }                                                                          \
     void *gomap_get_##suffix(const gomap_t *m, type key)                       \
     {                                                                          \
-        if (!m || m->key_kind != (KIND))                                       \
-            return NULL;                                                       \
-        gomap__read_check(m, MSG_READ_WRITE, GOMAP_CALLER);                          \
-        return probe_lookup(m, KIND, &key);                                    \
+        return get_typed(m, KIND, (typed_key){.suffix = key}, GOMAP_CALLER);   \
     }                                                                          \
     bool gomap_delete_##suffix(gomap_t *m, type key)                           \
     {                                                                          \
@@ -416,11 +448,10 @@ int gomap_set_str(gomap_t *m, const char *ptr, size_t len, const void *val)
 
 void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len)
 {
-    gomap_str key = {ptr, len};
-    if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key))
+    typed_key key = {.str = {ptr, len}};
+    if (gomap__str_key_bad(&key.str))
         return NULL;
-    gomap__read_check(m, MSG_READ_WRITE, GOMAP_CALLER);
-    return probe_lookup(m, GOMAP_KEY_STR, &key);
+    return get_typed(m, GOMAP_KEY_STR, key, GOMAP_CALLER);
 }
 
 bool gomap_delete_str(gomap_t *m, const char *ptr, size_t len)

@@ -39,6 +39,7 @@ int gomap__hash_grow(gomap_t *m)
     m->oldbuckets = m->buckets;
     m->buckets = arr;
     m->B = (uint8_t)(m->B + bigger);
+    lookup_refresh(m);
     m->flags = bigger ? (uint8_t)(m->flags & ~FLAG_SAME_SIZE_GROW)
                       : (uint8_t)(m->flags | FLAG_SAME_SIZE_GROW);
     m->nevacuate = 0;
@@ -128,6 +129,7 @@ static void advance_evacuation_mark(gomap_t *m, size_t newbit)
         char *old = m->oldbuckets;
         m->oldbuckets = NULL;
         m->flags = (uint8_t)(m->flags & ~FLAG_SAME_SIZE_GROW);
+        lookup_refresh(m);
         gomap__array_retire(m, old);
     }
 }
