@@ -689,7 +689,7 @@ static int rebuild_one(const gomap_t *cm, char *b, unsigned i, void *vctx)
     }
     memcpy(key_slot_at(m, d, s), key_slot_at(m, b, i), m->key_slot);
     memcpy(val_slot_at(m, d, s), val_slot_at(m, b, i), m->val_slot);
-    tophash_of(d)[s] = tophash_from(hash);
+    tophash_of(d)[s] = (uint8_t)tophash_from(hash);
     return 0;
 }
 

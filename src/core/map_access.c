@@ -125,7 +125,7 @@ again:;
         if (gomap__grow_work(m, bucket) != 0)
             return -ENOMEM;
     }
-    const uint8_t top = tophash_from(hash);
+    const uint8_t top = (uint8_t)tophash_from(hash);
     const uint64_t want = 0x0101010101010101ull * top;
     char *b = bucket_at(m, m->buckets, bucket), *last = b;
     char *ins_b = NULL;

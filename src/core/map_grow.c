@@ -163,7 +163,7 @@ ALWAYS_INLINE void move_chain(gomap_t *m, int kind, char *ob, size_t oldbucket, 
                 /* A NaN gets a fresh random tophash so NaNs spread out again
                  * over later grows (Go's rule). */
                 if (key_is_nan(kind, slot_key(m, kind, key_slot_at(m, b, i))))
-                    top = tophash_from(gomap__rand64());
+                    top = (uint8_t)tophash_from(gomap__rand64());
             }
             th[i] = (uint8_t)(EVACUATED_X + y);
             evac_dst *d = &dst[y];

@@ -193,10 +193,12 @@ static inline bool is_evacuated_bucket(char *b)
     return t > EMPTY_ONE && t < MIN_TOPHASH;
 }
 
-static inline uint8_t tophash_from(uint64_t hash)
+/* A tophash byte (below 256: an `unsigned`, so that no truncation is left
+ * for the compiler to spell out). */
+static inline unsigned tophash_from(uint64_t hash)
 {
-    uint8_t top = (uint8_t)(hash >> 56);
-    return top < MIN_TOPHASH ? (uint8_t)(top + MIN_TOPHASH) : top;
+    unsigned top = (unsigned)(hash >> 56);
+    return top < MIN_TOPHASH ? top + MIN_TOPHASH : top;
 }
 
 /* Go's overLoadFactor: would `count` entries overload 2^B buckets? */
