@@ -24,8 +24,9 @@ static const char empty_string[1] = "";
 
 /* Stores a new entry in the empty slot (ins_b, ins_i), or in a new overflow
  * bucket chained after `last` when ins_b is NULL. Every allocation happens
- * before the map is touched, so -ENOMEM leaves it unchanged. */
-static inline int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
+ * before the map is touched, so -ENOMEM leaves it unchanged. Always inlined,
+ * like upsert. */
+ALWAYS_INLINE int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
                              const void *val, char *ins_b, unsigned ins_i, char *last,
                              void **vslot)
 {
@@ -108,8 +109,10 @@ ALWAYS_INLINE void prefetch_grow_targets(const gomap_t *m, uint64_t hash)
  * are the bytes equal to the key's tophash, the first empty byte (EMPTY_ONE
  * or EMPTY_REST) of the chain is where a new key goes, and a bucket holding
  * an EMPTY_REST byte is the last one to look at (every later slot of the
- * chain is empty, so no candidate follows it). */
-static inline int upsert(gomap_t *m, int kind, const void *key, uint64_t hash,
+ * chain is empty, so no candidate follows it). Always inlined: left to its
+ * heuristics, GCC may call one copy taking the kind as a variable (key
+ * compares and copies through switches) from some writers. */
+ALWAYS_INLINE int upsert(gomap_t *m, int kind, const void *key, uint64_t hash,
                          const void *val, bool overwrite, void **vslot)
 {
     gomap__release_some(m);
@@ -385,12 +388,20 @@ typedef union {
     gomap_str str;
 } typed_key;
 
+/* The key as the generic calls take it. */
+static inline const void *typed_key_ptr(const typed_key *key, int kind)
+{
+    return kind == GOMAP_KEY_U32   ? (const void *)&key->u32
+           : kind == GOMAP_KEY_U64 ? (const void *)&key->u64
+                                   : (const void *)&key->str;
+}
+
 /* A typed lookup on a map not in the fast shape: NULL for a map of another
  * kind, else the generic lookup. */
 static __attribute__((noinline)) void *get_typed_other(const gomap_t *m, int kind, typed_key key,
                                                        const void *site)
 {
-    return m->key_kind == kind ? get_checked(m, &key, site) : NULL;
+    return m->key_kind == kind ? get_checked(m, typed_key_ptr(&key, kind), site) : NULL;
 }
 
 /* A typed lookup: NULL for a map of another kind, else a read. The most
@@ -405,7 +416,7 @@ ALWAYS_INLINE void *get_typed(const gomap_t *m, int kind, typed_key key, const v
         return NULL;
     if (load_relaxed(&((gomap_t *)(uintptr_t)m)->lookup_shape) != shape_code(kind, 8))
         return get_typed_other(m, kind, key, site);
-    return lookup_shaped(m, kind, &key, 8);
+    return lookup_shaped(m, kind, typed_key_ptr(&key, kind), 8);
 }
 
 /* u64 and u32 differ only in the key type and kind. */

@@ -92,10 +92,11 @@ struct gomap {
     size_t lookup_mask;       /* 2^B - 1 (lookup_refresh) */
     uint64_t seed;            /* set with map_set_seed */
     uint64_t hash_mul;        /* hash_u64_mul_of(seed) */
-    _Atomic uint8_t lookup_shape; /* `shape` while lookups may take the
-                                 fast path (B > 0, not growing, no write
-                                 in progress), else SHAPE_NONE
-                                 (lookup_shape_now) */
+    _Atomic uint8_t lookup_shape; /* idle_shape, or SHAPE_NONE during a
+                                 write (lookup_shape_now) */
+    uint8_t idle_shape;       /* `shape` while lookups may take the fast
+                                 path (B > 0, not growing), else SHAPE_NONE
+                                 (lookup_refresh) */
     uint8_t shape;            /* the layout's SHAPE_* (compute_layout) */
     size_t count;
     char *oldbuckets;         /* the array being evacuated, or NULL */
@@ -275,24 +276,32 @@ static inline uint32_t shape_bucket_size(int kind, uint32_t val_slot)
            ~(val_slot - 1);
 }
 
-/* What lookup_shape must be. The fast path needs hashing (B > 0: one-bucket
- * maps are searched without) and one array (not growing). It also skips
- * the misuse check: while a write is in progress (`writer` set, from
- * gomap__write_begin to gomap__write_end) the shape is SHAPE_NONE, so that
- * a lookup meeting the write takes the path that checks `writer` and
- * reports it. (Relaxed, like the mark: best effort, as in Go; a lookup of
- * a write that is parked, or that a test holds, is always caught.) */
+/* What idle_shape must be: the fast path needs hashing (B > 0: one-bucket
+ * maps are searched without) and one array (not growing). */
+static inline uint8_t idle_shape_now(const gomap_t *m)
+{
+    return m->buckets && m->B > 0 && !m->oldbuckets ? m->shape : SHAPE_NONE;
+}
+
+/* What lookup_shape must be: idle_shape, or SHAPE_NONE while a write is in
+ * progress (`writer` set, from gomap__write_begin to gomap__write_end), so
+ * that a lookup meeting the write takes the path that checks `writer` and
+ * reports it: the fast path's one byte test is also the misuse check.
+ * (Relaxed, like the mark: best effort, as in Go; a lookup of a write that
+ * is parked, or that a test holds, is always caught.) */
 static inline uint8_t lookup_shape_now(const gomap_t *m)
 {
     bool writing = load_relaxed(&((gomap_t *)(uintptr_t)m)->writer) != 0;
-    return !writing && m->buckets && m->B > 0 && !m->oldbuckets ? m->shape : SHAPE_NONE;
+    return writing ? SHAPE_NONE : m->idle_shape;
 }
 
-/* Brings lookup_mask and lookup_shape up to date with B, buckets and
- * oldbuckets: called wherever those change (gomap_validate checks). */
+/* Brings lookup_mask, idle_shape and lookup_shape up to date with B,
+ * buckets and oldbuckets: called wherever those change (gomap_validate
+ * checks). */
 static inline void lookup_refresh(gomap_t *m)
 {
     m->lookup_mask = bucket_mask(m->B);
+    m->idle_shape = idle_shape_now(m);
     store_relaxed(&m->lookup_shape, lookup_shape_now(m));
 }
 
@@ -554,7 +563,7 @@ static inline void gomap__write_end(gomap_t *m)
             gomap__fault(m, MSG_WRITES, prev, load_relaxed(&self->site));
         if (m->check != GOMAP_CHECK_STRICT)
             store_relaxed(&m->writer, 0);
-        store_relaxed(&m->lookup_shape, lookup_shape_now(m));
+        store_relaxed(&m->lookup_shape, m->idle_shape);
     }
     if (m->budget.next < m->budget.n)
         gomap__budget_check(m);
