@@ -544,7 +544,10 @@ static inline void gomap__write_begin(gomap_t *m, const void *site)
             gomap__fault(m, MSG_WRITES, prev, site);
         if (m->check != GOMAP_CHECK_STRICT)
             store_relaxed(&m->writer, (uintptr_t)self);
-        store_relaxed(&m->lookup_shape, SHAPE_NONE); /* lookups check `writer` */
+        /* After the mark: a lookup that sees SHAPE_NONE takes the path
+         * that reads the mark. Relaxed, best effort like the mark itself;
+         * a lookup made while a write is held inside its bracket sees it. */
+        store_relaxed(&m->lookup_shape, SHAPE_NONE);
     }
     if (m->graveyard_arrays || m->graveyard_keys)
         gomap__graveyard_flush(m);
@@ -563,6 +566,7 @@ static inline void gomap__write_end(gomap_t *m)
             gomap__fault(m, MSG_WRITES, prev, load_relaxed(&self->site));
         if (m->check != GOMAP_CHECK_STRICT)
             store_relaxed(&m->writer, 0);
+        /* After the mark is cleared: the fast path may skip it again. */
         store_relaxed(&m->lookup_shape, m->idle_shape);
     }
     if (m->budget.next < m->budget.n)
