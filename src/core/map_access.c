@@ -301,10 +301,8 @@ static __attribute__((noinline, cold)) void refused_write(const gomap_t *m, cons
         gomap__frozen_check(m, site);
 }
 
-/* A lookup of any kind, after the misuse check. Out of line: the typed
- * lookups' fast paths come here for every other state of the map. */
-static __attribute__((noinline)) void *get_checked(const gomap_t *m, const void *key,
-                                                   const void *site)
+/* A lookup of any kind, after the misuse check. */
+static void *get_checked(const gomap_t *m, const void *key, const void *site)
 {
     if (!m || !gomap__key_ok(m->key_kind, key))
         return NULL;
@@ -397,25 +395,47 @@ static inline const void *typed_key_ptr(const typed_key *key, int kind)
 }
 
 /* A typed lookup on a map not in the fast shape: NULL for a map of another
- * kind, else the generic lookup. */
-static __attribute__((noinline)) void *get_typed_other(const gomap_t *m, int kind, typed_key key,
-                                                       const void *site)
+ * kind, else the full lookup (one-bucket maps without hashing, growing
+ * maps, the 16-byte shape...), specialised for the kind. */
+ALWAYS_INLINE void *get_typed_other(const gomap_t *m, int kind, typed_key key, const void *site)
 {
-    return m->key_kind == kind ? get_checked(m, typed_key_ptr(&key, kind), site) : NULL;
+    if (m->key_kind != kind)
+        return NULL;
+    gomap__read_check(m, MSG_READ_WRITE, site);
+    const void *k = typed_key_ptr(&key, kind);
+    if (load_relaxed(&((gomap_t *)(uintptr_t)m)->lookup_shape) == shape_code(kind, 16))
+        return lookup_shaped(m, kind, k, 16);
+    return lookup_any(m, kind, k); /* the 8-byte shape was tested by get_typed */
 }
+
+/* get_typed_other, out of line, for each typed lookup (`suffix` names the
+ * key's member of typed_key and the public call): reached by a jump, so
+ * that the fast path sets up no stack frame. */
+#define TYPED_OTHER(suffix, KIND)                                                      \
+    static __attribute__((noinline)) void *get_other_##suffix(const gomap_t *m,        \
+                                                              typed_key key,           \
+                                                              const void *site)        \
+    {                                                                                  \
+        return get_typed_other(m, KIND, key, site);                                    \
+    }
+TYPED_OTHER(u64, GOMAP_KEY_U64)
+TYPED_OTHER(u32, GOMAP_KEY_U32)
+TYPED_OTHER(str, GOMAP_KEY_STR)
+#undef TYPED_OTHER
 
 /* A typed lookup: NULL for a map of another kind, else a read. The most
  * common shape is tested first: that one byte also says the map's kind,
  * that it has B > 0, is not growing and is not being written (the misuse
- * check is then done: see lookup_shape_now). Such a map is searched with no
- * call and no stack frame; every other map, and a write in progress, is
- * reached by a jump to the generic lookup. */
-ALWAYS_INLINE void *get_typed(const gomap_t *m, int kind, typed_key key, const void *site)
+ * check is then done: see lookup_shape_now). Such a map is searched with
+ * no call and no stack frame; every other map, and a write in progress,
+ * is reached by a jump to `other` (get_other_<kind>). */
+ALWAYS_INLINE void *get_typed(const gomap_t *m, int kind, typed_key key, const void *site,
+                              void *(*other)(const gomap_t *, typed_key, const void *))
 {
     if (!m)
         return NULL;
     if (load_relaxed(&((gomap_t *)(uintptr_t)m)->lookup_shape) != shape_code(kind, 8))
-        return get_typed_other(m, kind, key, site);
+        return other(m, key, site);
     return lookup_shaped(m, kind, typed_key_ptr(&key, kind), 8);
 }
 
@@ -432,7 +452,8 @@ ALWAYS_INLINE void *get_typed(const gomap_t *m, int kind, typed_key key, const v
     }                                                                          \
     void *gomap_get_##suffix(const gomap_t *m, type key)                       \
     {                                                                          \
-        return get_typed(m, KIND, (typed_key){.suffix = key}, GOMAP_CALLER);   \
+        return get_typed(m, KIND, (typed_key){.suffix = key}, GOMAP_CALLER,     \
+                         get_other_##suffix);                                  \
     }                                                                          \
     bool gomap_delete_##suffix(gomap_t *m, type key)                           \
     {                                                                          \
@@ -462,7 +483,7 @@ void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len)
     typed_key key = {.str = {ptr, len}};
     if (gomap__str_key_bad(&key.str))
         return NULL;
-    return get_typed(m, GOMAP_KEY_STR, key, GOMAP_CALLER);
+    return get_typed(m, GOMAP_KEY_STR, key, GOMAP_CALLER, get_other_str);
 }
 
 bool gomap_delete_str(gomap_t *m, const char *ptr, size_t len)

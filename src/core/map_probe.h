@@ -366,7 +366,7 @@ ALWAYS_INLINE void *lookup_shaped(const gomap_t *m, int kind, const void *key, u
 
 /* The value slot of key, or NULL, in any state of the map. One-bucket maps
  * of integer and string keys are searched without hashing. */
-static inline void *lookup_any(const gomap_t *m, int kind, const void *key)
+ALWAYS_INLINE void *lookup_any(const gomap_t *m, int kind, const void *key)
 {
     if (m->count == 0 || key_is_nan(kind, key))
         return NULL;
@@ -387,7 +387,7 @@ static inline void *lookup_any(const gomap_t *m, int kind, const void *key)
 /* Go's mapaccess: the value slot of key, or NULL. The common shapes in
  * their common state take lookup_shaped; the test of lookup_shape also
  * tells that the map is not growing and has B > 0. */
-static inline void *probe_lookup(const gomap_t *m, int kind, const void *key)
+ALWAYS_INLINE void *probe_lookup(const gomap_t *m, int kind, const void *key)
 {
     uint8_t shape = load_relaxed(&((gomap_t *)(uintptr_t)m)->lookup_shape);
     if (fixed_key_slot(kind) && shape == shape_code(kind, 8))
