@@ -22,10 +22,22 @@ static inline uint64_t mum64(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* The multiplier hash_u64 derives from a seed: holders of a seed keep it
+ * beside it (gomap__hasher, the core map) and call hash_u64_mul. The odd
+ * multiplier keeps the low product a bijection of k ^ seed. */
+static inline uint64_t hash_u64_mul_of(uint64_t seed)
+{
+    return (seed ^ 0x9e3779b97f4a7c15ull) | 1;
+}
+
+static inline uint64_t hash_u64_mul(uint64_t k, uint64_t seed, uint64_t mul)
+{
+    return mum64(k ^ seed, mul);
+}
+
 static inline uint64_t hash_u64(uint64_t k, uint64_t seed)
 {
-    /* The odd multiplier keeps the low product a bijection of k ^ seed. */
-    return mum64(k ^ seed, (seed ^ 0x9e3779b97f4a7c15ull) | 1);
+    return hash_u64_mul(k, seed, hash_u64_mul_of(seed));
 }
 
 /* +0 and -0 hash alike (they are one key). NaN is not handled here: a NaN's

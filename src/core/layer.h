@@ -44,7 +44,7 @@
  * lookup in each. layer_hash is hash_of without a map. */
 static inline gomap__hasher gomap__hasher_of(const gomap_t *m)
 {
-    return (gomap__hasher){m->seed, m->key_size, m->hash};
+    return (gomap__hasher){m->seed, m->hash_mul, m->key_size, m->hash};
 }
 
 /* The hasher of every map made by gomap__new_seeded(opt, seed); gomap_new
@@ -53,7 +53,7 @@ static inline gomap__hasher gomap__hasher_of(const gomap_t *m)
 static inline gomap__hasher gomap__hasher_for(const gomap_options *opt, uint64_t seed)
 {
     bool sized = opt->key_kind == GOMAP_KEY_BYTES || opt->key_kind == GOMAP_KEY_CUSTOM;
-    return (gomap__hasher){seed, sized ? opt->key_size : 0, opt->hash};
+    return (gomap__hasher){seed, hash_u64_mul_of(seed), sized ? opt->key_size : 0, opt->hash};
 }
 
 static inline uint64_t layer_hash(const gomap__hasher *h, int kind, const void *key)
@@ -221,6 +221,9 @@ LOOKUP_FIELD_COPIED(count);
 LOOKUP_FIELD_COPIED(buckets);
 LOOKUP_FIELD_COPIED(oldbuckets);
 LOOKUP_FIELD_COPIED(seed);
+LOOKUP_FIELD_COPIED(hash_mul);
+LOOKUP_FIELD_COPIED(lookup_mask);
+LOOKUP_FIELD_COPIED(lookup_shape);
 LOOKUP_FIELD_COPIED(B);
 LOOKUP_FIELD_COPIED(flags);
 LOOKUP_FIELD_COPIED(key_indirect);

@@ -438,7 +438,7 @@ void gomap__reseed(gomap_t *m)
 {
     if (m->fixed_seed)
         return;
-    m->seed = gomap__rand64();
+    map_set_seed(m, gomap__rand64());
     m->reseeds++;
 }
 
@@ -501,6 +501,12 @@ static void compute_layout(gomap_t *m)
     /* map_probe.h's kind_key_slot relies on it for the fixed-size kinds. */
     GOMAP_ASSERT(m->key_kind == GOMAP_KEY_BYTES || m->key_kind == GOMAP_KEY_CUSTOM ||
                  m->key_off == BUCKET_SLOTS);
+    uint32_t vs = m->val_slot;
+    bool shaped = fixed_key_slot(m->key_kind) && !m->val_indirect && (vs == 8 || vs == 16) &&
+                  m->val_off == shape_val_off(m->key_kind, vs) &&
+                  m->ovf_off == shape_ovf_off(m->key_kind, vs) &&
+                  m->bucket_size == shape_bucket_size(m->key_kind, vs);
+    m->shape = shaped ? shape_code(m->key_kind, vs) : SHAPE_NONE;
 }
 
 static bool options_valid(const gomap_options *o)
@@ -566,7 +572,7 @@ int gomap_new(gomap_t **out, const gomap_options *opt)
     m->id = fetch_add_relaxed(&next_id, 1);
     m->key_kind = (uint8_t)opt->key_kind;
     const gomap__hasher h = gomap__hasher_for(opt, gomap__rand64());
-    m->seed = h.seed;
+    map_set_seed(m, h.seed);
     m->key_size = h.key_size;
     m->hash = h.hash;
     m->val_size = opt->val_size;
@@ -579,6 +585,7 @@ int gomap_new(gomap_t **out, const gomap_options *opt)
     unsigned b = b_for_hint(m, opt->hint);
     if (b > 0 && (m->buckets = gomap__array_alloc(m, b)) != NULL)
         m->B = (uint8_t)b;
+    lookup_refresh(m);
     *out = m;
     return 0;
 }
@@ -587,7 +594,7 @@ int gomap__new_seeded(gomap_t **out, const gomap_options *opt, uint64_t seed)
 {
     int rc = gomap_new(out, opt);
     if (rc == 0) {
-        (*out)->seed = seed;
+        map_set_seed(*out, seed);
         (*out)->fixed_seed = 1;
     }
     return rc;
@@ -633,6 +640,7 @@ void gomap_clear(gomap_t *m)
     release_all_slot_memory(m);
     gomap__array_free(m, m->oldbuckets);
     m->oldbuckets = NULL;
+    lookup_refresh(m);
     graveyard_empty(m, true);
     /* Keep the array (Go keeps capacity); drop overflow buckets. */
     if (m->buckets)
@@ -681,7 +689,7 @@ static int rebuild_one(const gomap_t *cm, char *b, unsigned i, void *vctx)
     }
     memcpy(key_slot_at(m, d, s), key_slot_at(m, b, i), m->key_slot);
     memcpy(val_slot_at(m, d, s), val_slot_at(m, b, i), m->val_slot);
-    tophash_of(d)[s] = tophash_from(hash);
+    tophash_of(d)[s] = (uint8_t)tophash_from(hash);
     return 0;
 }
 
@@ -716,6 +724,7 @@ int gomap_shrink(gomap_t *m)
     m->oldbuckets = NULL;
     m->buckets = ctx.arr;
     m->B = (uint8_t)ctx.b;
+    lookup_refresh(m);
     m->noverflow = ctx.noverflow;
     m->nevacuate = 0;
     m->flags = 0;

@@ -24,8 +24,9 @@ static const char empty_string[1] = "";
 
 /* Stores a new entry in the empty slot (ins_b, ins_i), or in a new overflow
  * bucket chained after `last` when ins_b is NULL. Every allocation happens
- * before the map is touched, so -ENOMEM leaves it unchanged. */
-static inline int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
+ * before the map is touched, so -ENOMEM leaves it unchanged. Always inlined,
+ * like upsert. */
+ALWAYS_INLINE int insert_new(gomap_t *m, int kind, const void *key, uint8_t top,
                              const void *val, char *ins_b, unsigned ins_i, char *last,
                              void **vslot)
 {
@@ -108,13 +109,18 @@ ALWAYS_INLINE void prefetch_grow_targets(const gomap_t *m, uint64_t hash)
  * are the bytes equal to the key's tophash, the first empty byte (EMPTY_ONE
  * or EMPTY_REST) of the chain is where a new key goes, and a bucket holding
  * an EMPTY_REST byte is the last one to look at (every later slot of the
- * chain is empty, so no candidate follows it). */
-static inline int upsert(gomap_t *m, int kind, const void *key, uint64_t hash,
+ * chain is empty, so no candidate follows it). Always inlined: left to its
+ * heuristics, GCC may call one copy taking the kind as a variable (key
+ * compares and copies through switches) from some writers. */
+ALWAYS_INLINE int upsert(gomap_t *m, int kind, const void *key, uint64_t hash,
                          const void *val, bool overwrite, void **vslot)
 {
     gomap__release_some(m);
-    if (!m->buckets && !(m->buckets = gomap__array_alloc(m, m->B)))
-        return -ENOMEM;
+    if (!m->buckets) {
+        if (!(m->buckets = gomap__array_alloc(m, m->B)))
+            return -ENOMEM;
+        lookup_refresh(m);
+    }
 again:;
     size_t bucket = hash & bucket_mask(m->B);
     if (is_growing(m)) {
@@ -122,7 +128,7 @@ again:;
         if (gomap__grow_work(m, bucket) != 0)
             return -ENOMEM;
     }
-    const uint8_t top = tophash_from(hash);
+    const uint8_t top = (uint8_t)tophash_from(hash);
     const uint64_t want = 0x0101010101010101ull * top;
     char *b = bucket_at(m, m->buckets, bucket), *last = b;
     char *ins_b = NULL;
@@ -373,6 +379,66 @@ bool gomap_delete(gomap_t *m, const void *key)
 
 /* ---- typed shortcuts ------------------------------------------------------------ */
 
+/* A typed lookup's key, passed by value (in registers). */
+typedef union {
+    uint32_t u32;
+    uint64_t u64;
+    gomap_str str;
+} typed_key;
+
+/* The key as the generic calls take it. */
+static inline const void *typed_key_ptr(const typed_key *key, int kind)
+{
+    return kind == GOMAP_KEY_U32   ? (const void *)&key->u32
+           : kind == GOMAP_KEY_U64 ? (const void *)&key->u64
+                                   : (const void *)&key->str;
+}
+
+/* A typed lookup on a map not in the fast shape: NULL for a map of another
+ * kind, else the full lookup (one-bucket maps without hashing, growing
+ * maps, the 16-byte shape...), specialised for the kind. */
+ALWAYS_INLINE void *get_typed_other(const gomap_t *m, int kind, typed_key key, const void *site)
+{
+    if (m->key_kind != kind)
+        return NULL;
+    gomap__read_check(m, MSG_READ_WRITE, site);
+    const void *k = typed_key_ptr(&key, kind);
+    if (load_relaxed(&((gomap_t *)(uintptr_t)m)->lookup_shape) == shape_code(kind, 16))
+        return lookup_shaped(m, kind, k, 16);
+    return lookup_any(m, kind, k); /* the 8-byte shape was tested by get_typed */
+}
+
+/* get_typed_other, out of line, for each typed lookup (`suffix` names the
+ * key's member of typed_key and the public call): reached by a jump, so
+ * that the fast path sets up no stack frame. */
+#define TYPED_OTHER(suffix, KIND)                                                      \
+    static __attribute__((noinline)) void *get_other_##suffix(const gomap_t *m,        \
+                                                              typed_key key,           \
+                                                              const void *site)        \
+    {                                                                                  \
+        return get_typed_other(m, KIND, key, site);                                    \
+    }
+TYPED_OTHER(u64, GOMAP_KEY_U64)
+TYPED_OTHER(u32, GOMAP_KEY_U32)
+TYPED_OTHER(str, GOMAP_KEY_STR)
+#undef TYPED_OTHER
+
+/* A typed lookup: NULL for a map of another kind, else a read. The most
+ * common shape is tested first: that one byte also says the map's kind,
+ * that it has B > 0, is not growing and is not being written (the misuse
+ * check is then done: see lookup_shape_now). Such a map is searched with
+ * no call and no stack frame; every other map, and a write in progress,
+ * is reached by a jump to `other` (get_other_<kind>). */
+ALWAYS_INLINE void *get_typed(const gomap_t *m, int kind, typed_key key, const void *site,
+                              void *(*other)(const gomap_t *, typed_key, const void *))
+{
+    if (!m)
+        return NULL;
+    if (load_relaxed(&((gomap_t *)(uintptr_t)m)->lookup_shape) != shape_code(kind, 8))
+        return other(m, key, site);
+    return lookup_shaped(m, kind, typed_key_ptr(&key, kind), 8);
+}
+
 /* u64 and u32 differ only in the key type and kind. */
 #define TYPED_INT_API(suffix, type, KIND)                                      \
     int gomap_set_##suffix(gomap_t *m, type key, const void *val)             \
@@ -386,10 +452,8 @@ bool gomap_delete(gomap_t *m, const void *key)
     }                                                                          \
     void *gomap_get_##suffix(const gomap_t *m, type key)                       \
     {                                                                          \
-        if (!m || m->key_kind != (KIND))                                       \
-            return NULL;                                                       \
-        gomap__read_check(m, MSG_READ_WRITE, GOMAP_CALLER);                          \
-        return probe_lookup(m, KIND, &key);                                    \
+        return get_typed(m, KIND, (typed_key){.suffix = key}, GOMAP_CALLER,     \
+                         get_other_##suffix);                                  \
     }                                                                          \
     bool gomap_delete_##suffix(gomap_t *m, type key)                           \
     {                                                                          \
@@ -416,11 +480,10 @@ int gomap_set_str(gomap_t *m, const char *ptr, size_t len, const void *val)
 
 void *gomap_get_str(const gomap_t *m, const char *ptr, size_t len)
 {
-    gomap_str key = {ptr, len};
-    if (!m || m->key_kind != GOMAP_KEY_STR || gomap__str_key_bad(&key))
+    typed_key key = {.str = {ptr, len}};
+    if (gomap__str_key_bad(&key.str))
         return NULL;
-    gomap__read_check(m, MSG_READ_WRITE, GOMAP_CALLER);
-    return probe_lookup(m, GOMAP_KEY_STR, &key);
+    return get_typed(m, GOMAP_KEY_STR, key, GOMAP_CALLER, get_other_str);
 }
 
 bool gomap_delete_str(gomap_t *m, const char *ptr, size_t len)

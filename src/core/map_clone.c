@@ -124,6 +124,7 @@ static int copy_blocks(gomap_t *c, const gomap_t *src)
     if (!(c->buckets = gomap__array_alloc(c, src->B)))
         return -ENOMEM;
     c->B = src->B;
+    lookup_refresh(c);
     size_t n = (size_t)1 << src->B;
     bool own = src->key_kind == GOMAP_KEY_STR || src->key_indirect || src->val_indirect;
     size_t live = 0;
@@ -177,7 +178,7 @@ int gomap__copy_map(gomap_t **out, const gomap_t *src, const gomap_options *opt,
     if (rc)
         return rc;
     if (blocks && same_layout(c, src)) {
-        c->seed = src->seed;
+        map_set_seed(c, src->seed);
         c->fixed_seed = src->fixed_seed;
         rc = copy_blocks(c, src);
     } else if (src) {

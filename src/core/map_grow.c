@@ -39,6 +39,7 @@ int gomap__hash_grow(gomap_t *m)
     m->oldbuckets = m->buckets;
     m->buckets = arr;
     m->B = (uint8_t)(m->B + bigger);
+    lookup_refresh(m);
     m->flags = bigger ? (uint8_t)(m->flags & ~FLAG_SAME_SIZE_GROW)
                       : (uint8_t)(m->flags | FLAG_SAME_SIZE_GROW);
     m->nevacuate = 0;
@@ -128,6 +129,7 @@ static void advance_evacuation_mark(gomap_t *m, size_t newbit)
         char *old = m->oldbuckets;
         m->oldbuckets = NULL;
         m->flags = (uint8_t)(m->flags & ~FLAG_SAME_SIZE_GROW);
+        lookup_refresh(m);
         gomap__array_retire(m, old);
     }
 }
@@ -161,7 +163,7 @@ ALWAYS_INLINE void move_chain(gomap_t *m, int kind, char *ob, size_t oldbucket, 
                 /* A NaN gets a fresh random tophash so NaNs spread out again
                  * over later grows (Go's rule). */
                 if (key_is_nan(kind, slot_key(m, kind, key_slot_at(m, b, i))))
-                    top = tophash_from(gomap__rand64());
+                    top = (uint8_t)tophash_from(gomap__rand64());
             }
             th[i] = (uint8_t)(EVACUATED_X + y);
             evac_dst *d = &dst[y];

@@ -30,6 +30,7 @@
 #include "base/assert.h"
 #include "base/atomics.h"
 #include "base/compiler.h"
+#include "base/hash.h"
 #include "base/keys.h"
 #include "base/misuse.h"
 
@@ -83,13 +84,22 @@ struct budget {
 };
 
 struct gomap {
-    /* Read by every lookup. */
+    /* Read by every lookup. The typed lookups' fast path (map_access.c,
+     * get_typed) reads only the first 33 bytes. */
     _Atomic uintptr_t writer; /* misuse mark: the writing thread's record
                                  (misuse.h), FAULT_MARK, or 0 */
-    size_t count;
     char *buckets;            /* 2^B buckets; NULL until the first insert */
+    size_t lookup_mask;       /* 2^B - 1 (lookup_refresh) */
+    uint64_t seed;            /* set with map_set_seed */
+    uint64_t hash_mul;        /* hash_u64_mul_of(seed) */
+    _Atomic uint8_t lookup_shape; /* idle_shape, or SHAPE_NONE during a
+                                 write (lookup_shape_now) */
+    uint8_t idle_shape;       /* `shape` while lookups may take the fast
+                                 path (B > 0, not growing), else SHAPE_NONE
+                                 (lookup_refresh) */
+    uint8_t shape;            /* the layout's SHAPE_* (compute_layout) */
+    size_t count;
     char *oldbuckets;         /* the array being evacuated, or NULL */
-    uint64_t seed;
     uint8_t B;
     uint8_t flags;
     uint8_t key_kind;         /* gomap_key_kind */
@@ -184,10 +194,12 @@ static inline bool is_evacuated_bucket(char *b)
     return t > EMPTY_ONE && t < MIN_TOPHASH;
 }
 
-static inline uint8_t tophash_from(uint64_t hash)
+/* A tophash byte (below 256: an `unsigned`, so that no truncation is left
+ * for the compiler to spell out). */
+static inline unsigned tophash_from(uint64_t hash)
 {
-    uint8_t top = (uint8_t)(hash >> 56);
-    return top < MIN_TOPHASH ? (uint8_t)(top + MIN_TOPHASH) : top;
+    unsigned top = (unsigned)(hash >> 56);
+    return top < MIN_TOPHASH ? top + MIN_TOPHASH : top;
 }
 
 /* Go's overLoadFactor: would `count` entries overload 2^B buckets? */
@@ -210,6 +222,88 @@ static inline bool too_many_overflow(size_t noverflow, unsigned b)
 }
 
 static inline bool is_growing(const gomap_t *m) { return m->oldbuckets != NULL; }
+
+/* Sets the hash seed and what integer hashing derives from it. */
+static inline void map_set_seed(gomap_t *m, uint64_t seed)
+{
+    m->seed = seed;
+    m->hash_mul = hash_u64_mul_of(seed);
+}
+
+/* ---- lookup shapes ------------------------------------------------------ */
+
+/* The common layouts that lookups search with constant bucket geometry
+ * (map_probe.h, lookup_shaped): a key kind whose slot size is fixed (U32,
+ * U64, F64, STR) with inline values of 8 or 16 bytes. A shape's code is
+ * never SHAPE_NONE. */
+#define SHAPE_NONE 0
+
+/* The key slot size of a fixed-size kind, 0 for the others. */
+static inline uint32_t fixed_key_slot(int kind)
+{
+    switch (kind) {
+    case GOMAP_KEY_U32: return 4;
+    case GOMAP_KEY_U64:
+    case GOMAP_KEY_F64: return 8;
+    case GOMAP_KEY_STR: return sizeof(gomap_str);
+    default: return 0;
+    }
+}
+
+static inline uint8_t shape_code(int kind, uint32_t val_slot)
+{
+    return (uint8_t)(1 + 2 * kind + (val_slot == 16));
+}
+
+/* A shape's geometry: values right after the 8 keys (aligned to their
+ * size), the overflow pointer right after the 8 values, the bucket size
+ * a multiple of the value size. compute_layout (map.c) gives a map a
+ * shape only if its own layout is exactly this. */
+static inline uint32_t shape_val_off(int kind, uint32_t val_slot)
+{
+    uint32_t end = BUCKET_SLOTS + BUCKET_SLOTS * fixed_key_slot(kind);
+    return (end + val_slot - 1) & ~(val_slot - 1);
+}
+
+static inline uint32_t shape_ovf_off(int kind, uint32_t val_slot)
+{
+    return shape_val_off(kind, val_slot) + BUCKET_SLOTS * val_slot;
+}
+
+static inline uint32_t shape_bucket_size(int kind, uint32_t val_slot)
+{
+    return (shape_ovf_off(kind, val_slot) + (uint32_t)sizeof(void *) + val_slot - 1) &
+           ~(val_slot - 1);
+}
+
+/* What idle_shape must be: the fast path needs hashing (B > 0: one-bucket
+ * maps are searched without) and one array (not growing). */
+static inline uint8_t idle_shape_now(const gomap_t *m)
+{
+    return m->buckets && m->B > 0 && !m->oldbuckets ? m->shape : SHAPE_NONE;
+}
+
+/* What lookup_shape must be: idle_shape, or SHAPE_NONE while a write is in
+ * progress (`writer` set, from gomap__write_begin to gomap__write_end), so
+ * that a lookup meeting the write takes the path that checks `writer` and
+ * reports it: the fast path's one byte test is also the misuse check.
+ * (Relaxed, like the mark: best effort, as in Go; a lookup of a write that
+ * is parked, or that a test holds, is always caught.) */
+static inline uint8_t lookup_shape_now(const gomap_t *m)
+{
+    bool writing = load_relaxed(&((gomap_t *)(uintptr_t)m)->writer) != 0;
+    return writing ? SHAPE_NONE : m->idle_shape;
+}
+
+/* Brings lookup_mask, idle_shape and lookup_shape up to date with B,
+ * buckets and oldbuckets: called wherever those change (gomap_validate
+ * checks). */
+static inline void lookup_refresh(gomap_t *m)
+{
+    m->lookup_mask = bucket_mask(m->B);
+    m->idle_shape = idle_shape_now(m);
+    store_relaxed(&m->lookup_shape, lookup_shape_now(m));
+}
 
 static inline size_t old_bucket_count(const gomap_t *m)
 {
@@ -450,6 +544,10 @@ static inline void gomap__write_begin(gomap_t *m, const void *site)
             gomap__fault(m, MSG_WRITES, prev, site);
         if (m->check != GOMAP_CHECK_STRICT)
             store_relaxed(&m->writer, (uintptr_t)self);
+        /* After the mark: a lookup that sees SHAPE_NONE takes the path
+         * that reads the mark. Relaxed, best effort like the mark itself;
+         * a lookup made while a write is held inside its bracket sees it. */
+        store_relaxed(&m->lookup_shape, SHAPE_NONE);
     }
     if (m->graveyard_arrays || m->graveyard_keys)
         gomap__graveyard_flush(m);
@@ -468,6 +566,8 @@ static inline void gomap__write_end(gomap_t *m)
             gomap__fault(m, MSG_WRITES, prev, load_relaxed(&self->site));
         if (m->check != GOMAP_CHECK_STRICT)
             store_relaxed(&m->writer, 0);
+        /* After the mark is cleared: the fast path may skip it again. */
+        store_relaxed(&m->lookup_shape, m->idle_shape);
     }
     if (m->budget.next < m->budget.n)
         gomap__budget_check(m);

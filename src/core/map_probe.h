@@ -17,6 +17,9 @@
 #define GOMAP_MAP_PROBE_H
 
 #include <math.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "base/hash.h"
 #include "core/map_internal.h"
@@ -46,15 +49,10 @@ static inline bool kind_may_be_indirect(int kind)
  * key slots start right after the tophash bytes (compute_layout in map.c
  * asserts it), so the address is a constant stride, not two loads and a
  * multiply. */
-static inline char *kind_key_slot(const gomap_t *m, int kind, char *b, unsigned i)
+static inline char *kind_key_slot(const gomap_t *m, int kind, char *b, size_t i)
 {
-    switch (kind) {
-    case GOMAP_KEY_U32: return b + BUCKET_SLOTS + (size_t)i * 4;
-    case GOMAP_KEY_U64:
-    case GOMAP_KEY_F64: return b + BUCKET_SLOTS + (size_t)i * 8;
-    case GOMAP_KEY_STR: return b + BUCKET_SLOTS + (size_t)i * sizeof(gomap_str);
-    default: return key_slot_at(m, b, i);
-    }
+    size_t slot = fixed_key_slot(kind);
+    return slot ? b + (BUCKET_SLOTS + i * slot) : key_slot_at(m, b, (unsigned)i);
 }
 
 /* The key stored in a slot, as callers give keys. */
@@ -66,6 +64,7 @@ static inline const void *slot_key(const gomap_t *m, int kind, const char *slot)
 /* What hashing a key needs of a map (gomap__hasher_of in layer.h makes one). */
 typedef struct gomap__hasher {
     uint64_t seed;
+    uint64_t mul;                                     /* hash_u64_mul_of(seed) */
     size_t key_size;                                  /* GOMAP_KEY_BYTES */
     uint64_t (*hash)(const void *key, uint64_t seed); /* GOMAP_KEY_CUSTOM */
 } gomap__hasher;
@@ -77,9 +76,9 @@ static inline uint64_t hash_with(const gomap__hasher *h, int kind, const void *k
 {
     switch (kind) {
     case GOMAP_KEY_U32:
-        return hash_u64(load_u32(key), h->seed);
+        return hash_u64_mul(load_u32(key), h->seed, h->mul);
     case GOMAP_KEY_U64:
-        return hash_u64(load_u64(key), h->seed);
+        return hash_u64_mul(load_u64(key), h->seed, h->mul);
     case GOMAP_KEY_F64: {
         double d = load_f64(key);
         return isnan(d) ? gomap__rand64() : hash_f64(d, h->seed);
@@ -98,7 +97,7 @@ static inline uint64_t hash_with(const gomap__hasher *h, int kind, const void *k
 /* The map's hash of a key. */
 static inline uint64_t hash_of(const gomap_t *m, int kind, const void *key)
 {
-    const gomap__hasher h = {m->seed, m->key_size, m->hash};
+    const gomap__hasher h = {m->seed, m->hash_mul, m->key_size, m->hash};
     return hash_with(&h, kind, key);
 }
 
@@ -157,13 +156,8 @@ static inline void copy_slot_bytes(void *dst, const void *src, size_t n)
  * them compile to single moves. */
 static inline size_t key_slot_bytes(const gomap_t *m, int kind)
 {
-    switch (kind) {
-    case GOMAP_KEY_U32: return 4;
-    case GOMAP_KEY_U64:
-    case GOMAP_KEY_F64: return 8;
-    case GOMAP_KEY_STR: return sizeof(gomap_str);
-    default: return m->key_slot;
-    }
+    uint32_t slot = fixed_key_slot(kind);
+    return slot ? slot : m->key_slot;
 }
 
 /* ---- bucket matching -------------------------------------------------------- */
@@ -203,25 +197,74 @@ static inline uint64_t empty_bytes(uint64_t w)
     return zero_bytes(w & 0xfefefefefefefefeull);
 }
 
-/* Searches one chain for key. Candidates come a bucket at a time: the
- * tophash word XOR the wanted byte has a zero byte where the slot's tophash
- * matches (zero_bytes_candidates: every match, now and then one more that
- * the key compare rejects: its tophash is the wanted one XOR 1, at least
- * MIN_TOPHASH - 1, and sits above a live match in the same bucket, so it
- * is a live slot too, never a stale evacuated one). An EMPTY_REST byte
- * ends the chain (exact). */
-static inline slot_ref find_in_chain(const gomap_t *m, int kind, char *b,
-                                     const void *key, uint8_t top)
+/* The slots of a bucket whose tophash byte is `top` (a live tophash), as a
+ * mask: slot_mask_any tells whether it holds a slot, slot_mask_first gives
+ * the lowest, and s & (s - 1) drops it. With SSE2 (every x86-64) one
+ * compare of the 8 bytes gives bit i for slot i, exactly (bits 8-15 are
+ * noise: slot_mask_any ignores them, and they are above every slot's).
+ * The portable SWAR form gives byte i's top bit (zero_bytes_candidates on
+ * the tophash word XOR the wanted byte): every match, now and then one
+ * more that the key compare rejects (its tophash is the wanted one XOR 1,
+ * at least MIN_TOPHASH - 1, and sits above a live match in the same
+ * bucket, so it is a live slot too, never a stale evacuated one). */
+#if defined(__SSE2__)
+typedef unsigned slot_mask;
+
+static inline slot_mask match_top(const char *b, unsigned top)
 {
-    const uint64_t want = 0x0101010101010101ull * top;
+    /* `top` in the low 8 bytes (3 instructions; _mm_set1_epi8 takes 4). */
+    __m128i t = _mm_cvtsi32_si128((int)top);
+    __m128i want = _mm_shufflelo_epi16(_mm_unpacklo_epi8(t, t), 0);
+    __m128i w = _mm_loadl_epi64((const __m128i *)(const void *)b);
+    return (slot_mask)_mm_movemask_epi8(_mm_cmpeq_epi8(w, want));
+}
+
+static inline bool slot_mask_any(slot_mask s) { return (s & 0xff) != 0; }
+
+/* tzcnt written out: from __builtin_ctz GCC knows a small int and rewrites
+ * the slot address arithmetic around it, three instructions more per
+ * candidate. s holds a slot (tzcnt, or bsf on older processors, agree). */
+static inline size_t slot_mask_first(slot_mask s)
+{
+    size_t i;
+    __asm__("tzcnt %1, %0" : "=r"(i) : "r"((size_t)s) : "cc");
+    return i;
+}
+
+/* Whether the bucket holds an EMPTY_REST byte. */
+static inline bool has_empty_rest(const char *b)
+{
+    __m128i w = _mm_loadl_epi64((const __m128i *)(const void *)b);
+    return (_mm_movemask_epi8(_mm_cmpeq_epi8(w, _mm_setzero_si128())) & 0xff) != 0;
+}
+#else
+typedef uint64_t slot_mask;
+
+static inline slot_mask match_top(const char *b, unsigned top)
+{
+    return zero_bytes_candidates(tophash_word(b) ^ (0x0101010101010101ull * top));
+}
+
+static inline bool slot_mask_any(slot_mask s) { return s != 0; }
+
+static inline size_t slot_mask_first(slot_mask s) { return (unsigned)__builtin_ctzll(s) >> 3; }
+
+static inline bool has_empty_rest(const char *b) { return zero_bytes(tophash_word(b)) != 0; }
+#endif
+
+/* Searches one chain for key, a bucket at a time: match_top gives the
+ * candidates, and a bucket holding an EMPTY_REST byte is the last (the
+ * rest of the chain is empty). */
+static inline slot_ref find_in_chain(const gomap_t *m, int kind, char *b,
+                                     const void *key, unsigned top)
+{
     do {
-        uint64_t w = tophash_word(b);
-        for (uint64_t hits = zero_bytes_candidates(w ^ want); hits; hits &= hits - 1) {
-            unsigned i = (unsigned)__builtin_ctzll(hits) >> 3;
+        for (slot_mask hits = match_top(b, top); slot_mask_any(hits); hits &= hits - 1) {
+            size_t i = slot_mask_first(hits);
             if (key_eq(m, kind, slot_key(m, kind, kind_key_slot(m, kind, b, i)), key))
-                return (slot_ref){b, i};
+                return (slot_ref){b, (unsigned)i};
         }
-        if (zero_bytes(w))
+        if (has_empty_rest(b))
             break;
         b = *overflow_of(m, b);
     } while (b);
@@ -309,9 +352,21 @@ static inline void *one_bucket_str(const gomap_t *m, const gomap_str *key, bool 
 
 /* ---- lookup ------------------------------------------------------------------ */
 
-/* The value slot of key, or NULL: Go's mapaccess. One-bucket maps of integer
- * and string keys are searched without hashing. */
-static inline void *probe_lookup(const gomap_t *m, int kind, const void *key)
+/* The value slot of key, or NULL, in a map of one array with B > 0 whose
+ * layout is shape_code(kind, val_slot): the bucket geometry is constant. */
+ALWAYS_INLINE void *lookup_shaped(const gomap_t *m, int kind, const void *key, uint32_t val_slot)
+{
+    if (key_is_nan(kind, key))
+        return NULL;
+    uint64_t hash = hash_of(m, kind, key);
+    char *b = m->buckets + (hash & m->lookup_mask) * shape_bucket_size(kind, val_slot);
+    slot_ref r = find_in_chain(m, kind, b, key, tophash_from(hash));
+    return r.b ? r.b + shape_val_off(kind, val_slot) + (size_t)r.i * val_slot : NULL;
+}
+
+/* The value slot of key, or NULL, in any state of the map. One-bucket maps
+ * of integer and string keys are searched without hashing. */
+ALWAYS_INLINE void *lookup_any(const gomap_t *m, int kind, const void *key)
 {
     if (m->count == 0 || key_is_nan(kind, key))
         return NULL;
@@ -327,6 +382,19 @@ static inline void *probe_lookup(const gomap_t *m, int kind, const void *key)
     }
     slot_ref r = find(m, kind, key, hash_of(m, kind, key));
     return r.b ? val_of_slot(m, val_slot_at(m, r.b, r.i)) : NULL;
+}
+
+/* Go's mapaccess: the value slot of key, or NULL. The common shapes in
+ * their common state take lookup_shaped; the test of lookup_shape also
+ * tells that the map is not growing and has B > 0. */
+ALWAYS_INLINE void *probe_lookup(const gomap_t *m, int kind, const void *key)
+{
+    uint8_t shape = load_relaxed(&((gomap_t *)(uintptr_t)m)->lookup_shape);
+    if (fixed_key_slot(kind) && shape == shape_code(kind, 8))
+        return lookup_shaped(m, kind, key, 8);
+    if (fixed_key_slot(kind) && shape == shape_code(kind, 16))
+        return lookup_shaped(m, kind, key, 16);
+    return lookup_any(m, kind, key);
 }
 
 #endif /* GOMAP_MAP_PROBE_H */

@@ -119,6 +119,16 @@ static int check_header(const gomap_t *m, struct gomap__why w)
         return gomap__why_fail(w, "no bucket array but B=%u count=%zu noverflow=%zu%s", m->B,
                                m->count, m->noverflow,
                                m->oldbuckets ? " and an old array" : "");
+    if (m->hash_mul != hash_u64_mul_of(m->seed))
+        return gomap__why_fail(w, "hash multiplier %#llx is not the seed's",
+                               (unsigned long long)m->hash_mul);
+    uint8_t shape = load_relaxed(&((gomap_t *)(uintptr_t)m)->lookup_shape);
+    if (m->lookup_mask != bucket_mask(m->B) || m->idle_shape != idle_shape_now(m) ||
+        shape != lookup_shape_now(m))
+        return gomap__why_fail(w, "lookup mask %zu / shape %u (idle %u), not %zu / %u (%u) "
+                               "for B=%u%s", m->lookup_mask, shape, m->idle_shape,
+                               bucket_mask(m->B), lookup_shape_now(m), idle_shape_now(m), m->B,
+                               m->oldbuckets ? " while growing" : "");
     if (!m->oldbuckets && (m->flags & FLAG_SAME_SIZE_GROW))
         return gomap__why_fail(w, "same-size-grow flag set while not growing");
     if (m->oldbuckets) {

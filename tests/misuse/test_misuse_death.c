@@ -22,7 +22,10 @@
  *     "concurrent map read and map write", an iterator step with
  *     "concurrent map iteration and map write". Each of them meets a parked
  *     set; a set, a clear, a get and an iterator step also meet a parked
- *     assign, delete and shrink; in fast and strict mode.
+ *     assign, delete and shrink; in fast and strict mode. A typed lookup
+ *     (gomap_get_str) meets a set parked in the allocator of a string map
+ *     whose lookups take the fast path (its `lookup_shape` test is then
+ *     the misuse check).
  *     The report must give the map's address and check mode, both threads'
  *     names and ids, and the symbolized thread functions of both sides.
  *   - check mode off, and GOMAP_CHECK=off|fast|strict with GOMAP_CHECK_AUTO:
@@ -473,11 +476,13 @@ typedef enum {
     OP_GET_COPY,
     OP_CLONE,
     OP_ITER_NEXT,
+    OP_GET_STR,   /* on a string map (the others: on a custom-kind map) */
     OP_COUNT
 } map_op;
 
 static const char *const op_names[OP_COUNT] = {
     "set", "assign", "delete", "clear", "shrink", "get", "get_copy", "clone", "iter_next",
+    "get_str",
 };
 
 static const char *op_message(map_op op)
@@ -494,7 +499,8 @@ typedef struct {
 } parked_cfg;
 
 /* Child state: the writer thread sets park_here before its write; the
- * custom hash function, called inside that write, then stops it there. */
+ * custom hash function (or, for a string map, the allocator), called
+ * inside that write, then stops it there. */
 static _Thread_local bool park_here;
 static atomic_int parked;         /* the writer is inside its write */
 static atomic_int unpark;         /* let it finish (only when nothing detects) */
@@ -507,7 +513,7 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-static uint64_t parking_hash(const void *key, uint64_t seed)
+static void park_if_asked(void)
 {
     if (park_here) {
         park_here = false;
@@ -516,6 +522,25 @@ static uint64_t parking_hash(const void *key, uint64_t seed)
         atomic_store_explicit(&parked, 1, memory_order_release);
         wait_flag(&unpark);
     }
+}
+
+static void *parking_alloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    park_if_asked();
+    return malloc(size);
+}
+
+static void parking_free(void *ptr, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    free(ptr);
+}
+
+static uint64_t parking_hash(const void *key, uint64_t seed)
+{
+    park_if_asked();
     uint64_t k;
     memcpy(&k, key, sizeof k);
     return mix64(k ^ seed);
@@ -548,7 +573,10 @@ static void *parked_writer_thread(void *p)
     park_here = true;
     switch (a->cfg->parked_op) {
     case OP_SET:
-        CHECK_EQ(gomap_set(a->m, &k, &v), 0);
+        if (a->cfg->observe_op == OP_GET_STR)
+            CHECK_EQ(gomap_set_str(a->m, "new", 3, &v), 0); /* parks copying "new" */
+        else
+            CHECK_EQ(gomap_set(a->m, &k, &v), 0);
         break;
     case OP_ASSIGN:
         CHECK_EQ(gomap_assign(a->m, &k, &slot), 1);
@@ -613,6 +641,9 @@ static void *observer_thread(void *p)
         CHECK(gomap_iter_next(&it, NULL, NULL));
         gomap_iter_done(&it);
         break;
+    case OP_GET_STR:
+        CHECK(gomap_get_str(m, "3", 1) != NULL);
+        break;
     default:
         break;
     }
@@ -627,18 +658,31 @@ static void parked_body(void *p)
     else
         CHECK(unsetenv("GOMAP_CHECK") == 0);
     install_handler(c->handler);
+    static gomap_allocator parking_allocator = {parking_alloc, parking_free, NULL};
+    bool str = c->observe_op == OP_GET_STR;
     gomap_options o;
     memset(&o, 0, sizeof o);
-    o.key_kind = GOMAP_KEY_CUSTOM;
-    o.key_size = sizeof(uint64_t);
+    if (str) {
+        /* Presized, so that it is not growing when the writer parks:
+         * lookups take the fast path but for the write in progress. */
+        o.key_kind = GOMAP_KEY_STR;
+        o.alloc = &parking_allocator;
+        o.hint = 2 * PARK_FILL;
+    } else {
+        o.key_kind = GOMAP_KEY_CUSTOM;
+        o.key_size = sizeof(uint64_t);
+        o.hash = parking_hash;
+        o.equal = u64_equal;
+    }
     o.val_size = sizeof(uint64_t);
-    o.hash = parking_hash;
-    o.equal = u64_equal;
     o.check = c->mode;
     gomap_t *m = NULL;
     CHECK_EQ(gomap_new(&m, &o), 0);
-    for (uint64_t k = 0; k < PARK_FILL; k++)
-        CHECK_EQ(gomap_set(m, &k, &k), 0);
+    for (uint64_t k = 0; k < PARK_FILL; k++) {
+        char s[24];
+        int n = snprintf(s, sizeof s, "%llu", (unsigned long long)k);
+        CHECK_EQ(str ? gomap_set_str(m, s, (size_t)n, &k) : gomap_set(m, &k, &k), 0);
+    }
     if (c->parked_op == OP_SHRINK) /* leave the shrink something to give back */
         for (uint64_t k = PARK_FILL / 4; k < PARK_FILL; k++)
             CHECK(gomap_delete(m, &k));
@@ -706,8 +750,8 @@ static void test_parked_writer_every_operation(void)
  * write completes. */
 static void test_check_off_reports_nothing(void)
 {
-    static const map_op reads[] = {OP_GET, OP_GET_COPY, OP_CLONE, OP_ITER_NEXT};
-    for (size_t i = 0; i < 4; i++) {
+    static const map_op reads[] = {OP_GET, OP_GET_COPY, OP_CLONE, OP_ITER_NEXT, OP_GET_STR};
+    for (size_t i = 0; i < 5; i++) {
         parked_cfg c = {GOMAP_CHECK_OFF, OP_SET, reads[i], NULL, HANDLER_RECORD};
         char label[160];
         child_result r = run_parked(&c, label, sizeof label);
