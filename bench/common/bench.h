@@ -72,6 +72,7 @@ typedef struct bench_impl {
     const char *what;   /* one line: the library and its version or package */
     bool opt_in;        /* runs only when --impls names it */
     bool copies_keys;   /* stores its own copy of string keys */
+    bool latency_only;  /* runs the insert-latency workload only */
     void *(*create)(bench_key_type type, size_t hint); /* NULL on failure */
     void (*destroy)(void *map);
     /* Inserts keys [from, to) of ks, key i with value i + 1. */
@@ -97,6 +98,8 @@ extern const bench_impl *const bench_impls[];
 extern const bench_impl bench_impl_gomap;
 extern const bench_impl bench_impl_gomap_shard;
 extern const bench_impl bench_impl_gomap_cache;
+extern const bench_impl bench_impl_floor;
+extern const bench_impl bench_impl_floor_mem;
 extern const bench_impl bench_impl_absl;
 extern const bench_impl bench_impl_glib;
 extern const bench_impl bench_impl_uthash;

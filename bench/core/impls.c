@@ -1,7 +1,7 @@
 /*
  * impls.c — the in-process implementations this build has: gomap always
- * (and, when asked for, its sharded map and cache), each peer when its
- * Debian package was found at configure time.
+ * (and, when asked for, its sharded map and cache, and the machine's
+ * floor), each peer when its Debian package was found at configure time.
  */
 #include "common/bench.h"
 
@@ -9,6 +9,8 @@ const bench_impl *const bench_impls[] = {
     &bench_impl_gomap,
     &bench_impl_gomap_shard,
     &bench_impl_gomap_cache,
+    &bench_impl_floor,
+    &bench_impl_floor_mem,
 #ifdef GOMAP_BENCH_HAVE_ABSL
     &bench_impl_absl,
 #endif

@@ -184,6 +184,8 @@ int run_inprocess(const bench_impl *impl, const bench_case *c, bench_result *r)
 {
     memset(r, 0, sizeof *r);
     r->bytes = -1;
+    if (impl->latency_only && c->wl != WL_INSERT_LATENCY)
+        return -ENOTSUP;
     switch (c->wl) {
     case WL_INSERT:
     case WL_INSERT_PRESIZED:

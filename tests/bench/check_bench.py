@@ -459,6 +459,24 @@ def check_cache(bench, impls):
     check_table(bench, "cache", "read-100", len(SYNC_THREADS) * len(who), doc)
 
 
+def check_floor(bench):
+    """The machine's floor: opt-in, insert-latency only, each insert spins
+    200 ns (so none is faster than that, calibration error aside)."""
+    rows = csv_records(bench, CSV_COLUMNS, "floor", "--tiny", "--csv", "--quiet", "--keys", "u64",
+                       "--workloads", "insert-latency", "--impls", "floor,floor-mem")
+    check(sorted(r["impl"] for r in rows) == ["floor", "floor-mem", "gomap"],
+          "floor and floor-mem ran beside gomap: %s" % [r["impl"] for r in rows])
+    for r in rows:
+        check(r["checksum_ok"] == "1" and int(r["checksum"]) == int(r["n"]),
+              "every insert of %s counted" % r["impl"])
+        if r["impl"] != "gomap":
+            check(float(r["lat_p50_ns"]) >= 150, "%s spins about 200 ns an insert: %s"
+                  % (r["impl"], r["lat_p50_ns"]))
+    rc, _, err = run(bench, "--tiny", "--quiet", "--keys", "u64", "--workloads", "insert",
+                     "--impls", "floor")
+    check(rc != 0 and "floor cannot run" in err, "floor refuses other workloads (rc %d)" % rc)
+
+
 def main():
     bench, impls = sys.argv[1], sys.argv[2].split(",")
     strat_impls = impls
@@ -515,6 +533,7 @@ def main():
     lines = [l for l in out.splitlines() if l.startswith("insert ")]
     check(rc == 0 and len(lines) == len(impls), "table has one insert line per implementation")
     check_version(out, map_doc, "map")
+    check_floor(bench)
 
     check_sync(bench, impls)
     check_strategies(bench, strat_impls, count_bytes)
