@@ -20,6 +20,8 @@
  *   lookups      layer_lookup, layer_find, gomap__find_hashed, layer_key,
  *                layer_value, copy_slot_bytes, layer_copy_out,
  *                gomap__prefetch_hashed, layer_prefetch_bucket
+ *   lock-free lookups in the common shapes   layer_shaped_view_of,
+ *                layer_shaped_prefetch, layer_shaped_find
  *   writes       gomap__upsert_hashed, gomap__remove_hashed
  *   whole map    gomap__for_each_entry, gomap__grow_finish, layer_len,
  *                layer_bytes_held
@@ -119,6 +121,57 @@ ALWAYS_INLINE void layer_prefetch_bucket(const gomap_t *m, uint64_t hash)
         __builtin_prefetch(b + span - 1, 0, 3);
         b = m->oldbuckets ? old_bucket_of(m, hash) : NULL;
     }
+}
+
+/* ---- lock-free lookups in the common shapes ------------------------------------ */
+
+/* What a lookup of a map in a common shape reads of its header: the bucket
+ * array and its mask. For optimistic readers (the sharded map's gets),
+ * which then probe without copying the whole lookup header. */
+typedef struct {
+    char *buckets;
+    size_t mask;
+} layer_shaped_view;
+
+/* Reads m's view into *v when m is in the shape shape_code(kind, val_slot)
+ * now (a fixed-size key slot, val_slot-byte value slots, B > 0, not
+ * growing, no write in progress: lookup_shape); false otherwise. Made for
+ * readers racing a writer: the fields are read in no order, so the caller
+ * confirms (its sequence count, re-checked after an acquire fence) that no
+ * writer overlapped before it probes with v, and again after it read the
+ * value; the array must stay allocated while it reads
+ * (gomap__keep_retired_arrays). */
+ALWAYS_INLINE bool layer_shaped_view_of(const gomap_t *m, int kind, uint32_t val_slot,
+                                        layer_shaped_view *v)
+{
+    if (!fixed_key_slot(kind) ||
+        load_relaxed(&((gomap_t *)(uintptr_t)m)->lookup_shape) != shape_code(kind, val_slot))
+        return false;
+    v->buckets = m->buckets;
+    v->mask = m->lookup_mask;
+    return true;
+}
+
+/* layer_prefetch_bucket for a view: the home bucket's lines, a constant
+ * count of them. */
+ALWAYS_INLINE void layer_shaped_prefetch(layer_shaped_view v, int kind, uint32_t val_slot,
+                                         uint64_t hash)
+{
+    const size_t span = shape_bucket_size(kind, val_slot);
+    const char *b = v.buckets + (hash & v.mask) * span;
+    for (size_t off = 0; off < span; off += 64)
+        __builtin_prefetch(b + off, 0, 3);
+    __builtin_prefetch(b + span - 1, 0, 3);
+}
+
+/* The value slot of key (hashed with m's hasher) in view v of m, or NULL:
+ * the core's own shaped lookup (lookup_shaped), with the hash given. */
+ALWAYS_INLINE void *layer_shaped_find(const gomap_t *m, layer_shaped_view v, int kind,
+                                      uint32_t val_slot, const void *key, uint64_t hash)
+{
+    if (key_is_nan(kind, key))
+        return NULL;
+    return find_shaped(m, kind, val_slot, v.buckets, v.mask, key, hash);
 }
 
 /* Copies a value of val_size bytes to out, or zero bytes when val is NULL

@@ -352,16 +352,26 @@ static inline void *one_bucket_str(const gomap_t *m, const gomap_str *key, bool 
 
 /* ---- lookup ------------------------------------------------------------------ */
 
+/* The value slot of key (hashed `hash`), or NULL, in the array `buckets`
+ * of 2^B buckets (mask = 2^B - 1, B > 0) of a map whose layout is
+ * shape_code(kind, val_slot): the bucket geometry is constant, and m gives
+ * only what never changes (the overflow link's place, for a chain). */
+ALWAYS_INLINE void *find_shaped(const gomap_t *m, int kind, uint32_t val_slot, char *buckets,
+                                size_t mask, const void *key, uint64_t hash)
+{
+    char *b = buckets + (hash & mask) * shape_bucket_size(kind, val_slot);
+    slot_ref r = find_in_chain(m, kind, b, key, tophash_from(hash));
+    return r.b ? r.b + shape_val_off(kind, val_slot) + (size_t)r.i * val_slot : NULL;
+}
+
 /* The value slot of key, or NULL, in a map of one array with B > 0 whose
- * layout is shape_code(kind, val_slot): the bucket geometry is constant. */
+ * layout is shape_code(kind, val_slot). */
 ALWAYS_INLINE void *lookup_shaped(const gomap_t *m, int kind, const void *key, uint32_t val_slot)
 {
     if (key_is_nan(kind, key))
         return NULL;
     uint64_t hash = hash_of(m, kind, key);
-    char *b = m->buckets + (hash & m->lookup_mask) * shape_bucket_size(kind, val_slot);
-    slot_ref r = find_in_chain(m, kind, b, key, tophash_from(hash));
-    return r.b ? r.b + shape_val_off(kind, val_slot) + (size_t)r.i * val_slot : NULL;
+    return find_shaped(m, kind, val_slot, m->buckets, m->lookup_mask, key, hash);
 }
 
 /* The value slot of key, or NULL, in any state of the map. One-bucket maps

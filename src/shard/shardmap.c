@@ -347,7 +347,7 @@ ALWAYS_INLINE bool get_kind(gomap_shard_t *m, int kind, const void *key, void *v
     return shard_locked_read(m, kind, key, h, val_out, count_miss);
 }
 
-static bool shared_get(gomap_shard_t *m, const void *key, void *val_out, bool count_miss,
+__attribute__((flatten)) static bool shared_get(gomap_shard_t *m, const void *key, void *val_out, bool count_miss,
                        uint64_t *hash)
 {
     bool found;
