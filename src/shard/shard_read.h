@@ -54,6 +54,32 @@ __attribute__((noinline, cold)) static void count_retry(gomap_shard_t *m, bool g
         fetch_add_relaxed(&m->opt_fallbacks, 1);
 }
 
+/* The probe of an optimistic read of a map not in the common shape
+ * (growing, values over 8 bytes, keys of no fixed size): copies the whole
+ * lookup header, confirms it against the sequence count seq read before,
+ * then looks key up in the copy. False when a writer got in the way before
+ * the probe; else *val is the value slot, or NULL. Out of line, so that
+ * the common shape's read stays small (its callers are flattened). */
+static __attribute__((noinline)) bool generic_probe(const gomap_t *map,
+                                                    const _Atomic unsigned *seqp, unsigned seq,
+                                                    int kind, const void *key, uint64_t h,
+                                                    bool prefetch, const void **val)
+{
+    struct gomap hdr;
+    gomap__copy_lookup_header(&hdr, map);
+    SEQ_FENCE(fence_acquire);
+    if (load_relaxed(seqp) != seq)
+        return false;
+    if (prefetch)
+        layer_prefetch_bucket(&hdr, h);
+    slot_ref r;
+#define FIND(K) layer_find(&hdr, K, key, h)
+    KIND_SWITCH(kind, r, FIND)
+#undef FIND
+    *val = r.b ? layer_value(&hdr, r) : NULL;
+    return true;
+}
+
 /* An optimistic read of key (hashed h) without a lock, inside a read-side
  * section the caller holds, in which it loaded t, the head table (acquire:
  * its fields as the move that installed it wrote them), so that no table
@@ -99,18 +125,9 @@ ALWAYS_INLINE bool shard_optimistic_read(gomap_shard_t *m, struct shard_table *t
             if (prefetch)
                 layer_shaped_prefetch(v, kind, 8, h);
             val = layer_shaped_find(s->map, v, kind, 8, key, h);
-        } else {
-            struct gomap hdr;
-            gomap__copy_lookup_header(&hdr, s->map);
-            SEQ_FENCE(fence_acquire);
-            if (load_relaxed(&s->seq) != seq) {
-                count_retry(m, tries == 1);
-                continue;
-            }
-            if (prefetch)
-                layer_prefetch_bucket(&hdr, h);
-            slot_ref r = layer_find(&hdr, kind, key, h);
-            val = r.b ? layer_value(&hdr, r) : NULL;
+        } else if (!generic_probe(s->map, &s->seq, seq, kind, key, h, prefetch, &val)) {
+            count_retry(m, tries == 1);
+            continue;
         }
         copy_out(m, val_out, val);
         SEQ_FENCE(fence_acquire);
