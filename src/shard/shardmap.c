@@ -351,8 +351,8 @@ ALWAYS_INLINE bool get_kind(gomap_shard_t *m, int kind, const void *key, void *v
  * constant (the optimistic read's probe included, which the compiler would
  * otherwise leave out of line as a generic function); the out-of-line
  * pieces (generic_probe, the lock's slow path) stay out of line. */
-__attribute__((flatten)) static bool shared_get(gomap_shard_t *m, const void *key, void *val_out, bool count_miss,
-                       uint64_t *hash)
+__attribute__((flatten)) static bool shared_get(gomap_shard_t *m, const void *key,
+                                                void *val_out, bool count_miss, uint64_t *hash)
 {
     bool found;
 #define GET(K) get_kind(m, K, key, val_out, count_miss, hash)
