@@ -305,8 +305,8 @@ GOMAP_API int gomap_shard_resize(gomap_shard_t *m, unsigned shards);
  * as a hit (found its key) or a miss (did not: a get of an absent key, a set
  * or compute that inserted, a delete of an absent key); ops = hits + misses.
  * A call that fails with -ENOMEM may count once or not at all.
- * Counted with relaxed atomic adds in per-thread lanes: exact once the map
- * is quiet. entries and bytes_held are what the shard's last write
+ * Counted in per-thread lanes (a thread's own, or, past the lanes a map
+ * has, shared ones with atomic adds): exact once the map is quiet. entries and bytes_held are what the shard's last write
  * published when it released the shard. A shard's counters start at zero
  * when a resize creates it; the map's totals carry those of the shards a
  * resize replaced (only lock acquisitions and waits of calls that reached

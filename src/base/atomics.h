@@ -72,6 +72,8 @@
 #define fetch_sub_release(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_release)
 #define fetch_sub_acq_rel(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_acq_rel)
 
+#define fetch_and_release(p, v) atomic_fetch_and_explicit((p), (v), memory_order_release)
+
 /* ---- compare-and-swap (success order in the name; see the top) ----------------- */
 
 #define cas_weak_relaxed(p, e, v) \

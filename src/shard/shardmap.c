@@ -160,12 +160,58 @@ void gomap__shard_batch_dispose(gomap_shard_t *m, struct shard *s)
 /* ---- counting lanes ------------------------------------------------------------- */
 
 _Thread_local unsigned gomap__shard_lane __attribute__((tls_model("initial-exec")));
-static atomic_uint next_lane;
 
-/* Threads take lanes round robin, on their first counted operation. */
+/* Owned lanes taken (bit i: lane i has a live owner). A thread takes the
+ * lowest free one on its first counted operation (acquire: the counts the
+ * lane's last owner stored) and gives it back when it exits (release: its
+ * own counts), so an owned lane has one writer at a time. A thread that
+ * finds none free, or cannot arrange to give one back, counts in the
+ * shared lanes. */
+static _Atomic uint64_t lanes_taken;
+static pthread_once_t lane_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t lane_key;
+static int lane_key_err;
+
+#define NO_LANE GOMAP_SHARD_OWNED_LANES /* beyond every table's owned lanes */
+
+static void give_lane_back(void *arg)
+{
+    (void)arg;
+    unsigned lane = gomap__shard_lane - 1;
+    /* A later thread-exit destructor may still count: in a shared lane. */
+    gomap__shard_lane = NO_LANE + 1;
+    if (lane < GOMAP_SHARD_OWNED_LANES)
+        fetch_and_release(&lanes_taken, ~((uint64_t)1 << lane));
+}
+
+static void make_lane_key(void)
+{
+    lane_key_err = pthread_key_create(&lane_key, give_lane_back);
+}
+
+static unsigned take_lane(void)
+{
+    pthread_once(&lane_key_once, make_lane_key);
+    if (lane_key_err)
+        return NO_LANE;
+    uint64_t taken = load_relaxed(&lanes_taken);
+    while (taken != UINT64_MAX) {
+        unsigned lane = (unsigned)__builtin_ctzll(~taken);
+        if (cas_weak_acquire(&lanes_taken, &taken, taken | ((uint64_t)1 << lane))) {
+            /* Any non-NULL value makes give_lane_back run at exit. */
+            if (pthread_setspecific(lane_key, &gomap__shard_lane) == 0)
+                return lane;
+            fetch_and_release(&lanes_taken, ~((uint64_t)1 << lane));
+            return NO_LANE;
+        }
+    }
+    return NO_LANE;
+}
+
+/* On a thread's first counted operation. */
 unsigned gomap__shard_lane_assign(void)
 {
-    unsigned lane = fetch_add_relaxed(&next_lane, 1);
+    unsigned lane = take_lane();
     gomap__shard_lane = lane + 1;
     return lane;
 }

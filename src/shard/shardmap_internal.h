@@ -109,7 +109,9 @@ struct shard_carried {
  * shards that is not moved (no move can finish before that shard moves). */
 struct shard_table {
     struct shard *shards;     /* nshards, SHARD_ALIGN-aligned, in the block */
-    struct shard_tally *tallies; /* nlanes x lane_stride, lane-major, in the block */
+    struct shard_tally *tallies; /* 2 x nlanes x lane_stride, lane-major, in the
+                                 block: nlanes owned lanes, then nlanes shared
+                                 ones (shard_count) */
     void *block;              /* the allocation holding all of it */
     size_t block_size;
     struct shard_table *_Atomic next; /* the move's target; NULL when none */
@@ -121,7 +123,7 @@ struct shard_table {
     struct shard_carried carried; /* written before the table becomes the head */
     unsigned nshards;
     unsigned mask;            /* nshards - 1 */
-    unsigned nlanes;          /* a power of two */
+    unsigned nlanes;          /* owned lanes (and as many shared): a power of two */
     unsigned lane_stride;     /* tallies per lane: nshards rounded up to a line */
     _Atomic unsigned hot_streak; /* consecutive windows over the threshold */
     _Atomic bool want_resize; /* set by a window end; read by releases */
@@ -203,21 +205,41 @@ int gomap__shard_resize_locked(gomap_shard_t *m, unsigned n);
 
 /* ---- counting ------------------------------------------------------------------ */
 
-/* This thread's lane, plus one (0: not yet given one). */
+/* This thread's lane, plus one (0: not yet given one). A lane below
+ * GOMAP_SHARD_OWNED_LANES is owned: no other live thread has it. */
 extern _Thread_local unsigned gomap__shard_lane __attribute__((tls_model("initial-exec")));
 unsigned gomap__shard_lane_assign(void);
+#define GOMAP_SHARD_OWNED_LANES 64u
+
+/* Every tally of a table is in 2 x nlanes lanes. */
+static inline unsigned table_tally_lanes(const struct shard_table *t)
+{
+    return 2 * t->nlanes;
+}
 
 /* Each keyed operation counts once, as a hit or a miss, in the calling
- * thread's lane: threads spread over the lanes, so counting writes a line
- * no other thread writes (unless there are more threads than lanes). The
- * caller holds s, or reads s's table inside a read-side section. */
+ * thread's lane. A thread that owns lane i < nlanes (shardmap.c: from its
+ * first counted operation to its exit) is the only writer of owned lane i,
+ * so it counts with a load and a store: no locked instruction on a get,
+ * which on x86 would also wait for every earlier load and store (the next
+ * get's cache miss could not start before it). Any other thread (more
+ * threads than the table's lanes, or than GOMAP_SHARD_OWNED_LANES) adds
+ * atomically in one of the nlanes shared lanes. Either way a thread writes
+ * a line no other thread writes unless there are more threads than lanes.
+ * The caller holds s, or reads s's table inside a read-side section. */
 static inline void shard_count(const gomap_shard_t *m, const struct shard *s, bool hit)
 {
     (void)m;
     const struct shard_table *tb = s->table;
     unsigned lane = gomap__shard_lane ? gomap__shard_lane - 1 : gomap__shard_lane_assign();
-    struct shard_tally *t =
-        &tb->tallies[(size_t)(lane & (tb->nlanes - 1)) * tb->lane_stride + s->index];
+    if (lane < tb->nlanes) {
+        struct shard_tally *t = &tb->tallies[(size_t)lane * tb->lane_stride + s->index];
+        _Atomic uint64_t *c = hit ? &t->hits : &t->misses;
+        store_relaxed(c, load_relaxed(c) + 1);
+        return;
+    }
+    size_t shared = tb->nlanes + (lane & (tb->nlanes - 1));
+    struct shard_tally *t = &tb->tallies[shared * tb->lane_stride + s->index];
     fetch_add_relaxed(hit ? &t->hits : &t->misses, 1);
 }
 

@@ -30,12 +30,13 @@
 
 /* ---- tables -------------------------------------------------------------------------- */
 
-/* Counting lanes: up to 8, fewer when there are many shards, so that the
- * tallies stay within 65536 entries (1 MiB). */
+/* Owned counting lanes (shard_count; as many shared ones follow): up to 8,
+ * fewer when there are many shards, so that the tallies stay within 65536
+ * entries (1 MiB). */
 static unsigned lanes_for(unsigned nshards)
 {
     unsigned lanes = 8;
-    while (lanes > 1 && (size_t)lanes * nshards > 65536)
+    while (lanes > 1 && (size_t)2 * lanes * nshards > 65536)
         lanes /= 2;
     return lanes;
 }
@@ -109,7 +110,7 @@ int gomap__shard_table_new(gomap_shard_t *m, unsigned n, bool with_maps, size_t 
     size_t head_bytes = align_up(sizeof(struct shard_table), SHARD_ALIGN);
     size_t shards_bytes = (size_t)n * sizeof(struct shard);
     size_t size = SHARD_ALIGN + head_bytes + shards_bytes +
-                  (size_t)nlanes * stride * sizeof(struct shard_tally);
+                  (size_t)2 * nlanes * stride * sizeof(struct shard_tally);
     char *block = gomap__alloc(m->opt.alloc, size);
     if (!block)
         return -ENOMEM;
@@ -343,7 +344,7 @@ static void add_carried(struct shard_carried *c, const struct shard_table *t)
 {
     for (unsigned i = 0; i < t->nshards; i++) {
         const struct shard *s = &t->shards[i];
-        for (unsigned lane = 0; lane < t->nlanes; lane++) {
+        for (unsigned lane = 0; lane < table_tally_lanes(t); lane++) {
             const struct shard_tally *y = &t->tallies[(size_t)lane * t->lane_stride + i];
             c->hits += load_relaxed(&y->hits);
             c->misses += load_relaxed(&y->misses);

@@ -1,6 +1,7 @@
 /*
  * test_shardmap_diag.c — the sharded map's diagnostics (gomap/shardmap.h):
- * stats, the shard a key lives in, and the heatmap. Single-threaded.
+ * stats, the shard a key lives in, and the heatmap. Single-threaded but for
+ * lane_counts.
  *
  *   stats         for a known sequence of operations, every per-shard
  *                 counter exactly (each keyed op one hit or one miss in the
@@ -21,6 +22,13 @@
  *                 and bytes_held equal the shard's gomap_stats (after a
  *                 snapshot of one shard's map) after writes, deletes,
  *                 clear and growth.
+ *   lane_counts   hits and misses stay exact with more threads than
+ *                 counting lanes and threads coming and going: each wave
+ *                 of threads (1, then 12, then 70 at once: more than the
+ *                 owned lanes of a table and of the process) makes a known
+ *                 number of gets, and every total and per-shard counter is
+ *                 exact after each wave; a thread that takes a lane a
+ *                 finished thread gave back keeps counting from its counts.
  * gomap_shard_validate passes on every map used.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -499,6 +507,73 @@ static void test_heatmap(void)
     CHECK_EQ(rmdir(dir), 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Counting lanes                                                            */
+/* ------------------------------------------------------------------------ */
+
+enum { LANE_KEYS = 64, LANE_GETS = 3072 }; /* a multiple of 2 x LANE_KEYS */
+
+typedef struct {
+    gomap_shard_t *m;
+    pthread_barrier_t *start;
+} lane_arg;
+
+/* LANE_GETS gets, key j % (2 * LANE_KEYS): keys below LANE_KEYS are
+ * present, so exactly half hit. */
+static void *lane_getter(void *p)
+{
+    lane_arg *a = p;
+    pthread_barrier_wait(a->start);
+    for (uint64_t j = 0; j < LANE_GETS; j++) {
+        uint64_t k = j % (2 * LANE_KEYS), v;
+        CHECK(gomap_shard_get(a->m, &k, &v) == (k < LANE_KEYS));
+    }
+    return NULL;
+}
+
+static void lane_wave(gomap_shard_t *m, unsigned threads, uint64_t *hits, uint64_t *misses)
+{
+    pthread_t *tid = malloc(threads * sizeof *tid);
+    CHECK(tid != NULL);
+    pthread_barrier_t start;
+    CHECK_EQ(pthread_barrier_init(&start, NULL, threads), 0);
+    lane_arg a = {m, &start};
+    for (unsigned t = 0; t < threads; t++)
+        CHECK_EQ(pthread_create(&tid[t], NULL, lane_getter, &a), 0);
+    for (unsigned t = 0; t < threads; t++)
+        CHECK_EQ(pthread_join(tid[t], NULL), 0);
+    pthread_barrier_destroy(&start);
+    free(tid);
+    *hits += (uint64_t)threads * LANE_GETS / 2;
+    *misses += (uint64_t)threads * LANE_GETS / 2;
+    gomap_shard_counters per[STAT_SHARDS];
+    gomap_shard_stats_t st = shardcheck_stats(m, per, STAT_SHARDS);
+    CHECK_MSG(st.total.hits == *hits && st.total.misses == *misses,
+              "after a wave of %u threads: hits %" PRIu64 " (want %" PRIu64 "), misses %" PRIu64
+              " (want %" PRIu64 ")", threads, st.total.hits, *hits, st.total.misses, *misses);
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < STAT_SHARDS; i++)
+        sum += per[i].hits + per[i].misses;
+    CHECK_EQ(sum, *hits + *misses);
+}
+
+static void test_lane_counts(void)
+{
+    gomap_shard_options o = {.map = {.key_kind = GOMAP_KEY_U64, .val_size = 8},
+                             .shards = STAT_SHARDS};
+    gomap_shard_t *m;
+    CHECK_EQ(gomap_shard_new(&m, &o), 0);
+    for (uint64_t k = 0; k < LANE_KEYS; k++)
+        set_u64(m, k, k);
+    uint64_t hits = 0, misses = LANE_KEYS; /* the sets inserted: misses */
+    static const unsigned waves[] = {1, 12, 70, 3, 12};
+    for (size_t w = 0; w < sizeof waves / sizeof waves[0]; w++)
+        lane_wave(m, waves[w], &hits, &misses);
+    char why[256];
+    CHECK_MSG(gomap_shard_validate(m, why, sizeof why) == 0, "validate: %s", why);
+    gomap_shard_free(m);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -506,6 +581,7 @@ int main(void)
     RUN_VARIANTS(test_shard_choice);
     RUN(test_stats_lock_free);
     RUN(test_heatmap);
+    RUN(test_lane_counts);
     printf("ok\n");
     return 0;
 }
