@@ -120,11 +120,11 @@ static void deleg_batch_body(void *m, const op_stream *s, uint64_t from, uint64_
         size_t k = 0;
         for (; k < BATCH && j < end; k++, j++)
             batch_op(&ops[k], s, j, &vals[k]);
-        uint64_t t0 = timed ? clock_ticks() : 0;
+        uint64_t t0 = timed ? clock_ticks_ordered() : 0;
         gomap_deleg_submit(m, ops, k, 0);
         gomap_deleg_wait(m, ops, k);
         if (timed)
-            lathist_add(out->lat, clock_ticks() - t0);
+            lathist_add(out->lat, clock_ticks_ordered() - t0);
         for (size_t i = 0; i < k; i++) {
             if (ops[i].kind == GOMAP_DELEG_GET && ops[i].result)
                 t.sum += vals[i] + 1;

@@ -50,7 +50,7 @@ STRAT_LOOP void strat_loop(const strat_ops *o, void *m, const op_stream *s, uint
     uint64_t v = 0;
     for (uint64_t j = from, end = from + count; j < end; j++) {
         bool timed = lat && j % STRAT_LAT_EVERY == 0;
-        uint64_t t0 = timed ? clock_ticks() : 0;
+        uint64_t t0 = timed ? clock_ticks_ordered() : 0;
         switch (op[j]) {
         case OP_GET:
             if (o->get(m, key[j], &v))
@@ -67,7 +67,7 @@ STRAT_LOOP void strat_loop(const strat_ops *o, void *m, const op_stream *s, uint
         default: t.errors += o->update(m, key[j]) < 0; break;
         }
         if (timed)
-            lathist_add(lat, clock_ticks() - t0);
+            lathist_add(lat, clock_ticks_ordered() - t0);
     }
     out->sum += t.sum;
     out->errors += t.errors;
