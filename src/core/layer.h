@@ -110,17 +110,8 @@ void gomap__prefetch_hashed(const gomap_t *m, uint64_t hash);
  * if the map changes before the probe. */
 ALWAYS_INLINE void layer_prefetch_bucket(const gomap_t *m, uint64_t hash)
 {
-    if (!m->buckets)
-        return;
-    const size_t span = m->bucket_size < 256 ? m->bucket_size : 256;
-    const size_t lines = (span + 63) / 64; /* 1 to 4 */
-    const char *b = bucket_at(m, m->buckets, hash & bucket_mask(m->B));
-    for (int pass = 0; pass < 2 && b; pass++) {
-        for (size_t line = 0; line < lines; line++)
-            __builtin_prefetch(b + 64 * line, 0, 3);
-        __builtin_prefetch(b + span - 1, 0, 3);
-        b = m->oldbuckets ? old_bucket_of(m, hash) : NULL;
-    }
+    if (m->buckets)
+        prefetch_home(m, hash, m->bucket_size);
 }
 
 /* ---- lock-free lookups in the common shapes ------------------------------------ */
@@ -158,10 +149,7 @@ ALWAYS_INLINE void layer_shaped_prefetch(layer_shaped_view v, int kind, uint32_t
                                          uint64_t hash)
 {
     const size_t span = shape_bucket_size(kind, val_slot);
-    const char *b = v.buckets + (hash & v.mask) * span;
-    for (size_t off = 0; off < span; off += 64)
-        __builtin_prefetch(b + off, 0, 3);
-    __builtin_prefetch(b + span - 1, 0, 3);
+    prefetch_bucket(v.buckets + (hash & v.mask) * span, span);
 }
 
 /* The value slot of key (hashed with m's hasher) in view v of m, or NULL:

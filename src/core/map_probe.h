@@ -277,6 +277,32 @@ static inline char *old_bucket_of(const gomap_t *m, uint64_t hash)
     return bucket_at(m, m->oldbuckets, hash & (old_bucket_count(m) - 1));
 }
 
+/* Prefetches the lines of bucket b that a probe reads (at most 4 lines: a
+ * chain with long inline keys is not worth more bandwidth up front). Buckets
+ * are 8-byte aligned (bucket_size is a multiple of 8 and arrays and overflow
+ * buckets come 16-aligned from the allocator), so a line fetched at b + off
+ * also holds the 8 bytes from there: the last byte needs its own prefetch
+ * only when it lies further into the line. */
+ALWAYS_INLINE void prefetch_bucket(const char *b, size_t span)
+{
+    if (span > 256)
+        span = 256;
+    for (size_t off = 0; off < span; off += 64)
+        __builtin_prefetch(b + off, 0, 3);
+    if (((span - 1) & 63) >= 8)
+        __builtin_prefetch(b + span - 1, 0, 3);
+}
+
+/* Prefetches where a key of this hash lives: its home bucket and, while the
+ * map grows, its old bucket too (which one is live is decided at probe time
+ * from the old bucket's first tophash byte). */
+ALWAYS_INLINE void prefetch_home(const gomap_t *m, uint64_t hash, size_t span)
+{
+    if (m->oldbuckets)
+        prefetch_bucket(old_bucket_of(m, hash), span);
+    prefetch_bucket(bucket_at(m, m->buckets, hash & bucket_mask(m->B)), span);
+}
+
 /* The head of the chain where a key with this hash lives now: its old bucket
  * while that has not been evacuated, else its bucket in the current array. */
 static inline char *home_bucket(const gomap_t *m, uint64_t hash)

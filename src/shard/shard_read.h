@@ -114,9 +114,10 @@ ALWAYS_INLINE bool shard_optimistic_read(gomap_shard_t *m, struct shard_table *t
          * count below also catches a move that began after live_shard. */
         const void *val;
         layer_shaped_view v;
-        if (m->val_size <= 8 && layer_shaped_view_of(s->map, kind, 8, &v)) {
-            /* The common shape: the array and its mask are all the probe
-             * needs of the header. */
+        if (layer_shaped_view_of(s->map, kind, 8, &v)) {
+            /* The common shape (8-byte value slots: values of at most 8
+             * bytes): the array and its mask are all the probe needs of
+             * the header. */
             SEQ_FENCE(fence_acquire);
             if (load_relaxed(&s->seq) != seq) {
                 count_retry(m, tries == 1);

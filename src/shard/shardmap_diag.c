@@ -24,11 +24,7 @@ static void read_counters(const struct shard *s, gomap_shard_counters *c)
     c->entries = load_relaxed(&s->entries);
     c->bytes_held = load_relaxed(&s->bytes_held);
     c->hits = c->misses = 0;
-    for (unsigned lane = 0; lane < table_tally_lanes(t); lane++) {
-        const struct shard_tally *y = &t->tallies[(size_t)lane * t->lane_stride + s->index];
-        c->hits += load_relaxed(&y->hits);
-        c->misses += load_relaxed(&y->misses);
-    }
+    tally_sum(t, s->index, &c->hits, &c->misses);
     c->ops = c->hits + c->misses;
     c->waits = load_relaxed(&s->waits.count);
     c->wait_ns = load_relaxed(&s->waits.ns);

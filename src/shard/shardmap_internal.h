@@ -211,10 +211,16 @@ extern _Thread_local unsigned gomap__shard_lane __attribute__((tls_model("initia
 unsigned gomap__shard_lane_assign(void);
 #define GOMAP_SHARD_OWNED_LANES 64u
 
-/* Every tally of a table is in 2 x nlanes lanes. */
-static inline unsigned table_tally_lanes(const struct shard_table *t)
+/* Adds shard i's hits and misses in table t, over all its lanes (owned and
+ * shared), to *hits and *misses. Relaxed: exact once the map is quiet. */
+static inline void tally_sum(const struct shard_table *t, unsigned i, uint64_t *hits,
+                             uint64_t *misses)
 {
-    return 2 * t->nlanes;
+    for (unsigned lane = 0; lane < 2 * t->nlanes; lane++) {
+        const struct shard_tally *y = &t->tallies[(size_t)lane * t->lane_stride + i];
+        *hits += load_relaxed(&y->hits);
+        *misses += load_relaxed(&y->misses);
+    }
 }
 
 /* Each keyed operation counts once, as a hit or a miss, in the calling

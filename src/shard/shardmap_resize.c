@@ -344,11 +344,7 @@ static void add_carried(struct shard_carried *c, const struct shard_table *t)
 {
     for (unsigned i = 0; i < t->nshards; i++) {
         const struct shard *s = &t->shards[i];
-        for (unsigned lane = 0; lane < table_tally_lanes(t); lane++) {
-            const struct shard_tally *y = &t->tallies[(size_t)lane * t->lane_stride + i];
-            c->hits += load_relaxed(&y->hits);
-            c->misses += load_relaxed(&y->misses);
-        }
+        tally_sum(t, i, &c->hits, &c->misses);
         c->waits += load_relaxed(&s->waits.count);
         c->wait_ns += load_relaxed(&s->waits.ns);
         c->acquisitions += load_relaxed(&s->acquisitions);
